@@ -1,0 +1,145 @@
+"""Change sets: the one way anything is written to a store, atomically.
+
+A change set carries who, from which source, in which run and request, and batches of CI
+and relationship upserts and retirements. A store applies all of it or none of it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from cmdb.domain.identifiers import Identifier
+from cmdb.domain.model import Criticality, LifecycleStatus, Redundancy
+from cmdb.domain.records import Change, Incident
+from cmdb.domain.service import Agreement, ServiceDetails
+
+
+class CIRef(BaseModel):
+    """Points at a CI by id or by one unique identifier (what discovery knows)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str | None = None
+    identifier: Identifier | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> CIRef:
+        if (self.id is None) == (self.identifier is None):
+            raise ValueError("a CI reference needs exactly one of id or identifier")
+        if self.identifier is not None and not self.identifier.unique:
+            raise ValueError(
+                f"{self.identifier.kind.value} is not unique; refer by id or a unique identifier"
+            )
+        return self
+
+    def __str__(self) -> str:
+        return self.id if self.id is not None else str(self.identifier)
+
+
+class CIUpsert(BaseModel):
+    """Create or update one CI.
+
+    Only the fields given are written (``model_fields_set``): a discovery source that knows
+    the OS but not the owner leaves the owner alone. ``attributes`` merge key by key (a key
+    set to null removes it); ``identifiers`` are added to the CI's set.
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    id: str | None = None
+    ci_class: str = Field(alias="class")
+    name: str = Field(min_length=1, max_length=512)
+    description: str | None = None
+    status: LifecycleStatus | None = None
+    owner: str | None = None
+    location: str | None = None
+    version: str | None = None
+    environment: str | None = None
+    criticality: Criticality | None = None
+    identifiers: list[Identifier] = Field(default_factory=list)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    redundancy: Redundancy | None = None
+    service: ServiceDetails | None = None
+    agreements: list[Agreement] | None = None
+
+    @model_validator(mode="after")
+    def _identifiable(self) -> CIUpsert:
+        if self.id is None and not any(i.unique for i in self.identifiers):
+            raise ValueError(
+                "a CI upsert needs an id or a unique identifier "
+                "(serial, fqdn, mac, cloud_id, k8s_uid, purl, asset_tag, key)"
+            )
+        return self
+
+
+class CIRetire(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ref: CIRef
+    status: LifecycleStatus = LifecycleStatus.WITHDRAWN
+
+    @model_validator(mode="after")
+    def _retiring(self) -> CIRetire:
+        if self.status not in (LifecycleStatus.WITHDRAWN, LifecycleStatus.DISPOSED):
+            raise ValueError("retire to withdrawn or disposed")
+        return self
+
+
+class RelUpsert(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: str
+    source: CIRef
+    target: CIRef
+    confidence: float | None = Field(default=None, ge=0, le=1)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class RelRetire(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: str
+    source: CIRef
+    target: CIRef
+
+
+class ChangeSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    actor: str = Field(min_length=1)
+    source: str = Field(min_length=1, description="who vouches for the data: a feed or 'manual'")
+    run_id: str | None = None
+    request_id: str | None = None
+    observed_at: datetime | None = Field(
+        default=None, description="when the source saw this; the store's clock if absent"
+    )
+    ci_upserts: list[CIUpsert] = Field(default_factory=list)
+    ci_retires: list[CIRetire] = Field(default_factory=list)
+    rel_upserts: list[RelUpsert] = Field(default_factory=list)
+    rel_retires: list[RelRetire] = Field(default_factory=list)
+    changes: list[Change] = Field(default_factory=list)
+    incidents: list[Incident] = Field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        return not (
+            self.ci_upserts
+            or self.ci_retires
+            or self.rel_upserts
+            or self.rel_retires
+            or self.changes
+            or self.incidents
+        )
+
+
+class ApplyResult(BaseModel):
+    """What a change set did: ids by position, and counts a run report shows."""
+
+    ci_ids: list[str] = Field(default_factory=list, description="one per ci_upsert, in order")
+    rel_ids: list[str] = Field(default_factory=list, description="one per rel_upsert, in order")
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    retired: int = 0
+    rels_created: int = 0
+    rels_updated: int = 0
+    rels_retired: int = 0
+    history_rows: int = 0

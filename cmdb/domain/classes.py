@@ -1,0 +1,99 @@
+"""The declared CI class hierarchy.
+
+Classes form a tree; a query for a class includes its subclasses, and the Neo4j store
+writes the whole chain as labels. Names are fixed here, never taken from user strings,
+so they are safe to use as labels.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from cmdb.domain.errors import InvalidInput
+
+ROOT = "ConfigurationItem"
+
+# class -> parent. Abstract classes group others and are never given to a CI.
+_PARENT: dict[str, str | None] = {
+    ROOT: None,
+    "Service": ROOT,
+    "Application": ROOT,
+    "ApplicationInstance": ROOT,
+    "Database": "ApplicationInstance",
+    "Compute": ROOT,
+    "Server": "Compute",
+    "VirtualMachine": "Compute",
+    "Container": "Compute",
+    "Pod": "Container",
+    "KubernetesWorkload": ROOT,
+    "NetworkDevice": ROOT,
+    "LoadBalancer": "NetworkDevice",
+    "StorageVolume": ROOT,
+    "Cluster": ROOT,
+    "CloudResource": ROOT,
+    "SoftwarePackage": ROOT,
+    "Location": ROOT,
+    "Party": ROOT,
+    "Team": "Party",
+    "Supplier": "Party",
+    "Customer": "Party",
+}
+
+ABSTRACT: frozenset[str] = frozenset({ROOT, "Compute", "Party"})
+
+# The technical CIs: those that take part in service delivery and impact.
+TECHNICAL: tuple[str, ...] = (
+    "Service",
+    "Application",
+    "ApplicationInstance",
+    "Compute",
+    "KubernetesWorkload",
+    "NetworkDevice",
+    "StorageVolume",
+    "Cluster",
+    "CloudResource",
+    "SoftwarePackage",
+)
+
+
+def all_classes() -> list[str]:
+    return list(_PARENT)
+
+
+def concrete_classes() -> list[str]:
+    return [c for c in _PARENT if c not in ABSTRACT]
+
+
+def check_class(name: str, *, where: str = "class") -> str:
+    """Return ``name`` if it is a concrete class, else raise naming the valid ones."""
+    if name not in _PARENT:
+        raise InvalidInput(
+            f"unknown CI class {name!r}; known: {', '.join(concrete_classes())}", where=where
+        )
+    if name in ABSTRACT:
+        raise InvalidInput(f"{name!r} is an abstract class; pick a concrete one", where=where)
+    return name
+
+
+@cache
+def lineage(name: str) -> tuple[str, ...]:
+    """The class and its ancestors, most specific first (``Pod`` -> Pod, Container, ...)."""
+    if name not in _PARENT:
+        raise InvalidInput(f"unknown CI class {name!r}", where="class")
+    chain: list[str] = []
+    current: str | None = name
+    while current is not None:
+        chain.append(current)
+        current = _PARENT[current]
+    return tuple(chain)
+
+
+def is_a(name: str, ancestor: str) -> bool:
+    return ancestor in lineage(name)
+
+
+@cache
+def descendants(name: str) -> frozenset[str]:
+    """The class and every subclass of it: what a filter on ``name`` must match."""
+    lineage(name)  # validates
+    return frozenset(c for c in _PARENT if name in lineage(c))

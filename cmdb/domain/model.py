@@ -1,0 +1,210 @@
+"""Configuration items, relationships, and the records that link to them."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from cmdb.domain.classes import check_class, is_a
+from cmdb.domain.identifiers import Identifier
+from cmdb.domain.relationships import get_type
+from cmdb.domain.service import Agreement, ServiceDetails
+
+JSONValue = Any  # attributes are free JSON per class; validated for JSON-ability below
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_ci_id() -> str:
+    return f"ci_{uuid.uuid4().hex}"
+
+
+def relationship_id(type_name: str, source_id: str, target_id: str) -> str:
+    """Deterministic, so the same edge found twice (or by two workers) is one edge."""
+    digest = hashlib.sha256(f"{type_name}|{source_id}|{target_id}".encode()).hexdigest()
+    return f"rel_{digest[:32]}"
+
+
+class LifecycleStatus(StrEnum):
+    ORDERED = "ordered"
+    RECEIVED = "received"
+    IN_TEST = "in_test"
+    LIVE = "live"
+    UNDER_CHANGE = "under_change"
+    WITHDRAWN = "withdrawn"
+    DISPOSED = "disposed"
+
+
+RETIRED_STATUSES = frozenset({LifecycleStatus.WITHDRAWN, LifecycleStatus.DISPOSED})
+
+
+class Criticality(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class Sighting(BaseModel):
+    """When one source (a discovery feed, a person) saw the CI, and in which run."""
+
+    model_config = ConfigDict(extra="forbid")
+    first_seen: datetime
+    last_seen: datetime
+    run_id: str | None = None
+
+
+class Redundancy(BaseModel):
+    """How many members of a cluster must be up for it to be up: a count or a percent."""
+
+    model_config = ConfigDict(extra="forbid")
+    min_up: int | None = Field(default=None, ge=1)
+    min_up_percent: float | None = Field(default=None, gt=0, le=100)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Redundancy:
+        if (self.min_up is None) == (self.min_up_percent is None):
+            raise ValueError("give exactly one of min_up or min_up_percent")
+        return self
+
+    def required(self, members: int) -> int:
+        """Members that must be up out of ``members`` (percent rounds up: 50% of 3 is 2)."""
+        if self.min_up is not None:
+            return self.min_up
+        assert self.min_up_percent is not None
+        needed = -(-members * self.min_up_percent // 100)
+        return max(1, int(needed))
+
+
+# The fields a CI carries besides its identity; the order is the order shown to users.
+CI_FIELDS: tuple[str, ...] = (
+    "ci_class",
+    "name",
+    "description",
+    "status",
+    "owner",
+    "location",
+    "version",
+    "environment",
+    "criticality",
+    "identifiers",
+    "attributes",
+    "redundancy",
+    "service",
+    "agreements",
+)
+
+
+class CI(BaseModel):
+    """A configuration item as the CMDB holds it."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    id: str
+    ci_class: str = Field(alias="class")
+    name: str = Field(min_length=1, max_length=512)
+    description: str = ""
+    status: LifecycleStatus = LifecycleStatus.LIVE
+    owner: str | None = None
+    location: str | None = None
+    version: str | None = None
+    environment: str | None = None
+    criticality: Criticality | None = None
+    identifiers: list[Identifier] = Field(default_factory=list)
+    attributes: dict[str, JSONValue] = Field(default_factory=dict)
+    redundancy: Redundancy | None = None
+    service: ServiceDetails | None = None
+    agreements: list[Agreement] = Field(default_factory=list)
+    sources: dict[str, Sighting] = Field(default_factory=dict)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @field_validator("ci_class")
+    @classmethod
+    def _known_class(cls, v: str) -> str:
+        try:
+            return check_class(v)
+        except Exception as exc:
+            raise ValueError(str(exc)) from exc
+
+    @model_validator(mode="after")
+    def _class_rules(self) -> CI:
+        if self.redundancy is not None and not is_a(self.ci_class, "Cluster"):
+            raise ValueError("only a Cluster declares redundancy (members that must be up)")
+        if self.service is not None and not is_a(self.ci_class, "Service"):
+            raise ValueError("service details belong to Service CIs only")
+        if is_a(self.ci_class, "Service") and self.service is None:
+            self.service = ServiceDetails()
+        seen: set[tuple[str, str]] = set()
+        unique: list[Identifier] = []
+        for ident in self.identifiers:
+            key = (ident.kind.value, ident.value)
+            if key not in seen:
+                seen.add(key)
+                unique.append(ident)
+        self.identifiers = sorted(unique, key=lambda i: (i.kind.value, i.value))
+        return self
+
+    def identifier(self, kind: str) -> str | None:
+        return next((i.value for i in self.identifiers if i.kind.value == kind), None)
+
+    def label(self) -> str:
+        return f"{self.name} ({self.ci_class}, {self.id})"
+
+    def field_values(self) -> dict[str, Any]:
+        """The user-visible fields as JSON values: what history records and compares."""
+        dumped = self.model_dump(mode="json", include=set(CI_FIELDS), by_alias=False)
+        return {f: dumped.get(f) for f in CI_FIELDS}
+
+
+class RelationshipStatus(StrEnum):
+    ACTIVE = "active"
+    RETIRED = "retired"
+
+
+REL_FIELDS: tuple[str, ...] = (
+    "type",
+    "source_id",
+    "target_id",
+    "status",
+    "confidence",
+    "attributes",
+)
+
+
+class Relationship(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    type: str
+    source_id: str
+    target_id: str
+    status: RelationshipStatus = RelationshipStatus.ACTIVE
+    confidence: float = Field(default=1.0, ge=0, le=1)
+    attributes: dict[str, JSONValue] = Field(default_factory=dict)
+    sources: dict[str, Sighting] = Field(default_factory=dict)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, v: str) -> str:
+        try:
+            return get_type(v).name
+        except Exception as exc:
+            raise ValueError(str(exc)) from exc
+
+    @property
+    def active(self) -> bool:
+        return self.status is RelationshipStatus.ACTIVE
+
+    def field_values(self) -> dict[str, Any]:
+        dumped = self.model_dump(mode="json", include=set(REL_FIELDS))
+        return {f: dumped.get(f) for f in REL_FIELDS}

@@ -1,0 +1,155 @@
+"""The store port: what every store (embedded, Neo4j) must do, and the shapes it returns.
+
+The contract test suite is written against this Protocol only, parametrized by store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cmdb.domain.changeset import ApplyResult, ChangeSet
+from cmdb.domain.history import HistoryEntry
+from cmdb.domain.identifiers import Identifier
+from cmdb.domain.model import CI, LifecycleStatus, Relationship
+from cmdb.domain.records import Change, Incident
+
+
+class Direction(StrEnum):
+    OUT = "out"  # follow source -> target
+    IN = "in"  # follow target -> source
+    BOTH = "both"
+
+
+class CIFilter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ci_class: str | None = Field(default=None, description="includes subclasses")
+    status: list[LifecycleStatus] | None = None
+    environment: str | None = None
+    owner: str | None = None
+    location: str | None = None
+    name: str | None = Field(default=None, description="exact name")
+    name_contains: str | None = None
+    source: str | None = Field(default=None, description="seen by this source")
+
+
+class Page(BaseModel):
+    items: list[CI]
+    next_cursor: str | None = None
+
+
+class RelPage(BaseModel):
+    items: list[Relationship]
+    next_cursor: str | None = None
+
+
+class Neighbour(BaseModel):
+    relationship: Relationship
+    ci: CI
+    direction: Direction  # OUT: ci is the target; IN: ci is the source
+
+
+class Subgraph(BaseModel):
+    """Nodes and the edges between them, reached from ``roots`` within the caps."""
+
+    roots: list[str]
+    nodes: dict[str, CI]
+    edges: list[Relationship]
+    depth_reached: int
+    truncated_by_depth: bool = False
+    truncated_by_nodes: bool = False
+
+
+class Counts(BaseModel):
+    by_class: dict[str, int]
+    by_status: dict[str, int]
+    relationships_by_type: dict[str, int]
+
+
+class SnapshotBatch(BaseModel):
+    """Rows of an exported CMDB restored as they were (ids, times and history kept)."""
+
+    cis: list[CI] = Field(default_factory=list)
+    relationships: list[Relationship] = Field(default_factory=list)
+    history: list[HistoryEntry] = Field(default_factory=list)
+    changes: list[Change] = Field(default_factory=list)
+    incidents: list[Incident] = Field(default_factory=list)
+
+
+class GraphStore(Protocol):
+    """The CMDB's persistence contract."""
+
+    kind: str
+
+    def apply(self, changeset: ChangeSet) -> ApplyResult:
+        """Apply every operation or none; record history for every field that changed."""
+        ...
+
+    def get_ci(self, ci_id: str, *, as_of: datetime | None = None) -> CI:
+        """The CI now, or as it was at ``as_of``; NotFound if it did not exist."""
+        ...
+
+    def find_by_identifier(self, identifier: Identifier) -> list[CI]: ...
+
+    def list_cis(
+        self, flt: CIFilter | None = None, *, limit: int = 100, cursor: str | None = None
+    ) -> Page: ...
+
+    def get_relationship(self, rel_id: str, *, as_of: datetime | None = None) -> Relationship: ...
+
+    def list_relationships(
+        self,
+        *,
+        type_name: str | None = None,
+        include_retired: bool = False,
+        limit: int = 1000,
+        cursor: str | None = None,
+    ) -> RelPage: ...
+
+    def neighbours(
+        self,
+        ci_id: str,
+        *,
+        direction: Direction = Direction.BOTH,
+        types: Iterable[str] | None = None,
+        as_of: datetime | None = None,
+    ) -> list[Neighbour]: ...
+
+    def subgraph(
+        self,
+        roots: Iterable[str],
+        *,
+        direction: Direction = Direction.OUT,
+        types: Iterable[str] | None = None,
+        max_depth: int = 6,
+        max_nodes: int = 10_000,
+        as_of: datetime | None = None,
+    ) -> Subgraph: ...
+
+    def history(self, entity_id: str) -> list[HistoryEntry]: ...
+
+    def iter_history(self, *, after_seq: int = 0, batch: int = 5000) -> Iterator[HistoryEntry]: ...
+
+    def counts(self) -> Counts: ...
+
+    def get_change(self, change_id: str) -> Change: ...
+
+    def list_changes(self, *, ci_id: str | None = None) -> list[Change]: ...
+
+    def get_incident(self, incident_id: str) -> Incident: ...
+
+    def list_incidents(
+        self, *, ci_id: str | None = None, open_only: bool = False
+    ) -> list[Incident]: ...
+
+    def restore(self, batch: SnapshotBatch) -> None:
+        """Load exported rows unchanged; only into a store that does not hold them yet."""
+        ...
+
+    def is_empty(self) -> bool: ...
+
+    def close(self) -> None: ...

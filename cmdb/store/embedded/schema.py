@@ -1,0 +1,88 @@
+"""The embedded store's SQLite schema. SQLite (WAL) is the durable truth."""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+DDL = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+CREATE TABLE IF NOT EXISTS cis (
+    id TEXT PRIMARY KEY,
+    class TEXT NOT NULL,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    environment TEXT,
+    owner TEXT,
+    location TEXT,
+    doc TEXT NOT NULL,
+    gen INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS cis_class ON cis(class, id);
+CREATE INDEX IF NOT EXISTS cis_name ON cis(name);
+CREATE INDEX IF NOT EXISTS cis_status ON cis(status);
+
+-- Unique identifier kinds (serial, fqdn, mac, ...) belong to one CI: the partial unique
+-- index is what makes concurrent writers unable to create the same identity twice.
+CREATE TABLE IF NOT EXISTS identifiers (
+    kind TEXT NOT NULL,
+    value TEXT NOT NULL,
+    ci_id TEXT NOT NULL REFERENCES cis(id),
+    is_unique INTEGER NOT NULL,
+    PRIMARY KEY (kind, value, ci_id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS identifiers_unique ON identifiers(kind, value)
+    WHERE is_unique = 1;
+CREATE INDEX IF NOT EXISTS identifiers_ci ON identifiers(ci_id);
+
+CREATE TABLE IF NOT EXISTS rels (
+    id TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    source_id TEXT NOT NULL REFERENCES cis(id),
+    target_id TEXT NOT NULL REFERENCES cis(id),
+    status TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    gen INTEGER NOT NULL,
+    UNIQUE (type, source_id, target_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS rels_source ON rels(source_id, type);
+CREATE INDEX IF NOT EXISTS rels_target ON rels(target_id, type);
+CREATE INDEX IF NOT EXISTS rels_gen ON rels(gen);
+
+CREATE TABLE IF NOT EXISTS records (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS record_links (
+    kind TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    ci_id TEXT NOT NULL,
+    PRIMARY KEY (kind, record_id, ci_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS record_links_ci ON record_links(ci_id, kind);
+
+CREATE TABLE IF NOT EXISTS history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    entity_kind TEXT NOT NULL,
+    entity_id TEXT NOT NULL,
+    op TEXT NOT NULL,
+    field TEXT NOT NULL,
+    before TEXT,
+    after TEXT,
+    actor TEXT NOT NULL,
+    source TEXT NOT NULL,
+    run_id TEXT,
+    request_id TEXT,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS history_entity ON history(entity_id, seq);
+CREATE INDEX IF NOT EXISTS history_kind_at ON history(entity_kind, at);
+
+-- History is append-only at the store level, whatever code or person holds the file.
+CREATE TRIGGER IF NOT EXISTS history_no_update BEFORE UPDATE ON history
+BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS history_no_delete BEFORE DELETE ON history
+BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
+"""

@@ -1,0 +1,739 @@
+"""The embedded store: a SQLite file (WAL) as the truth, an in-memory index for traversals.
+
+One writer at a time (``BEGIN IMMEDIATE`` takes SQLite's write lock, across processes too),
+any number of readers. Every apply bumps a generation counter; an index that sees a newer
+generation than its own reads only the relationships written since, so several processes
+can share one file and still traverse what the others wrote.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from cmdb.domain.changeset import ApplyResult, ChangeSet
+from cmdb.domain.errors import IdentityConflict, InvalidInput, NotFound, StoreUnavailable
+from cmdb.domain.history import EntityKind, HistoryEntry
+from cmdb.domain.identifiers import Identifier
+from cmdb.domain.model import CI, Relationship, RelationshipStatus, relationship_id, utcnow
+from cmdb.domain.records import Change, Incident, IncidentState
+from cmdb.domain.relationships import get_type
+from cmdb.store import cursor as cursors
+from cmdb.store.contract import (
+    CIFilter,
+    Counts,
+    Direction,
+    Neighbour,
+    Page,
+    RelPage,
+    SnapshotBatch,
+    Subgraph,
+)
+from cmdb.store.embedded.index import GraphIndex
+from cmdb.store.embedded.schema import DDL, SCHEMA_VERSION
+from cmdb.store.planner import (
+    Clock,
+    IdentKey,
+    Loader,
+    Plan,
+    ci_from_fields,
+    plan,
+    rel_from_fields,
+    replay_fields,
+)
+from cmdb.store.timefmt import aware, from_text, to_text
+
+_CHUNK = 400  # bound parameters per IN list, well under SQLite's limit
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _dump(model: Any) -> str:
+    return orjson.dumps(model.model_dump(mode="json", by_alias=True)).decode()
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+class _SqlLoader(Loader):
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def _docs(self, sql: str, ids: set[str]) -> list[str]:
+        out: list[str] = []
+        for part in _chunks(sorted(ids)):
+            q = sql.format(marks=",".join("?" * len(part)))
+            out += [r[0] for r in self.conn.execute(q, part)]
+        return out
+
+    def load_cis(self, ids: set[str]) -> dict[str, CI]:
+        docs = self._docs("SELECT doc FROM cis WHERE id IN ({marks})", ids)
+        return {ci.id: ci for ci in (CI.model_validate_json(d) for d in docs)}
+
+    def load_idents(self, keys: set[IdentKey]) -> dict[IdentKey, str]:
+        out: dict[IdentKey, str] = {}
+        ordered = sorted(keys)
+        for part in _chunks(ordered, _CHUNK // 2):
+            values = ",".join("(?,?)" for _ in part)
+            params = [x for k in part for x in k]
+            q = (
+                "SELECT kind, value, ci_id FROM identifiers WHERE is_unique = 1 "
+                f"AND (kind, value) IN (VALUES {values})"
+            )
+            for kind, value, ci_id in self.conn.execute(q, params):
+                out[(kind, value)] = ci_id
+        return out
+
+    def load_rels(self, ids: set[str]) -> dict[str, Relationship]:
+        docs = self._docs("SELECT doc FROM rels WHERE id IN ({marks})", ids)
+        return {r.id: r for r in (Relationship.model_validate_json(d) for d in docs)}
+
+    def load_changes(self, ids: set[str]) -> dict[str, Change]:
+        docs = self._docs("SELECT doc FROM records WHERE kind = 'change' AND id IN ({marks})", ids)
+        return {c.id: c for c in (Change.model_validate_json(d) for d in docs)}
+
+    def load_incidents(self, ids: set[str]) -> dict[str, Incident]:
+        docs = self._docs(
+            "SELECT doc FROM records WHERE kind = 'incident' AND id IN ({marks})", ids
+        )
+        return {i.id: i for i in (Incident.model_validate_json(d) for d in docs)}
+
+
+class EmbeddedStore:
+    kind = "embedded"
+
+    def __init__(self, path: str | Path, *, clock: Clock = utcnow, timeout_s: float = 30.0):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._clock = clock
+        self._timeout = timeout_s
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self._index: GraphIndex | None = None
+        self._index_gen = -1
+        self._index_lock = threading.RLock()
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for stmt in DDL.split(";\n"):
+                if stmt.strip():
+                    conn.execute(stmt if "TRIGGER" not in stmt else stmt + ";")
+            conn.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?), ('generation', '0'),"
+                " ('last_at', '')",
+                (str(SCHEMA_VERSION),),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    # -- connections -------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(
+                    self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
+                )
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"cannot open {self.path}: {exc}") from exc
+            conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a killed process (the case that matters for a
+            # writer killed mid-batch); only an OS crash may lose the last commits.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+            with self._conns_lock:
+                self._conns.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._conns_lock:
+            for c in self._conns:
+                c.close()
+            self._conns.clear()
+        self._local = threading.local()
+
+    def _meta(self, conn: sqlite3.Connection, key: str) -> str:
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else ""
+
+    # -- writing -----------------------------------------------------------------------
+    def apply(self, changeset: ChangeSet) -> ApplyResult:
+        if changeset.is_empty():
+            return ApplyResult()
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            gen = int(self._meta(conn, "generation")) + 1
+            last = self._meta(conn, "last_at")
+            now = aware(self._clock())
+            if last and from_text(last) > now:
+                now = from_text(last)  # keep history ordered if the clock steps back
+            p = plan(changeset, _SqlLoader(conn), now)
+            self._write(conn, p, changeset, now, gen)
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(gen),))
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'last_at'", (to_text(now),))
+            conn.execute("COMMIT")
+        except sqlite3.IntegrityError as exc:
+            conn.execute("ROLLBACK")
+            raise IdentityConflict(f"the batch breaks a uniqueness rule: {exc}") from exc
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self._after_write(p, gen)
+        return p.result
+
+    def _write(
+        self, conn: sqlite3.Connection, p: Plan, cs: ChangeSet, now: datetime, gen: int
+    ) -> None:
+        conn.executemany(
+            "INSERT INTO cis (id, class, name, status, environment, owner, location, doc, gen)"
+            " VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET name=excluded.name,"
+            " status=excluded.status, environment=excluded.environment, owner=excluded.owner,"
+            " location=excluded.location, doc=excluded.doc, gen=excluded.gen",
+            [
+                (
+                    c.id,
+                    c.ci_class,
+                    c.name,
+                    c.status.value,
+                    c.environment,
+                    c.owner,
+                    c.location,
+                    _dump(c),
+                    gen,
+                )
+                for c in p.cis.values()
+            ],
+        )
+        conn.executemany(
+            "INSERT INTO identifiers (kind, value, ci_id, is_unique) VALUES (?,?,?,?)",
+            [(k, v, ci, int(u)) for k, v, ci, u in p.new_idents],
+        )
+        conn.executemany(
+            "INSERT INTO rels (id, type, source_id, target_id, status, doc, gen)"
+            " VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET status=excluded.status,"
+            " doc=excluded.doc, gen=excluded.gen",
+            [
+                (r.id, r.type, r.source_id, r.target_id, r.status.value, _dump(r), gen)
+                for r in p.rels.values()
+            ],
+        )
+        for kind, recs in (("change", p.changes), ("incident", p.incidents)):
+            for rec in recs.values():
+                conn.execute(
+                    "INSERT INTO records (kind, id, doc) VALUES (?,?,?)"
+                    " ON CONFLICT(kind, id) DO UPDATE SET doc=excluded.doc",
+                    (kind, rec.id, _dump(rec)),
+                )
+                conn.execute(
+                    "DELETE FROM record_links WHERE kind = ? AND record_id = ?", (kind, rec.id)
+                )
+                conn.executemany(
+                    "INSERT OR IGNORE INTO record_links VALUES (?,?,?)",
+                    [(kind, rec.id, ci) for ci in (*rec.ci_ids, *rec.service_ids)],
+                )
+        at = to_text(now)
+        conn.executemany(
+            "INSERT INTO history (entity_kind, entity_id, op, field, before, after, actor,"
+            " source, run_id, request_id, at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    h.entity_kind.value,
+                    h.entity_id,
+                    h.op.value,
+                    h.field,
+                    _json(h.before),
+                    _json(h.after),
+                    cs.actor,
+                    cs.source,
+                    cs.run_id,
+                    cs.request_id,
+                    at,
+                )
+                for h in p.history
+            ],
+        )
+
+    def _after_write(self, p: Plan, gen: int) -> None:
+        with self._index_lock:
+            if self._index is None:
+                return
+            if gen != self._index_gen + 1:
+                return  # another process wrote in between: the next read catches up
+            for r in p.rels.values():
+                self._index.set_edge(r.source_id, r.target_id, r.type, r.active)
+            self._index_gen = gen
+
+    # -- the index ---------------------------------------------------------------------
+    def _graph(self) -> GraphIndex:
+        with self._index_lock:
+            conn = self._conn()
+            conn.execute("BEGIN")
+            try:
+                gen = int(self._meta(conn, "generation"))
+                if self._index is None:
+                    index = GraphIndex()
+                    rows = conn.execute(
+                        "SELECT source_id, target_id, type, status = 'active' FROM rels"
+                    ).fetchall()
+                    index.bulk_load(rows)
+                    self._index = index
+                elif gen > self._index_gen:
+                    for s, t, ty, active in conn.execute(
+                        "SELECT source_id, target_id, type, status = 'active' FROM rels"
+                        " WHERE gen > ?",
+                        (self._index_gen,),
+                    ):
+                        self._index.set_edge(s, t, ty, bool(active))
+                self._index_gen = gen
+            finally:
+                conn.execute("COMMIT")
+            return self._index
+
+    # -- reading CIs -------------------------------------------------------------------
+    def _cis_by_id(self, ids: Sequence[str]) -> dict[str, CI]:
+        return _SqlLoader(self._conn()).load_cis(set(ids))
+
+    def get_ci(self, ci_id: str, *, as_of: datetime | None = None) -> CI:
+        if as_of is not None:
+            found = self._cis_as_of([ci_id], as_of)
+            if ci_id not in found:
+                raise NotFound(f"no CI {ci_id} at {to_text(as_of)}", where="id")
+            return found[ci_id]
+        row = self._conn().execute("SELECT doc FROM cis WHERE id = ?", (ci_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no CI {ci_id}", where="id")
+        return CI.model_validate_json(row[0])
+
+    def find_by_identifier(self, identifier: Identifier) -> list[CI]:
+        rows = self._conn().execute(
+            "SELECT c.doc FROM identifiers i JOIN cis c ON c.id = i.ci_id"
+            " WHERE i.kind = ? AND i.value = ? ORDER BY c.id",
+            (identifier.kind.value, identifier.value),
+        )
+        return [CI.model_validate_json(r[0]) for r in rows]
+
+    def list_cis(
+        self, flt: CIFilter | None = None, *, limit: int = 100, cursor: str | None = None
+    ) -> Page:
+        if limit < 1 or limit > 10_000:
+            raise InvalidInput("limit must be between 1 and 10000", where="limit")
+        flt = flt or CIFilter()
+        where: list[str] = []
+        params: list[Any] = []
+        if flt.ci_class:
+            from cmdb.domain.classes import descendants
+
+            try:
+                classes = sorted(descendants(flt.ci_class))
+            except InvalidInput as exc:
+                exc.where = "class"
+                raise
+            where.append(f"class IN ({','.join('?' * len(classes))})")
+            params += classes
+        if flt.status:
+            where.append(f"status IN ({','.join('?' * len(flt.status))})")
+            params += [s.value for s in flt.status]
+        for col in ("environment", "owner", "location", "name"):
+            value = getattr(flt, col)
+            if value is not None:
+                where.append(f"{col} = ?")
+                params.append(value)
+        if flt.name_contains:
+            where.append("instr(lower(name), lower(?)) > 0")
+            params.append(flt.name_contains)
+        if flt.source:
+            where.append("json_extract(doc, '$.sources.' || json_quote(?)) IS NOT NULL")
+            params.append(flt.source)
+        after = cursors.decode(cursor)
+        if after is not None:
+            where.append("id > ?")
+            params.append(after)
+        sql = "SELECT id, doc FROM cis"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id LIMIT ?"
+        rows = self._conn().execute(sql, [*params, limit + 1]).fetchall()
+        items = [CI.model_validate_json(r[1]) for r in rows[:limit]]
+        nxt = cursors.encode(rows[limit - 1][0]) if len(rows) > limit else None
+        return Page(items=items, next_cursor=nxt)
+
+    # -- reading relationships ---------------------------------------------------------
+    def get_relationship(self, rel_id: str, *, as_of: datetime | None = None) -> Relationship:
+        if as_of is not None:
+            found = self._rels_as_of(as_of, ids=[rel_id])
+            if rel_id not in found:
+                raise NotFound(f"no relationship {rel_id} at {to_text(as_of)}", where="id")
+            return found[rel_id]
+        row = self._conn().execute("SELECT doc FROM rels WHERE id = ?", (rel_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no relationship {rel_id}", where="id")
+        return Relationship.model_validate_json(row[0])
+
+    def list_relationships(
+        self,
+        *,
+        type_name: str | None = None,
+        include_retired: bool = False,
+        limit: int = 1000,
+        cursor: str | None = None,
+    ) -> RelPage:
+        where, params = [], []  # type: ignore[var-annotated]
+        if type_name:
+            where.append("type = ?")
+            params.append(get_type(type_name).name)
+        if not include_retired:
+            where.append("status = 'active'")
+        after = cursors.decode(cursor)
+        if after is not None:
+            where.append("id > ?")
+            params.append(after)
+        sql = "SELECT id, doc FROM rels"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self._conn().execute(sql + " ORDER BY id LIMIT ?", [*params, limit + 1]).fetchall()
+        items = [Relationship.model_validate_json(r[1]) for r in rows[:limit]]
+        nxt = cursors.encode(rows[limit - 1][0]) if len(rows) > limit else None
+        return RelPage(items=items, next_cursor=nxt)
+
+    def neighbours(
+        self,
+        ci_id: str,
+        *,
+        direction: Direction = Direction.BOTH,
+        types: Iterable[str] | None = None,
+        as_of: datetime | None = None,
+    ) -> list[Neighbour]:
+        self.get_ci(ci_id, as_of=as_of)  # NotFound for an unknown CI
+        wanted = {get_type(t).name for t in types} if types is not None else None
+        conn = self._conn()
+        rows = conn.execute(
+            "SELECT id FROM rels WHERE source_id = ? OR target_id = ?", (ci_id, ci_id)
+        ).fetchall()
+        ids = [r[0] for r in rows]
+        if as_of is None:
+            rels = list(_SqlLoader(conn).load_rels(set(ids)).values())
+        else:
+            rels = list(self._rels_as_of(as_of, ids=ids).values())
+        picked: list[tuple[Relationship, str, Direction]] = []
+        for r in rels:
+            if not r.active or (wanted is not None and r.type not in wanted):
+                continue
+            if r.source_id == ci_id and direction in (Direction.OUT, Direction.BOTH):
+                picked.append((r, r.target_id, Direction.OUT))
+            if r.target_id == ci_id and direction in (Direction.IN, Direction.BOTH):
+                picked.append((r, r.source_id, Direction.IN))
+        other_ids = [o for _, o, _ in picked]
+        cis = self._cis_as_of(other_ids, as_of) if as_of else self._cis_by_id(other_ids)
+        out = [Neighbour(relationship=r, ci=cis[o], direction=d) for r, o, d in picked if o in cis]
+        out.sort(key=lambda n: (n.direction.value, n.relationship.type, n.ci.name, n.ci.id))
+        return out
+
+    def subgraph(
+        self,
+        roots: Iterable[str],
+        *,
+        direction: Direction = Direction.OUT,
+        types: Iterable[str] | None = None,
+        max_depth: int = 6,
+        max_nodes: int = 10_000,
+        as_of: datetime | None = None,
+    ) -> Subgraph:
+        root_list = list(dict.fromkeys(roots))
+        if max_depth < 0 or max_nodes < 1:
+            raise InvalidInput("max_depth must be >= 0 and max_nodes >= 1", where="max_depth")
+        type_names = [get_type(t).name for t in types] if types is not None else None
+        if as_of is None:
+            known = self._cis_by_id(root_list)
+        else:
+            known = self._cis_as_of(root_list, as_of)
+        missing = [r for r in root_list if r not in known]
+        if missing:
+            raise NotFound(f"no CI {', '.join(missing)}", where="roots")
+        if as_of is None:
+            index = self._graph()
+        else:
+            index = GraphIndex()
+            index.bulk_load(
+                [
+                    (r.source_id, r.target_id, r.type, r.active)
+                    for r in self._rels_as_of(as_of).values()
+                ]
+            )
+        with self._index_lock:
+            for r in root_list:
+                index.node(r)
+            reach = index.reach(
+                root_list,
+                forward=direction in (Direction.OUT, Direction.BOTH),
+                backward=direction in (Direction.IN, Direction.BOTH),
+                types=type_names,
+                max_depth=max_depth,
+                max_nodes=max(max_nodes, len(root_list)),
+            )
+            node_ids = [index.ids[i] for i in reach.nodes.tolist()]
+            rel_ids = [
+                relationship_id(t, s, d) for s, d, t in map(index.edge, reach.edges.tolist())
+            ]
+        if as_of is None:
+            nodes = self._cis_by_id(node_ids)
+            rels = _SqlLoader(self._conn()).load_rels(set(rel_ids))
+        else:
+            nodes = self._cis_as_of(node_ids, as_of)
+            rels = self._rels_as_of(as_of, ids=rel_ids)
+        edges = sorted(rels.values(), key=lambda r: r.id)
+        return Subgraph(
+            roots=root_list,
+            nodes=nodes,
+            edges=edges,
+            depth_reached=reach.depth_reached,
+            truncated_by_depth=reach.truncated_by_depth,
+            truncated_by_nodes=reach.truncated_by_nodes,
+        )
+
+    # -- history and as-of -------------------------------------------------------------
+    @staticmethod
+    def _entry(row: Sequence[Any]) -> HistoryEntry:
+        seq, kind, eid, op, fld, before, after, actor, source, run_id, req, at = row
+        return HistoryEntry(
+            seq=seq,
+            entity_kind=EntityKind(kind),
+            entity_id=eid,
+            op=op,
+            field=fld,
+            before=None if before is None else orjson.loads(before),
+            after=None if after is None else orjson.loads(after),
+            actor=actor,
+            source=source,
+            run_id=run_id,
+            request_id=req,
+            at=from_text(at),
+        )
+
+    _HISTORY_COLS = (
+        "seq, entity_kind, entity_id, op, field, before, after, actor, source, run_id,"
+        " request_id, at"
+    )
+
+    def history(self, entity_id: str) -> list[HistoryEntry]:
+        rows = self._conn().execute(
+            f"SELECT {self._HISTORY_COLS} FROM history WHERE entity_id = ? ORDER BY seq",
+            (entity_id,),
+        )
+        return [self._entry(r) for r in rows]
+
+    def iter_history(self, *, after_seq: int = 0, batch: int = 5000) -> Iterator[HistoryEntry]:
+        last = after_seq
+        while True:
+            rows = (
+                self._conn()
+                .execute(
+                    f"SELECT {self._HISTORY_COLS} FROM history WHERE seq > ? ORDER BY seq LIMIT ?",
+                    (last, batch),
+                )
+                .fetchall()
+            )
+            if not rows:
+                return
+            for r in rows:
+                yield self._entry(r)
+            last = rows[-1][0]
+
+    def _replayed(
+        self, kind: EntityKind, as_of: datetime, ids: Sequence[str] | None
+    ) -> dict[str, tuple[dict[str, Any], datetime, datetime]]:
+        sql = (
+            "SELECT entity_id, op, field, after, at FROM history WHERE entity_kind = ? AND at <= ?"
+        )
+        at = to_text(as_of)
+        rows: list[Any] = []
+        if ids is None:
+            rows = self._conn().execute(sql + " ORDER BY seq", (kind.value, at)).fetchall()
+        else:
+            for part in _chunks(list(dict.fromkeys(ids))):
+                q = sql + f" AND entity_id IN ({','.join('?' * len(part))}) ORDER BY seq"
+                rows += self._conn().execute(q, (kind.value, at, *part)).fetchall()
+        grouped: dict[str, list[tuple[str, str, Any]]] = defaultdict(list)
+        times: dict[str, tuple[str, str]] = {}
+        for eid, op, fld, after, t in rows:
+            grouped[eid].append((op, fld, None if after is None else orjson.loads(after)))
+            first = times.get(eid, (t, t))[0]
+            times[eid] = (first, t)
+        out: dict[str, tuple[dict[str, Any], datetime, datetime]] = {}
+        for eid, entries in grouped.items():
+            values = replay_fields(entries)
+            if values is not None:
+                out[eid] = (values, from_text(times[eid][0]), from_text(times[eid][1]))
+        return out
+
+    def _cis_as_of(self, ids: Sequence[str], as_of: datetime) -> dict[str, CI]:
+        return {
+            eid: ci_from_fields(eid, v, c, u)
+            for eid, (v, c, u) in self._replayed(EntityKind.CI, as_of, ids).items()
+        }
+
+    def _rels_as_of(
+        self, as_of: datetime, ids: Sequence[str] | None = None
+    ) -> dict[str, Relationship]:
+        return {
+            eid: rel_from_fields(eid, v, c, u)
+            for eid, (v, c, u) in self._replayed(EntityKind.REL, as_of, ids).items()
+        }
+
+    # -- summaries, records, snapshots -------------------------------------------------
+    def counts(self) -> Counts:
+        conn = self._conn()
+        return Counts(
+            by_class=dict(conn.execute("SELECT class, count(*) FROM cis GROUP BY class")),
+            by_status=dict(conn.execute("SELECT status, count(*) FROM cis GROUP BY status")),
+            relationships_by_type=dict(
+                conn.execute(
+                    "SELECT type, count(*) FROM rels WHERE status = 'active' GROUP BY type"
+                )
+            ),
+        )
+
+    def _record_docs(self, kind: str, ci_id: str | None) -> list[str]:
+        conn = self._conn()
+        if ci_id is None:
+            rows = conn.execute("SELECT doc FROM records WHERE kind = ? ORDER BY id", (kind,))
+        else:
+            rows = conn.execute(
+                "SELECT r.doc FROM record_links l JOIN records r ON r.kind = l.kind"
+                " AND r.id = l.record_id WHERE l.kind = ? AND l.ci_id = ? ORDER BY r.id",
+                (kind, ci_id),
+            )
+        return [r[0] for r in rows]
+
+    def get_change(self, change_id: str) -> Change:
+        found = _SqlLoader(self._conn()).load_changes({change_id})
+        if change_id not in found:
+            raise NotFound(f"no change {change_id}", where="id")
+        return found[change_id]
+
+    def list_changes(self, *, ci_id: str | None = None) -> list[Change]:
+        return [Change.model_validate_json(d) for d in self._record_docs("change", ci_id)]
+
+    def get_incident(self, incident_id: str) -> Incident:
+        found = _SqlLoader(self._conn()).load_incidents({incident_id})
+        if incident_id not in found:
+            raise NotFound(f"no incident {incident_id}", where="id")
+        return found[incident_id]
+
+    def list_incidents(
+        self, *, ci_id: str | None = None, open_only: bool = False
+    ) -> list[Incident]:
+        out = [Incident.model_validate_json(d) for d in self._record_docs("incident", ci_id)]
+        return [i for i in out if not open_only or i.state is IncidentState.OPEN]
+
+    def is_empty(self) -> bool:
+        conn = self._conn()
+        return all(
+            conn.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {t})").fetchone()[0]
+            for t in ("cis", "rels", "history", "records")
+        )
+
+    def restore(self, batch: SnapshotBatch) -> None:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            gen = int(self._meta(conn, "generation")) + 1
+            conn.executemany(
+                "INSERT INTO cis (id, class, name, status, environment, owner, location, doc,"
+                " gen) VALUES (?,?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        c.id,
+                        c.ci_class,
+                        c.name,
+                        c.status.value,
+                        c.environment,
+                        c.owner,
+                        c.location,
+                        _dump(c),
+                        gen,
+                    )
+                    for c in batch.cis
+                ],
+            )
+            conn.executemany(
+                "INSERT INTO identifiers (kind, value, ci_id, is_unique) VALUES (?,?,?,?)",
+                [
+                    (i.kind.value, i.value, c.id, int(i.unique))
+                    for c in batch.cis
+                    for i in c.identifiers
+                ],
+            )
+            conn.executemany(
+                "INSERT INTO rels (id, type, source_id, target_id, status, doc, gen)"
+                " VALUES (?,?,?,?,?,?,?)",
+                [
+                    (r.id, r.type, r.source_id, r.target_id, r.status.value, _dump(r), gen)
+                    for r in batch.relationships
+                ],
+            )
+            for kind, recs in (("change", batch.changes), ("incident", batch.incidents)):
+                for rec in recs:
+                    conn.execute(
+                        "INSERT INTO records (kind, id, doc) VALUES (?,?,?)",
+                        (kind, rec.id, _dump(rec)),
+                    )
+                    conn.executemany(
+                        "INSERT OR IGNORE INTO record_links VALUES (?,?,?)",
+                        [(kind, rec.id, ci) for ci in (*rec.ci_ids, *rec.service_ids)],
+                    )
+            conn.executemany(
+                f"INSERT INTO history ({self._HISTORY_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        h.seq,
+                        h.entity_kind.value,
+                        h.entity_id,
+                        h.op.value,
+                        h.field,
+                        _json(h.before),
+                        _json(h.after),
+                        h.actor,
+                        h.source,
+                        h.run_id,
+                        h.request_id,
+                        to_text(h.at),
+                    )
+                    for h in batch.history
+                ],
+            )
+            if batch.history:
+                last = max(to_text(h.at) for h in batch.history)
+                conn.execute("UPDATE meta SET value = max(value, ?) WHERE key = 'last_at'", (last,))
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(gen),))
+            conn.execute("COMMIT")
+        except sqlite3.IntegrityError as exc:
+            conn.execute("ROLLBACK")
+            raise InvalidInput(f"the snapshot clashes with what the store holds: {exc}") from exc
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        with self._index_lock:
+            self._index = None
+
+    def integrity_check(self) -> str:
+        return str(self._conn().execute("PRAGMA integrity_check").fetchone()[0])
+
+
+__all__ = ["EmbeddedStore", "RelationshipStatus"]
