@@ -1,0 +1,40 @@
+"""Configuration: the one place the process environment is read (prefix ``CMDB_``)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class StoreKind(StrEnum):
+    EMBEDDED = "embedded"
+    NEO4J = "neo4j"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CMDB_", env_file=None, extra="ignore")
+
+    store: StoreKind = Field(default=StoreKind.EMBEDDED, description="which store to use")
+    db_path: Path = Field(
+        default=Path(".cmdb/cmdb.db"), description="the embedded store's SQLite file"
+    )
+    neo4j_uri: str = Field(
+        default="bolt://127.0.0.1:7687",
+        description="Bolt URI; neo4j:// routes across a cluster",
+    )
+    neo4j_user: str = Field(default="neo4j", description="Neo4j user")
+    neo4j_password: SecretStr | None = Field(
+        default=None, description="Neo4j password (required for the neo4j store)"
+    )
+    neo4j_database: str = Field(default="neo4j", description="Neo4j database name")
+    neo4j_tx_timeout_s: float = Field(
+        default=30.0, gt=0, description="timeout of one Neo4j transaction, traversals included"
+    )
+    actor: str = Field(default="cli", description="who the CLI writes as, in history")
+
+
+def load_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,148 @@
+"""Cypher text, built only from the declared registries (class labels, relationship types).
+
+Nothing a user types ever reaches a label or a relationship type: those come from
+``cmdb.domain.classes`` and ``cmdb.domain.relationships``; values always travel as
+parameters.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from cmdb.domain.classes import ROOT, lineage
+from cmdb.domain.relationships import REGISTRY
+
+REL_TYPES: tuple[str, ...] = tuple(REGISTRY)
+
+
+@cache
+def labels_for(ci_class: str) -> str:
+    """``Pod`` -> ``CI:Compute:Container:Pod``: the hierarchy as labels."""
+    chain = [c for c in reversed(lineage(ci_class)) if c != ROOT]
+    return ":".join(["CI", *chain])
+
+
+def type_union(types: tuple[str, ...] | None) -> str:
+    chosen = REL_TYPES if types is None else types
+    for t in chosen:
+        if t not in REGISTRY:  # a guard: only registry names ever enter the text
+            raise ValueError(f"unknown relationship type {t}")
+    return "|".join(chosen)
+
+
+META = """
+MERGE (m:CmdbMeta {name: 'cmdb'})
+ON CREATE SET m.seq = 0, m.gen = 0, m.last_at = ''
+SET m.gen = m.gen + 1
+RETURN m.seq AS seq, m.gen AS gen, m.last_at AS last_at
+"""
+
+SET_META = "MATCH (m:CmdbMeta {name: 'cmdb'}) SET m.seq = $seq, m.last_at = $last_at"
+
+LOAD_CIS = "MATCH (c:CI) WHERE c.id IN $ids RETURN c.doc AS doc"
+
+# Unique identifiers live either as a CI's primary key (the first it was created with,
+# kept on the node so a plain ingest creates one node per CI) or as Ident nodes.
+LOAD_IDENTS = """
+UNWIND $keys AS k
+OPTIONAL MATCH (c:CI {pkey: k})
+OPTIONAL MATCH (:Ident {key: k, unique: true})-[:IDENTIFIES]->(c2:CI)
+WITH k, coalesce(c.id, c2.id) AS id
+WHERE id IS NOT NULL
+RETURN k, id
+"""
+
+FIND_BY_IDENT = """
+CALL (){
+  MATCH (c:CI {pkey: $key}) RETURN c
+  UNION
+  MATCH (:Ident {key: $key})-[:IDENTIFIES]->(c:CI) RETURN c
+}
+RETURN c.doc AS doc ORDER BY c.id
+"""
+
+UPDATE_CIS = "UNWIND $rows AS row MATCH (c:CI {id: row.id}) SET c += row"
+
+ADD_IDENTS = """
+UNWIND $rows AS row
+MATCH (c:CI {id: row.ci})
+MERGE (i:Ident {key: row.key})
+ON CREATE SET i.kind = row.kind, i.value = row.value, i.unique = row.unique
+MERGE (i)-[:IDENTIFIES]->(c)
+"""
+
+CREATE_HISTORY = "UNWIND $rows AS row CREATE (h:History) SET h = row"
+
+
+def create_cis(ci_class: str) -> str:
+    return f"UNWIND $rows AS row CREATE (c:{labels_for(ci_class)}) SET c = row"
+
+
+def create_rels(rel_type: str) -> str:
+    return (
+        "UNWIND $rows AS row MATCH (s:CI {id: row.s}) MATCH (t:CI {id: row.t}) "
+        f"CREATE (s)-[r:{type_union((rel_type,))}]->(t) SET r = row.props"
+    )
+
+
+def update_rels(rel_type: str) -> str:
+    return (
+        "UNWIND $rows AS row MATCH (s:CI {id: row.s}) "
+        f"MATCH (s)-[r:{type_union((rel_type,))} {{id: row.id}}]->(:CI {{id: row.t}}) "
+        "SET r += row.props"
+    )
+
+
+@cache
+def load_rels() -> str:
+    branches = [f"MATCH ()-[r:{t}]->() WHERE r.id IN $ids RETURN r.doc AS doc" for t in REL_TYPES]
+    return "CALL (){ " + " UNION ALL ".join(branches) + " } RETURN doc"
+
+
+def record_upsert(label: str) -> str:
+    assert label in ("Change", "Incident")
+    return f"""
+UNWIND $rows AS row
+MERGE (x:{label} {{id: row.id}})
+SET x.doc = row.doc, x.state = row.state
+WITH x, row
+OPTIONAL MATCH (x)-[old:CONCERNS]->()
+DELETE old
+WITH DISTINCT x, row
+UNWIND row.cis AS ci_id
+MATCH (c:CI {{id: ci_id}})
+MERGE (x)-[:CONCERNS]->(c)
+"""
+
+
+def subgraph(direction: str, types: tuple[str, ...] | None, depth: int) -> str:
+    """Reachable CIs with their BFS depth, then their edges: one round trip.
+
+    ``ANY SHORTEST`` over a quantified path visits each reachable node once per root
+    (a breadth-first search), so diamonds do not multiply paths the way ``[*..n]`` would.
+    The quantifier is always bounded by the caller's depth cap (+1 to tell whether the
+    cap cut anything off).
+    """
+    rel = f"[r:{type_union(types)} WHERE r.status = 'active']"
+    step = {"out": f"-{rel}->", "in": f"<-{rel}-", "both": f"-{rel}-"}[direction]
+    return f"""
+MATCH (root:CI) WHERE root.id IN $roots
+MATCH p = ANY SHORTEST (root)(() {step} ()){{0,{depth + 1}}}(n:CI)
+WITH n, min(length(p)) AS d
+ORDER BY d, n.id
+LIMIT $limit
+WITH collect({{n: n, d: d}}) AS reached
+WITH size(reached) AS total, size([x IN reached WHERE x.d > $depth]) AS beyond,
+     [x IN reached WHERE x.d <= $depth] AS kept
+UNWIND kept AS x
+WITH total, beyond, x.n AS k, x.d AS d
+OPTIONAL MATCH (k){_edge_step(direction, types)}(:CI)
+RETURN k.doc AS doc, d, total, beyond, collect(e.doc) AS edges
+"""
+
+
+def _edge_step(direction: str, types: tuple[str, ...] | None) -> str:
+    rel = f"[e:{type_union(types)} WHERE e.status = 'active']"
+    # Edges are read once, from their source's side, so a BOTH traversal does not
+    # return each one twice.
+    return {"out": f"-{rel}->", "in": f"<-{rel}-", "both": f"-{rel}->"}[direction]

@@ -1,0 +1,9 @@
+// Identity: one node per CI id, per primary identity key, per identifier key.
+CREATE CONSTRAINT ci_id IF NOT EXISTS FOR (c:CI) REQUIRE c.id IS UNIQUE;
+CREATE CONSTRAINT ci_pkey IF NOT EXISTS FOR (c:CI) REQUIRE c.pkey IS UNIQUE;
+CREATE CONSTRAINT ident_key IF NOT EXISTS FOR (i:Ident) REQUIRE i.key IS UNIQUE;
+CREATE CONSTRAINT history_seq IF NOT EXISTS FOR (h:History) REQUIRE h.seq IS UNIQUE;
+CREATE CONSTRAINT meta_name IF NOT EXISTS FOR (m:CmdbMeta) REQUIRE m.name IS UNIQUE;
+CREATE CONSTRAINT change_id IF NOT EXISTS FOR (x:Change) REQUIRE x.id IS UNIQUE;
+CREATE CONSTRAINT incident_id IF NOT EXISTS FOR (x:Incident) REQUIRE x.id IS UNIQUE;
+CREATE CONSTRAINT migration_version IF NOT EXISTS FOR (m:CmdbMigration) REQUIRE m.version IS UNIQUE;

@@ -1,0 +1,829 @@
+"""The Neo4j store: the production adapter of the store contract.
+
+One driver per process; every read and write is a managed transaction function (retried
+by the driver on transient errors, so each function re-reads and re-plans from scratch).
+Writers serialise on one meta node, which also hands out history sequence numbers: the
+same one-writer model as the embedded store, so both give identical answers.
+
+A CI or relationship keeps its creation record on itself (``h_*`` properties) and later
+changes are ``History`` nodes: a first ingest then writes one node per CI, which is what
+lets store upserts run close to a raw ``UNWIND ... CREATE``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import orjson
+from neo4j import (
+    Driver,
+    GraphDatabase,
+    ManagedTransaction,
+    unit_of_work,
+)
+from neo4j.exceptions import (
+    ConstraintError,
+    IncompleteCommit,
+    ServiceUnavailable,
+    SessionExpired,
+)
+
+from cmdb.domain.changeset import ApplyResult, ChangeSet
+from cmdb.domain.classes import descendants
+from cmdb.domain.errors import (
+    IdentityConflict,
+    InvalidInput,
+    NotFound,
+    SchemaNotReady,
+    StoreUnavailable,
+)
+from cmdb.domain.history import EntityKind, HistoryEntry, HistoryOp
+from cmdb.domain.identifiers import Identifier
+from cmdb.domain.model import CI, Relationship, utcnow
+from cmdb.domain.records import Change, Incident, IncidentState
+from cmdb.domain.relationships import get_type
+from cmdb.store import cursor as cursors
+from cmdb.store.contract import (
+    CIFilter,
+    Counts,
+    Direction,
+    Neighbour,
+    Page,
+    RelPage,
+    SnapshotBatch,
+    Subgraph,
+)
+from cmdb.store.embedded.index import GraphIndex
+from cmdb.store.neo4j import cypher
+from cmdb.store.neo4j.migrations import migrate, missing_constraints
+from cmdb.store.planner import (
+    Clock,
+    IdentKey,
+    Loader,
+    PendingHistory,
+    Plan,
+    ci_from_fields,
+    plan,
+    rel_from_fields,
+    replay_fields,
+)
+from cmdb.store.timefmt import aware, from_text, to_text
+
+T = TypeVar("T")
+
+
+def _j(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def _doc(model: Any) -> str:
+    return orjson.dumps(model.model_dump(mode="json", by_alias=True)).decode()
+
+
+class _TxLoader(Loader):
+    def __init__(self, tx: ManagedTransaction) -> None:
+        self.tx = tx
+
+    def load_cis(self, ids: set[str]) -> dict[str, CI]:
+        res = self.tx.run(cypher.LOAD_CIS, ids=list(ids))
+        return {c.id: c for c in (CI.model_validate_json(r["doc"]) for r in res)}
+
+    def load_idents(self, keys: set[IdentKey]) -> dict[IdentKey, str]:
+        by_text = {f"{k}={v}": (k, v) for k, v in keys}
+        res = self.tx.run(cypher.LOAD_IDENTS, keys=list(by_text))
+        return {by_text[r["k"]]: r["id"] for r in res}
+
+    def load_rels(self, ids: set[str]) -> dict[str, Relationship]:
+        res = self.tx.run(cypher.load_rels(), ids=list(ids))
+        return {x.id: x for x in (Relationship.model_validate_json(r["doc"]) for r in res)}
+
+    def _records(self, label: str, ids: set[str]) -> list[str]:
+        q = f"MATCH (x:{label}) WHERE x.id IN $ids RETURN x.doc AS doc"
+        return [r["doc"] for r in self.tx.run(q, ids=list(ids))]
+
+    def load_changes(self, ids: set[str]) -> dict[str, Change]:
+        return {c.id: c for c in map(Change.model_validate_json, self._records("Change", ids))}
+
+    def load_incidents(self, ids: set[str]) -> dict[str, Incident]:
+        docs = self._records("Incident", ids)
+        return {i.id: i for i in map(Incident.model_validate_json, docs)}
+
+
+def _ci_props(ci: CI, gen: int) -> dict[str, Any]:
+    return {
+        "id": ci.id,
+        "class": ci.ci_class,
+        "name": ci.name,
+        "status": ci.status.value,
+        "environment": ci.environment,
+        "owner": ci.owner,
+        "location": ci.location,
+        "sources": sorted(ci.sources),
+        "doc": _doc(ci),
+        "gen": gen,
+    }
+
+
+def _rel_props(rel: Relationship, gen: int) -> dict[str, Any]:
+    return {"id": rel.id, "status": rel.status.value, "doc": _doc(rel), "gen": gen}
+
+
+class Neo4jStore:
+    kind = "neo4j"
+
+    def __init__(
+        self,
+        driver: Driver,
+        *,
+        database: str = "neo4j",
+        clock: Clock = utcnow,
+        tx_timeout_s: float = 30.0,
+        owns_driver: bool = False,
+        check_schema: bool = True,
+    ) -> None:
+        self.driver = driver
+        self.database = database
+        self._clock = clock
+        self._timeout = tx_timeout_s
+        self._owns_driver = owns_driver
+        self._schema_ok = False
+        if check_schema:
+            self.check_schema()
+
+    @classmethod
+    def connect(
+        cls,
+        uri: str,
+        user: str,
+        password: str,
+        *,
+        database: str = "neo4j",
+        tx_timeout_s: float = 30.0,
+        clock: Clock = utcnow,
+    ) -> Neo4jStore:
+        # Notifications (e.g. "property key does not exist" for never-set optional
+        # fields) are noise for a store whose queries are fixed text.
+        driver = GraphDatabase.driver(uri, auth=(user, password), notifications_min_severity="OFF")
+        try:
+            driver.verify_connectivity()
+        except Exception as exc:
+            driver.close()
+            raise StoreUnavailable(f"cannot reach Neo4j at {uri}: {type(exc).__name__}") from exc
+        return cls(
+            driver, database=database, tx_timeout_s=tx_timeout_s, clock=clock, owns_driver=True
+        )
+
+    def close(self) -> None:
+        if self._owns_driver:
+            self.driver.close()
+
+    # -- schema ------------------------------------------------------------------------
+    def migrate(self) -> list[str]:
+        applied = migrate(self.driver, self.database)
+        self.check_schema()
+        return applied
+
+    def check_schema(self) -> set[str]:
+        missing = missing_constraints(self.driver, self.database)
+        self._schema_ok = not missing
+        return missing
+
+    # -- transactions ------------------------------------------------------------------
+    def _read(self, fn: Callable[[ManagedTransaction], T]) -> T:
+        work = unit_of_work(timeout=self._timeout)(fn)
+        try:
+            with self.driver.session(database=self.database, default_access_mode="READ") as s:
+                return s.execute_read(work)
+        except (ServiceUnavailable, SessionExpired) as exc:
+            raise StoreUnavailable(f"Neo4j is unavailable: {exc}") from exc
+
+    def _write(self, fn: Callable[[ManagedTransaction], T]) -> T:
+        if not self._schema_ok and self.check_schema():
+            raise SchemaNotReady(
+                "the Neo4j database lacks the CMDB's constraints; run `cmdb db migrate`"
+            )
+        work = unit_of_work(timeout=self._timeout)(fn)
+        try:
+            with self.driver.session(database=self.database) as s:
+                return s.execute_write(work)
+        except IncompleteCommit as exc:
+            raise StoreUnavailable(
+                "the connection dropped during commit: the outcome is unknown; "
+                "re-applying the same change set is safe"
+            ) from exc
+        except (ServiceUnavailable, SessionExpired) as exc:
+            raise StoreUnavailable(f"Neo4j is unavailable: {exc}") from exc
+        except ConstraintError as exc:
+            raise IdentityConflict(f"the batch breaks a uniqueness rule: {exc.message}") from exc
+
+    def _rows(self, query: str, **params: Any) -> list[dict[str, Any]]:
+        def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
+            return [r.data() for r in tx.run(query, **params)]
+
+        return self._read(work)
+
+    # -- writing -----------------------------------------------------------------------
+    def apply(self, changeset: ChangeSet) -> ApplyResult:
+        if changeset.is_empty():
+            return ApplyResult()
+
+        def work(tx: ManagedTransaction) -> ApplyResult:
+            meta = tx.run(cypher.META).single(strict=True)
+            now = aware(self._clock())
+            if meta["last_at"] and from_text(meta["last_at"]) > now:
+                now = from_text(meta["last_at"])
+            p = plan(changeset, _TxLoader(tx), now)
+            self._write_plan(tx, p, changeset, now, int(meta["seq"]), int(meta["gen"]))
+            return p.result
+
+        return self._write(work)
+
+    def _write_plan(
+        self, tx: ManagedTransaction, p: Plan, cs: ChangeSet, now: datetime, seq: int, gen: int
+    ) -> None:
+        at = to_text(now)
+        common = {
+            "actor": cs.actor,
+            "source": cs.source,
+            "run_id": cs.run_id,
+            "request_id": cs.request_id,
+            "at": at,
+        }
+        creations: dict[str, PendingHistory] = {}
+        creations_seq: dict[str, int] = {}
+        updates: list[dict[str, Any]] = []
+        for h in p.history:
+            seq += 1
+            if h.op is HistoryOp.CREATE and h.entity_kind in (EntityKind.CI, EntityKind.REL):
+                creations[h.entity_id] = h
+                creations_seq[h.entity_id] = seq
+            else:
+                updates.append(
+                    {
+                        **common,
+                        "seq": seq,
+                        "entity_kind": h.entity_kind.value,
+                        "entity_id": h.entity_id,
+                        "op": h.op.value,
+                        "field": h.field,
+                        "before": _j(h.before),
+                        "after": _j(h.after),
+                    }
+                )
+        # CIs: new ones created per class (labels from the registry), others updated.
+        new_by_class: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        changed: list[dict[str, Any]] = []
+        pkeys: dict[str, str] = {}
+        for ci in p.cis.values():
+            props = _ci_props(ci, gen)
+            if ci.id in p.created_cis:
+                first = next((i for i in ci.identifiers if i.unique), None)
+                if first is not None:
+                    props["pkey"] = f"{first.kind.value}={first.value}"
+                    pkeys[ci.id] = props["pkey"]
+                h = creations[ci.id]
+                props.update(self._creation(common, creations_seq[ci.id], h.after))
+                new_by_class[ci.ci_class].append(props)
+            else:
+                changed.append(props)
+        for ci_class, rows in new_by_class.items():
+            tx.run(cypher.create_cis(ci_class), rows=rows).consume()
+        if changed:
+            tx.run(cypher.UPDATE_CIS, rows=changed).consume()
+        idents = [
+            {"key": f"{k}={v}", "kind": k, "value": v, "ci": ci_id, "unique": u}
+            for k, v, ci_id, u in p.new_idents
+            if pkeys.get(ci_id) != f"{k}={v}"
+        ]
+        if idents:
+            tx.run(cypher.ADD_IDENTS, rows=idents).consume()
+        new_rels: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        changed_rels: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for rel in p.rels.values():
+            props = _rel_props(rel, gen)
+            row = {"id": rel.id, "s": rel.source_id, "t": rel.target_id, "props": props}
+            if rel.id in p.created_rels:
+                h = creations[rel.id]
+                props.update(self._creation(common, creations_seq[rel.id], h.after))
+                new_rels[rel.type].append(row)
+            else:
+                changed_rels[rel.type].append(row)
+        for rtype, rows in new_rels.items():
+            tx.run(cypher.create_rels(rtype), rows=rows).consume()
+        for rtype, rows in changed_rels.items():
+            tx.run(cypher.update_rels(rtype), rows=rows).consume()
+        for label, recs in (("Change", p.changes), ("Incident", p.incidents)):
+            if recs:
+                rows = [
+                    {
+                        "id": r.id,
+                        "doc": _doc(r),
+                        "state": r.state.value,
+                        "cis": [*r.ci_ids, *r.service_ids],
+                    }
+                    for r in recs.values()
+                ]
+                tx.run(cypher.record_upsert(label), rows=rows).consume()
+        if updates:
+            tx.run(cypher.CREATE_HISTORY, rows=updates).consume()
+        tx.run(cypher.SET_META, seq=seq, last_at=at).consume()
+
+    @staticmethod
+    def _creation(common: dict[str, Any], seq: int, after: Any) -> dict[str, Any]:
+        return {
+            "h_seq": seq,
+            "h_at": common["at"],
+            "h_actor": common["actor"],
+            "h_source": common["source"],
+            "h_run": common["run_id"],
+            "h_req": common["request_id"],
+            "h_after": _j(after),
+        }
+
+    # -- reading CIs -------------------------------------------------------------------
+    def get_ci(self, ci_id: str, *, as_of: datetime | None = None) -> CI:
+        if as_of is not None:
+            found = self._cis_as_of([ci_id], as_of)
+            if ci_id not in found:
+                raise NotFound(f"no CI {ci_id} at {to_text(as_of)}", where="id")
+            return found[ci_id]
+        rows = self._rows(cypher.LOAD_CIS, ids=[ci_id])
+        if not rows:
+            raise NotFound(f"no CI {ci_id}", where="id")
+        return CI.model_validate_json(rows[0]["doc"])
+
+    def _cis_by_id(self, ids: Sequence[str]) -> dict[str, CI]:
+        rows = self._rows(cypher.LOAD_CIS, ids=list(ids))
+        return {c.id: c for c in (CI.model_validate_json(r["doc"]) for r in rows)}
+
+    def find_by_identifier(self, identifier: Identifier) -> list[CI]:
+        rows = self._rows(cypher.FIND_BY_IDENT, key=str(identifier))
+        return [CI.model_validate_json(r["doc"]) for r in rows]
+
+    def list_cis(
+        self, flt: CIFilter | None = None, *, limit: int = 100, cursor: str | None = None
+    ) -> Page:
+        if limit < 1 or limit > 10_000:
+            raise InvalidInput("limit must be between 1 and 10000", where="limit")
+        flt = flt or CIFilter()
+        label = "CI"
+        if flt.ci_class:
+            try:
+                descendants(flt.ci_class)
+            except InvalidInput as exc:
+                exc.where = "class"
+                raise
+            label = cypher.labels_for(flt.ci_class).split(":")[-1]
+        where = ["($after IS NULL OR c.id > $after)"]
+        params: dict[str, Any] = {"after": cursors.decode(cursor), "limit": limit + 1}
+        if flt.status:
+            where.append("c.status IN $status")
+            params["status"] = [s.value for s in flt.status]
+        for col in ("environment", "owner", "location", "name"):
+            value = getattr(flt, col)
+            if value is not None:
+                where.append(f"c.{col} = ${col}")
+                params[col] = value
+        if flt.name_contains:
+            where.append("toLower(c.name) CONTAINS toLower($contains)")
+            params["contains"] = flt.name_contains
+        if flt.source:
+            where.append("$source IN c.sources")
+            params["source"] = flt.source
+        q = (
+            f"MATCH (c:{label}) WHERE {' AND '.join(where)} "
+            "RETURN c.id AS id, c.doc AS doc ORDER BY c.id LIMIT $limit"
+        )
+        rows = self._rows(q, **params)
+        items = [CI.model_validate_json(r["doc"]) for r in rows[:limit]]
+        nxt = cursors.encode(rows[limit - 1]["id"]) if len(rows) > limit else None
+        return Page(items=items, next_cursor=nxt)
+
+    # -- reading relationships ---------------------------------------------------------
+    def _rels_by_id(self, ids: Sequence[str]) -> dict[str, Relationship]:
+        if not ids:
+            return {}
+        rows = self._rows(cypher.load_rels(), ids=list(ids))
+        return {x.id: x for x in (Relationship.model_validate_json(r["doc"]) for r in rows)}
+
+    def get_relationship(self, rel_id: str, *, as_of: datetime | None = None) -> Relationship:
+        found = (
+            self._rels_as_of(as_of, ids=[rel_id])
+            if as_of is not None
+            else self._rels_by_id([rel_id])
+        )
+        if rel_id not in found:
+            when = f" at {to_text(as_of)}" if as_of is not None else ""
+            raise NotFound(f"no relationship {rel_id}{when}", where="id")
+        return found[rel_id]
+
+    def list_relationships(
+        self,
+        *,
+        type_name: str | None = None,
+        include_retired: bool = False,
+        limit: int = 1000,
+        cursor: str | None = None,
+    ) -> RelPage:
+        types = (get_type(type_name).name,) if type_name else None
+        q = (
+            f"MATCH ()-[r:{cypher.type_union(types)}]->() "
+            "WHERE ($after IS NULL OR r.id > $after) AND ($all OR r.status = 'active') "
+            "RETURN r.id AS id, r.doc AS doc ORDER BY r.id LIMIT $limit"
+        )
+        rows = self._rows(q, after=cursors.decode(cursor), all=include_retired, limit=limit + 1)
+        items = [Relationship.model_validate_json(r["doc"]) for r in rows[:limit]]
+        nxt = cursors.encode(rows[limit - 1]["id"]) if len(rows) > limit else None
+        return RelPage(items=items, next_cursor=nxt)
+
+    def neighbours(
+        self,
+        ci_id: str,
+        *,
+        direction: Direction = Direction.BOTH,
+        types: Iterable[str] | None = None,
+        as_of: datetime | None = None,
+    ) -> list[Neighbour]:
+        self.get_ci(ci_id, as_of=as_of)
+        wanted = {get_type(t).name for t in types} if types is not None else None
+        if as_of is None:
+            rows = self._rows(
+                "MATCH (c:CI {id: $id})-[r]-(:CI) WHERE r.status = 'active' "
+                "RETURN DISTINCT r.doc AS doc",
+                id=ci_id,
+            )
+            rels = [Relationship.model_validate_json(r["doc"]) for r in rows]
+        else:
+            ids = self._rows(
+                "MATCH (c:CI {id: $id})-[r]-(:CI) RETURN DISTINCT r.id AS id", id=ci_id
+            )
+            rels = list(self._rels_as_of(as_of, ids=[r["id"] for r in ids]).values())
+        picked: list[tuple[Relationship, str, Direction]] = []
+        for r in rels:
+            if not r.active or (wanted is not None and r.type not in wanted):
+                continue
+            if r.source_id == ci_id and direction in (Direction.OUT, Direction.BOTH):
+                picked.append((r, r.target_id, Direction.OUT))
+            if r.target_id == ci_id and direction in (Direction.IN, Direction.BOTH):
+                picked.append((r, r.source_id, Direction.IN))
+        others = [o for _, o, _ in picked]
+        cis = self._cis_as_of(others, as_of) if as_of else self._cis_by_id(others)
+        out = [Neighbour(relationship=r, ci=cis[o], direction=d) for r, o, d in picked if o in cis]
+        out.sort(key=lambda n: (n.direction.value, n.relationship.type, n.ci.name, n.ci.id))
+        return out
+
+    def subgraph(
+        self,
+        roots: Iterable[str],
+        *,
+        direction: Direction = Direction.OUT,
+        types: Iterable[str] | None = None,
+        max_depth: int = 6,
+        max_nodes: int = 10_000,
+        as_of: datetime | None = None,
+    ) -> Subgraph:
+        root_list = list(dict.fromkeys(roots))
+        if max_depth < 0 or max_nodes < 1:
+            raise InvalidInput("max_depth must be >= 0 and max_nodes >= 1", where="max_depth")
+        type_names = tuple(get_type(t).name for t in types) if types is not None else None
+        if as_of is not None:
+            return self._subgraph_as_of(
+                root_list, direction, type_names, max_depth, max_nodes, as_of
+            )
+        cap = max(max_nodes, len(root_list))
+        rows = self._rows(
+            cypher.subgraph(direction.value, type_names, max_depth),
+            roots=root_list,
+            depth=max_depth,
+            limit=cap + 1,
+        )
+        parsed = [(CI.model_validate_json(r["doc"]), r) for r in rows]
+        found = {ci.id for ci, _ in parsed}
+        missing = [r for r in root_list if r not in found]
+        if missing:
+            raise NotFound(f"no CI {', '.join(missing)}", where="roots")
+        ordered = sorted(parsed, key=lambda p: int(p[1]["d"]))
+        by_nodes = len(ordered) > cap
+        kept = [r for _, r in ordered[:cap]]
+        nodes = {ci.id: ci for ci, _ in ordered[:cap]}
+        edges: dict[str, Relationship] = {}
+        for r in kept:
+            for doc in r["edges"]:
+                rel = Relationship.model_validate_json(doc)
+                if rel.source_id in nodes and rel.target_id in nodes:
+                    edges[rel.id] = rel
+        total = rows[0]["total"] if rows else 0
+        beyond = rows[0]["beyond"] if rows else 0
+        by_nodes = by_nodes or (total - beyond) > cap
+        depth = max((r["d"] for r in kept), default=0)
+        return Subgraph(
+            roots=root_list,
+            nodes=nodes,
+            edges=sorted(edges.values(), key=lambda e: e.id),
+            depth_reached=depth,
+            truncated_by_depth=beyond > 0 and not by_nodes,
+            truncated_by_nodes=by_nodes,
+        )
+
+    def _subgraph_as_of(
+        self,
+        roots: list[str],
+        direction: Direction,
+        types: tuple[str, ...] | None,
+        max_depth: int,
+        max_nodes: int,
+        as_of: datetime,
+    ) -> Subgraph:
+        # The past graph is rebuilt from history, then walked in memory with the same
+        # index the embedded store uses: as-of queries are rare and need every edge's past.
+        known = self._cis_as_of(roots, as_of)
+        missing = [r for r in roots if r not in known]
+        if missing:
+            raise NotFound(f"no CI {', '.join(missing)} at {to_text(as_of)}", where="roots")
+        past = self._rels_as_of(as_of)
+        index = GraphIndex()
+        index.bulk_load([(r.source_id, r.target_id, r.type, r.active) for r in past.values()])
+        for r in roots:
+            index.node(r)
+        reach = index.reach(
+            roots,
+            forward=direction in (Direction.OUT, Direction.BOTH),
+            backward=direction in (Direction.IN, Direction.BOTH),
+            types=types,
+            max_depth=max_depth,
+            max_nodes=max(max_nodes, len(roots)),
+        )
+        node_ids = [index.ids[i] for i in reach.nodes.tolist()]
+        nodes = self._cis_as_of(node_ids, as_of)
+        by_key = {(r.source_id, r.target_id, r.type): r for r in past.values()}
+        edges = [by_key[index.edge(e)] for e in reach.edges.tolist()]
+        return Subgraph(
+            roots=roots,
+            nodes=nodes,
+            edges=sorted(edges, key=lambda e: e.id),
+            depth_reached=reach.depth_reached,
+            truncated_by_depth=reach.truncated_by_depth,
+            truncated_by_nodes=reach.truncated_by_nodes,
+        )
+
+    # -- history and as-of -------------------------------------------------------------
+    _CREATION_FIELDS = (
+        "h_seq AS seq, '{kind}' AS entity_kind, x.id AS entity_id, 'create' AS op,"
+        " '*' AS field, null AS before, x.h_after AS after, x.h_actor AS actor,"
+        " x.h_source AS source, x.h_run AS run_id, x.h_req AS request_id, x.h_at AS at"
+    )
+    _HISTORY_FIELDS = (
+        "h.seq AS seq, h.entity_kind AS entity_kind, h.entity_id AS entity_id, h.op AS op,"
+        " h.field AS field, h.before AS before, h.after AS after, h.actor AS actor,"
+        " h.source AS source, h.run_id AS run_id, h.request_id AS request_id, h.at AS at"
+    )
+
+    @staticmethod
+    def _entry(r: dict[str, Any]) -> HistoryEntry:
+        return HistoryEntry(
+            seq=r["seq"],
+            entity_kind=EntityKind(r["entity_kind"]),
+            entity_id=r["entity_id"],
+            op=HistoryOp(r["op"]),
+            field=r["field"],
+            before=None if r["before"] is None else orjson.loads(r["before"]),
+            after=None if r["after"] is None else orjson.loads(r["after"]),
+            actor=r["actor"],
+            source=r["source"],
+            run_id=r["run_id"],
+            request_id=r["request_id"],
+            at=from_text(r["at"]),
+        )
+
+    def _history_query(self, where_ci: str, where_rel: str, where_h: str, tail: str) -> str:
+        ci_fields = self._CREATION_FIELDS.replace("h_seq AS", "x.h_seq AS").format(kind="ci")
+        rel_fields = self._CREATION_FIELDS.replace("h_seq AS", "x.h_seq AS").format(kind="rel")
+        branches = [f"MATCH (x:CI) WHERE {where_ci} RETURN {ci_fields}"]
+        branches += [
+            f"MATCH ()-[x:{t}]->() WHERE {where_rel} RETURN {rel_fields}" for t in cypher.REL_TYPES
+        ]
+        branches.append(f"MATCH (h:History) WHERE {where_h} RETURN {self._HISTORY_FIELDS}")
+        return "CALL () { " + " UNION ALL ".join(branches) + " } RETURN * " + tail
+
+    def history(self, entity_id: str) -> list[HistoryEntry]:
+        q = self._history_query("x.id = $id", "x.id = $id", "h.entity_id = $id", "ORDER BY seq")
+        return [self._entry(r) for r in self._rows(q, id=entity_id)]
+
+    def iter_history(self, *, after_seq: int = 0, batch: int = 5000) -> Iterator[HistoryEntry]:
+        last = after_seq
+        q = self._history_query(
+            "x.h_seq > $after", "x.h_seq > $after", "h.seq > $after", "ORDER BY seq LIMIT $n"
+        )
+        while True:
+            rows = self._rows(q, after=last, n=batch)
+            if not rows:
+                return
+            for r in rows:
+                yield self._entry(r)
+            last = rows[-1]["seq"]
+
+    def _replayed(
+        self, kind: EntityKind, as_of: datetime, ids: Sequence[str] | None
+    ) -> dict[str, tuple[dict[str, Any], datetime, datetime]]:
+        at = to_text(as_of)
+        id_filter = "" if ids is None else " AND x.id IN $ids"
+        h_filter = "" if ids is None else " AND h.entity_id IN $ids"
+        if kind is EntityKind.CI:
+            where_ci, where_rel = f"x.h_at <= $at{id_filter}", "false"
+        else:
+            where_ci, where_rel = "false", f"x.h_at <= $at{id_filter}"
+        q = self._history_query(
+            where_ci,
+            where_rel,
+            f"h.entity_kind = $kind AND h.at <= $at{h_filter}",
+            "ORDER BY seq",
+        )
+        rows = self._rows(q, at=at, ids=list(ids or []), kind=kind.value)
+        grouped: dict[str, list[tuple[str, str, Any]]] = defaultdict(list)
+        times: dict[str, tuple[str, str]] = {}
+        for r in rows:
+            eid = r["entity_id"]
+            after = None if r["after"] is None else orjson.loads(r["after"])
+            grouped[eid].append((r["op"], r["field"], after))
+            times[eid] = (times.get(eid, (r["at"], r["at"]))[0], r["at"])
+        out: dict[str, tuple[dict[str, Any], datetime, datetime]] = {}
+        for eid, entries in grouped.items():
+            values = replay_fields(entries)
+            if values is not None:
+                out[eid] = (values, from_text(times[eid][0]), from_text(times[eid][1]))
+        return out
+
+    def _cis_as_of(self, ids: Sequence[str], as_of: datetime) -> dict[str, CI]:
+        if not ids:
+            return {}
+        return {
+            eid: ci_from_fields(eid, v, c, u)
+            for eid, (v, c, u) in self._replayed(EntityKind.CI, as_of, ids).items()
+        }
+
+    def _rels_as_of(
+        self, as_of: datetime, ids: Sequence[str] | None = None
+    ) -> dict[str, Relationship]:
+        return {
+            eid: rel_from_fields(eid, v, c, u)
+            for eid, (v, c, u) in self._replayed(EntityKind.REL, as_of, ids).items()
+        }
+
+    # -- summaries, records, snapshots -------------------------------------------------
+    def counts(self) -> Counts:
+        by_class = self._rows("MATCH (c:CI) RETURN c.class AS k, count(*) AS n")
+        by_status = self._rows("MATCH (c:CI) RETURN c.status AS k, count(*) AS n")
+        by_type = self._rows(
+            f"MATCH ()-[r:{cypher.type_union(None)}]->() WHERE r.status = 'active' "
+            "RETURN type(r) AS k, count(*) AS n"
+        )
+        return Counts(
+            by_class={r["k"]: r["n"] for r in by_class},
+            by_status={r["k"]: r["n"] for r in by_status},
+            relationships_by_type={r["k"]: r["n"] for r in by_type},
+        )
+
+    def _record_docs(self, label: str, ci_id: str | None) -> list[str]:
+        assert label in ("Change", "Incident")
+        if ci_id is None:
+            q = f"MATCH (x:{label}) RETURN x.doc AS doc ORDER BY x.id"
+        else:
+            q = (
+                f"MATCH (x:{label})-[:CONCERNS]->(:CI {{id: $ci}}) "
+                "RETURN x.doc AS doc ORDER BY x.id"
+            )
+        return [r["doc"] for r in self._rows(q, ci=ci_id)]
+
+    def get_change(self, change_id: str) -> Change:
+        rows = self._rows("MATCH (x:Change {id: $id}) RETURN x.doc AS doc", id=change_id)
+        if not rows:
+            raise NotFound(f"no change {change_id}", where="id")
+        return Change.model_validate_json(rows[0]["doc"])
+
+    def list_changes(self, *, ci_id: str | None = None) -> list[Change]:
+        return [Change.model_validate_json(d) for d in self._record_docs("Change", ci_id)]
+
+    def get_incident(self, incident_id: str) -> Incident:
+        rows = self._rows("MATCH (x:Incident {id: $id}) RETURN x.doc AS doc", id=incident_id)
+        if not rows:
+            raise NotFound(f"no incident {incident_id}", where="id")
+        return Incident.model_validate_json(rows[0]["doc"])
+
+    def list_incidents(
+        self, *, ci_id: str | None = None, open_only: bool = False
+    ) -> list[Incident]:
+        out = [Incident.model_validate_json(d) for d in self._record_docs("Incident", ci_id)]
+        return [i for i in out if not open_only or i.state is IncidentState.OPEN]
+
+    def is_empty(self) -> bool:
+        rows = self._rows(
+            "OPTIONAL MATCH (n) WHERE n:CI OR n:History OR n:Change OR n:Incident "
+            "WITH n LIMIT 1 RETURN n IS NULL AS empty"
+        )
+        return bool(rows[0]["empty"])
+
+    def restore(self, batch: SnapshotBatch) -> None:
+        creates = {
+            h.entity_id: h
+            for h in batch.history
+            if h.op is HistoryOp.CREATE and h.entity_kind in (EntityKind.CI, EntityKind.REL)
+        }
+
+        def creation(entity_id: str) -> dict[str, Any]:
+            h = creates.get(entity_id)
+            if h is None:
+                raise InvalidInput(f"the snapshot has no creation record for {entity_id}")
+            return {
+                "h_seq": h.seq,
+                "h_at": to_text(h.at),
+                "h_actor": h.actor,
+                "h_source": h.source,
+                "h_run": h.run_id,
+                "h_req": h.request_id,
+                "h_after": _j(h.after),
+            }
+
+        def work(tx: ManagedTransaction) -> None:
+            meta = tx.run(cypher.META).single(strict=True)
+            gen = int(meta["gen"])
+            by_class: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            idents: list[dict[str, Any]] = []
+            for ci in batch.cis:
+                props = {**_ci_props(ci, gen), **creation(ci.id)}
+                after = creates[ci.id].after or {}
+                first = next(
+                    (
+                        Identifier.model_validate(i)
+                        for i in after.get("identifiers", [])
+                        if Identifier.model_validate(i).unique
+                    ),
+                    None,
+                )
+                if first is not None:
+                    props["pkey"] = str(first)
+                for i in ci.identifiers:
+                    if str(i) != props.get("pkey"):
+                        idents.append(
+                            {
+                                "key": str(i),
+                                "kind": i.kind.value,
+                                "value": i.value,
+                                "ci": ci.id,
+                                "unique": i.unique,
+                            }
+                        )
+                by_class[ci.ci_class].append(props)
+            for ci_class, rows in by_class.items():
+                tx.run(cypher.create_cis(ci_class), rows=rows).consume()
+            if idents:
+                tx.run(cypher.ADD_IDENTS, rows=idents).consume()
+            by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            for rel in batch.relationships:
+                props = {**_rel_props(rel, gen), **creation(rel.id)}
+                by_type[rel.type].append(
+                    {"id": rel.id, "s": rel.source_id, "t": rel.target_id, "props": props}
+                )
+            for rtype, rows in by_type.items():
+                tx.run(cypher.create_rels(rtype), rows=rows).consume()
+            for label, recs in (("Change", batch.changes), ("Incident", batch.incidents)):
+                if recs:
+                    tx.run(
+                        cypher.record_upsert(label),
+                        rows=[
+                            {
+                                "id": r.id,
+                                "doc": _doc(r),
+                                "state": r.state.value,
+                                "cis": [*r.ci_ids, *r.service_ids],
+                            }
+                            for r in recs
+                        ],
+                    ).consume()
+            rows = [
+                {
+                    "seq": h.seq,
+                    "entity_kind": h.entity_kind.value,
+                    "entity_id": h.entity_id,
+                    "op": h.op.value,
+                    "field": h.field,
+                    "before": _j(h.before),
+                    "after": _j(h.after),
+                    "actor": h.actor,
+                    "source": h.source,
+                    "run_id": h.run_id,
+                    "request_id": h.request_id,
+                    "at": to_text(h.at),
+                }
+                for h in batch.history
+                if h.entity_id not in creates or h.op is not HistoryOp.CREATE
+            ]
+            if rows:
+                tx.run(cypher.CREATE_HISTORY, rows=rows).consume()
+            seq = max([int(meta["seq"]), *(h.seq for h in batch.history)])
+            last = max([meta["last_at"], *(to_text(h.at) for h in batch.history)])
+            tx.run(cypher.SET_META, seq=seq, last_at=last).consume()
+
+        self._write(work)
