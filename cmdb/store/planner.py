@@ -101,6 +101,8 @@ class Plan:
     )  # kind, value, ci, unique
     rels: dict[str, Relationship] = field(default_factory=dict)
     created_rels: set[str] = field(default_factory=set)
+    # Existing relationships whose status differs after the batch (retired or reactivated).
+    status_changed_rels: set[str] = field(default_factory=set)
     changes: dict[str, Change] = field(default_factory=dict)
     incidents: dict[str, Incident] = field(default_factory=dict)
     history: list[PendingHistory] = field(default_factory=list)
@@ -455,6 +457,11 @@ class _Planner:
             self._retire_ci(idx, ret.ref, ret.status)
         self._rels()
         self._records()
+        self.plan.status_changed_rels = {
+            rid
+            for rid, rel in self.plan.rels.items()
+            if (old := self.loaded.rels.get(rid)) is not None and old.status != rel.status
+        }
         self.plan.result.history_rows = len(self.plan.history)
         return self.plan
 

@@ -13,6 +13,10 @@ from cmdb.domain.classes import ROOT, lineage
 from cmdb.domain.relationships import REGISTRY
 
 REL_TYPES: tuple[str, ...] = tuple(REGISTRY)
+# A retired relationship keeps its properties under this fixed type, so traversals follow
+# active edges by type alone, without reading a status property on every hop.
+RETIRED = "RETIRED_REL"
+ALL_TYPES: tuple[str, ...] = (*REL_TYPES, RETIRED)
 
 
 @cache
@@ -25,7 +29,7 @@ def labels_for(ci_class: str) -> str:
 def type_union(types: tuple[str, ...] | None) -> str:
     chosen = REL_TYPES if types is None else types
     for t in chosen:
-        if t not in REGISTRY:  # a guard: only registry names ever enter the text
+        if t not in ALL_TYPES:  # a guard: only registry names ever enter the text
             raise ValueError(f"unknown relationship type {t}")
     return "|".join(chosen)
 
@@ -71,6 +75,23 @@ ON CREATE SET i.kind = row.kind, i.value = row.value, i.unique = row.unique
 MERGE (i)-[:IDENTIFIES]->(c)
 """
 
+# What a restore would duplicate: CI ids, relationship ids, history sequence numbers.
+RESTORE_CLASH = f"""
+CALL () {{
+  MATCH (c:CI) WHERE c.id IN $cis RETURN c.id AS what
+  UNION ALL
+  MATCH ()-[r:{"|".join(ALL_TYPES)}]->() WHERE r.id IN $rels RETURN r.id AS what
+  UNION ALL
+  MATCH (c:CI) WHERE c.h_seq IN $seqs RETURN 'history row ' + c.h_seq AS what
+  UNION ALL
+  MATCH ()-[r:{"|".join(ALL_TYPES)}]->() WHERE r.h_seq IN $seqs
+  RETURN 'history row ' + r.h_seq AS what
+  UNION ALL
+  MATCH (h:History) WHERE h.seq IN $seqs RETURN 'history row ' + h.seq AS what
+}}
+RETURN count(what) AS n, head(collect(what)) AS first
+"""
+
 CREATE_HISTORY = "UNWIND $rows AS row CREATE (h:History) SET h = row"
 
 
@@ -78,24 +99,39 @@ def create_cis(ci_class: str) -> str:
     return f"UNWIND $rows AS row CREATE (c:{labels_for(ci_class)}) SET c = row"
 
 
-def create_rels(rel_type: str) -> str:
+def stored_type(rel_type: str, active: bool) -> str:
+    return type_union((rel_type if active else RETIRED,))
+
+
+def create_rels(rel_type: str, active: bool) -> str:
     return (
         "UNWIND $rows AS row MATCH (s:CI {id: row.s}) MATCH (t:CI {id: row.t}) "
-        f"CREATE (s)-[r:{type_union((rel_type,))}]->(t) SET r = row.props"
+        f"CREATE (s)-[r:{stored_type(rel_type, active)}]->(t) SET r = row.props"
     )
 
 
-def update_rels(rel_type: str) -> str:
+def update_rels(rel_type: str, active: bool) -> str:
     return (
         "UNWIND $rows AS row MATCH (s:CI {id: row.s}) "
-        f"MATCH (s)-[r:{type_union((rel_type,))} {{id: row.id}}]->(:CI {{id: row.t}}) "
+        f"MATCH (s)-[r:{stored_type(rel_type, active)} {{id: row.id}}]->(:CI {{id: row.t}}) "
         "SET r += row.props"
+    )
+
+
+def move_rels(rel_type: str, active: bool) -> str:
+    """Retire (active=False) or reactivate an edge: same properties, other stored type."""
+    old, new = stored_type(rel_type, not active), stored_type(rel_type, active)
+    return (
+        "UNWIND $rows AS row MATCH (s:CI {id: row.s}) "
+        f"MATCH (s)-[old:{old} {{id: row.id}}]->(t:CI {{id: row.t}}) "
+        f"CREATE (s)-[r:{new}]->(t) SET r = properties(old), r += row.props "
+        "DELETE old"
     )
 
 
 @cache
 def load_rels() -> str:
-    branches = [f"MATCH ()-[r:{t}]->() WHERE r.id IN $ids RETURN r.doc AS doc" for t in REL_TYPES]
+    branches = [f"MATCH ()-[r:{t}]->() WHERE r.id IN $ids RETURN r.doc AS doc" for t in ALL_TYPES]
     return "CALL (){ " + " UNION ALL ".join(branches) + " } RETURN doc"
 
 
@@ -116,33 +152,30 @@ MERGE (x)-[:CONCERNS]->(c)
 
 
 def subgraph(direction: str, types: tuple[str, ...] | None, depth: int) -> str:
-    """Reachable CIs with their BFS depth, then their edges: one round trip.
+    """Reachable CIs with their BFS depth and their next-step edges: one round trip.
 
     ``ANY SHORTEST`` over a quantified path visits each reachable node once per root
     (a breadth-first search), so diamonds do not multiply paths the way ``[*..n]`` would.
-    The quantifier is always bounded by the caller's depth cap (+1 to tell whether the
-    cap cut anything off).
+    The quantifier is always bounded by the caller's depth cap. Each node comes back with
+    the edges it would be left by on the next step, which tells the caller whether the
+    depth cap cut anything off without walking one level further.
     """
-    rel = f"[r:{type_union(types)} WHERE r.status = 'active']"
+    rel = f"[:{type_union(types)}]"
     step = {"out": f"-{rel}->", "in": f"<-{rel}-", "both": f"-{rel}-"}[direction]
+    edge = f"[e:{type_union(types)}]"
+    estep = {"out": f"-{edge}->", "in": f"<-{edge}-", "both": f"-{edge}-"}[direction]
+    if depth == 0:  # a quantifier may not be {0,0}: the roots are the whole answer
+        reach = "MATCH (n:CI) WHERE n.id IN $roots WITH n, 0 AS d"
+    else:
+        reach = (
+            "MATCH (root:CI) WHERE root.id IN $roots\n"
+            f"MATCH p = ANY SHORTEST (root)(() {step} ()){{0,{depth}}}(n:CI)\n"
+            "WITH n, min(length(p)) AS d"
+        )
     return f"""
-MATCH (root:CI) WHERE root.id IN $roots
-MATCH p = ANY SHORTEST (root)(() {step} ()){{0,{depth + 1}}}(n:CI)
-WITH n, min(length(p)) AS d
-ORDER BY d, n.id
+{reach}
+ORDER BY d
 LIMIT $limit
-WITH collect({{n: n, d: d}}) AS reached
-WITH size(reached) AS total, size([x IN reached WHERE x.d > $depth]) AS beyond,
-     [x IN reached WHERE x.d <= $depth] AS kept
-UNWIND kept AS x
-WITH total, beyond, x.n AS k, x.d AS d
-OPTIONAL MATCH (k){_edge_step(direction, types)}(:CI)
-RETURN k.doc AS doc, d, total, beyond, collect(e.doc) AS edges
+OPTIONAL MATCH (n){estep}(:CI)
+RETURN n.doc AS doc, d, collect(e.doc) AS edges
 """
-
-
-def _edge_step(direction: str, types: tuple[str, ...] | None) -> str:
-    rel = f"[e:{type_union(types)} WHERE e.status = 'active']"
-    # Edges are read once, from their source's side, so a BOTH traversal does not
-    # return each one twice.
-    return {"out": f"-{rel}->", "in": f"<-{rel}-", "both": f"-{rel}->"}[direction]

@@ -128,7 +128,13 @@ def _ci_props(ci: CI, gen: int) -> dict[str, Any]:
 
 
 def _rel_props(rel: Relationship, gen: int) -> dict[str, Any]:
-    return {"id": rel.id, "status": rel.status.value, "doc": _doc(rel), "gen": gen}
+    return {
+        "id": rel.id,
+        "type": rel.type,
+        "status": rel.status.value,
+        "doc": _doc(rel),
+        "gen": gen,
+    }
 
 
 class Neo4jStore:
@@ -300,21 +306,28 @@ class Neo4jStore:
         ]
         if idents:
             tx.run(cypher.ADD_IDENTS, rows=idents).consume()
-        new_rels: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        changed_rels: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        # Relationships grouped by (type, active): each group is one UNWIND statement.
+        new_rels: dict[tuple[str, bool], list[dict[str, Any]]] = defaultdict(list)
+        changed_rels: dict[tuple[str, bool], list[dict[str, Any]]] = defaultdict(list)
+        moved_rels: dict[tuple[str, bool], list[dict[str, Any]]] = defaultdict(list)
         for rel in p.rels.values():
             props = _rel_props(rel, gen)
             row = {"id": rel.id, "s": rel.source_id, "t": rel.target_id, "props": props}
+            key = (rel.type, rel.active)
             if rel.id in p.created_rels:
                 h = creations[rel.id]
                 props.update(self._creation(common, creations_seq[rel.id], h.after))
-                new_rels[rel.type].append(row)
+                new_rels[key].append(row)
+            elif rel.id in p.status_changed_rels:
+                moved_rels[key].append(row)
             else:
-                changed_rels[rel.type].append(row)
-        for rtype, rows in new_rels.items():
-            tx.run(cypher.create_rels(rtype), rows=rows).consume()
-        for rtype, rows in changed_rels.items():
-            tx.run(cypher.update_rels(rtype), rows=rows).consume()
+                changed_rels[key].append(row)
+        for (rtype, active), rows in new_rels.items():
+            tx.run(cypher.create_rels(rtype, active), rows=rows).consume()
+        for (rtype, active), rows in changed_rels.items():
+            tx.run(cypher.update_rels(rtype, active), rows=rows).consume()
+        for (rtype, active), rows in moved_rels.items():
+            tx.run(cypher.move_rels(rtype, active), rows=rows).consume()
         for label, recs in (("Change", p.changes), ("Incident", p.incidents)):
             if recs:
                 rows = [
@@ -428,13 +441,16 @@ class Neo4jStore:
         limit: int = 1000,
         cursor: str | None = None,
     ) -> RelPage:
-        types = (get_type(type_name).name,) if type_name else None
+        wanted = get_type(type_name).name if type_name else None
+        chosen = (wanted,) if wanted else cypher.REL_TYPES
+        if include_retired:
+            chosen = (*chosen, cypher.RETIRED)
         q = (
-            f"MATCH ()-[r:{cypher.type_union(types)}]->() "
-            "WHERE ($after IS NULL OR r.id > $after) AND ($all OR r.status = 'active') "
+            f"MATCH ()-[r:{cypher.type_union(chosen)}]->() "
+            "WHERE ($after IS NULL OR r.id > $after) AND ($type IS NULL OR r.type = $type) "
             "RETURN r.id AS id, r.doc AS doc ORDER BY r.id LIMIT $limit"
         )
-        rows = self._rows(q, after=cursors.decode(cursor), all=include_retired, limit=limit + 1)
+        rows = self._rows(q, after=cursors.decode(cursor), type=wanted, limit=limit + 1)
         items = [Relationship.model_validate_json(r["doc"]) for r in rows[:limit]]
         nxt = cursors.encode(rows[limit - 1]["id"]) if len(rows) > limit else None
         return RelPage(items=items, next_cursor=nxt)
@@ -451,7 +467,7 @@ class Neo4jStore:
         wanted = {get_type(t).name for t in types} if types is not None else None
         if as_of is None:
             rows = self._rows(
-                "MATCH (c:CI {id: $id})-[r]-(:CI) WHERE r.status = 'active' "
+                f"MATCH (c:CI {{id: $id}})-[r:{cypher.type_union(None)}]-(:CI) "
                 "RETURN DISTINCT r.doc AS doc",
                 id=ci_id,
             )
@@ -500,31 +516,32 @@ class Neo4jStore:
             depth=max_depth,
             limit=cap + 1,
         )
-        parsed = [(CI.model_validate_json(r["doc"]), r) for r in rows]
-        found = {ci.id for ci, _ in parsed}
-        missing = [r for r in root_list if r not in found]
+        by_nodes = len(rows) > cap
+        kept = rows[:cap]  # the query orders by depth, so a cut keeps the nearest CIs
+        nodes = {c.id: c for c in (CI.model_validate_json(r["doc"]) for r in kept)}
+        missing = [r for r in root_list if r not in nodes]
         if missing:
             raise NotFound(f"no CI {', '.join(missing)}", where="roots")
-        ordered = sorted(parsed, key=lambda p: int(p[1]["d"]))
-        by_nodes = len(ordered) > cap
-        kept = [r for _, r in ordered[:cap]]
-        nodes = {ci.id: ci for ci, _ in ordered[:cap]}
         edges: dict[str, Relationship] = {}
+        seen_docs: set[str] = set()
+        by_depth = False
         for r in kept:
+            at_cap = r["d"] == max_depth
             for doc in r["edges"]:
+                if doc in seen_docs:  # a BOTH walk meets each edge from both ends
+                    continue
+                seen_docs.add(doc)
                 rel = Relationship.model_validate_json(doc)
                 if rel.source_id in nodes and rel.target_id in nodes:
                     edges[rel.id] = rel
-        total = rows[0]["total"] if rows else 0
-        beyond = rows[0]["beyond"] if rows else 0
-        by_nodes = by_nodes or (total - beyond) > cap
-        depth = max((r["d"] for r in kept), default=0)
+                elif at_cap:
+                    by_depth = True
         return Subgraph(
             roots=root_list,
             nodes=nodes,
             edges=sorted(edges.values(), key=lambda e: e.id),
-            depth_reached=depth,
-            truncated_by_depth=beyond > 0 and not by_nodes,
+            depth_reached=max((int(r["d"]) for r in kept), default=0),
+            truncated_by_depth=by_depth and not by_nodes,
             truncated_by_nodes=by_nodes,
         )
 
@@ -603,13 +620,18 @@ class Neo4jStore:
         rel_fields = self._CREATION_FIELDS.replace("h_seq AS", "x.h_seq AS").format(kind="rel")
         branches = [f"MATCH (x:CI) WHERE {where_ci} RETURN {ci_fields}"]
         branches += [
-            f"MATCH ()-[x:{t}]->() WHERE {where_rel} RETURN {rel_fields}" for t in cypher.REL_TYPES
+            f"MATCH ()-[x:{t}]->() WHERE {where_rel} RETURN {rel_fields}" for t in cypher.ALL_TYPES
         ]
         branches.append(f"MATCH (h:History) WHERE {where_h} RETURN {self._HISTORY_FIELDS}")
         return "CALL () { " + " UNION ALL ".join(branches) + " } RETURN * " + tail
 
     def history(self, entity_id: str) -> list[HistoryEntry]:
-        q = self._history_query("x.id = $id", "x.id = $id", "h.entity_id = $id", "ORDER BY seq")
+        q = self._history_query(
+            "x.id = $id AND x.h_seq IS NOT NULL",
+            "x.id = $id AND x.h_seq IS NOT NULL",
+            "h.entity_id = $id",
+            "ORDER BY seq",
+        )
         return [self._entry(r) for r in self._rows(q, id=entity_id)]
 
     def iter_history(self, *, after_seq: int = 0, batch: int = 5000) -> Iterator[HistoryEntry]:
@@ -677,8 +699,7 @@ class Neo4jStore:
         by_class = self._rows("MATCH (c:CI) RETURN c.class AS k, count(*) AS n")
         by_status = self._rows("MATCH (c:CI) RETURN c.status AS k, count(*) AS n")
         by_type = self._rows(
-            f"MATCH ()-[r:{cypher.type_union(None)}]->() WHERE r.status = 'active' "
-            "RETURN type(r) AS k, count(*) AS n"
+            f"MATCH ()-[r:{cypher.type_union(None)}]->() RETURN type(r) AS k, count(*) AS n"
         )
         return Counts(
             by_class={r["k"]: r["n"] for r in by_class},
@@ -726,16 +747,22 @@ class Neo4jStore:
         return bool(rows[0]["empty"])
 
     def restore(self, batch: SnapshotBatch) -> None:
+        # A creation row for an entity in this batch goes onto the entity, as apply does;
+        # any other row (and creations of entities restored in another call) becomes a
+        # History node, which every history read also understands.
+        held = {c.id for c in batch.cis} | {r.id for r in batch.relationships}
         creates = {
             h.entity_id: h
             for h in batch.history
-            if h.op is HistoryOp.CREATE and h.entity_kind in (EntityKind.CI, EntityKind.REL)
+            if h.op is HistoryOp.CREATE
+            and h.entity_kind in (EntityKind.CI, EntityKind.REL)
+            and h.entity_id in held
         }
 
         def creation(entity_id: str) -> dict[str, Any]:
             h = creates.get(entity_id)
             if h is None:
-                raise InvalidInput(f"the snapshot has no creation record for {entity_id}")
+                return {}
             return {
                 "h_seq": h.seq,
                 "h_at": to_text(h.at),
@@ -749,11 +776,23 @@ class Neo4jStore:
         def work(tx: ManagedTransaction) -> None:
             meta = tx.run(cypher.META).single(strict=True)
             gen = int(meta["gen"])
+            clash = tx.run(
+                cypher.RESTORE_CLASH,
+                cis=[c.id for c in batch.cis],
+                rels=[r.id for r in batch.relationships],
+                seqs=[h.seq for h in batch.history],
+            ).single(strict=True)
+            if clash["n"]:
+                raise InvalidInput(
+                    f"the snapshot clashes with what the store holds: {clash['first']} "
+                    "already exists (restore only into a store that does not hold it)"
+                )
             by_class: dict[str, list[dict[str, Any]]] = defaultdict(list)
             idents: list[dict[str, Any]] = []
             for ci in batch.cis:
                 props = {**_ci_props(ci, gen), **creation(ci.id)}
-                after = creates[ci.id].after or {}
+                made = creates.get(ci.id)
+                after = (made.after if made else None) or ci.field_values()
                 first = next(
                     (
                         Identifier.model_validate(i)
@@ -780,14 +819,14 @@ class Neo4jStore:
                 tx.run(cypher.create_cis(ci_class), rows=rows).consume()
             if idents:
                 tx.run(cypher.ADD_IDENTS, rows=idents).consume()
-            by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            by_type: dict[tuple[str, bool], list[dict[str, Any]]] = defaultdict(list)
             for rel in batch.relationships:
                 props = {**_rel_props(rel, gen), **creation(rel.id)}
-                by_type[rel.type].append(
+                by_type[(rel.type, rel.active)].append(
                     {"id": rel.id, "s": rel.source_id, "t": rel.target_id, "props": props}
                 )
-            for rtype, rows in by_type.items():
-                tx.run(cypher.create_rels(rtype), rows=rows).consume()
+            for (rtype, active), rows in by_type.items():
+                tx.run(cypher.create_rels(rtype, active), rows=rows).consume()
             for label, recs in (("Change", batch.changes), ("Incident", batch.incidents)):
                 if recs:
                     tx.run(

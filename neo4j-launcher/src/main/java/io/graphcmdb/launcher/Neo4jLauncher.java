@@ -1,5 +1,7 @@
 package io.graphcmdb.launcher;
 
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
@@ -11,9 +13,9 @@ import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 
+import org.neo4j.configuration.GraphDatabaseInternalSettings;
 import org.neo4j.configuration.GraphDatabaseSettings;
 import org.neo4j.configuration.connectors.BoltConnector;
-import org.neo4j.configuration.connectors.BoltConnectorInternalSettings;
 import org.neo4j.configuration.connectors.ConnectorPortRegister;
 import org.neo4j.configuration.connectors.ConnectorType;
 import org.neo4j.configuration.helpers.SocketAddress;
@@ -47,7 +49,7 @@ public final class Neo4jLauncher {
         // Neo4j writes its own progress to stdout in some code paths; the parent reads stdout
         // for the READY line only, so keep the real stdout aside and point System.out at stderr.
         PrintStream protocolOut = new PrintStream(
-                new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
+                new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8);
         System.setOut(System.err);
 
         Options options;
@@ -122,9 +124,11 @@ public final class Neo4jLauncher {
                 .setConfig(BoltConnector.listen_address, new SocketAddress(options.host(), options.port()))
                 // Local tools talk plain bolt://; TLS would only add certificate handling.
                 .setConfig(BoltConnector.encryption_level, BoltConnector.EncryptionLevel.DISABLED)
-                // Bolt waits 5 s per connector for connections to drain on shutdown, which
-                // made every stop take ~10 s; a local dev/test server has nothing to drain.
-                .setConfig(BoltConnectorInternalSettings.connection_shutdown_wait_time, Duration.ofMillis(500))
+                // Bolt's Netty event loops wait a 5 s quiet period each on shutdown, which made
+                // every stop take ~10 s after the stores were already closed; a local server has
+                // nothing worth waiting for (these settings are internal/unsupported, dev only).
+                .setConfig(GraphDatabaseInternalSettings.netty_server_shutdown_quiet_period, 0)
+                .setConfig(GraphDatabaseInternalSettings.netty_server_shutdown_timeout, Duration.ofSeconds(2))
                 .setConfig(GraphDatabaseSettings.auth_enabled, true)
                 // A dev/test server: keep memory and disk use small so several can run at once.
                 .setConfig(GraphDatabaseSettings.pagecache_memory, 256L * 1024 * 1024)
@@ -150,9 +154,16 @@ public final class Neo4jLauncher {
         // cleanly there or the next start has to run recovery on the store.
         Runtime.getRuntime().addShutdownHook(new Thread(shutdown, "neo4j-launcher-shutdown"));
 
-        setPassword(dbms, options.password());
-
-        int port = boltPort(dbms, options.port());
+        int port;
+        try {
+            setPassword(dbms, options.password());
+            port = boltPort(dbms, options.port());
+        } catch (RuntimeException e) {
+            // main() halts on errors, skipping hooks; close the stores first so a persistent
+            // data dir does not need recovery on the next start.
+            shutdown.run();
+            throw e;
+        }
         protocolOut.println("READY bolt://" + options.host() + ":" + port);
         protocolOut.flush();
 
@@ -179,10 +190,12 @@ public final class Neo4jLauncher {
         try {
             system.executeTransactionally(
                     "ALTER USER neo4j SET PLAINTEXT PASSWORD $pw CHANGE NOT REQUIRED", Map.of("pw", password));
+            System.err.println("neo4j-launcher: password of user neo4j set");
         } catch (RuntimeException e) {
             // On a persistent data dir the password is often already the requested one, and
             // Neo4j refuses to "change" a password to itself; that is the state we want.
             if (String.valueOf(e.getMessage()).contains("Old password and new password cannot be the same")) {
+                System.err.println("neo4j-launcher: password of user neo4j already set");
                 return;
             }
             throw e;

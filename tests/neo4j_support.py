@@ -1,0 +1,39 @@
+"""Test support for the Neo4j store: one real server per test session, wiped per test.
+
+The server comes from ``cmdb.store.neo4j.local_server.find_or_start``: NEO4J_URI when set,
+else testcontainers when a Docker engine answers, else the local Maven-built launcher. It
+never skips: a Neo4j that cannot start fails the tests that need it (CI must run them).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from neo4j import Driver, GraphDatabase
+
+from cmdb.store.neo4j.local_server import Neo4jServer
+from cmdb.store.neo4j.migrations import migrate
+from cmdb.store.neo4j.store import Neo4jStore
+from cmdb.store.planner import Clock
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def driver_for(server: Neo4jServer) -> Driver:
+    return GraphDatabase.driver(
+        server.uri, auth=(server.user, server.password), notifications_min_severity="OFF"
+    )
+
+
+def wipe(driver: Driver) -> None:
+    """Empty the database but keep its schema (constraints, indexes, migration marks)."""
+    driver.execute_query("MATCH (n) WHERE NOT n:CmdbMigration DETACH DELETE n")
+
+
+def prepared(driver: Driver) -> None:
+    migrate(driver, "neo4j")
+
+
+def fresh_store(driver: Driver, clock: Clock) -> Neo4jStore:
+    wipe(driver)
+    return Neo4jStore(driver, clock=clock, owns_driver=False)
