@@ -1,32 +1,31 @@
-"""The local Neo4j helper gives a real, password-protected Neo4j 5.26 reachable over Bolt."""
+"""The test server is a real, password-protected Neo4j 5.26 reachable over Bolt."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 from neo4j import GraphDatabase
 from neo4j.exceptions import AuthError
 
-from cmdb.store.neo4j.local_server import find_or_start
+from cmdb.store.neo4j.local_server import Neo4jServer
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.neo4j
 
 
-@pytest.mark.neo4j
-def test_find_or_start_serves_bolt_with_auth() -> None:
-    server = find_or_start(PROJECT_ROOT)
-    try:
-        with GraphDatabase.driver(server.uri, auth=(server.user, server.password)) as driver:
-            records, _, _ = driver.execute_query("RETURN 1 AS one")
-            assert [record["one"] for record in records] == [1]
+def test_server_serves_bolt_with_auth(neo4j_server: Neo4jServer) -> None:
+    with GraphDatabase.driver(
+        neo4j_server.uri, auth=(neo4j_server.user, neo4j_server.password)
+    ) as driver:
+        records, _, _ = driver.execute_query("RETURN 1 AS one")
+        assert [record["one"] for record in records] == [1]
+        records, _, _ = driver.execute_query(
+            "CALL dbms.components() YIELD versions RETURN versions[0] AS v"
+        )
+        assert str(records[0]["v"]).startswith("5.26")
 
-        # Auth must really be on: a server that accepted any password would hide
-        # misconfigured credentials in the application's tests.
-        with (
-            GraphDatabase.driver(server.uri, auth=(server.user, "not-the-password")) as driver,
-            pytest.raises(AuthError),
-        ):
-            driver.verify_connectivity()
-    finally:
-        server.stop()
+    # Auth must really be on: a server that accepted any password would hide
+    # misconfigured credentials in the application's tests.
+    with (
+        GraphDatabase.driver(neo4j_server.uri, auth=(neo4j_server.user, "not-the-password")) as d,
+        pytest.raises(AuthError),
+    ):
+        d.verify_connectivity()

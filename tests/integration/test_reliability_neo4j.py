@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 import pytest
 from neo4j import Driver, GraphDatabase
 from neo4j.exceptions import ConstraintError, TransientError
-from tests.tcp_proxy import BoltCutProxy
 
 from cmdb.domain.changeset import ChangeSet, CIRef, CIUpsert, RelUpsert
 from cmdb.domain.errors import IdentityConflict, SchemaNotReady, StoreUnavailable
@@ -22,6 +21,7 @@ from cmdb.store.neo4j.migrations import migrate
 from cmdb.store.neo4j.store import Neo4jStore
 from tests.fakes import FakeClock
 from tests.neo4j_support import fresh_store, wipe
+from tests.tcp_proxy import BoltCutProxy
 
 pytestmark = pytest.mark.neo4j
 
@@ -37,7 +37,9 @@ def _batch(numbers: list[int], source: str = "feed") -> ChangeSet:
     ]
     rels = [
         RelUpsert(
-            type="CONNECTS_TO", source=CIRef(identifier=_key(n)), target=CIRef(identifier=_key(n + 1))
+            type="CONNECTS_TO",
+            source=CIRef(identifier=_key(n)),
+            target=CIRef(identifier=_key(n + 1)),
         )
         for n in numbers
         if n + 1 in set(numbers)
@@ -97,8 +99,13 @@ def test_concurrent_workers_create_each_identity_once(
     cis, rels, _ = _state(neo4j_driver)
     assert cis == len({n for p in plans for n in p})
     # Serial application of the same batches gives the same edges.
-    serial = {(n, n + 1) for p in plans for i in range(0, 600, 100)
-              for n in sorted(p[i : i + 100]) if n + 1 in set(p[i : i + 100])}
+    serial = {
+        (n, n + 1)
+        for p in plans
+        for i in range(0, 600, 100)
+        for n in sorted(p[i : i + 100])
+        if n + 1 in set(p[i : i + 100])
+    }
     assert rels == len(serial)
 
 

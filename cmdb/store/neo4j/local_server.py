@@ -305,7 +305,10 @@ def _read_lines_into(stream: IO[bytes], lines: queue.Queue[str | None]) -> None:
 
 
 def start_local(
-    project_root: Path, password: str = DEFAULT_PASSWORD, timeout: float = 180
+    project_root: Path,
+    password: str = DEFAULT_PASSWORD,
+    timeout: float = 180,
+    data_dir: Path | None = None,
 ) -> Neo4jServer:
     """Build if needed and start a launcher JVM on a free port with a fresh, throw-away store.
 
@@ -319,8 +322,12 @@ def start_local(
     # The timeout starts after the build: a cold build downloads ~160 MB and its duration
     # says nothing about whether the server is healthy; a failed build raises anyway.
     deadline = time.monotonic() + timeout
-    data_dir = project_root / "build" / f"neo4j-data-{uuid.uuid4().hex[:12]}"
-    data_dir.mkdir(parents=True)
+    # A given data_dir is the caller's (e.g. a crash test restarting on the same store)
+    # and survives stop(); otherwise the store is fresh and thrown away on stop().
+    keep = data_dir is not None
+    if data_dir is None:
+        data_dir = project_root / "build" / f"neo4j-data-{uuid.uuid4().hex[:12]}"
+    data_dir.mkdir(parents=True, exist_ok=True)
     # stderr goes to a file, not a pipe: nobody reads it while tests run, and a full pipe
     # buffer would block the JVM's logging thread.
     log_path = data_dir / "launcher.log"
