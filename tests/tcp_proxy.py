@@ -9,6 +9,7 @@ server's answer reaches the client (the server has committed, the client cannot 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from types import TracebackType
@@ -69,10 +70,8 @@ class BoltCutProxy:
         with self._lock:
             self.cuts += 1
         for s in (a, b):
-            try:
+            with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             s.close()
 
     def _up(self, client: socket.socket, server: socket.socket, state: dict[str, bool]) -> None:

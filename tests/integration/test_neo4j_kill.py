@@ -75,7 +75,11 @@ def test_server_killed_mid_batch_leaves_before_or_after(tmp_path: Path) -> None:
             store = Neo4jStore(driver)
             failures: list[BaseException] = []
 
-            def writer(trial: int = trial, store: Neo4jStore = store) -> None:
+            def writer(
+                trial: int = trial,
+                store: Neo4jStore = store,
+                failures: list[BaseException] = failures,
+            ) -> None:
                 try:
                     for k in range(trial * 100, trial * 100 + 100):
                         store.apply(_batch(k))

@@ -376,7 +376,11 @@ def start_local(
         _terminate(process)
         raise
     return Neo4jServer(
-        uri=uri, user=DEFAULT_USER, password=password, process=process, data_dir=data_dir
+        uri=uri,
+        user=DEFAULT_USER,
+        password=password,
+        process=process,
+        data_dir=None if keep else data_dir,
     )
 
 
