@@ -1,0 +1,115 @@
+"""Safe reading of inventory files: YAML, JSON and XML, with the file and place in errors.
+
+Every adapter reads through here, so the defences are in one place: a size cap, YAML safe
+loading with a cap on aliases (a "billion laughs" document expands aliases exponentially
+in whoever walks it), XML through defusedxml (no entity expansion, no external entities),
+and errors that name the file, line and column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from xml.etree.ElementTree import Element
+
+import orjson
+import yaml
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import iterparse
+
+from cmdb.domain.errors import InvalidInput
+
+MAX_BYTES = 256 * 1024 * 1024
+MAX_ALIASES = 1_000
+
+
+def _check_size(path: Path) -> None:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InvalidInput(f"cannot read: {exc.strerror}", where=str(path)) from exc
+    if size > MAX_BYTES:
+        raise InvalidInput(f"file is {size} bytes; the limit is {MAX_BYTES}", where=str(path))
+
+
+def read_text(path: Path) -> str:
+    _check_size(path)
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            f"not UTF-8 text (byte {exc.start}: {exc.reason})", where=str(path)
+        ) from exc
+    except OSError as exc:
+        raise InvalidInput(f"cannot read: {exc.strerror}", where=str(path)) from exc
+
+
+class _CappedLoader(yaml.SafeLoader):
+    """SafeLoader that refuses documents with more aliases than any real inventory has."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_ALIASES:
+                mark = self.peek_event().start_mark
+                raise yaml.YAMLError(
+                    f"more than {MAX_ALIASES} YAML aliases at line {mark.line + 1}: refused"
+                )
+        return super().compose_node(parent, index)
+
+
+def yaml_documents(path: Path) -> Iterator[tuple[int, Any]]:
+    """Each YAML document of a file with the line it starts on (1-based); empty ones skipped."""
+    text = read_text(path)
+    loader = _CappedLoader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            line = node.start_mark.line + 1
+            data = loader.construct_document(node)
+            if data is not None:
+                yield line, data
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise InvalidInput(f"invalid YAML: {exc.problem or exc}", where=where) from exc
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"invalid YAML: {exc}", where=str(path)) from exc
+    finally:
+        loader.dispose()
+
+
+def json_document(path: Path) -> Any:
+    _check_size(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read: {exc.strerror}", where=str(path)) from exc
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"invalid JSON: {exc.msg}", where=f"{path}:{exc.lineno}:{exc.colno}"
+        ) from exc
+
+
+def xml_elements(path: Path, tag: str) -> Iterator[Element]:
+    """Stream the elements named ``tag`` (cleared after use, so big files stay small)."""
+    _check_size(path)
+    try:
+        for _event, elem in iterparse(str(path), events=("end",)):
+            if elem.tag == tag:
+                yield elem
+                elem.clear()
+    except DefusedXmlException as exc:
+        raise InvalidInput(f"refused XML construct: {exc}", where=str(path)) from exc
+    except SyntaxError as exc:  # xml.etree.ElementTree.ParseError
+        line, col = getattr(exc, "position", (0, 0))
+        raise InvalidInput(f"invalid XML: {exc.msg}", where=f"{path}:{line}:{col}") from exc
