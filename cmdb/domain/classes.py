@@ -37,6 +37,7 @@ _PARENT: dict[str, str | None] = {
     "Team": "Party",
     "Supplier": "Party",
     "Customer": "Party",
+    "Person": "Party",
 }
 
 ABSTRACT: frozenset[str] = frozenset({ROOT, "Compute", "Party"})

@@ -84,6 +84,13 @@ _TYPES = (
         redundancy_membership=True,
     ),
     RelationshipType(
+        "MEMBER_OF_TEAM",
+        "member of team",
+        "has team member",
+        ImpactFlow.NONE,
+        ((("Person", "Team"), ("Team",)),),
+    ),
+    RelationshipType(
         "CONTAINS",
         "contains",
         "contained by",
@@ -115,7 +122,7 @@ _TYPES = (
         "owned by",
         "owns",
         ImpactFlow.NONE,
-        ((TECHNICAL, ("Team",)),),
+        ((TECHNICAL, ("Team", "Person")),),
     ),
     RelationshipType(
         "SUPPLIED_BY",
