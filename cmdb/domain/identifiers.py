@@ -97,12 +97,14 @@ class Identifier(BaseModel):
         if not sep:
             raise InvalidInput(f"expected KIND=VALUE, got {text!r}", where="identifier")
         try:
-            return cls(kind=IdentifierKind(kind.strip().lower()), value=value)
+            parsed = IdentifierKind(kind.strip().lower())
         except ValueError as exc:
             known = ", ".join(k.value for k in IdentifierKind)
             raise InvalidInput(
                 f"unknown identifier kind {kind!r}; known: {known}", where="identifier"
             ) from exc
+        # The value is checked apart from the kind, so "mac=zz" says what is wrong with zz.
+        return cls(kind=parsed, value=normalise(parsed, value))
 
     @field_validator("value")
     @classmethod

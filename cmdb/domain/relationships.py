@@ -170,7 +170,8 @@ def check_allowed(type_name: str, source_class: str, target_class: str) -> Relat
     rtype = get_type(type_name)
     if not rtype.allows(source_class, target_class):
         raise ForbiddenRelationship(
-            f"a {source_class} cannot {rtype.forward} a {target_class}: "
+            f"{rtype.name} ({rtype.forward!r}) is not allowed from a {source_class} to a "
+            f"{target_class}: "
             f"{rtype.name} allows only {rtype.describe_allowed()} "
             f"({source_class} is a {' < '.join(lineage(source_class))})",
             where="type",

@@ -16,6 +16,9 @@ def decode(cursor: str | None) -> str | None:
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return base64.urlsafe_b64decode(padded.encode()).decode()
+        text = base64.b64decode(padded.encode(), altchars=b"-_", validate=True).decode()
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput("malformed cursor", where="cursor") from exc
+    if not text:
+        raise InvalidInput("malformed cursor", where="cursor")
+    return text

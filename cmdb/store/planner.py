@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from cmdb.domain.changeset import ApplyResult, ChangeSet, CIRef, CIUpsert
@@ -129,6 +130,18 @@ def _sight(
     return out
 
 
+def _differs(b: Any, a: Any) -> bool:
+    """JSON inequality. Python's == calls 1, 1.0 and true equal, but they are stored (and
+    replayed) as different values, so a change between them must reach history."""
+    if b != a or type(b) is not type(a):
+        return True
+    if isinstance(a, dict | list):
+        return orjson.dumps(b, option=orjson.OPT_SORT_KEYS) != orjson.dumps(
+            a, option=orjson.OPT_SORT_KEYS
+        )
+    return False
+
+
 def diff_fields(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, Any, Any]]:
     """Field-level differences; attributes are compared key by key."""
     out: list[tuple[str, Any, Any]] = []
@@ -138,9 +151,9 @@ def diff_fields(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str
             b_attrs: dict[str, Any] = b or {}
             a_attrs: dict[str, Any] = a or {}
             for k in sorted(set(b_attrs) | set(a_attrs)):
-                if b_attrs.get(k) != a_attrs.get(k) or (k in b_attrs) != (k in a_attrs):
+                if _differs(b_attrs.get(k), a_attrs.get(k)) or (k in b_attrs) != (k in a_attrs):
                     out.append((f"attributes.{k}", b_attrs.get(k), a_attrs.get(k)))
-        elif b != a:
+        elif _differs(b, a):
             out.append((name, b, a))
     return out
 
@@ -159,8 +172,10 @@ class _Planner:
         ids: set[str] = set()
         keys: set[IdentKey] = set()
         refs: list[CIRef] = [r.ref for r in self.cs.ci_retires]
-        for rel in (*self.cs.rel_upserts, *self.cs.rel_retires):
-            refs += [rel.source, rel.target]
+        for rel_up in self.cs.rel_upserts:
+            refs += [rel_up.source, rel_up.target]
+        for rel_ret in self.cs.rel_retires:
+            refs += [rel_ret.source, rel_ret.target]
         for up in self.cs.ci_upserts:
             if up.id:
                 ids.add(up.id)
@@ -170,7 +185,8 @@ class _Planner:
                 ids.add(ref.id)
             elif ref.identifier is not None:
                 keys.add(_key(ref.identifier))
-        for rec in (*self.cs.changes, *self.cs.incidents):
+        linked: list[Change | Incident] = [*self.cs.changes, *self.cs.incidents]
+        for rec in linked:
             ids.update(rec.ci_ids)
             ids.update(rec.service_ids)
         self.loaded.idents = self.loader.load_idents(keys) if keys else {}
@@ -268,12 +284,12 @@ class _Planner:
             self.plan.result.unchanged += 1
         known = {(i.kind.value, i.value) for i in (existing.identifiers if existing else [])}
         for ident in ci.identifiers:
-            k = _key(ident)
-            if k not in known:
-                self.plan.new_idents.append((k[0], k[1], ci_id, ident.unique))
-                known.add(k)
+            ikey = _key(ident)
+            if ikey not in known:
+                self.plan.new_idents.append((ikey[0], ikey[1], ci_id, ident.unique))
+                known.add(ikey)
                 if ident.unique:
-                    self.loaded.idents[k] = ci_id
+                    self.loaded.idents[ikey] = ci_id
         self.plan.cis[ci_id] = ci
         return ci_id
 
@@ -421,33 +437,40 @@ class _Planner:
             self.loaded.changes = self.loader.load_changes({c.id for c in self.cs.changes})
         if self.cs.incidents:
             self.loaded.incidents = self.loader.load_incidents({i.id for i in self.cs.incidents})
-        for kind, records, loaded, target in (
-            (EntityKind.CHANGE, self.cs.changes, self.loaded.changes, self.plan.changes),
-            (EntityKind.INCIDENT, self.cs.incidents, self.loaded.incidents, self.plan.incidents),
-        ):
-            for idx, rec in enumerate(records):
-                for ref in (*rec.ci_ids, *rec.service_ids):
-                    if self._ci(ref) is None:
-                        raise NotFound(f"no CI {ref}", where=f"{kind.value}s[{idx}]")
-                for sid in rec.service_ids:
-                    ci = self._ci(sid)
-                    if ci is not None and ci.ci_class != "Service":
-                        raise InvalidInput(
-                            f"{ci.label()} is not a Service",
-                            where=f"{kind.value}s[{idx}].service_ids",
-                        )
-                old = target.get(rec.id) or loaded.get(rec.id)
-                after = rec.model_dump(mode="json")
-                if old is None:
-                    self.plan.history.append(
-                        PendingHistory(kind, rec.id, HistoryOp.CREATE, "*", None, after)
-                    )
-                else:
-                    for name, b, a in diff_fields(old.model_dump(mode="json"), after):
-                        self.plan.history.append(
-                            PendingHistory(kind, rec.id, HistoryOp.UPDATE, name, b, a)
-                        )
-                target[rec.id] = rec  # type: ignore[assignment]
+        for idx, change in enumerate(self.cs.changes):
+            old_change = self.plan.changes.get(change.id) or self.loaded.changes.get(change.id)
+            self._record(EntityKind.CHANGE, idx, change, old_change)
+            self.plan.changes[change.id] = change
+        for idx, incident in enumerate(self.cs.incidents):
+            old_inc = self.plan.incidents.get(incident.id) or self.loaded.incidents.get(incident.id)
+            self._record(EntityKind.INCIDENT, idx, incident, old_inc)
+            self.plan.incidents[incident.id] = incident
+
+    def _record(
+        self,
+        kind: EntityKind,
+        idx: int,
+        rec: Change | Incident,
+        old: Change | Incident | None,
+    ) -> None:
+        for ref in (*rec.ci_ids, *rec.service_ids):
+            if self._ci(ref) is None:
+                raise NotFound(f"no CI {ref}", where=f"{kind.value}s[{idx}]")
+        for sid in rec.service_ids:
+            ci = self._ci(sid)
+            if ci is not None and ci.ci_class != "Service":
+                raise InvalidInput(
+                    f"{ci.label()} is not a Service",
+                    where=f"{kind.value}s[{idx}].service_ids",
+                )
+        after = rec.model_dump(mode="json")
+        if old is None:
+            self.plan.history.append(
+                PendingHistory(kind, rec.id, HistoryOp.CREATE, "*", None, after)
+            )
+            return
+        for name, b, a in diff_fields(old.model_dump(mode="json"), after):
+            self.plan.history.append(PendingHistory(kind, rec.id, HistoryOp.UPDATE, name, b, a))
 
     def run(self) -> Plan:
         self._prefetch()

@@ -8,6 +8,7 @@ can share one file and still traverse what the others wrote.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections import defaultdict
@@ -22,7 +23,7 @@ from cmdb.domain.changeset import ApplyResult, ChangeSet
 from cmdb.domain.errors import IdentityConflict, InvalidInput, NotFound, StoreUnavailable
 from cmdb.domain.history import EntityKind, HistoryEntry
 from cmdb.domain.identifiers import Identifier
-from cmdb.domain.model import CI, Relationship, RelationshipStatus, relationship_id, utcnow
+from cmdb.domain.model import CI, Relationship, RelationshipStatus, utcnow
 from cmdb.domain.records import Change, Incident, IncidentState
 from cmdb.domain.relationships import get_type
 from cmdb.store import cursor as cursors
@@ -66,6 +67,12 @@ def _json(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
 
+def _rollback(conn: sqlite3.Connection) -> None:
+    # A failed COMMIT or a disk error may already have ended the transaction.
+    with contextlib.suppress(sqlite3.Error):
+        conn.execute("ROLLBACK")
+
+
 class _SqlLoader(Loader):
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -87,9 +94,11 @@ class _SqlLoader(Loader):
         for part in _chunks(ordered, _CHUNK // 2):
             values = ",".join("(?,?)" for _ in part)
             params = [x for k in part for x in k]
+            # Through a subquery: SQLite plans ``(a, b) IN (VALUES ...)`` as a scan of the
+            # whole table, but ``IN (SELECT ... FROM (VALUES ...))`` as index lookups.
             q = (
                 "SELECT kind, value, ci_id FROM identifiers WHERE is_unique = 1 "
-                f"AND (kind, value) IN (VALUES {values})"
+                f"AND (kind, value) IN (SELECT column1, column2 FROM (VALUES {values}))"
             )
             for kind, value, ci_id in self.conn.execute(q, params):
                 out[(kind, value)] = ci_id
@@ -126,7 +135,7 @@ class EmbeddedStore:
         self._index_gen = -1
         self._index_lock = threading.RLock()
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+        self._begin_write(conn)
         try:
             for stmt in DDL.split(";\n"):
                 if stmt.strip():
@@ -173,11 +182,17 @@ class EmbeddedStore:
         return str(row[0]) if row else ""
 
     # -- writing -----------------------------------------------------------------------
+    def _begin_write(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:  # locked past the timeout, read-only file, disk error
+            raise StoreUnavailable(f"cannot write to {self.path}: {exc}") from exc
+
     def apply(self, changeset: ChangeSet) -> ApplyResult:
         if changeset.is_empty():
             return ApplyResult()
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+        self._begin_write(conn)
         try:
             gen = int(self._meta(conn, "generation")) + 1
             last = self._meta(conn, "last_at")
@@ -190,10 +205,13 @@ class EmbeddedStore:
             conn.execute("UPDATE meta SET value = ? WHERE key = 'last_at'", (to_text(now),))
             conn.execute("COMMIT")
         except sqlite3.IntegrityError as exc:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise IdentityConflict(f"the batch breaks a uniqueness rule: {exc}") from exc
+        except sqlite3.Error as exc:
+            _rollback(conn)
+            raise StoreUnavailable(f"the write failed and was rolled back: {exc}") from exc
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
         self._after_write(p, gen)
         return p.result
@@ -394,7 +412,9 @@ class EmbeddedStore:
         limit: int = 1000,
         cursor: str | None = None,
     ) -> RelPage:
-        where, params = [], []  # type: ignore[var-annotated]
+        if limit < 1 or limit > 10_000:
+            raise InvalidInput("limit must be between 1 and 10000", where="limit")
+        where, params = [], []
         if type_name:
             where.append("type = ?")
             params.append(get_type(type_name).name)
@@ -466,16 +486,13 @@ class EmbeddedStore:
         missing = [r for r in root_list if r not in known]
         if missing:
             raise NotFound(f"no CI {', '.join(missing)}", where="roots")
+        past: dict[str, Relationship] = {}
         if as_of is None:
             index = self._graph()
         else:
+            past = self._rels_as_of(as_of)
             index = GraphIndex()
-            index.bulk_load(
-                [
-                    (r.source_id, r.target_id, r.type, r.active)
-                    for r in self._rels_as_of(as_of).values()
-                ]
-            )
+            index.bulk_load([(r.source_id, r.target_id, r.type, r.active) for r in past.values()])
         with self._index_lock:
             for r in root_list:
                 index.node(r)
@@ -488,15 +505,22 @@ class EmbeddedStore:
                 max_nodes=max(max_nodes, len(root_list)),
             )
             node_ids = [index.ids[i] for i in reach.nodes.tolist()]
-            rel_ids = [
-                relationship_id(t, s, d) for s, d, t in map(index.edge, reach.edges.tolist())
-            ]
+        # Every edge between the nodes, not only those the walk went along: a cycle closed
+        # at the depth cap, or two roots side by side, belong to the picture too.
         if as_of is None:
             nodes = self._cis_by_id(node_ids)
-            rels = _SqlLoader(self._conn()).load_rels(set(rel_ids))
+            rels = self._edges_among(node_ids, type_names)
         else:
             nodes = self._cis_as_of(node_ids, as_of)
-            rels = self._rels_as_of(as_of, ids=rel_ids)
+            among = set(node_ids)
+            rels = {
+                r.id: r
+                for r in past.values()
+                if r.active
+                and r.source_id in among
+                and r.target_id in among
+                and (type_names is None or r.type in type_names)
+            }
         edges = sorted(rels.values(), key=lambda r: r.id)
         return Subgraph(
             roots=root_list,
@@ -506,6 +530,23 @@ class EmbeddedStore:
             truncated_by_depth=reach.truncated_by_depth,
             truncated_by_nodes=reach.truncated_by_nodes,
         )
+
+    def _edges_among(
+        self, node_ids: Sequence[str], type_names: Sequence[str] | None
+    ) -> dict[str, Relationship]:
+        among, conn = set(node_ids), self._conn()
+        ids: set[str] = set()
+        for part in _chunks(node_ids):
+            q = (
+                "SELECT id, target_id, type FROM rels WHERE status = 'active'"
+                f" AND source_id IN ({','.join('?' * len(part))})"
+            )
+            ids.update(
+                rid
+                for rid, target, typ in conn.execute(q, part)
+                if target in among and (type_names is None or typ in type_names)
+            )
+        return _SqlLoader(conn).load_rels(ids)
 
     # -- history and as-of -------------------------------------------------------------
     @staticmethod
@@ -651,7 +692,7 @@ class EmbeddedStore:
 
     def restore(self, batch: SnapshotBatch) -> None:
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+        self._begin_write(conn)
         try:
             gen = int(self._meta(conn, "generation")) + 1
             conn.executemany(
@@ -724,10 +765,13 @@ class EmbeddedStore:
             conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(gen),))
             conn.execute("COMMIT")
         except sqlite3.IntegrityError as exc:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise InvalidInput(f"the snapshot clashes with what the store holds: {exc}") from exc
+        except sqlite3.Error as exc:
+            _rollback(conn)
+            raise StoreUnavailable(f"the restore failed and was rolled back: {exc}") from exc
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
         with self._index_lock:
             self._index = None

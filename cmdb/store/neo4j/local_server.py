@@ -610,9 +610,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     up.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for READY")
     commands.add_parser("down", help="stop the background server")
     commands.add_parser("status", help="say whether the background server runs")
+    commands.add_parser("build", help="build the launcher (Maven) if its sources changed")
     args = parser.parse_args(argv)
     root: Path = args.project_root.resolve()
     try:
+        if args.command == "build":
+            build_launcher(root)
+            print("neo4j launcher built", file=sys.stderr)
+            return 0
         if args.command == "up":
             return _cmd_up(root, args.port, args.password, args.timeout)
         if args.command == "down":

@@ -441,6 +441,8 @@ class Neo4jStore:
         limit: int = 1000,
         cursor: str | None = None,
     ) -> RelPage:
+        if limit < 1 or limit > 10_000:
+            raise InvalidInput("limit must be between 1 and 10000", where="limit")
         wanted = get_type(type_name).name if type_name else None
         chosen = (wanted,) if wanted else cypher.REL_TYPES
         if include_retired:

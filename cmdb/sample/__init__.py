@@ -1,0 +1,1 @@
+"""The sample estate graph-cmdb ships: Saltmarsh Ferries, a fictional ferry operator."""
