@@ -236,9 +236,6 @@ def test_bad_input_exits_2_with_one_line(run: Run) -> None:
     fails(run("neighbours", "box", ok=False), "candidates")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="Identifier.parse reports a malformed value as an unknown kind"
-)
 def test_a_malformed_identifier_value_is_named(run: Run) -> None:
     fails(run("ci", "add", "--class", "Server", "--name", "x", "-i", "mac=zz", ok=False), "MAC")
 
