@@ -85,4 +85,8 @@ CREATE TRIGGER IF NOT EXISTS history_no_update BEFORE UPDATE ON history
 BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS history_no_delete BEFORE DELETE ON history
 BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
+-- REPLACE deletes the row it conflicts with without firing DELETE triggers: refuse it.
+CREATE TRIGGER IF NOT EXISTS history_no_replace BEFORE INSERT ON history
+WHEN EXISTS (SELECT 1 FROM history WHERE seq = NEW.seq)
+BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
 """

@@ -67,6 +67,10 @@ def _json(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
 
+def _lower(text: str | None) -> str | None:
+    return None if text is None else text.lower()
+
+
 def _rollback(conn: sqlite3.Connection) -> None:
     # A failed COMMIT or a disk error may already have ended the transaction.
     with contextlib.suppress(sqlite3.Error):
@@ -165,6 +169,7 @@ class EmbeddedStore:
             # writer killed mid-batch); only an OS crash may lose the last commits.
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
+            conn.create_function("cmdb_lower", 1, _lower, deterministic=True)
             self._local.conn = conn
             with self._conns_lock:
                 self._conns.append(conn)
@@ -374,8 +379,13 @@ class EmbeddedStore:
                 where.append(f"{col} = ?")
                 params.append(value)
         if flt.name_contains:
-            where.append("instr(lower(name), lower(?)) > 0")
-            params.append(flt.name_contains)
+            # SQLite's lower() folds ASCII only; names with other letters go through Python,
+            # which folds them as Neo4j's toLower does ("BÜRO" finds "Büro").
+            where.append(
+                "instr(CASE WHEN name GLOB '*[^ -~]*' THEN cmdb_lower(name) ELSE lower(name) END,"
+                " ?) > 0"
+            )
+            params.append(flt.name_contains.lower())
         if flt.source:
             where.append("json_extract(doc, '$.sources.' || json_quote(?)) IS NOT NULL")
             params.append(flt.source)
