@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 
 from cmdb.domain.classes import TECHNICAL, is_a, lineage
 from cmdb.domain.errors import ForbiddenRelationship, InvalidInput
@@ -165,10 +166,16 @@ def parse_phrase(phrase: str) -> tuple[RelationshipType, bool]:
     return get_type(phrase), False
 
 
+@cache
+def _pair_allowed(type_name: str, source_class: str, target_class: str) -> bool:
+    # Ingest checks every edge; the answer depends only on three registry names.
+    return REGISTRY[type_name].allows(source_class, target_class)
+
+
 def check_allowed(type_name: str, source_class: str, target_class: str) -> RelationshipType:
     """Refuse an edge whose class pair the type does not allow, saying why."""
     rtype = get_type(type_name)
-    if not rtype.allows(source_class, target_class):
+    if not _pair_allowed(rtype.name, source_class, target_class):
         raise ForbiddenRelationship(
             f"{rtype.name} ({rtype.forward!r}) is not allowed from a {source_class} to a "
             f"{target_class}: "
