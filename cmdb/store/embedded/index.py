@@ -9,8 +9,10 @@ string per CI id, which is what keeps the 1M-CI graph far below a networkx DiGra
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -21,38 +23,82 @@ TYPE_CODES: dict[str, int] = {name: code for code, name in enumerate(REGISTRY)}
 TYPE_NAMES: list[str] = list(REGISTRY)
 
 IntArray = npt.NDArray[np.int64]
+# Edge positions: 32 bits while they fit, else 64.
+PosArray = npt.NDArray[np.signedinteger[Any]]
 
 
 @dataclass
 class Reach:
-    """Nodes reached (as index positions) and the edges followed between them."""
+    """Nodes reached (as index positions) and the edges followed between them.
+
+    ``edges`` is collected on first use, so a caller that needs only the nodes does not
+    pay for it; like edge numbers in general, read it before the index changes again.
+    """
 
     nodes: IntArray
-    edges: IntArray
     depth_reached: int
     truncated_by_depth: bool
     truncated_by_nodes: bool
+    collect_edges: Callable[[], IntArray] = field(repr=False)
+
+    @cached_property
+    def edges(self) -> IntArray:
+        return self.collect_edges()
 
 
 class _Csr:
-    """Edges grouped by one endpoint: ``order[ptr[n]:ptr[n+1]]`` are node n's edges."""
+    """Edges grouped by one endpoint: ``order[ptr[n]:ptr[n+1]]`` are node n's edges.
 
-    def __init__(self, key: npt.NDArray[np.int32], n_nodes: int) -> None:
-        self.order = np.argsort(key, kind="stable").astype(np.int32)
+    ``far[i]`` is the other endpoint of edge ``order[i]``, kept in the same order so a
+    traversal reads neighbours as contiguous runs. When the edge arrays themselves are
+    sorted by this endpoint (the outgoing side, see ``GraphIndex._rebuild``), ``order`` and
+    ``far`` are None: position i is edge i and its far end is the edge's target.
+    """
+
+    def __init__(
+        self, key: npt.NDArray[np.int32], far: npt.NDArray[np.int32] | None, n_nodes: int
+    ) -> None:
+        self.order: npt.NDArray[np.int32] | None = None
+        self.far: npt.NDArray[np.int32] | None = None
+        if far is not None:
+            self.order = np.argsort(key, kind="stable").astype(np.int32)
+            self.far = far[self.order]
         counts = np.bincount(key, minlength=n_nodes)
-        self.ptr = np.zeros(n_nodes + 1, dtype=np.int64)
+        # Positions in 32 bits while they fit: half the memory traffic of a traversal.
+        self.ptr: PosArray = np.zeros(n_nodes + 1, dtype=np.int32 if len(key) < 2**31 else np.int64)
         np.cumsum(counts, out=self.ptr[1:])
 
-    def edges_of(self, frontier: IntArray) -> npt.NDArray[np.int32]:
-        frontier = frontier[frontier < len(self.ptr) - 1]
+    def positions(self, frontier: npt.NDArray[np.signedinteger[Any]]) -> PosArray:
+        """Where the frontier nodes' edges sit, run after run (``frontier`` is sorted)."""
+        if len(frontier) and frontier[-1] >= len(self.ptr) - 1:
+            frontier = frontier[frontier < len(self.ptr) - 1]  # nodes newer than the CSR
         starts = self.ptr[frontier]
-        counts = self.ptr[frontier + 1] - starts
-        total = int(counts.sum())
+        counts = self.ptr[1:][frontier]
+        counts -= starts
+        ends = counts.cumsum(dtype=self.ptr.dtype)
+        total = int(ends[-1]) if len(ends) else 0
         if total == 0:
-            return np.empty(0, dtype=np.int32)
+            return np.empty(0, dtype=self.ptr.dtype)
         # Offsets of each frontier node's run of edges, laid end to end.
-        run_starts = np.repeat(starts - (np.cumsum(counts) - counts), counts)
-        return self.order[run_starts + np.arange(total)]
+        starts -= ends
+        starts += counts
+        run_starts: PosArray = starts.repeat(counts)
+        run_starts += np.arange(total, dtype=self.ptr.dtype)
+        return run_starts
+
+    def edges_at(self, at: PosArray) -> PosArray:
+        return at if self.order is None else self.order[at]
+
+
+def _sorted_unique(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """``np.unique`` by sorting (numpy >= 2.3's hash-based unique is far slower here)."""
+    if len(a) < 2:
+        return a.copy()
+    a = np.sort(a)
+    keep = np.empty(len(a), dtype=np.bool_)
+    keep[0] = True
+    np.not_equal(a[1:], a[:-1], out=keep[1:])
+    return a[keep]
 
 
 class GraphIndex:
@@ -65,6 +111,7 @@ class GraphIndex:
         self._type = np.zeros(cap, dtype=np.int8)
         self._active = np.zeros(cap, dtype=np.bool_)
         self.n_edges = 0
+        self._n_inactive = 0  # retired edges: while there are none, reads skip the check
         self._built_edges = 0
         self._built_nodes = 0
         self._out: _Csr | None = None
@@ -97,7 +144,8 @@ class GraphIndex:
         candidates: Iterable[int] = self._overlay_out.get(s, [])
         if self._out is not None and s < len(self._out.ptr) - 1:
             lo, hi = int(self._out.ptr[s]), int(self._out.ptr[s + 1])
-            candidates = [*self._out.order[lo:hi].tolist(), *candidates]
+            own = range(lo, hi) if self._out.order is None else self._out.order[lo:hi].tolist()
+            candidates = [*own, *candidates]
         for e in candidates:
             if self._dst[e] == d and self._type[e] == t:
                 return int(e)
@@ -107,12 +155,15 @@ class GraphIndex:
         s, d, t = self.node(source_id), self.node(target_id), TYPE_CODES[type_name]
         e = self._find(s, d, t)
         if e is not None:
+            if bool(self._active[e]) != active:
+                self._n_inactive += -1 if active else 1
             self._active[e] = active
             return
         self._grow(self.n_edges + 1)
         e = self.n_edges
         self._src[e], self._dst[e], self._type[e], self._active[e] = s, d, t, active
         self.n_edges += 1
+        self._n_inactive += 0 if active else 1
         self._overlay_out.setdefault(s, []).append(e)
         self._overlay_in.setdefault(d, []).append(e)
 
@@ -128,13 +179,23 @@ class GraphIndex:
         self._dst[base : base + n] = dst
         self._type[base : base + n] = np.fromiter((codes[r[2]] for r in rows), np.int8, n)
         self._active[base : base + n] = np.fromiter((r[3] for r in rows), np.bool_, n)
+        self._n_inactive += n - int(np.count_nonzero(self._active[base : base + n]))
         self.n_edges += n
         self._rebuild()
 
     def _rebuild(self) -> None:
+        """Renumber the edges in source order and build both CSRs (clears the overlay).
+
+        Edge numbers change here: a caller uses the numbers a ``reach`` returned before
+        anything else can rebuild (the store holds its index lock across both).
+        """
         m, n = self.n_edges, len(self.ids)
-        self._out = _Csr(self._src[:m], n)
-        self._in = _Csr(self._dst[:m], n)
+        perm = np.argsort(self._src[:m], kind="stable")
+        for name in ("_src", "_dst", "_type", "_active"):
+            arr = getattr(self, name)
+            arr[:m] = arr[:m][perm]
+        self._out = _Csr(self._src[:m], None, n)
+        self._in = _Csr(self._dst[:m], self._src[:m], n)
         self._built_edges, self._built_nodes = m, n
         self._overlay_out.clear()
         self._overlay_in.clear()
@@ -158,15 +219,20 @@ class GraphIndex:
         self._ensure_fresh()
         assert self._out is not None and self._in is not None
         n = len(self.ids)
-        type_ok = np.ones(len(TYPE_NAMES), dtype=np.bool_)
+        type_ok: npt.NDArray[np.bool_] | None = None
         if types is not None:
-            type_ok[:] = False
+            type_ok = np.zeros(len(TYPE_NAMES), dtype=np.bool_)
             type_ok[[TYPE_CODES[t] for t in types]] = True
-        start = np.unique(np.array([self.pos[r] for r in roots if r in self.pos], dtype=np.int64))
+        get = self.pos.get
+        start = _sorted_unique(
+            np.array([p for r in roots if (p := get(r)) is not None], dtype=np.int64)
+        )
         visited = np.zeros(n, dtype=np.bool_)
         visited[start] = True
+        scratch: npt.NDArray[np.bool_] | None = None
         count = len(start)
-        frontier = start
+        frontier: IntArray = start
+        levels = [start]  # the nodes each level added: disjoint
         followed: list[npt.NDArray[np.int32]] = []
         depth = 0
         by_depth = by_nodes = False
@@ -177,16 +243,26 @@ class GraphIndex:
             parts_e: list[npt.NDArray[np.int32]] = []
             parts_n: list[npt.NDArray[np.int32]] = []
             if forward:
-                e = self._step(self._out, self._overlay_out, frontier, type_ok)
+                e, nb = self._step(self._out, self._overlay_out, self._dst, frontier, type_ok)
                 parts_e.append(e)
-                parts_n.append(self._dst[e])
+                parts_n.append(nb)
             if backward:
-                e = self._step(self._in, self._overlay_in, frontier, type_ok)
+                e, nb = self._step(self._in, self._overlay_in, self._src, frontier, type_ok)
                 parts_e.append(e)
-                parts_n.append(self._src[e])
-            edges = np.concatenate(parts_e)
-            nbrs = np.concatenate(parts_n)
-            new = np.unique(nbrs[~visited[nbrs]]).astype(np.int64)
+                parts_n.append(nb)
+            edges = parts_e[0] if len(parts_e) == 1 else np.concatenate(parts_e)
+            nbrs = parts_n[0] if len(parts_n) == 1 else np.concatenate(parts_n)
+            if len(nbrs) * 16 < n:
+                unseen = visited[nbrs]
+                np.logical_not(unseen, out=unseen)
+                new = _sorted_unique(nbrs[unseen])
+            else:  # a big level: mark, drop the visited and collect in passes over the nodes
+                if scratch is None:
+                    scratch = np.zeros(n, dtype=np.bool_)
+                scratch[nbrs] = True
+                np.greater(scratch, visited, out=scratch)  # marked and not yet visited
+                new = np.flatnonzero(scratch)
+                scratch.fill(False)
             if count + len(new) > max_nodes:
                 new = new[: max(0, max_nodes - count)]
                 by_nodes = True
@@ -194,42 +270,73 @@ class GraphIndex:
             if not len(new):
                 break
             visited[new] = True
+            levels.append(new)
             count += len(new)
             depth += 1
             frontier = new
             if by_nodes:
                 break
-        all_edges = np.unique(np.concatenate(followed)) if followed else np.empty(0, np.int32)
-        # Keep only edges whose both ends made it in (a node cap can cut a level short).
-        keep = visited[self._src[all_edges]] & visited[self._dst[all_edges]]
+        if count * 16 < n:  # few nodes: sorting them beats a pass over all the nodes
+            nodes = np.sort(np.concatenate(levels)).astype(np.int64, copy=False)
+        else:
+            nodes = np.flatnonzero(visited)
         return Reach(
-            nodes=np.flatnonzero(visited),
-            edges=all_edges[keep].astype(np.int64),
+            nodes=nodes,
             depth_reached=depth,
             truncated_by_depth=by_depth,
             truncated_by_nodes=by_nodes,
+            collect_edges=lambda: self._collect(followed, visited if by_nodes else None),
         )
+
+    def _collect(
+        self, followed: list[npt.NDArray[Any]], cut: npt.NDArray[np.bool_] | None
+    ) -> IntArray:
+        """The followed edges, sorted and unique (both ways, an edge is seen from each end)."""
+        if not followed:
+            return np.empty(0, np.int64)
+        edges = np.concatenate(followed)
+        if len(edges) * 16 < self.n_edges:
+            edges = _sorted_unique(edges)
+        else:  # many edges: mark and collect in one pass over the edges, no sort
+            marks = np.zeros(self.n_edges, dtype=np.bool_)
+            marks[edges] = True
+            edges = np.flatnonzero(marks)
+        if cut is not None:
+            # Keep only edges whose both ends made it in (the node cap cut a level short).
+            edges = edges[cut[self._src[edges]] & cut[self._dst[edges]]]
+        return edges.astype(np.int64, copy=False)
 
     def _step(
         self,
         csr: _Csr,
         overlay: dict[int, list[int]],
+        far: npt.NDArray[np.int32],
         frontier: IntArray,
-        type_ok: npt.NDArray[np.bool_],
-    ) -> npt.NDArray[np.int32]:
-        e = csr.edges_of(frontier)
+        type_ok: npt.NDArray[np.bool_] | None,
+    ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+        """The frontier's followable edges and, for each, the node at its far end."""
+        at = csr.positions(frontier)
+        e = csr.edges_at(at)
+        nb = far[at] if csr.far is None else csr.far[at]
         if overlay:
             extra = [x for f in frontier.tolist() if f in overlay for x in overlay[f]]
             if extra:
-                e = np.concatenate([e, np.array(extra, dtype=np.int32)])
-        return e[self._active[e] & type_ok[self._type[e]]]
+                x = np.array(extra, dtype=np.int32)
+                e, nb = np.concatenate([e, x]), np.concatenate([nb, far[x]])
+        if type_ok is not None:
+            ok = self._active[e] & type_ok[self._type[e]]
+        elif self._n_inactive:
+            ok = self._active[e]
+        else:
+            return e, nb
+        return e[ok], nb[ok]
 
     def _has_more(
         self,
         frontier: IntArray,
         forward: bool,
         backward: bool,
-        type_ok: npt.NDArray[np.bool_],
+        type_ok: npt.NDArray[np.bool_] | None,
         visited: npt.NDArray[np.bool_],
     ) -> bool:
         assert self._out is not None and self._in is not None
@@ -238,8 +345,8 @@ class GraphIndex:
             (backward, self._in, self._overlay_in, self._src),
         ):
             if on:
-                e = self._step(csr, overlay, frontier, type_ok)
-                if len(e) and not visited[far[e]].all():
+                _, nb = self._step(csr, overlay, far, frontier, type_ok)
+                if len(nb) and not visited[nb].all():
                     return True
         return False
 
@@ -251,5 +358,7 @@ class GraphIndex:
         total = sum(a.nbytes for a in (self._src, self._dst, self._type, self._active))
         for csr in (self._out, self._in):
             if csr is not None:
-                total += csr.order.nbytes + csr.ptr.nbytes
+                total += csr.ptr.nbytes
+                if csr.order is not None and csr.far is not None:
+                    total += csr.order.nbytes + csr.far.nbytes
         return total
