@@ -1,0 +1,383 @@
+"""``cmdb impact change|incident|spof|availability|cause|recovery``: the impact engine.
+
+Registered by the main CLI as ``app.add_typer(impact.impact_app, name="impact")``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from cmdb.domain.errors import InvalidInput
+from cmdb.domain.model import CI
+from cmdb.store.contract import GraphStore
+from cmdb.store.refs import resolve_ci
+from impact.availability import AvailabilityResult
+from impact.cause import CauseResult
+from impact.fetch import DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES, Strategy
+from impact.queries import (
+    Limits,
+    availability_report,
+    cause_report,
+    change_impact,
+    incident_impact,
+    recovery_report,
+    spof_report,
+)
+from impact.recovery import RecoveryPlan
+from impact.report import ImpactReport, ServiceImpact
+from impact.severity import FailureMode
+from impact.spof import SpofResult
+
+from ._common import AsOfOpt, CliGroup, JsonOpt, cli, console, parse_instant, print_json
+
+impact_app = typer.Typer(
+    cls=CliGroup,
+    no_args_is_help=True,
+    help="What a change or an incident does to services: severity, paths, SLAs, SPOFs.",
+)
+
+CiOpt = Annotated[
+    list[str], typer.Option("--ci", help="Id, KIND=VALUE or a unique name; repeatable.")
+]
+ServiceArg = Annotated[str, typer.Argument(help="The service: id, KIND=VALUE or unique name.")]
+ModeOpt = Annotated[FailureMode, typer.Option("--mode", help="How the CIs fail.")]
+DepthOpt = Annotated[int, typer.Option("--depth", min=0, help="Depth cap of the walk.")]
+NodesOpt = Annotated[int, typer.Option("--max-nodes", min=1, help="Node cap of the walk.")]
+FetchOpt = Annotated[
+    str,
+    typer.Option(
+        "--fetch",
+        help="rounds (default): a few store round trips that read only what the impact"
+        " reaches; one-call: one round trip that walks both ways (reads far more).",
+    ),
+]
+AllOpt = Annotated[bool, typer.Option("--all", help="Also list every impacted CI.")]
+
+_SEVERITY_STYLE = {"down": "bold red", "degraded": "yellow", "at_risk": "cyan"}
+
+
+def _limits(depth: int, max_nodes: int, fetch: str) -> Limits:
+    if fetch not in ("one-call", "rounds"):
+        raise InvalidInput("expected one-call or rounds", where="--fetch")
+    strategy: Strategy = "rounds" if fetch == "rounds" else "one-call"
+    return Limits(max_depth=depth, max_nodes=max_nodes, strategy=strategy)
+
+
+def _resolve(store: GraphStore, refs: list[str], where: str) -> list[CI]:
+    if not refs:
+        raise InvalidInput("give at least one CI", where=where)
+    return list({c.id: c for c in (resolve_ci(store, r, where=where) for r in refs)}.values())
+
+
+def _minutes(m: float | None) -> str:
+    if m is None:
+        return ""
+    return f"{m:,.0f} min" if abs(m) < 600 else f"{m / 60:,.1f} h"
+
+
+def _sla_cell(s: ServiceImpact) -> str:
+    if s.window is not None:
+        w = s.window
+        text = f"{_minutes(w.minutes_in_hours)} in hours"
+        if w.scheduled_interruption:
+            text += ", an allowed scheduled interruption"
+        if w.counts_against_budget and w.periods:
+            left = min(p.remaining_after for p in w.periods)
+            text += f", budget left {_minutes(left)}" + (" BREACH" if w.breach else "")
+        return text
+    if s.incident is not None:
+        i = s.incident
+        if i.breached:
+            return "budget spent: BREACHED"
+        if i.minutes_left is None:
+            return f"{_minutes(i.service_minutes_left)} of budget left (outlasts the month)"
+        return f"breach in {_minutes(i.minutes_left)}"
+    return ""
+
+
+def _show_report(report: ImpactReport, show_all: bool) -> None:
+    con = console()
+    failed = ", ".join(f"{f.name} ({f.mode})" for f in report.failed) or "nothing known"
+    con.print(f"{report.question}: {failed}; impact score {report.score:g}")
+    if report.already_down:
+        con.print(
+            "already down in open incidents: " + ", ".join(f.name for f in report.already_down)
+        )
+    t = Table(title="impacted services", title_justify="left")
+    for col in ("service", "severity", "score", "customers", "SLA", "path"):
+        t.add_column(col, overflow="fold")
+    for s in report.services:
+        path = s.paths[0].text if s.paths else s.reason
+        t.add_row(
+            s.name,
+            f"[{_SEVERITY_STYLE.get(s.severity, '')}]{s.severity}[/]"
+            + ("" if s.new else " (already)"),
+            f"{s.score.value:g}",
+            ", ".join(s.customers),
+            _sla_cell(s),
+            path,
+        )
+    con.print(t)
+    if show_all:
+        c = Table(title="impacted CIs", title_justify="left")
+        for col in ("CI", "class", "severity", "why"):
+            c.add_column(col, overflow="fold")
+        for item in report.cis:
+            c.add_row(item.name, item.ci_class, item.severity, item.reason)
+        con.print(c)
+    caps = report.caps
+    notes = [f"{len(report.cis)} CIs impacted, {caps.fetched_cis} read"]
+    if caps.store_calls is not None:
+        notes.append(f"{caps.store_calls} store call(s), {caps.strategy}")
+    if caps.truncated_by_depth:
+        notes.append(
+            "CUT BY THE DEPTH CAP"
+            + (f" after {', '.join(caps.frontier[:5])}" if caps.frontier else "")
+        )
+    if caps.truncated_by_nodes:
+        notes.append("CUT BY THE NODE CAP: the answer may be incomplete")
+    if report.unknown:
+        notes.append(f"not in the graph (retired or out of reach): {', '.join(report.unknown)}")
+    con.print("; ".join(notes))
+    for w in report.warnings:
+        con.print(f"warning: {w}")
+
+
+@impact_app.command("change")
+def change(
+    ctx: typer.Context,
+    ci: CiOpt,
+    start: Annotated[str, typer.Option("--start", metavar="TIME", help="Window start (ISO 8601).")],
+    end: Annotated[str, typer.Option("--end", metavar="TIME", help="Window end (ISO 8601).")],
+    mode: ModeOpt = FailureMode.DOWN,
+    depth: DepthOpt = DEFAULT_MAX_DEPTH,
+    max_nodes: NodesOpt = DEFAULT_MAX_NODES,
+    fetch: FetchOpt = "rounds",
+    paths: Annotated[int, typer.Option("--paths", min=1, max=10, help="Paths per CI.")] = 3,
+    show_all: AllOpt = False,
+    as_of: AsOfOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A planned change takes the CIs down from --start to --end: what does it hit?"""
+    store = cli(ctx).store()
+    t1, t2 = parse_instant(start, where="--start"), parse_instant(end, where="--end")
+    assert t1 is not None and t2 is not None
+    report = change_impact(
+        store,
+        _resolve(store, ci, "--ci"),
+        t1,
+        t2,
+        mode=mode,
+        as_of=parse_instant(as_of),
+        limits=_limits(depth, max_nodes, fetch),
+        paths=paths,
+    )
+    if as_json:
+        print_json(report)
+        return
+    _show_report(report, show_all)
+
+
+@impact_app.command("incident")
+def incident(
+    ctx: typer.Context,
+    ci: CiOpt,
+    mode: ModeOpt = FailureMode.DOWN,
+    depth: DepthOpt = DEFAULT_MAX_DEPTH,
+    max_nodes: NodesOpt = DEFAULT_MAX_NODES,
+    fetch: FetchOpt = "rounds",
+    paths: Annotated[int, typer.Option("--paths", min=1, max=10, help="Paths per CI.")] = 3,
+    show_all: AllOpt = False,
+    as_of: AsOfOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The CIs are failing now: what is hit, and how long before each SLA breaches?"""
+    store = cli(ctx).store()
+    report = incident_impact(
+        store,
+        _resolve(store, ci, "--ci"),
+        mode=mode,
+        as_of=parse_instant(as_of),
+        limits=_limits(depth, max_nodes, fetch),
+        paths=paths,
+    )
+    if as_json:
+        print_json(report)
+        return
+    _show_report(report, show_all)
+
+
+@impact_app.command("spof")
+def spof(
+    ctx: typer.Context,
+    service: ServiceArg,
+    depth: DepthOpt = DEFAULT_MAX_DEPTH,
+    max_nodes: NodesOpt = DEFAULT_MAX_NODES,
+    fetch: FetchOpt = "rounds",
+    as_of: AsOfOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """CIs whose failure alone takes the service down (redundancy and open incidents
+    considered)."""
+    store = cli(ctx).store()
+    svc = resolve_ci(store, service, where="SERVICE")
+    result = spof_report(
+        store, svc, as_of=parse_instant(as_of), limits=_limits(depth, max_nodes, fetch)
+    )
+    if as_json:
+        print_json(result)
+        return
+    _show_spof(result)
+
+
+def _show_spof(r: SpofResult) -> None:
+    con = console()
+    if r.already_down:
+        con.print(f"{r.service_name} is already down (open incidents): every CI is moot")
+        return
+    title = f"single points of failure of {r.service_name}"
+    t = Table(title=f"{title} ({len(r.spofs)} of {r.cone_size - 1} CIs)", title_justify="left")
+    for col in ("CI", "class", "all its impact flows through"):
+        t.add_column(col, overflow="fold")
+    for s in r.spofs:
+        t.add_row(s.name, s.ci_class, s.funnel or "(directly)")
+    con.print(t)
+
+
+@impact_app.command("availability")
+def availability(
+    ctx: typer.Context,
+    service: ServiceArg,
+    depth: DepthOpt = DEFAULT_MAX_DEPTH,
+    max_nodes: NodesOpt = DEFAULT_MAX_NODES,
+    fetch: FetchOpt = "rounds",
+    as_of: AsOfOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Expected availability from the components, and the odds of breaching the SLA."""
+    store = cli(ctx).store()
+    svc = resolve_ci(store, service, where="SERVICE")
+    result = availability_report(
+        store, svc, as_of=parse_instant(as_of), limits=_limits(depth, max_nodes, fetch)
+    )
+    if as_json:
+        print_json(result)
+        return
+    _show_availability(result)
+
+
+def _show_availability(r: AvailabilityResult) -> None:
+    con = console()
+    how = "exact" if r.exact else f"estimate within [{r.lower:.5%}, {r.upper:.5%}]"
+    con.print(f"{r.service_name}: expected availability {r.availability:.4%} ({how}, {r.method})")
+    if r.target_percent is not None:
+        con.print(
+            f"SLA target {r.target_percent:g}% over {_minutes(r.agreed_minutes)} of service hours"
+            f" this month: allowed {_minutes(r.allowed_minutes)}, expected downtime"
+            f" {_minutes(r.expected_downtime_minutes)}; P(breach) {r.breach_probability:.1%}"
+            f" (outages of {r.mean_outage_minutes:g} min on average)"
+        )
+    t = Table(title="least available components", title_justify="left")
+    for col in ("CI", "class", "availability", "from"):
+        t.add_column(col)
+    for c in [c for c in r.components if c.availability < 1][:10]:
+        t.add_row(c.name, c.ci_class, f"{c.availability:.4%}", c.source)
+    con.print(t)
+
+
+@impact_app.command("cause")
+def cause(
+    ctx: typer.Context,
+    ci: CiOpt,
+    lookback: Annotated[
+        float, typer.Option("--lookback-hours", min=0, help="How far back a change counts.")
+    ] = 24.0,
+    top: Annotated[int, typer.Option("--top", min=1, help="Candidates to show.")] = 10,
+    depth: DepthOpt = DEFAULT_MAX_DEPTH,
+    max_nodes: NodesOpt = DEFAULT_MAX_NODES,
+    fetch: FetchOpt = "rounds",
+    as_of: AsOfOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Which upstream CI best explains all these affected CIs or services?"""
+    store = cli(ctx).store()
+    result = cause_report(
+        store,
+        _resolve(store, ci, "--ci"),
+        as_of=parse_instant(as_of),
+        lookback=timedelta(hours=lookback),
+        limits=_limits(depth, max_nodes, fetch),
+        top=top,
+    )
+    if as_json:
+        print_json(result)
+        return
+    _show_cause(result)
+
+
+def _show_cause(r: CauseResult) -> None:
+    t = Table(title=f"likely common causes of {len(r.affected)} affected", title_justify="left")
+    for col in ("CI", "class", "score", "explains", "recent change", "path"):
+        t.add_column(col, overflow="fold")
+    for c in r.candidates:
+        t.add_row(
+            c.name,
+            c.ci_class,
+            f"{c.score:g}",
+            f"{c.explained}/{len(r.affected)}",
+            c.changes[0].what if c.changes else "",
+            c.paths[0].text if c.paths else "(is affected itself)",
+        )
+    console().print(t)
+
+
+@impact_app.command("recovery")
+def recovery(
+    ctx: typer.Context,
+    service: ServiceArg,
+    current: Annotated[
+        bool, typer.Option("--current", help="Plan for what open incidents have down now.")
+    ] = False,
+    depth: DepthOpt = DEFAULT_MAX_DEPTH,
+    max_nodes: NodesOpt = DEFAULT_MAX_NODES,
+    fetch: FetchOpt = "rounds",
+    as_of: AsOfOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """What to bring back first for the service, clusters only to quorum."""
+    store = cli(ctx).store()
+    svc = resolve_ci(store, service, where="SERVICE")
+    plan = recovery_report(
+        store,
+        svc,
+        as_of=parse_instant(as_of),
+        limits=_limits(depth, max_nodes, fetch),
+        current=current,
+    )
+    if as_json:
+        print_json(plan)
+        return
+    _show_recovery(plan)
+
+
+def _show_recovery(p: RecoveryPlan) -> None:
+    con = console()
+    what = "cold start" if p.cold_start else "from the open incidents"
+    con.print(f"{p.service_name} ({what}): back after {_minutes(p.total_minutes) or '0 min'}")
+    t = Table(title="recovery order", title_justify="left")
+    for col in ("wave", "CI", "class", "start", "takes", "note"):
+        t.add_column(col, overflow="fold")
+    for s in p.steps:
+        takes = _minutes(s.recovery_minutes) if s.time_known else "?"
+        t.add_row(str(s.wave), s.name, s.ci_class, f"+{s.start_minute:g}", takes, s.note)
+    con.print(t)
+    if p.critical_path:
+        con.print("critical path: " + " -> ".join(p.critical_path))
+    if p.deferred:
+        con.print("not needed for quorum (later): " + ", ".join(p.deferred))
+    if p.unknown_times:
+        con.print(f"{len(p.unknown_times)} CIs carry no attributes.recovery_minutes (counted as 0)")

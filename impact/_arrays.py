@@ -1,0 +1,207 @@
+"""Integer-array graph helpers the engine shares: CSR adjacency, vectorised BFS, SCCs.
+
+The engine keeps its graphs as numpy arrays so a closure over tens of thousands of CIs is
+a handful of vectorised steps per level rather than a Python loop per edge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+def unique(a: npt.NDArray[Any]) -> IntArray:
+    """Sorted unique values (a sort is faster than ``np.unique``'s hashing for our sizes)."""
+    if len(a) < 2:
+        return a.astype(np.int64, copy=True)
+    s = np.sort(a)
+    keep = np.empty(len(s), dtype=np.bool_)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep].astype(np.int64, copy=False)
+
+
+SMALL = 48  # below this many keys a Python loop over slices beats the vectorised gather
+
+
+@dataclass(frozen=True)
+class Csr:
+    """Items grouped by a key: the items of key ``k`` are ``items[ptr[k]:ptr[k+1]]``.
+
+    ``items`` are positions in the arrays the CSR was built from (edge numbers), so one
+    CSR serves every per-edge attribute. ``nbr`` (when built with ``far``) holds each
+    item's far end in the same order, so a closure reads neighbours as contiguous runs.
+    """
+
+    ptr: IntArray
+    items: IntArray
+    nbr: IntArray
+
+    @classmethod
+    def build(cls, keys: IntArray, n_keys: int, far: IntArray | None = None) -> Csr:
+        order = np.argsort(keys, kind="stable").astype(np.int64)
+        counts = np.bincount(keys, minlength=n_keys) if len(keys) else np.zeros(n_keys, np.int64)
+        ptr = np.zeros(n_keys + 1, dtype=np.int64)
+        np.cumsum(counts, out=ptr[1:])
+        nbr = far[order] if far is not None else np.empty(0, dtype=np.int64)
+        return cls(ptr=ptr, items=order, nbr=nbr)
+
+    def of(self, key: int) -> IntArray:
+        return self.items[self.ptr[key] : self.ptr[key + 1]]
+
+    def positions(self, keys: IntArray) -> IntArray:
+        """Where the keys' items sit in ``items`` (and ``nbr``), run after run."""
+        starts = self.ptr[keys]
+        ends = self.ptr[keys + 1]
+        if len(keys) <= SMALL:
+            runs = [np.arange(a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+            return np.concatenate(runs) if runs else np.empty(0, dtype=np.int64)
+        counts = ends - starts
+        total = int(counts.sum())
+        if total == 0:
+            return np.empty(0, dtype=np.int64)
+        return np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(total)
+
+    def gather(self, keys: IntArray) -> tuple[IntArray, IntArray]:
+        """The items of every key in ``keys``, laid end to end, and which key each came from."""
+        starts = self.ptr[keys]
+        counts = self.ptr[keys + 1] - starts
+        total = int(counts.sum())
+        if total == 0:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty
+        owner = np.repeat(np.arange(len(keys), dtype=np.int64), counts)
+        offsets = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+        return self.items[starts[owner] + offsets], owner
+
+
+def bfs(
+    csr: Csr,
+    sources: IntArray,
+    n: int,
+    *,
+    edge_ok: BoolArray | None = None,
+) -> tuple[IntArray, IntArray]:
+    """Level-synchronous BFS: (distance, edge that reached each node); -1 where unreached.
+
+    ``csr`` groups edges by their near end and was built with their far ends. The parent
+    is the lowest-numbered edge of the first level that reached the node, so paths are
+    deterministic for a given graph.
+    """
+    dist = np.full(n, -1, dtype=np.int64)
+    parent = np.full(n, -1, dtype=np.int64)
+    frontier = unique(sources)
+    dist[frontier] = 0
+    level = 0
+    while len(frontier):
+        at = csr.positions(frontier)
+        edges, nxt = csr.items[at], csr.nbr[at]
+        keep = dist[nxt] < 0
+        if edge_ok is not None:
+            keep &= edge_ok[edges]
+        edges, nxt = edges[keep], nxt[keep]
+        if not len(nxt):
+            break
+        # Keep the first (lowest) edge per newly reached node.
+        order = np.lexsort((edges, nxt))
+        edges, nxt = edges[order], nxt[order]
+        first = np.ones(len(nxt), dtype=np.bool_)
+        first[1:] = nxt[1:] != nxt[:-1]
+        level += 1
+        dist[nxt[first]] = level
+        parent[nxt[first]] = edges[first]
+        frontier = nxt[first]
+    return dist, parent
+
+
+def reach(csr: Csr, sources: IntArray, n: int) -> BoolArray:
+    """Nodes reachable from ``sources`` (sources included) over a CSR built with ``far``."""
+    seen = np.zeros(n, dtype=np.bool_)
+    frontier = unique(sources)
+    seen[frontier] = True
+    nbr = csr.nbr
+    while len(frontier):
+        nxt = nbr[csr.positions(frontier)]
+        nxt = nxt[~seen[nxt]]
+        if not len(nxt):
+            break
+        seen[nxt] = True
+        frontier = unique(nxt)
+    return seen
+
+
+def topological_order(n: int, src: IntArray, dst: IntArray) -> IntArray | None:
+    """Nodes with every edge's source before its target (Kahn, level by level), or None
+    when there is a cycle. Cheaper than a strongly-connected pass for the usual DAG."""
+    out = Csr.build(src, n, far=dst)
+    indeg = np.bincount(dst, minlength=n) if len(dst) else np.zeros(n, dtype=np.int64)
+    frontier = np.flatnonzero(indeg == 0)
+    order = [frontier]
+    done = len(frontier)
+    while len(frontier):
+        nxt = out.nbr[out.positions(frontier)]
+        if not len(nxt):
+            break
+        hits = np.bincount(nxt, minlength=n)
+        touched = np.flatnonzero(hits)
+        indeg[touched] -= hits[touched]
+        frontier = touched[indeg[touched] == 0]
+        order.append(frontier)
+        done += len(frontier)
+    return np.concatenate(order) if done == n else None
+
+
+def strongly_connected(n: int, src: IntArray, dst: IntArray) -> IntArray:
+    """Component number per node (Tarjan, iterative); components come out in reverse
+    topological order of the condensation: a component's successors have lower numbers."""
+    out = Csr.build(src, n)
+    ptr, items, succ = out.ptr.tolist(), out.items.tolist(), dst.tolist()
+    index = [-1] * n
+    low = [0] * n
+    comp = [-1] * n
+    on_stack = [False] * n
+    stack: list[int] = []
+    counter = n_comp = 0
+    for root in range(n):
+        if index[root] >= 0:
+            continue
+        work: list[list[int]] = [[root, ptr[root]]]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack[root] = True
+        while work:
+            frame = work[-1]
+            v, i = frame
+            if i < ptr[v + 1]:
+                frame[1] = i + 1
+                w = succ[items[i]]
+                if index[w] < 0:
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on_stack[w] = True
+                    work.append([w, ptr[w]])
+                elif on_stack[w] and index[w] < low[v]:
+                    low[v] = index[w]
+                continue
+            work.pop()
+            if work:
+                u = work[-1][0]
+                if low[v] < low[u]:
+                    low[u] = low[v]
+            if low[v] == index[v]:
+                while True:
+                    w = stack.pop()
+                    on_stack[w] = False
+                    comp[w] = n_comp
+                    if w == v:
+                        break
+                n_comp += 1
+    return np.array(comp, dtype=np.int64)

@@ -1,0 +1,270 @@
+"""The impact view of a subgraph: who fails when whom fails, and under which quorum.
+
+Every relationship is turned into an *impact edge* ``u -> v`` ("a failure of u impacts v")
+using the direction its type declares in the registry (``ImpactFlow``): for DEPENDS_ON,
+RUNS_ON, HOSTED_ON, CONTAINS, CONNECTS_TO, LOCATED_IN and SUPPLIED_BY the target's failure
+impacts the source; for MEMBER_OF and SERVES the source's failure impacts the target; types
+with no flow (OWNED_BY, MEMBER_OF_TEAM) are dropped. Retired CIs (withdrawn, disposed) and
+retired relationships take no part.
+
+The edges into a CI are sorted into **groups**, each saying how many of its members must be
+up for the CI to be up:
+
+* a plain dependency is a group of one that needs its one member (``k = n = 1``);
+* the members of a Cluster (a type with ``redundancy_membership``) form one group that
+  needs ``Redundancy.required(n)`` of the n live members. A Cluster that declares no
+  redundancy needs all of them: slack nobody declared cannot be assumed;
+* **replica groups** (a documented reading of CONTAINS, on by default): an Application or
+  KubernetesWorkload that contains several ApplicationInstances, Containers or Pods of the
+  same class and the same ``attributes.tier`` (if they carry one) needs one of them (or
+  ``attributes.min_replicas``), because they are copies of one another; different tiers
+  (web, api, worker) are each needed. Without this reading every replica would be a single
+  point of failure of its application, which no one running two copies believes.
+
+A CI is up when every one of its groups has at least ``k`` members up. Everything else in
+the engine (propagation, SPOF, availability, recovery) reads these arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+
+from cmdb.domain.classes import is_a
+from cmdb.domain.model import CI, RETIRED_STATUSES
+from cmdb.domain.relationships import REGISTRY, ImpactFlow
+from cmdb.store.contract import Subgraph
+from impact._arrays import BoolArray, Csr, IntArray, bfs
+
+TYPE_NAMES: tuple[str, ...] = tuple(REGISTRY)
+TYPE_CODE: dict[str, int] = {name: i for i, name in enumerate(TYPE_NAMES)}
+
+# Classes whose CONTAINS children of one replica class are copies of each other.
+REPLICA_PARENTS: tuple[str, ...] = ("Application", "KubernetesWorkload")
+REPLICA_CLASSES: frozenset[str] = frozenset({"ApplicationInstance", "Container", "Pod"})
+
+
+class GroupKind(IntEnum):
+    HARD = 0
+    CLUSTER = 1
+    REPLICAS = 2
+
+
+@dataclass(frozen=True)
+class ImpactGraph:
+    """Live CIs, impact edges and quorum groups, as integer arrays (node = position)."""
+
+    ids: list[str]
+    pos: dict[str, int]
+    cis: list[CI]
+    src: IntArray  # edge e: a failure of src[e] ...
+    dst: IntArray  # ... impacts dst[e]
+    etype: IntArray  # code into TYPE_NAMES
+    egroup: IntArray  # the group edge e makes its source a member of
+    out: Csr  # edges by source
+    inc: Csr  # edges by target
+    gnode: IntArray  # the CI each group belongs to
+    gk: IntArray  # members that must be up
+    gsize: IntArray  # members
+    gkind: IntArray  # GroupKind
+    gmem: Csr  # edges by group: the members are src[edge]
+    roots: list[str]
+    ignored: list[str] = field(default_factory=list)  # retired CIs met in the subgraph
+    warnings: list[str] = field(default_factory=list)
+    depth_reached: int = 0
+    truncated_by_depth: bool = False
+    truncated_by_nodes: bool = False
+    frontier: BoolArray = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.gnode)
+
+    def index(self, ci_id: str) -> int | None:
+        return self.pos.get(ci_id)
+
+    def name(self, i: int) -> str:
+        return self.cis[i].name
+
+    def members(self, g: int) -> list[int]:
+        return [int(self.src[e]) for e in self.gmem.of(g).tolist()]
+
+    def type_name(self, e: int) -> str:
+        return TYPE_NAMES[int(self.etype[e])]
+
+
+def build_impact_graph(
+    sub: Subgraph,
+    *,
+    replica_groups: bool = True,
+    frontier: Iterable[str] | None = None,
+) -> ImpactGraph:
+    """Turn a store's subgraph into the impact view (see the module docstring)."""
+    live = {i: c for i, c in sub.nodes.items() if c.status not in RETIRED_STATUSES}
+    ids = sorted(live)
+    pos = {ci_id: i for i, ci_id in enumerate(ids)}
+    cis = [live[i] for i in ids]
+    warnings: list[str] = []
+
+    hard: dict[tuple[int, int], int] = {}
+    clusters: dict[int, dict[int, int]] = {}
+    replicas: dict[tuple[int, str, str], dict[int, int]] = {}
+    for rel in sorted(sub.edges, key=lambda r: (r.type, r.id)):
+        rtype = REGISTRY.get(rel.type)
+        if rtype is None or rtype.impact is ImpactFlow.NONE or not rel.active:
+            continue
+        s, t = pos.get(rel.source_id), pos.get(rel.target_id)
+        if s is None or t is None:
+            continue
+        u, v = (t, s) if rtype.impact is ImpactFlow.TARGET_TO_SOURCE else (s, t)
+        if u == v:
+            continue
+        code = TYPE_CODE[rtype.name]
+        v_class, u_class = cis[v].ci_class, cis[u].ci_class
+        if rtype.redundancy_membership and is_a(v_class, "Cluster"):
+            clusters.setdefault(v, {}).setdefault(u, code)
+        elif (
+            replica_groups
+            and rtype.name == "CONTAINS"
+            and any(is_a(v_class, p) for p in REPLICA_PARENTS)
+            and u_class in REPLICA_CLASSES
+        ):
+            tier = str(cis[u].attributes.get("tier", ""))
+            replicas.setdefault((v, u_class, tier), {}).setdefault(u, code)
+        else:
+            hard.setdefault((u, v), code)
+
+    e_src: list[int] = []
+    e_dst: list[int] = []
+    e_type: list[int] = []
+    e_group: list[int] = []
+    g_node: list[int] = []
+    g_k: list[int] = []
+    g_size: list[int] = []
+    g_kind: list[int] = []
+
+    def add_group(v: int, members: dict[int, int], k: int, kind: GroupKind) -> None:
+        g = len(g_node)
+        g_node.append(v)
+        g_k.append(k)
+        g_size.append(len(members))
+        g_kind.append(int(kind))
+        for u, code in sorted(members.items()):
+            e_src.append(u)
+            e_dst.append(v)
+            e_type.append(code)
+            e_group.append(g)
+
+    for (u, v), code in sorted(hard.items()):
+        add_group(v, {u: code}, 1, GroupKind.HARD)
+    for v, members in sorted(clusters.items()):
+        add_group(v, members, _cluster_quorum(cis[v], len(members), warnings), GroupKind.CLUSTER)
+    for (v, _cls, _tier), members in sorted(replicas.items()):
+        if len(members) == 1:
+            add_group(v, members, 1, GroupKind.HARD)
+        else:
+            k = _replica_quorum(cis[v], len(members), warnings)
+            add_group(v, members, k, GroupKind.REPLICAS)
+
+    n = len(ids)
+    src = np.array(e_src, dtype=np.int64)
+    dst = np.array(e_dst, dtype=np.int64)
+    egroup = np.array(e_group, dtype=np.int64)
+    gnode = np.array(g_node, dtype=np.int64)
+    front = np.zeros(n, dtype=np.bool_)
+    if frontier is not None:
+        front[[pos[f] for f in frontier if f in pos]] = True
+    elif sub.truncated_by_depth:
+        front = _undirected_frontier(sub, pos, n)
+    return ImpactGraph(
+        ids=ids,
+        pos=pos,
+        cis=cis,
+        src=src,
+        dst=dst,
+        etype=np.array(e_type, dtype=np.int64),
+        egroup=egroup,
+        out=Csr.build(src, n, far=dst),
+        inc=Csr.build(dst, n, far=src),
+        gnode=gnode,
+        gk=np.array(g_k, dtype=np.int64),
+        gsize=np.array(g_size, dtype=np.int64),
+        gkind=np.array(g_kind, dtype=np.int64),
+        gmem=Csr.build(egroup, len(g_node)),
+        roots=list(sub.roots),
+        ignored=sorted(set(sub.nodes) - set(live)),
+        warnings=warnings,
+        depth_reached=sub.depth_reached,
+        truncated_by_depth=sub.truncated_by_depth,
+        truncated_by_nodes=sub.truncated_by_nodes,
+        frontier=front,
+    )
+
+
+def _cluster_quorum(cluster: CI, members: int, warnings: list[str]) -> int:
+    if cluster.redundancy is None:
+        return members
+    k = cluster.redundancy.required(members)
+    if k > members:
+        # A quorum the recorded members can never meet: flag the data, and read it as
+        # "all members needed" rather than declaring the cluster down for ever.
+        warnings.append(
+            f"{cluster.name} needs {k} members up but has {members}: treated as needing all"
+        )
+        return members
+    return k
+
+
+def _replica_quorum(parent: CI, members: int, warnings: list[str]) -> int:
+    raw = parent.attributes.get("min_replicas", 1)
+    if not isinstance(raw, int) or isinstance(raw, bool) or raw < 1:
+        warnings.append(f"{parent.name}: attributes.min_replicas {raw!r} is not a count; using 1")
+        return 1
+    return min(raw, members)
+
+
+def _undirected_frontier(sub: Subgraph, pos: dict[str, int], n: int) -> BoolArray:
+    """Live CIs at the depth cap: the store may have left their neighbours out.
+
+    Distances are counted over every fetched edge in either direction (the way a BOTH
+    walk counts them), retired CIs included because the store walked through them.
+    """
+    every = sorted(sub.nodes)
+    at = {ci_id: i for i, ci_id in enumerate(every)}
+    pairs = [
+        (at[r.source_id], at[r.target_id])
+        for r in sub.edges
+        if r.source_id in at and r.target_id in at
+    ]
+    a = np.array([p[0] for p in pairs] + [p[1] for p in pairs], dtype=np.int64)
+    b = np.array([p[1] for p in pairs] + [p[0] for p in pairs], dtype=np.int64)
+    roots = np.array([at[r] for r in sub.roots if r in at], dtype=np.int64)
+    dist, _ = bfs(Csr.build(a, len(every), far=b), roots, len(every))
+    front = np.zeros(n, dtype=np.bool_)
+    for ci_id, i in pos.items():
+        if dist[at[ci_id]] >= sub.depth_reached:
+            front[i] = True
+    return front
+
+
+# The store-facing helpers live in impact.fetch; they are re-exported here because an
+# impact view is always built from what they return.
+from impact.fetch import dependency_subgraph, impact_subgraph  # noqa: E402
+
+__all__ = [
+    "REPLICA_CLASSES",
+    "REPLICA_PARENTS",
+    "TYPE_NAMES",
+    "GroupKind",
+    "ImpactGraph",
+    "build_impact_graph",
+    "dependency_subgraph",
+    "impact_subgraph",
+]

@@ -1,0 +1,289 @@
+"""The engine's questions asked of a store: what the CLI and the API call.
+
+Each function fetches the subgraph it needs (:mod:`impact.fetch`, one call by default),
+reads the incident and change records it needs, and hands everything to the pure parts of
+the engine. Every one takes ``as_of``: the graph, and the incidents open, as they were then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from cmdb.domain.errors import InvalidInput, NotFound
+from cmdb.domain.history import HistoryOp
+from cmdb.domain.model import CI
+from cmdb.domain.records import ChangeState, Incident, IncidentState
+from cmdb.domain.service import Priority
+from cmdb.store.contract import GraphStore
+from impact.availability import AvailabilityResult, service_availability
+from impact.breach import with_sla
+from impact.cause import CauseResult, Evidence, rank_causes
+from impact.fetch import DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES, Fetched, Strategy, fetch
+from impact.graph import ImpactGraph, build_impact_graph
+from impact.recovery import RecoveryPlan, recovery_plan
+from impact.report import Caps, ImpactReport, assess
+from impact.severity import FailureMode
+from impact.spof import SpofResult, single_points_of_failure
+
+# Change records that say something was (being) done to a CI: evidence for a cause.
+_DONE = {ChangeState.SCHEDULED, ChangeState.IMPLEMENTED, ChangeState.REVIEWED, ChangeState.CLOSED}
+HISTORY_LOOKUPS = 50  # candidates whose history is read, best-explaining first
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps of the walk, and how to fetch: "rounds" by default, because the single BOTH
+    call reads the whole connected estate on every realistic estate (see impact/fetch.py
+    and bench/impact_engine.py); "one-call" is one store round trip."""
+
+    max_depth: int = DEFAULT_MAX_DEPTH
+    max_nodes: int = DEFAULT_MAX_NODES
+    strategy: Strategy = "rounds"
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def _now(now: datetime | None, as_of: datetime | None) -> datetime:
+    if as_of is not None:
+        return as_of
+    return now if now is not None else datetime.now(UTC)
+
+
+def incidents_as_of(store: GraphStore, as_of: datetime | None) -> list[Incident]:
+    """Every incident as it stood at ``as_of``: opened by then, resolved only if by then."""
+    found = store.list_incidents()
+    if as_of is None:
+        return found
+    out: list[Incident] = []
+    for inc in found:
+        if inc.opened_at > as_of:
+            continue
+        if inc.resolved_at is not None and inc.resolved_at > as_of:
+            inc = inc.model_copy(update={"resolved_at": None, "state": IncidentState.OPEN})
+        out.append(inc)
+    return out
+
+
+def open_incident_cis(incidents: Sequence[Incident]) -> list[str]:
+    return sorted(
+        {
+            c
+            for inc in incidents
+            if inc.resolved_at is None and inc.state is IncidentState.OPEN
+            for c in inc.ci_ids
+        }
+    )
+
+
+def _graph(
+    store: GraphStore, roots: Sequence[CI], upstream: bool, limits: Limits, as_of: datetime | None
+) -> tuple[ImpactGraph, Fetched]:
+    got = fetch(
+        store,
+        roots,
+        upstream=upstream,
+        strategy=limits.strategy,
+        max_depth=limits.max_depth,
+        max_nodes=limits.max_nodes,
+        as_of=as_of,
+    )
+    return build_impact_graph(got.subgraph, frontier=got.frontier), got
+
+
+def _caps(graph: ImpactGraph, got: Fetched, limits: Limits) -> Caps:
+    return Caps(
+        max_depth=limits.max_depth,
+        max_nodes=limits.max_nodes,
+        strategy=got.strategy,
+        store_calls=got.calls,
+        fetched_cis=len(got.subgraph.nodes),
+        depth_reached=got.subgraph.depth_reached,
+        truncated_by_depth=got.subgraph.truncated_by_depth,
+        truncated_by_nodes=got.subgraph.truncated_by_nodes,
+        frontier=[],
+    )
+
+
+def _failed_and_roots(
+    store: GraphStore, cis: Sequence[CI], incidents: Sequence[Incident], as_of: datetime | None
+) -> tuple[list[CI], list[str]]:
+    """The roots to fetch from: the failed CIs and the CIs down in open incidents (so a
+    quorum dented by an incident is seen)."""
+    down = [c for c in open_incident_cis(incidents) if c not in {x.id for x in cis}]
+    extra: list[CI] = []
+    for ci_id in down:
+        try:
+            extra.append(store.get_ci(ci_id, as_of=as_of))
+        except NotFound:  # an incident may name a CI that did not exist at as_of
+            continue
+    return [*cis, *extra], [c.id for c in extra]
+
+
+def change_impact(
+    store: GraphStore,
+    cis: Sequence[CI],
+    start: datetime,
+    end: datetime,
+    *,
+    mode: FailureMode = FailureMode.DOWN,
+    as_of: datetime | None = None,
+    now: datetime | None = None,
+    limits: Limits = Limits(),
+    paths: int = 3,
+    with_open_incidents: bool = True,
+) -> ImpactReport:
+    """A planned change takes ``cis`` down (or degrades them) from ``start`` to ``end``."""
+    if end <= start:
+        raise InvalidInput("the window must end after it starts", where="--end")
+    incidents = incidents_as_of(store, as_of)
+    roots, down = (
+        _failed_and_roots(store, cis, incidents, as_of) if with_open_incidents else (list(cis), [])
+    )
+    graph, got = _graph(store, roots, False, limits, as_of)
+    return assess(
+        graph,
+        {c.id: mode for c in cis},
+        question="change",
+        now=_now(now, as_of),
+        already_down=down,
+        window=(start, end),
+        incidents=incidents,
+        as_of=as_of,
+        paths=paths,
+        caps=_caps(graph, got, limits),
+    )
+
+
+def incident_impact(
+    store: GraphStore,
+    cis: Sequence[CI],
+    *,
+    mode: FailureMode = FailureMode.DOWN,
+    as_of: datetime | None = None,
+    now: datetime | None = None,
+    limits: Limits = Limits(),
+    paths: int = 3,
+) -> ImpactReport:
+    """``cis`` are failing now: what is hit, and how long each SLA has before breach."""
+    at = _now(now, as_of)
+    incidents = incidents_as_of(store, as_of)
+    roots, down = _failed_and_roots(store, cis, incidents, as_of)
+    asked = {c.id for c in cis}
+    mine = [i for i in incidents if i.resolved_at is None and asked & set(i.ci_ids)]
+    opened = min((i.opened_at for i in mine), default=at)
+    priority = min((i.priority for i in mine), default=Priority.P3)
+    graph, got = _graph(store, roots, False, limits, as_of)
+    return assess(
+        graph,
+        {c.id: mode for c in cis},
+        question="incident",
+        now=at,
+        already_down=down,
+        incidents=incidents,
+        opened_at=opened,
+        priority=priority,
+        as_of=as_of,
+        paths=paths,
+        caps=_caps(graph, got, limits),
+    )
+
+
+def _service(ci: CI) -> CI:
+    if ci.service is None:
+        raise InvalidInput(f"{ci.label()} is not a Service", where="SERVICE")
+    return ci
+
+
+def spof_report(
+    store: GraphStore,
+    service: CI,
+    *,
+    as_of: datetime | None = None,
+    limits: Limits = Limits(),
+    with_open_incidents: bool = True,
+) -> SpofResult:
+    _service(service)
+    down = open_incident_cis(incidents_as_of(store, as_of)) if with_open_incidents else []
+    graph, _ = _graph(store, [service], True, limits, as_of)
+    return single_points_of_failure(graph, service.id, already_down=down)
+
+
+def availability_report(
+    store: GraphStore,
+    service: CI,
+    *,
+    as_of: datetime | None = None,
+    now: datetime | None = None,
+    limits: Limits = Limits(),
+) -> AvailabilityResult:
+    _service(service)
+    graph, _ = _graph(store, [service], True, limits, as_of)
+    return with_sla(service_availability(graph, service.id), graph, _now(now, as_of))
+
+
+def recovery_report(
+    store: GraphStore,
+    service: CI,
+    *,
+    as_of: datetime | None = None,
+    limits: Limits = Limits(),
+    current: bool = False,
+) -> RecoveryPlan:
+    """A cold-start plan, or (``current``) one for the CIs down in open incidents now."""
+    _service(service)
+    graph, _ = _graph(store, [service], True, limits, as_of)
+    down = open_incident_cis(incidents_as_of(store, as_of)) if current else None
+    return recovery_plan(graph, service.id, down=down)
+
+
+def cause_report(
+    store: GraphStore,
+    cis: Sequence[CI],
+    *,
+    as_of: datetime | None = None,
+    now: datetime | None = None,
+    lookback: timedelta = timedelta(hours=24),
+    limits: Limits = Limits(),
+    top: int = 10,
+) -> CauseResult:
+    at = _now(now, as_of)
+    graph, _ = _graph(store, cis, True, limits, as_of)
+    # A first ranking without evidence picks whose history is worth reading.
+    rough = rank_causes(graph, [c.id for c in cis], now=at, lookback=lookback, top=HISTORY_LOOKUPS)
+    evidence = _evidence(store, [c.id for c in rough.candidates], at, lookback)
+    return rank_causes(
+        graph, [c.id for c in cis], evidence=evidence, now=at, lookback=lookback, top=top
+    )
+
+
+def _evidence(
+    store: GraphStore, ci_ids: Sequence[str], now: datetime, lookback: timedelta
+) -> list[Evidence]:
+    since = now - lookback
+    wanted = set(ci_ids)
+    out: list[Evidence] = []
+    for ch in store.list_changes():
+        if ch.state not in _DONE:
+            continue
+        planned = ch.planned_end or ch.planned_start
+        if planned is None or not since <= _aware(planned) <= now:
+            continue
+        at = _aware(planned)
+        for ci_id in wanted.intersection(ch.ci_ids):
+            out.append(Evidence(ci_id=ci_id, at=at, what=f"{ch.id} {ch.state.value}: {ch.title}"))
+    for ci_id in ci_ids:
+        for h in store.history(ci_id):
+            if h.op is HistoryOp.CREATE or not since <= _aware(h.at) <= now:
+                continue
+            out.append(
+                Evidence(
+                    ci_id=ci_id,
+                    at=_aware(h.at),
+                    what=f"{h.field} {h.op.value}d by {h.actor} via {h.source}",
+                )
+            )
+    return out

@@ -1,0 +1,266 @@
+"""The answer to "what does this do to our services?": impacted CIs and services, each
+with severity, the paths that explain it, customers, SLA exposure and score.
+
+:func:`assess` is pure: it takes the impact graph, the failures, the CIs already down in
+open incidents, the window (or the incident's "now") and the incident records (for the
+outages already spent this period), and returns an :class:`ImpactReport`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel
+
+from cmdb.domain.records import Incident
+from cmdb.domain.service import SLA, Priority
+from impact._arrays import reach
+from impact.explain import Explainer, ImpactPath, customers_of
+from impact.graph import ImpactGraph
+from impact.propagate import Propagation, propagate
+from impact.score import Score, score
+from impact.severity import FailureMode, Severity
+from impact.sla import (
+    IncidentExposure,
+    Interval,
+    WindowExposure,
+    incident_exposure,
+    window_exposure,
+)
+from impact.sla import minutes_in_hours as hours_minutes
+
+Question = Literal["change", "incident", "what-if"]
+DEFAULT_HORIZON = 240.0  # minutes an ongoing outage is assumed to last without a target
+
+
+def severity_name(s: Severity) -> str:
+    return s.name.lower()
+
+
+class FailedCI(BaseModel):
+    id: str
+    name: str
+    ci_class: str
+    mode: str
+    source: Literal["asked", "open incident"]
+
+
+class ImpactedCI(BaseModel):
+    id: str
+    name: str
+    ci_class: str
+    severity: str
+    new: bool  # worse than with the open incidents alone
+    reason: str
+    paths: list[ImpactPath]
+
+
+class ServiceImpact(ImpactedCI):
+    kind: str
+    criticality: str | None
+    customers: list[str]
+    sla: str | None
+    availability_target: float | None
+    window: WindowExposure | None = None
+    incident: IncidentExposure | None = None
+    score: Score
+
+
+class Caps(BaseModel):
+    max_depth: int | None = None
+    max_nodes: int | None = None
+    strategy: str | None = None
+    store_calls: int | None = None
+    fetched_cis: int
+    depth_reached: int
+    truncated_by_depth: bool
+    truncated_by_nodes: bool
+    frontier: list[str]  # impacted CIs the depth cap may have stopped short of
+
+
+class ImpactReport(BaseModel):
+    question: Question
+    as_of: datetime | None
+    now: datetime
+    window_start: datetime | None
+    window_end: datetime | None
+    score: float
+    failed: list[FailedCI]
+    already_down: list[FailedCI]
+    unknown: list[str]  # asked-for CIs not in the graph (retired, or outside the subgraph)
+    retired_ignored: list[str]
+    services: list[ServiceImpact]
+    cis: list[ImpactedCI]
+    caps: Caps
+    warnings: list[str]
+
+
+def service_outages(
+    incidents: Iterable[Incident], service_id: str, until: datetime
+) -> list[Interval]:
+    """When a service was out, from the incidents recorded against it (open ones to now)."""
+    out: list[Interval] = []
+    for inc in incidents:
+        if service_id not in inc.service_ids and service_id not in inc.ci_ids:
+            continue
+        end = inc.resolved_at if inc.resolved_at is not None else until
+        if end > inc.opened_at:
+            out.append((inc.opened_at, min(end, until)))
+    return out
+
+
+def _horizon(sla: SLA | None, priority: Priority) -> float:
+    if sla is not None and priority in sla.resolution_minutes:
+        return float(sla.resolution_minutes[priority])
+    return DEFAULT_HORIZON
+
+
+def assess(
+    graph: ImpactGraph,
+    failures: Mapping[str, FailureMode],
+    *,
+    question: Question,
+    now: datetime,
+    already_down: Iterable[str] = (),
+    window: tuple[datetime, datetime] | None = None,
+    incidents: Sequence[Incident] = (),
+    opened_at: datetime | None = None,
+    priority: Priority = Priority.P3,
+    as_of: datetime | None = None,
+    paths: int = 3,
+    caps: Caps | None = None,
+) -> ImpactReport:
+    """Propagate, explain, score and expose: the whole answer for one question."""
+    down_before = [d for d in dict.fromkeys(already_down) if d not in failures]
+    prop = propagate(graph, failures, already_down=down_before)
+    base = propagate(graph, {}, already_down=down_before)
+    explainer = Explainer(prop)
+    asked = [graph.pos[c] for c in prop.failed]
+    from_asked = reach(graph.out, np.array(asked, dtype=np.int64), graph.n)
+    listed = np.flatnonzero(from_asked & (prop.sev > 0)).tolist()
+
+    cis: list[ImpactedCI] = []
+    services: list[ServiceImpact] = []
+    for v in sorted(
+        listed, key=lambda i: (-int(prop.sev[i]), graph.cis[i].ci_class, graph.name(i))
+    ):
+        ci = graph.cis[v]
+        sev = Severity(int(prop.sev[v]))
+        item = ImpactedCI(
+            id=ci.id,
+            name=ci.name,
+            ci_class=ci.ci_class,
+            severity=severity_name(sev),
+            new=int(prop.sev[v]) > int(base.sev[v]),
+            reason=prop.reason(v),
+            paths=explainer.paths(v, paths, alternates=ci.service is not None),
+        )
+        cis.append(item)
+        if ci.service is not None:
+            services.append(
+                _service(graph, prop, v, item, now, window, incidents, opened_at, priority)
+            )
+    services.sort(key=lambda s: (-s.score.value, s.name, s.id))
+
+    def failed_ci(
+        ci_id: str, mode: FailureMode, source: Literal["asked", "open incident"]
+    ) -> FailedCI:
+        ci = graph.cis[graph.pos[ci_id]]
+        return FailedCI(
+            id=ci.id, name=ci.name, ci_class=ci.ci_class, mode=mode.value, source=source
+        )
+
+    frontier = [graph.ids[i] for i in listed if graph.frontier.size and graph.frontier[i]]
+    return ImpactReport(
+        question=question,
+        as_of=as_of,
+        now=now,
+        window_start=window[0] if window else None,
+        window_end=window[1] if window else None,
+        score=max((s.score.value for s in services), default=0.0),
+        failed=[failed_ci(c, m, "asked") for c, m in prop.failed.items()],
+        already_down=[
+            failed_ci(c, FailureMode.DOWN, "open incident") for c in sorted(prop.already_down)
+        ],
+        unknown=prop.unknown,
+        retired_ignored=graph.ignored,
+        services=services,
+        cis=cis,
+        caps=(
+            caps
+            or Caps(
+                fetched_cis=graph.n,
+                depth_reached=graph.depth_reached,
+                truncated_by_depth=graph.truncated_by_depth,
+                truncated_by_nodes=graph.truncated_by_nodes,
+                frontier=[],
+            )
+        ).model_copy(update={"frontier": sorted(frontier)}),
+        warnings=graph.warnings,
+    )
+
+
+def _service(
+    graph: ImpactGraph,
+    prop: Propagation,
+    v: int,
+    item: ImpactedCI,
+    now: datetime,
+    window: tuple[datetime, datetime] | None,
+    incidents: Sequence[Incident],
+    opened_at: datetime | None,
+    priority: Priority,
+) -> ServiceImpact:
+    ci = graph.cis[v]
+    details = ci.service
+    assert details is not None
+    sla = details.sla
+    sev = Severity(int(prop.sev[v]))
+    customers = customers_of(graph, v)
+    outages = service_outages(incidents, ci.id, now)
+    window_exp: WindowExposure | None = None
+    incident_exp: IncidentExposure | None = None
+    if window is not None:
+        start, end = window
+        if sla is not None:
+            window_exp = window_exposure(
+                sla,
+                start,
+                end,
+                outages,
+                counts=sev is Severity.DOWN,
+                planned=True,
+                announced=now,
+            )
+            minutes = window_exp.minutes_in_hours
+        else:
+            minutes = (end - start).total_seconds() / 60.0
+    else:
+        horizon = _horizon(sla, priority)
+        ahead = (now, now + timedelta(minutes=horizon))
+        if sla is not None:
+            minutes = hours_minutes(sla.service_hours, *ahead)
+            if sev is Severity.DOWN:
+                incident_exp = incident_exposure(sla, opened_at or now, now, outages)
+        else:
+            minutes = horizon
+    return ServiceImpact(
+        **item.model_dump(),
+        kind=details.kind.value,
+        criticality=ci.criticality.value if ci.criticality else None,
+        customers=customers,
+        sla=sla.name if sla else None,
+        availability_target=sla.availability_target if sla else None,
+        window=window_exp,
+        incident=incident_exp,
+        score=score(
+            sev,
+            criticality=ci.criticality,
+            customers=len(customers),
+            target_percent=sla.availability_target if sla else None,
+            minutes_in_hours=minutes,
+        ),
+    )
