@@ -34,6 +34,15 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="timeout of one Neo4j transaction, traversals included"
     )
     actor: str = Field(default="cli", description="who the CLI writes as, in history")
+    discovery_precedence_file: Path | None = Field(
+        default=None, description="YAML: which discovery sources own which fields"
+    )
+    discovery_stale_after_runs: int = Field(
+        default=3, ge=1, description="successful runs a CI may go unseen before it is stale"
+    )
+    discovery_touch_after_s: float = Field(
+        default=43_200.0, ge=0, description="age at which an unchanged CI's last-seen is refreshed"
+    )
 
 
 def load_settings() -> Settings:

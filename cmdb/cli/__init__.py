@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from cmdb.config import Settings
 from cmdb.domain.errors import InvalidInput
 
-from . import ci, data, db, graph, rel
+from . import ci, data, db, discover, graph, impact, rel
 from ._common import Cli, CliGroup
 
 app = typer.Typer(
@@ -49,11 +49,13 @@ app.add_typer(ci.app, name="ci")
 app.add_typer(rel.app, name="rel")
 app.add_typer(data.sample_app, name="sample")
 app.add_typer(db.app, name="db")
+app.add_typer(impact.impact_app, name="impact")
 app.command("neighbours")(graph.neighbours)
 app.command("subgraph")(graph.subgraph)
 app.command("history")(graph.history)
 app.command("counts")(graph.counts)
 app.command("export")(data.export)
 app.command("import")(data.import_)
+discover.register(app)
 
 __all__ = ["app"]

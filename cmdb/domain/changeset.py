@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cmdb.domain.identifiers import Identifier
 from cmdb.domain.model import Criticality, LifecycleStatus, Redundancy
-from cmdb.domain.records import Change, Incident
+from cmdb.domain.records import Change, DiscoveryRun, Incident
 from cmdb.domain.service import Agreement, ServiceDetails
 
 
@@ -63,6 +63,8 @@ class CIUpsert(BaseModel):
     redundancy: Redundancy | None = None
     service: ServiceDetails | None = None
     agreements: list[Agreement] | None = None
+    # A digest of the discovery record this upsert comes from, kept in the source's sighting.
+    content_hash: str | None = None
 
     @model_validator(mode="after")
     def _identifiable(self) -> CIUpsert:
@@ -102,6 +104,46 @@ class RelRetire(BaseModel):
     target: CIRef
 
 
+class Precedence(BaseModel):
+    """Which sources own which fields: per field key, sources in authority order, highest first.
+
+    A key is a field name (``owner``), ``attributes.<key>``, or ``attributes.*`` for every
+    attribute not named; ``default`` ranks the sources for anything else. A source not
+    listed ranks below every listed one.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    owners: dict[str, list[str]] = Field(default_factory=dict)
+    default: list[str] = Field(default_factory=list)
+
+    def ranking(self, field_key: str) -> list[str]:
+        found = self.owners.get(field_key)
+        if found is None and field_key.startswith("attributes."):
+            found = self.owners.get("attributes.*")
+        return self.default if found is None else found
+
+    def rank(self, field_key: str, source: str) -> int | None:
+        """0 for the highest authority; None for a source the policy does not list."""
+        order = self.ranking(field_key)
+        return order.index(source) if source in order else None
+
+
+class Touch(BaseModel):
+    """The source saw this CI again and nothing it says about it changed: sighting only."""
+
+    model_config = ConfigDict(extra="forbid")
+    ref: CIRef
+    content_hash: str | None = None
+
+
+class Miss(BaseModel):
+    """A successful run of the source did not see this CI: one more missed run."""
+
+    model_config = ConfigDict(extra="forbid")
+    ref: CIRef
+    stale_after: int = Field(ge=1, description="missed runs after which the CI is stale")
+
+
 class ChangeSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -118,6 +160,13 @@ class ChangeSet(BaseModel):
     rel_retires: list[RelRetire] = Field(default_factory=list)
     changes: list[Change] = Field(default_factory=list)
     incidents: list[Incident] = Field(default_factory=list)
+    # Discovery: where the source looked, whose word wins per field, and the bookkeeping
+    # of a run (CIs seen unchanged, CIs not seen, the run record itself).
+    scope: str | None = None
+    precedence: Precedence | None = None
+    touches: list[Touch] = Field(default_factory=list)
+    misses: list[Miss] = Field(default_factory=list)
+    runs: list[DiscoveryRun] = Field(default_factory=list)
 
     def is_empty(self) -> bool:
         return not (
@@ -127,6 +176,9 @@ class ChangeSet(BaseModel):
             or self.rel_retires
             or self.changes
             or self.incidents
+            or self.touches
+            or self.misses
+            or self.runs
         )
 
 
@@ -143,3 +195,8 @@ class ApplyResult(BaseModel):
     rels_updated: int = 0
     rels_retired: int = 0
     history_rows: int = 0
+    skipped_fields: int = Field(
+        default=0, description="fields not written: an owner outranks the source, or is newer"
+    )
+    touched: int = 0
+    marked_stale: int = 0

@@ -53,12 +53,30 @@ class Criticality(StrEnum):
 
 
 class Sighting(BaseModel):
-    """When one source (a discovery feed, a person) saw the CI, and in which run."""
+    """When one source (a discovery feed, a person) saw the CI, and in which run.
+
+    ``scope`` and ``content_hash`` are what the source last said (where it looked, and a
+    digest of the record it sent), so a re-run can skip records that did not change.
+    ``missed_runs`` counts the source's successful runs of that scope that did not see the
+    CI since it was last seen; ``stale`` is set once that count reaches the source's rule.
+    """
 
     model_config = ConfigDict(extra="forbid")
     first_seen: datetime
     last_seen: datetime
     run_id: str | None = None
+    scope: str | None = None
+    content_hash: str | None = None
+    missed_runs: int = Field(default=0, ge=0)
+    stale: bool = False
+
+
+class Provenance(BaseModel):
+    """Which source last wrote one field of a CI, and when that source observed it."""
+
+    model_config = ConfigDict(extra="forbid")
+    source: str
+    observed_at: datetime
 
 
 class Redundancy(BaseModel):
@@ -123,6 +141,9 @@ class CI(BaseModel):
     service: ServiceDetails | None = None
     agreements: list[Agreement] = Field(default_factory=list)
     sources: dict[str, Sighting] = Field(default_factory=dict)
+    # Bookkeeping like ``sources``: keyed by field name or ``attributes.<key>``; never part
+    # of field_values(), so it creates no history rows.
+    provenance: dict[str, Provenance] = Field(default_factory=dict)
     created_at: datetime | None = None
     updated_at: datetime | None = None
 

@@ -68,3 +68,42 @@ class Incident(BaseModel):
     opened_at: datetime
     resolved_at: datetime | None = None
     major: bool = False
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    # Finished, but saw far fewer items than before: its staleness sweep was held back.
+    SUSPICIOUS = "suspicious"
+
+
+class RunProblem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    severity: str
+    where: str
+    message: str
+
+
+class DiscoveryRun(BaseModel):
+    """One discovery run of one source over one scope: the bookkeeping staleness relies on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=128)
+    source: str = Field(min_length=1)
+    scope: str | None = None
+    format: str = ""
+    started_at: datetime
+    ended_at: datetime | None = None
+    status: RunStatus = RunStatus.RUNNING
+    dry_run: bool = False
+    counts: dict[str, int] = Field(default_factory=dict)
+    problems: list[RunProblem] = Field(default_factory=list)
+    override: bool = False
+    note: str = ""
+
+    @property
+    def finished(self) -> bool:
+        return self.status is not RunStatus.RUNNING

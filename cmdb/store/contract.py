@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from cmdb.domain.changeset import ApplyResult, ChangeSet
 from cmdb.domain.history import HistoryEntry
 from cmdb.domain.identifiers import Identifier
-from cmdb.domain.model import CI, LifecycleStatus, Relationship
-from cmdb.domain.records import Change, Incident
+from cmdb.domain.model import CI, LifecycleStatus, Relationship, Sighting
+from cmdb.domain.records import Change, DiscoveryRun, Incident
 
 
 class Direction(StrEnum):
@@ -64,6 +64,14 @@ class Subgraph(BaseModel):
     truncated_by_nodes: bool = False
 
 
+class SightingHit(BaseModel):
+    """A CI and one source's sighting of it."""
+
+    ci_id: str
+    ci_class: str
+    sighting: Sighting
+
+
 class Counts(BaseModel):
     by_class: dict[str, int]
     by_status: dict[str, int]
@@ -94,6 +102,17 @@ class GraphStore(Protocol):
         ...
 
     def find_by_identifier(self, identifier: Identifier) -> list[CI]: ...
+
+    def find_by_identifiers(self, identifiers: Iterable[Identifier]) -> dict[Identifier, list[CI]]:
+        """Every CI holding each identifier (any kind), ordered by id; an identifier no CI
+        holds is absent. Batched (one query per chunk): what discovery identifies with."""
+        ...
+
+    def list_sightings(self, source: str) -> dict[str, SightingHit]:
+        """Every CI ``source`` has a sighting on, by id, with its class: one scan, without
+        validating whole CI documents. A discovery run finds its unchanged records in it
+        (by digest) and, afterwards, the CIs it did not see."""
+        ...
 
     def list_cis(
         self, flt: CIFilter | None = None, *, limit: int = 100, cursor: str | None = None
@@ -145,6 +164,14 @@ class GraphStore(Protocol):
     def list_incidents(
         self, *, ci_id: str | None = None, open_only: bool = False
     ) -> list[Incident]: ...
+
+    def get_run(self, run_id: str) -> DiscoveryRun: ...
+
+    def list_runs(
+        self, *, source: str | None = None, scope: str | None = None, limit: int = 50
+    ) -> list[DiscoveryRun]:
+        """Discovery runs, newest (by start) first; ``None`` filters nothing."""
+        ...
 
     def restore(self, batch: SnapshotBatch) -> None:
         """Load exported rows unchanged; only into a store that does not hold them yet."""

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from cmdb.domain.changeset import ApplyResult, ChangeSet, CIRef, CIUpsert
+from cmdb.domain.changeset import ApplyResult, ChangeSet, CIRef, CIUpsert, Miss, Precedence, Touch
 from cmdb.domain.errors import IdentityConflict, InvalidInput, NotFound
 from cmdb.domain.history import EntityKind, HistoryOp
 from cmdb.domain.identifiers import Identifier
@@ -25,13 +25,14 @@ from cmdb.domain.model import (
     CI_FIELDS,
     RETIRED_STATUSES,
     LifecycleStatus,
+    Provenance,
     Relationship,
     RelationshipStatus,
     Sighting,
     new_ci_id,
     relationship_id,
 )
-from cmdb.domain.records import Change, Incident
+from cmdb.domain.records import Change, DiscoveryRun, Incident
 from cmdb.domain.relationships import check_allowed, get_type
 
 IdentKey = tuple[str, str]
@@ -60,6 +61,8 @@ class Loaded:
     rels: dict[str, Relationship] = field(default_factory=dict)
     changes: dict[str, Change] = field(default_factory=dict)
     incidents: dict[str, Incident] = field(default_factory=dict)
+    # One source's sightings of CIs only touched or missed (their documents stay unread).
+    sightings: dict[str, Sighting | None] = field(default_factory=dict)
 
 
 class Loader:
@@ -80,6 +83,11 @@ class Loader:
     def load_incidents(self, ids: set[str]) -> dict[str, Incident]:
         raise NotImplementedError
 
+    def load_sightings(self, ids: set[str], source: str) -> dict[str, Sighting | None]:
+        """One source's sighting of each CI that exists (None: never seen by it). Stores
+        answer this without parsing whole CI documents: it is what a re-run touches."""
+        return {ci_id: ci.sources.get(source) for ci_id, ci in self.load_cis(ids).items()}
+
 
 @dataclass
 class PendingHistory:
@@ -92,8 +100,21 @@ class PendingHistory:
 
 
 @dataclass
+class SightingWrite:
+    """A CI whose only change is one source's sighting (and, on a stale flip, updated_at)."""
+
+    source: str
+    sighting: Sighting
+    updated_at: datetime | None = None
+
+
+@dataclass
 class Plan:
-    """The writes: final states of touched entities, new identifier rows, history rows."""
+    """The writes: final states of touched entities, new identifier rows, history rows.
+
+    ``sightings`` are CIs not in ``cis`` whose one change is a source's sighting: stores
+    patch that into the stored document instead of rewriting it.
+    """
 
     cis: dict[str, CI] = field(default_factory=dict)
     created_cis: set[str] = field(default_factory=set)
@@ -106,6 +127,9 @@ class Plan:
     status_changed_rels: set[str] = field(default_factory=set)
     changes: dict[str, Change] = field(default_factory=dict)
     incidents: dict[str, Incident] = field(default_factory=dict)
+    # Discovery run records: stored as given, without history (they are bookkeeping).
+    runs: dict[str, DiscoveryRun] = field(default_factory=dict)
+    sightings: dict[str, SightingWrite] = field(default_factory=dict)
     history: list[PendingHistory] = field(default_factory=list)
     result: ApplyResult = field(default_factory=ApplyResult)
 
@@ -114,20 +138,69 @@ def _key(ident: Identifier) -> IdentKey:
     return (ident.kind.value, ident.value)
 
 
-def _sight(
-    sources: dict[str, Sighting], source: str, seen: datetime, run_id: str | None
-) -> dict[str, Sighting]:
-    out = dict(sources)
-    old = out.get(source)
+def _seen(
+    old: Sighting | None,
+    seen: datetime,
+    run_id: str | None,
+    scope: str | None,
+    content_hash: str | None,
+) -> Sighting:
+    """The source saw it: the newest observation sets run, scope and hash and clears misses;
+    an older one arriving late only widens ``first_seen``."""
     if old is None:
-        out[source] = Sighting(first_seen=seen, last_seen=seen, run_id=run_id)
-    else:
-        out[source] = Sighting(
-            first_seen=min(old.first_seen, seen),
-            last_seen=max(old.last_seen, seen),
-            run_id=run_id if seen >= old.last_seen else old.run_id,
+        return Sighting(
+            first_seen=seen, last_seen=seen, run_id=run_id, scope=scope, content_hash=content_hash
         )
-    return out
+    if seen >= old.last_seen:
+        return Sighting(
+            first_seen=min(old.first_seen, seen),
+            last_seen=seen,
+            run_id=run_id,
+            scope=scope,
+            content_hash=content_hash,
+        )
+    return old.model_copy(update={"first_seen": min(old.first_seen, seen)})
+
+
+def _sight(
+    sources: dict[str, Sighting],
+    source: str,
+    seen: datetime,
+    run_id: str | None,
+    scope: str | None = None,
+    content_hash: str | None = None,
+) -> dict[str, Sighting]:
+    return {**sources, source: _seen(sources.get(source), seen, run_id, scope, content_hash)}
+
+
+def may_write(
+    ci: CI | None, field_key: str, source: str, seen: datetime, precedence: Precedence | None
+) -> bool:
+    """Whether ``source``, observing at ``seen``, may set one field of ``ci``.
+
+    The field's last writer is its provenance. A policy's rank decides first: a source
+    that outranks the last writer overwrites it whenever its write arrives (ranking
+    before time is what makes the result independent of arrival order), and one it
+    outranks may not, unless the last writer is stale on this CI. Otherwise (equal ranks:
+    the same source, two unlisted ones, no policy; or a stale owner) the newer
+    observation wins, and an older one never overwrites it.
+    """
+    prov = ci.provenance.get(field_key) if ci is not None else None
+    if prov is None:
+        return True
+    if prov.source != source and precedence is not None and ci is not None:
+        old_rank = precedence.rank(field_key, prov.source)
+        new_rank = precedence.rank(field_key, source)
+        if new_rank is not None and (old_rank is None or new_rank < old_rank):
+            return True
+        if old_rank is not None and (new_rank is None or old_rank < new_rank):
+            owner = ci.sources.get(prov.source)
+            if owner is None or not owner.stale:
+                return False
+    # A source that saw the CI again unchanged (a touch) observed its own fields again then.
+    writer = ci.sources.get(prov.source) if ci is not None else None
+    observed = max(prov.observed_at, writer.last_seen) if writer is not None else prov.observed_at
+    return seen >= observed
 
 
 def _differs(b: Any, a: Any) -> bool:
@@ -172,6 +245,7 @@ class _Planner:
         ids: set[str] = set()
         keys: set[IdentKey] = set()
         refs: list[CIRef] = [r.ref for r in self.cs.ci_retires]
+        light = [t.ref for t in self.cs.touches] + [m.ref for m in self.cs.misses]
         for rel_up in self.cs.rel_upserts:
             refs += [rel_up.source, rel_up.target]
         for rel_ret in self.cs.rel_retires:
@@ -185,13 +259,19 @@ class _Planner:
                 ids.add(ref.id)
             elif ref.identifier is not None:
                 keys.add(_key(ref.identifier))
+        full_keys = set(keys)
+        keys.update(_key(r.identifier) for r in light if r.identifier is not None)
         linked: list[Change | Incident] = [*self.cs.changes, *self.cs.incidents]
         for rec in linked:
             ids.update(rec.ci_ids)
             ids.update(rec.service_ids)
         self.loaded.idents = self.loader.load_idents(keys) if keys else {}
-        ids.update(self.loaded.idents.values())
+        ids.update(v for k, v in self.loaded.idents.items() if k in full_keys)
         self.loaded.cis = self.loader.load_cis(ids) if ids else {}
+        # Touched or missed only: one source's sighting is all that is read (and written).
+        light_ids = {i for r in light if (i := self._ref_id(r)) is not None} - ids
+        if light_ids:
+            self.loaded.sightings = self.loader.load_sightings(light_ids, self.cs.source)
 
     # -- CIs ---------------------------------------------------------------------------
     def _ci(self, ci_id: str) -> CI | None:
@@ -234,6 +314,7 @@ class _Planner:
             values: dict[str, Any] = {"id": ci_id, "class": up.ci_class, "created_at": self.now}
             before_fields: dict[str, Any] = {}
             sources: dict[str, Sighting] = {}
+            prov: dict[str, Provenance] = {}
         else:
             if existing.ci_class != up.ci_class:
                 raise InvalidInput(
@@ -244,19 +325,30 @@ class _Planner:
             values = existing.model_dump(by_alias=True)
             before_fields = existing.field_values()
             sources = existing.sources
+            prov = dict(existing.provenance)
+        mark = Provenance(source=self.cs.source, observed_at=self.seen)
         for name in _UPSERT_SCALARS:
-            if name in given or (existing is None and name == "name"):
+            if (name in given or (existing is None and name == "name")) and self._may(
+                existing, name
+            ):
                 values[name] = getattr(up, name)
+                prov[name] = mark
         attrs = dict(values.get("attributes") or {})
         for k, v in up.attributes.items():
+            if not self._may(existing, f"attributes.{k}"):
+                continue
             if v is None:
                 attrs.pop(k, None)
             else:
                 attrs[k] = v
+            prov[f"attributes.{k}"] = mark
         values["attributes"] = attrs
+        values["provenance"] = prov
         idents = [*(values.get("identifiers") or []), *up.identifiers]
         values["identifiers"] = idents
-        values["sources"] = _sight(sources, self.cs.source, self.seen, self.cs.run_id)
+        values["sources"] = _sight(
+            sources, self.cs.source, self.seen, self.cs.run_id, self.cs.scope, up.content_hash
+        )
         try:
             ci = CI.model_validate(values)
         except ValidationError as exc:
@@ -265,6 +357,8 @@ class _Planner:
             raise InvalidInput(err["msg"], where=f"{where}.{loc}" if loc else where) from exc
         after_fields = ci.field_values()
         changes = diff_fields(before_fields, after_fields) if existing else []
+        if existing is not None and self._unstaled(existing, ci):
+            ci.updated_at = self.now
         if existing is None:
             ci.updated_at = self.now
             self.plan.created_cis.add(ci_id)
@@ -292,6 +386,87 @@ class _Planner:
                     self.loaded.idents[ikey] = ci_id
         self.plan.cis[ci_id] = ci
         return ci_id
+
+    def _may(self, existing: CI | None, field_key: str) -> bool:
+        ok = may_write(existing, field_key, self.cs.source, self.seen, self.cs.precedence)
+        if not ok:
+            self.plan.result.skipped_fields += 1
+        return ok
+
+    # -- discovery bookkeeping: sightings only, never a field ---------------------------
+    def _stale_row(self, ci_id: str, before: bool, after: bool) -> None:
+        # Its own field name keeps it out of as-of replay (not a CI field) but in the audit.
+        self.plan.history.append(
+            PendingHistory(
+                EntityKind.CI, ci_id, HistoryOp.UPDATE, f"stale.{self.cs.source}", before, after
+            )
+        )
+
+    def _unstaled(self, before: CI, after: CI) -> bool:
+        old, new = before.sources.get(self.cs.source), after.sources.get(self.cs.source)
+        if old is not None and old.stale and new is not None and not new.stale:
+            self._stale_row(after.id, True, False)
+            return True
+        return False
+
+    def _ref_id(self, ref: CIRef) -> str | None:
+        if ref.id is not None:
+            return ref.id
+        assert ref.identifier is not None
+        return self.loaded.idents.get(_key(ref.identifier))
+
+    def _sighting_of(self, ref: CIRef, where: str) -> tuple[str, Sighting | None, CI | None]:
+        """The CI's id, this source's sighting of it, and the CI if it is loaded in full."""
+        ci_id = self._ref_id(ref)
+        ci = self._ci(ci_id) if ci_id else None
+        if ci_id is not None and ci is not None:
+            return ci_id, ci.sources.get(self.cs.source), ci
+        if ci_id is None or ci_id not in self.loaded.sightings:
+            raise NotFound(f"no CI {ref}", where=where)
+        done = self.plan.sightings.get(ci_id)
+        return ci_id, done.sighting if done else self.loaded.sightings[ci_id], None
+
+    def _set_sighting(self, ci_id: str, ci: CI | None, new: Sighting, flipped: bool) -> None:
+        updated = self.now if flipped else None
+        if ci is not None:
+            change: dict[str, Any] = {"sources": {**ci.sources, self.cs.source: new}}
+            if flipped:
+                change["updated_at"] = self.now
+            self.plan.cis[ci_id] = ci.model_copy(update=change)
+            return
+        done = self.plan.sightings.get(ci_id)
+        if done is not None and done.updated_at is not None:
+            updated = done.updated_at
+        self.plan.sightings[ci_id] = SightingWrite(self.cs.source, new, updated)
+
+    def _touch(self, idx: int, touch: Touch) -> None:
+        ci_id, old, ci = self._sighting_of(touch.ref, f"touches[{idx}].ref")
+        digest = touch.content_hash
+        if digest is None and old is not None:
+            digest = old.content_hash
+        new = _seen(old, self.seen, self.cs.run_id, self.cs.scope, digest)
+        flipped = old is not None and old.stale and not new.stale
+        if flipped:
+            self._stale_row(ci_id, True, False)
+        self._set_sighting(ci_id, ci, new, flipped)
+        self.plan.result.touched += 1
+
+    def _miss(self, idx: int, miss: Miss) -> None:
+        ci_id, old, ci = self._sighting_of(miss.ref, f"misses[{idx}].ref")
+        if (
+            old is None
+            or old.scope != self.cs.scope
+            or (self.cs.run_id is not None and old.run_id == self.cs.run_id)
+        ):
+            return  # never seen by this source, last seen in another scope, or in this run
+        missed = old.missed_runs + 1
+        stale = old.stale or missed >= miss.stale_after
+        flipped = stale and not old.stale
+        if flipped:
+            self._stale_row(ci_id, False, True)
+            self.plan.result.marked_stale += 1
+        new = old.model_copy(update={"missed_runs": missed, "stale": stale})
+        self._set_sighting(ci_id, ci, new, flipped)
 
     def _resolve(self, ref: CIRef, where: str) -> CI:
         ci_id = ref.id
@@ -380,7 +555,7 @@ class _Planner:
                 target_id=t.id,
                 confidence=1.0 if confidence is None else confidence,
                 attributes=merged_attrs,
-                sources=_sight({}, self.cs.source, self.seen, self.cs.run_id),
+                sources=_sight({}, self.cs.source, self.seen, self.cs.run_id, self.cs.scope),
                 created_at=self.now,
                 updated_at=self.now,
             )
@@ -401,7 +576,9 @@ class _Planner:
                     "status": RelationshipStatus.ACTIVE,
                     "confidence": existing.confidence if confidence is None else confidence,
                     "attributes": merged,
-                    "sources": _sight(existing.sources, self.cs.source, self.seen, self.cs.run_id),
+                    "sources": _sight(
+                        existing.sources, self.cs.source, self.seen, self.cs.run_id, self.cs.scope
+                    ),
                 }
             )
             changes = diff_fields(existing.field_values(), rel.field_values())
@@ -478,8 +655,14 @@ class _Planner:
             self.plan.result.ci_ids.append(self._upsert(idx, up))
         for idx, ret in enumerate(self.cs.ci_retires):
             self._retire_ci(idx, ret.ref, ret.status)
+        for idx, touch in enumerate(self.cs.touches):
+            self._touch(idx, touch)
+        for idx, miss in enumerate(self.cs.misses):
+            self._miss(idx, miss)
         self._rels()
         self._records()
+        for run in self.cs.runs:
+            self.plan.runs[run.id] = run
         self.plan.status_changed_rels = {
             rid
             for rid, rel in self.plan.rels.items()

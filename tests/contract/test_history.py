@@ -150,6 +150,12 @@ def _exercise_every_method(store: GraphStore) -> set[str]:
     store.get_incident("INC-1")
     store.list_incidents(open_only=True)
     store.is_empty()
+    store.find_by_identifiers([ident("key", "svc"), ident("key", "app")])
+    store.list_runs(source="feed")
+    with pytest.raises(NotFound):
+        store.get_run("run-none")
+    store.list_sightings("manual")
+    called |= {"find_by_identifiers", "get_run", "list_runs", "list_sightings"}
     called |= {
         "get_ci",
         "find_by_identifier",

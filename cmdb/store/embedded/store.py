@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from pydantic import TypeAdapter
 
 from cmdb.domain.changeset import ApplyResult, ChangeSet
 from cmdb.domain.errors import IdentityConflict, InvalidInput, NotFound, StoreUnavailable
 from cmdb.domain.history import EntityKind, HistoryEntry
 from cmdb.domain.identifiers import Identifier
-from cmdb.domain.model import CI, Relationship, RelationshipStatus, utcnow
-from cmdb.domain.records import Change, Incident, IncidentState
+from cmdb.domain.model import CI, Relationship, RelationshipStatus, Sighting, utcnow
+from cmdb.domain.records import Change, DiscoveryRun, Incident, IncidentState
 from cmdb.domain.relationships import get_type
 from cmdb.store import cursor as cursors
 from cmdb.store.contract import (
@@ -34,6 +35,7 @@ from cmdb.store.contract import (
     Neighbour,
     Page,
     RelPage,
+    SightingHit,
     SnapshotBatch,
     Subgraph,
 )
@@ -52,6 +54,9 @@ from cmdb.store.planner import (
 from cmdb.store.timefmt import aware, from_text, to_text
 
 _CHUNK = 400  # bound parameters per IN list, well under SQLite's limit
+# JSON path of one source's sighting in a CI document (the source is a bound parameter).
+_SIGHTING = "'$.sources.' || json_quote(?)"
+_INSTANT = TypeAdapter(datetime)
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
@@ -65,6 +70,11 @@ def _dump(model: Any) -> str:
 
 def _json(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
+
+
+def _iso(at: datetime) -> str:
+    """An instant as pydantic writes it into a JSON document."""
+    return str(_INSTANT.dump_python(at, mode="json"))
 
 
 def _lower(text: str | None) -> str | None:
@@ -121,6 +131,18 @@ class _SqlLoader(Loader):
             "SELECT doc FROM records WHERE kind = 'incident' AND id IN ({marks})", ids
         )
         return {i.id: i for i in (Incident.model_validate_json(d) for d in docs)}
+
+    def load_sightings(self, ids: set[str], source: str) -> dict[str, Sighting | None]:
+        # SQLite extracts the one sighting: the rest of each document is never parsed.
+        out: dict[str, Sighting | None] = {}
+        for part in _chunks(sorted(ids)):
+            q = (
+                f"SELECT id, json_extract(doc, {_SIGHTING}) FROM cis"
+                f" WHERE id IN ({','.join('?' * len(part))})"
+            )
+            for ci_id, text in self.conn.execute(q, [source, *part]):
+                out[ci_id] = None if text is None else Sighting.model_validate_json(text)
+        return out
 
 
 class EmbeddedStore:
@@ -244,6 +266,24 @@ class EmbeddedStore:
                 for c in p.cis.values()
             ],
         )
+        # A sighting alone changed: patched into the document, which stays unparsed.
+        for with_time in (False, True):
+            extra = ", '$.updated_at', ?" if with_time else ""
+            conn.executemany(
+                f"UPDATE cis SET doc = json_set(doc, {_SIGHTING}, json(?){extra}), gen = ?"
+                " WHERE id = ?",
+                [
+                    (
+                        w.source,
+                        w.sighting.model_dump_json(),
+                        *([_iso(w.updated_at)] if with_time and w.updated_at else []),
+                        gen,
+                        ci_id,
+                    )
+                    for ci_id, w in p.sightings.items()
+                    if (w.updated_at is not None) == with_time
+                ],
+            )
         conn.executemany(
             "INSERT INTO identifiers (kind, value, ci_id, is_unique) VALUES (?,?,?,?)",
             [(k, v, ci, int(u)) for k, v, ci, u in p.new_idents],
@@ -271,6 +311,11 @@ class EmbeddedStore:
                     "INSERT OR IGNORE INTO record_links VALUES (?,?,?)",
                     [(kind, rec.id, ci) for ci in (*rec.ci_ids, *rec.service_ids)],
                 )
+        conn.executemany(
+            "INSERT INTO records (kind, id, doc) VALUES ('run',?,?)"
+            " ON CONFLICT(kind, id) DO UPDATE SET doc=excluded.doc",
+            [(run.id, _dump(run)) for run in p.runs.values()],
+        )
         at = to_text(now)
         conn.executemany(
             "INSERT INTO history (entity_kind, entity_id, op, field, before, after, actor,"
@@ -351,6 +396,38 @@ class EmbeddedStore:
             (identifier.kind.value, identifier.value),
         )
         return [CI.model_validate_json(r[0]) for r in rows]
+
+    def find_by_identifiers(self, identifiers: Iterable[Identifier]) -> dict[Identifier, list[CI]]:
+        wanted = {(i.kind.value, i.value): i for i in identifiers}
+        conn = self._conn()
+        hits: dict[IdentKey, list[str]] = defaultdict(list)
+        conn.execute("BEGIN")  # one snapshot for the identifiers and the documents
+        try:
+            for part in _chunks(sorted(wanted), _CHUNK // 2):
+                values = ",".join("(?,?)" for _ in part)
+                q = (
+                    "SELECT kind, value, ci_id FROM identifiers WHERE (kind, value) IN"
+                    f" (SELECT column1, column2 FROM (VALUES {values}))"
+                )
+                for kind, value, ci_id in conn.execute(q, [x for k in part for x in k]):
+                    hits[(kind, value)].append(ci_id)
+            docs = _SqlLoader(conn).load_cis({c for ids in hits.values() for c in ids})
+        finally:
+            conn.execute("COMMIT")
+        return {wanted[k]: [docs[c] for c in sorted(ids) if c in docs] for k, ids in hits.items()}
+
+    def list_sightings(self, source: str) -> dict[str, SightingHit]:
+        rows = self._conn().execute(
+            f"SELECT id, class, s FROM (SELECT id, class, json_extract(doc, {_SIGHTING}) AS s"
+            " FROM cis) WHERE s IS NOT NULL",
+            (source,),
+        )
+        return {
+            ci_id: SightingHit(
+                ci_id=ci_id, ci_class=cls, sighting=Sighting.model_validate_json(text)
+            )
+            for ci_id, cls, text in rows
+        }
 
     def list_cis(
         self, flt: CIFilter | None = None, *, limit: int = 100, cursor: str | None = None
@@ -692,6 +769,32 @@ class EmbeddedStore:
     ) -> list[Incident]:
         out = [Incident.model_validate_json(d) for d in self._record_docs("incident", ci_id)]
         return [i for i in out if not open_only or i.state is IncidentState.OPEN]
+
+    def get_run(self, run_id: str) -> DiscoveryRun:
+        row = (
+            self._conn()
+            .execute("SELECT doc FROM records WHERE kind = 'run' AND id = ?", (run_id,))
+            .fetchone()
+        )
+        if row is None:
+            raise NotFound(f"no discovery run {run_id}", where="id")
+        return DiscoveryRun.model_validate_json(row[0])
+
+    def list_runs(
+        self, *, source: str | None = None, scope: str | None = None, limit: int = 50
+    ) -> list[DiscoveryRun]:
+        if limit < 1 or limit > 10_000:
+            raise InvalidInput("limit must be between 1 and 10000", where="limit")
+        where, params = ["kind = 'run'"], []
+        for name, value in (("source", source), ("scope", scope)):
+            if value is not None:
+                where.append(f"json_extract(doc, '$.{name}') = ?")
+                params.append(value)
+        rows = self._conn().execute(f"SELECT doc FROM records WHERE {' AND '.join(where)}", params)
+        # Sorted here: the JSON time text does not sort as text (fractions vary in length).
+        runs = [DiscoveryRun.model_validate_json(r[0]) for r in rows]
+        runs.sort(key=lambda r: (r.started_at, r.id), reverse=True)
+        return runs[:limit]
 
     def is_empty(self) -> bool:
         conn = self._conn()

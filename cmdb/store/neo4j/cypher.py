@@ -179,3 +179,39 @@ LIMIT $limit
 OPTIONAL MATCH (n){estep}(:CI)
 RETURN n.doc AS doc, d, collect(e.doc) AS edges
 """
+
+
+# Every CI holding each identifier key: as a primary key or through an Ident node.
+FIND_BY_IDENTS = """
+UNWIND $keys AS k
+CALL (k) {
+  MATCH (c:CI {pkey: k}) RETURN c
+  UNION
+  MATCH (:Ident {key: k})-[:IDENTIFIES]->(c:CI) RETURN c
+}
+RETURN k, c.id AS id, c.doc AS doc
+"""
+
+UPSERT_RUNS = """
+UNWIND $rows AS row
+MERGE (x:DiscoveryRun {id: row.id})
+SET x.doc = row.doc, x.source = row.source, x.scope = row.scope, x.started = row.started,
+    x.status = row.status
+"""
+
+LIST_RUNS = """
+MATCH (x:DiscoveryRun)
+WHERE ($source IS NULL OR x.source = $source) AND ($scope IS NULL OR x.scope = $scope)
+RETURN x.doc AS doc ORDER BY x.started DESC, x.id DESC LIMIT $limit
+"""
+
+LIST_SIGHTED = (
+    "MATCH (c:CI) WHERE $source IN c.sources RETURN c.id AS id, c.class AS class, c.doc AS doc"
+)
+
+# A CI whose only change is a sighting: its document rewritten, nothing else.
+PATCH_DOCS = """
+UNWIND $rows AS row
+MATCH (c:CI {id: row.id})
+SET c.doc = row.doc, c.sources = row.sources, c.gen = row.gen
+"""

@@ -30,6 +30,7 @@ from neo4j.exceptions import (
     ServiceUnavailable,
     SessionExpired,
 )
+from pydantic import TypeAdapter
 
 from cmdb.domain.changeset import ApplyResult, ChangeSet
 from cmdb.domain.classes import descendants
@@ -42,8 +43,8 @@ from cmdb.domain.errors import (
 )
 from cmdb.domain.history import EntityKind, HistoryEntry, HistoryOp
 from cmdb.domain.identifiers import Identifier
-from cmdb.domain.model import CI, Relationship, utcnow
-from cmdb.domain.records import Change, Incident, IncidentState
+from cmdb.domain.model import CI, Relationship, Sighting, utcnow
+from cmdb.domain.records import Change, DiscoveryRun, Incident, IncidentState
 from cmdb.domain.relationships import get_type
 from cmdb.store import cursor as cursors
 from cmdb.store.contract import (
@@ -53,6 +54,7 @@ from cmdb.store.contract import (
     Neighbour,
     Page,
     RelPage,
+    SightingHit,
     SnapshotBatch,
     Subgraph,
 )
@@ -83,9 +85,30 @@ def _doc(model: Any) -> str:
     return orjson.dumps(model.model_dump(mode="json", by_alias=True)).decode()
 
 
+def _sighting_in(doc: str | None, source: str) -> Sighting | None:
+    """One source's sighting read out of a CI document, without validating the whole CI."""
+    if doc is None:
+        return None
+    found = orjson.loads(doc).get("sources", {}).get(source)
+    return None if found is None else Sighting.model_validate(found)
+
+
+_INSTANT = TypeAdapter(datetime)
+
+
 class _TxLoader(Loader):
     def __init__(self, tx: ManagedTransaction) -> None:
         self.tx = tx
+        self.raw: dict[str, str] = {}  # documents read for a sighting patch
+
+    def load_sightings(self, ids: set[str], source: str) -> dict[str, Sighting | None]:
+        query = "MATCH (c:CI) WHERE c.id IN $ids RETURN c.id AS id, c.doc AS doc"
+        res = self.tx.run(query, ids=list(ids))
+        out: dict[str, Sighting | None] = {}
+        for r in res:
+            self.raw[r["id"]] = r["doc"]
+            out[r["id"]] = _sighting_in(r["doc"], source)
+        return out
 
     def load_cis(self, ids: set[str]) -> dict[str, CI]:
         res = self.tx.run(cypher.LOAD_CIS, ids=list(ids))
@@ -241,8 +264,11 @@ class Neo4jStore:
             now = aware(self._clock())
             if meta["last_at"] and from_text(meta["last_at"]) > now:
                 now = from_text(meta["last_at"])
-            p = plan(changeset, _TxLoader(tx), now)
+            loader = _TxLoader(tx)
+            p = plan(changeset, loader, now)
             self._write_plan(tx, p, changeset, now, int(meta["seq"]), int(meta["gen"]))
+            if p.sightings:
+                self._patch_sightings(tx, p, loader.raw, int(meta["gen"]))
             return p.result
 
         return self._write(work)
@@ -340,9 +366,35 @@ class Neo4jStore:
                     for r in recs.values()
                 ]
                 tx.run(cypher.record_upsert(label), rows=rows).consume()
+        if p.runs:
+            runs = [
+                {
+                    "id": r.id,
+                    "doc": _doc(r),
+                    "source": r.source,
+                    "scope": r.scope,
+                    "started": to_text(r.started_at),
+                    "status": r.status.value,
+                }
+                for r in p.runs.values()
+            ]
+            tx.run(cypher.UPSERT_RUNS, rows=runs).consume()
         if updates:
             tx.run(cypher.CREATE_HISTORY, rows=updates).consume()
         tx.run(cypher.SET_META, seq=seq, last_at=at).consume()
+
+    @staticmethod
+    def _patch_sightings(tx: ManagedTransaction, p: Plan, raw: dict[str, str], gen: int) -> None:
+        """Write the sightings of CIs only touched or missed into their documents."""
+        rows: list[dict[str, Any]] = []
+        for ci_id, w in p.sightings.items():
+            doc = orjson.loads(raw[ci_id])
+            doc["sources"][w.source] = w.sighting.model_dump(mode="json")
+            if w.updated_at is not None:
+                doc["updated_at"] = _INSTANT.dump_python(w.updated_at, mode="json")
+            row = {"id": ci_id, "doc": orjson.dumps(doc).decode(), "gen": gen}
+            rows.append({**row, "sources": sorted(doc["sources"])})
+        tx.run(cypher.PATCH_DOCS, rows=rows).consume()
 
     @staticmethod
     def _creation(common: dict[str, Any], seq: int, after: Any) -> dict[str, Any]:
@@ -375,6 +427,29 @@ class Neo4jStore:
     def find_by_identifier(self, identifier: Identifier) -> list[CI]:
         rows = self._rows(cypher.FIND_BY_IDENT, key=str(identifier))
         return [CI.model_validate_json(r["doc"]) for r in rows]
+
+    def find_by_identifiers(self, identifiers: Iterable[Identifier]) -> dict[Identifier, list[CI]]:
+        wanted = {str(i): i for i in identifiers}
+        keys = sorted(wanted)
+        out: dict[Identifier, list[CI]] = {}
+        parsed: dict[str, CI] = {}
+        for lo in range(0, len(keys), 5000):  # one round trip per chunk
+            for r in self._rows(cypher.FIND_BY_IDENTS, keys=keys[lo : lo + 5000]):
+                ci = parsed.get(r["id"])
+                if ci is None:
+                    ci = parsed[r["id"]] = CI.model_validate_json(r["doc"])
+                out.setdefault(wanted[r["k"]], []).append(ci)
+        for found in out.values():
+            found.sort(key=lambda c: c.id)
+        return out
+
+    def list_sightings(self, source: str) -> dict[str, SightingHit]:
+        out: dict[str, SightingHit] = {}
+        for r in self._rows(cypher.LIST_SIGHTED, source=source):
+            found = _sighting_in(r["doc"], source)
+            if found is not None:
+                out[r["id"]] = SightingHit(ci_id=r["id"], ci_class=r["class"], sighting=found)
+        return out
 
     def list_cis(
         self, flt: CIFilter | None = None, *, limit: int = 100, cursor: str | None = None
@@ -741,9 +816,24 @@ class Neo4jStore:
         out = [Incident.model_validate_json(d) for d in self._record_docs("Incident", ci_id)]
         return [i for i in out if not open_only or i.state is IncidentState.OPEN]
 
+    def get_run(self, run_id: str) -> DiscoveryRun:
+        rows = self._rows("MATCH (x:DiscoveryRun {id: $id}) RETURN x.doc AS doc", id=run_id)
+        if not rows:
+            raise NotFound(f"no discovery run {run_id}", where="id")
+        return DiscoveryRun.model_validate_json(rows[0]["doc"])
+
+    def list_runs(
+        self, *, source: str | None = None, scope: str | None = None, limit: int = 50
+    ) -> list[DiscoveryRun]:
+        if limit < 1 or limit > 10_000:
+            raise InvalidInput("limit must be between 1 and 10000", where="limit")
+        rows = self._rows(cypher.LIST_RUNS, source=source, scope=scope, limit=limit)
+        return [DiscoveryRun.model_validate_json(r["doc"]) for r in rows]
+
     def is_empty(self) -> bool:
         rows = self._rows(
-            "OPTIONAL MATCH (n) WHERE n:CI OR n:History OR n:Change OR n:Incident "
+            "OPTIONAL MATCH (n) WHERE n:CI OR n:History OR n:Change OR n:Incident"
+            " OR n:DiscoveryRun "
             "WITH n LIMIT 1 RETURN n IS NULL AS empty"
         )
         return bool(rows[0]["empty"])
