@@ -42,7 +42,7 @@ HYP = {
     "derandomize": True,
 }
 # Examples per store: sized so each machine runs in about a minute or less.
-ITEM_9 = {"embedded": (100, 12), "neo4j": (40, 8)}  # (examples, steps)
+ITEM_9 = {"embedded": (100, 12), "neo4j": (15, 8)}  # (examples, steps)
 ITEM_12 = {"embedded": (500, 10), "neo4j": (100, 8)}
 
 worlds = st.dictionaries(st.integers(0, 5), st.sampled_from("abc"), max_size=6)
