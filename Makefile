@@ -62,6 +62,8 @@ demo: install
 	@$(DEMO) history srv-01
 	@echo
 	@echo "Try next (the demo store stays in $(DEMO_DB)):"
+	@echo "  $(CMDB) --db $(DEMO_DB) impact incident --ci srv-01   # the cluster loses quorum"
+	@echo "  $(CMDB) --db $(DEMO_DB) impact spof \"Online Ferry Booking\""
 	@echo "  $(CMDB) --db $(DEMO_DB) ci show serial=IBX7-40118"
 	@echo "  $(CMDB) --db $(DEMO_DB) neighbours srv-01 --direction in   # two of the three cluster VMs"
 	@echo "  $(CMDB) --db $(DEMO_DB) history srv-01 --as-of <a time from the table above>"
