@@ -6,13 +6,28 @@ PY := $(VENV)/bin/python
 CMDB := $(VENV)/bin/cmdb
 # Reinstall only when pyproject.toml changes: repeated runs cost nothing.
 STAMP := $(VENV)/.installed-stamp
+# Browser libraries (GraphiQL, Cytoscape) come from npm at build time and are served by
+# the app as static files: nothing loads from a CDN at run time.
+VENDOR := cmdb/api/static/vendor
+ASSETS := $(VENDOR)/.assets-stamp
 DEMO_DB := .cmdb/demo.db
 DEMO := COLUMNS=$${COLUMNS:-120} $(CMDB) --db $(DEMO_DB)
 BENCH_ARGS ?= --sizes 10k
 
 .PHONY: install test test-services lint demo bench neo4j-up neo4j-down
 
-install: $(STAMP)
+install: $(STAMP) $(ASSETS)
+
+$(ASSETS): ui/package.json ui/package-lock.json
+	@echo "installing the browser assets from npm into $(VENDOR) (log: ui/npm.log)"
+	@npm ci --prefix ui --no-audit --no-fund >ui/npm.log 2>&1 || { cat ui/npm.log >&2; exit 1; }
+	@mkdir -p $(VENDOR)
+	@cp ui/node_modules/react/umd/react.production.min.js \
+		ui/node_modules/react-dom/umd/react-dom.production.min.js \
+		ui/node_modules/cytoscape/dist/cytoscape.min.js $(VENDOR)/
+	@cp ui/node_modules/graphiql/dist/index.umd.js $(VENDOR)/graphiql.min.js
+	@cp ui/node_modules/graphiql/dist/style.css $(VENDOR)/graphiql.min.css
+	@touch $@
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

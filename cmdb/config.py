@@ -44,6 +44,38 @@ class Settings(BaseSettings):
         default=43_200.0, ge=0, description="age at which an unchanged CI's last-seen is refreshed"
     )
 
+    # -- the API server (cmdb serve) ------------------------------------------------------
+    api_host: str = Field(default="127.0.0.1", description="address `cmdb serve` listens on")
+    api_port: int = Field(default=8000, ge=0, le=65535, description="port `cmdb serve` listens on")
+    tokens_path: Path = Field(
+        default=Path(".cmdb/tokens.db"), description="SQLite file of API tokens (hashed)"
+    )
+    auth_disabled: bool = Field(
+        default=False,
+        description="local development only: every request acts as admin, without a token",
+    )
+    max_body_bytes: int = Field(
+        default=16 * 1024 * 1024, gt=0, description="largest request body accepted (413 above)"
+    )
+    max_json_depth: int = Field(
+        default=64, gt=0, description="deepest JSON nesting accepted in a body (400 above)"
+    )
+    page_limit_max: int = Field(default=1000, gt=0, description="largest page a client may ask")
+    token_rate_per_min: int = Field(
+        default=30, gt=0, description="credential requests per client address per minute"
+    )
+    graphiql: bool = Field(default=True, description="serve the GraphiQL explorer at /graphql")
+    graphql_introspection: bool = Field(default=True, description="allow GraphQL introspection")
+    graphql_max_depth: int = Field(default=12, gt=0, description="deepest GraphQL query accepted")
+    graphql_max_aliases: int = Field(default=30, gt=0, description="aliases per GraphQL query")
+    graphql_max_tokens: int = Field(default=2000, gt=0, description="tokens per GraphQL document")
+    graphql_max_cost: int = Field(
+        default=50_000, gt=0, description="estimated cost (fields x list sizes) per GraphQL query"
+    )
+    graphql_max_operations: int = Field(
+        default=1, gt=0, description="operations per GraphQL request (batching)"
+    )
+
 
 def load_settings() -> Settings:
     return Settings()

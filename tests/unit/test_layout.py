@@ -76,6 +76,8 @@ def _config_rows() -> dict[str, list[str]]:
 def _shown_default(value: object) -> str:
     if value is None:
         return "none"
+    if isinstance(value, bool):
+        return str(value).lower()  # as an environment variable spells it
     return str(getattr(value, "value", value))
 
 

@@ -1,0 +1,1 @@
+"""The HTTP shell: FastAPI (REST, OpenAPI) and, mounted in it, the GraphQL API (cmdb.gql)."""

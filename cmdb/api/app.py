@@ -1,0 +1,78 @@
+"""The app factory: one store (one Neo4j driver) per process, opened and closed by the
+lifespan; routers per resource; the GraphQL API; the impact map page."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from cmdb.api import errors
+from cmdb.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from cmdb.api.responses import OrjsonResponse
+from cmdb.api.routers import ROUTERS
+from cmdb.auth.tokens import TokenStore
+from cmdb.config import Settings, load_settings
+from cmdb.store.contract import GraphStore
+from cmdb.store.factory import open_store
+
+log = logging.getLogger("cmdb.api")
+
+API_PREFIX = "/api/v1"
+LOCAL_DEV_WARNING = (
+    "AUTHENTICATION IS OFF (CMDB_AUTH_DISABLED=true): every request acts as admin. "
+    "Local development only; never expose this server."
+)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: GraphStore | None = None,
+    tokens: TokenStore | None = None,
+) -> FastAPI:
+    """An app over ``store`` (opened from ``settings`` when not given, and then closed at
+    shutdown; a given store stays the caller's to close)."""
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = store is None
+        app.state.store = store if store is not None else open_store(settings)
+        if settings.auth_disabled:
+            log.warning(LOCAL_DEV_WARNING)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.store.close()
+
+    app = FastAPI(
+        title="graph-cmdb",
+        version="0.1.0",
+        summary="A configuration management database and impact-analysis engine on a graph",
+        lifespan=lifespan,
+        default_response_class=OrjsonResponse,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.tokens = tokens or TokenStore(settings.tokens_path)
+    # A store handed in is usable before the lifespan runs (tests without a server).
+    if store is not None:
+        app.state.store = store
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router, prefix=API_PREFIX)
+    _mount_extras(app, settings)
+    # Added last = outermost: the request id exists before anything can fail.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+def _mount_extras(app: FastAPI, settings: Settings) -> None:
+    """The GraphQL API and the impact map page (their modules own their routes)."""

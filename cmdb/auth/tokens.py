@@ -1,0 +1,196 @@
+"""API tokens, kept in their own SQLite file (whatever the graph store), hashed.
+
+A token reads ``cmdb_<key>_<secret>``: ``key`` finds the row, ``secret`` is checked
+against its SHA-256 with a constant-time compare. Secrets are 32 random bytes, so a fast
+hash is enough (a slow password hash protects guessable secrets, which these are not).
+The clear token is shown once, at creation, and never stored or logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cmdb.auth.roles import Role
+from cmdb.domain.errors import CmdbError, InvalidInput, NotFound
+
+PREFIX = "cmdb_"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_token (
+    key TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    services TEXT NOT NULL DEFAULT '',  -- comma-separated service CI ids; '' = every service
+    secret_sha256 TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT,
+    revoked_at TEXT
+);
+"""
+
+
+class Unauthenticated(CmdbError):
+    """No token, or one that is unknown, forged, expired or revoked."""
+
+
+class Forbidden(CmdbError):
+    """A valid token whose role or service scope does not allow the request."""
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    key: str
+    name: str
+    role: Role
+    services: tuple[str, ...]  # empty: not scoped
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    @property
+    def scoped(self) -> bool:
+        return bool(self.services)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the token's name and role, and the services it is limited to."""
+
+    name: str
+    role: Role
+    services: tuple[str, ...] = ()
+    token_key: str | None = None
+
+    @property
+    def scoped(self) -> bool:
+        return bool(self.services)
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _ts(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat()
+
+
+def _parse_ts(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+class TokenStore:
+    def __init__(self, path: Path, *, clock: Callable[[], datetime] | None = None) -> None:
+        self.path = path
+        self._clock = clock or (lambda: datetime.now(UTC))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._conn() as db:
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _conn(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=10)
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    def create(
+        self,
+        name: str,
+        role: Role,
+        *,
+        services: Sequence[str] = (),
+        expires_at: datetime | None = None,
+    ) -> tuple[str, TokenInfo]:
+        """A new token: the clear text (show it once) and what is stored of it."""
+        if not name.strip():
+            raise InvalidInput("a token needs a name", where="name")
+        now = self._clock()
+        if expires_at is not None and expires_at <= now:
+            raise InvalidInput("the expiry is in the past", where="expires_at")
+        key = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        info = TokenInfo(key, name.strip(), role, tuple(services), now, expires_at, None)
+        with self._conn() as db:
+            db.execute(
+                "INSERT INTO api_token VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+                (
+                    key,
+                    info.name,
+                    role.value,
+                    ",".join(services),
+                    _hash(secret),
+                    _ts(now),
+                    _ts(expires_at) if expires_at else None,
+                ),
+            )
+        return f"{PREFIX}{key}_{secret}", info
+
+    def list(self) -> list[TokenInfo]:
+        with self._conn() as db:
+            rows = db.execute(
+                "SELECT key, name, role, services, created_at, expires_at, revoked_at "
+                "FROM api_token ORDER BY created_at, key"
+            ).fetchall()
+        return [self._info(r) for r in rows]
+
+    def revoke(self, key: str) -> TokenInfo:
+        with self._conn() as db:
+            cur = db.execute(
+                "UPDATE api_token SET revoked_at = ? WHERE key = ? AND revoked_at IS NULL",
+                (_ts(self._clock()), key),
+            )
+            if (
+                cur.rowcount == 0
+                and not db.execute("SELECT 1 FROM api_token WHERE key = ?", (key,)).fetchone()
+            ):
+                raise NotFound(f"no token {key!r}", where="key")
+        return next(t for t in self.list() if t.key == key)
+
+    def authenticate(self, token: str | None) -> Principal:
+        """The principal a presented token stands for, or Unauthenticated (never says which
+        part was wrong: a forger learns nothing)."""
+        if not token:
+            raise Unauthenticated("a bearer token is required")
+        rest = token.removeprefix(PREFIX)
+        key, sep, secret = rest.partition("_")
+        if not token.startswith(PREFIX) or not sep or not key or not secret:
+            raise Unauthenticated("invalid token")
+        with self._conn() as db:
+            row = db.execute(
+                "SELECT key, name, role, services, created_at, expires_at, revoked_at, "
+                "secret_sha256 FROM api_token WHERE key = ?",
+                (key,),
+            ).fetchone()
+        # Compare even when the key is unknown, so timing does not tell keys apart.
+        expected = row[7] if row else _hash(secrets.token_hex(8))
+        if not hmac.compare_digest(expected, _hash(secret)) or row is None:
+            raise Unauthenticated("invalid token")
+        info = self._info(row[:7])
+        if info.revoked_at is not None:
+            raise Unauthenticated("invalid token")
+        if info.expires_at is not None and info.expires_at <= self._clock():
+            raise Unauthenticated("token expired")
+        return Principal(info.name, info.role, info.services, info.key)
+
+    @staticmethod
+    def _info(row: Sequence[object]) -> TokenInfo:
+        key, name, role, services, created, expires, revoked = row
+        return TokenInfo(
+            key=str(key),
+            name=str(name),
+            role=Role(str(role)),
+            services=tuple(s for s in str(services).split(",") if s),
+            created_at=datetime.fromisoformat(str(created)),
+            expires_at=_parse_ts(expires if isinstance(expires, str) else None),
+            revoked_at=_parse_ts(revoked if isinstance(revoked, str) else None),
+        )
