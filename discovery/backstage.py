@@ -20,7 +20,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from cmdb.domain.errors import ForbiddenRelationship
+from cmdb.domain.errors import ForbiddenRelationship, InvalidInput
 from cmdb.domain.identifiers import Identifier, IdentifierKind
 from cmdb.domain.relationships import check_allowed
 from discovery.io import yaml_documents
@@ -188,8 +188,17 @@ def read(paths: Sequence[Path]) -> Iterator[Item]:
     """Yield the CIs of every file, then the relationships between them (and placeholders)."""
     catalog = _Catalog()
     for path in paths:
+        first: int | None = None  # line of the first document
+        mapping = False
         for line, doc in yaml_documents(path):
+            first = line if first is None else first
+            mapping = mapping or isinstance(doc, Mapping)
             yield from _document(doc, f"{path}:{line}", catalog)
+        if first is not None and not mapping:
+            # Not one entity-shaped document (XML, CSV, prose read as YAML): the wrong file.
+            raise InvalidInput(
+                "not a Backstage catalog: no document is a mapping", where=f"{path}:{first}"
+            )
     for entity in catalog.definitions:
         yield from _relationships(entity, catalog)
 
@@ -268,9 +277,19 @@ def _attributes(ref: Ref, meta: Mapping[str, Any], spec: Mapping[str, Any]) -> d
     for key in ("type", "lifecycle"):
         if isinstance(spec.get(key), str):
             attrs[key] = spec[key]
-    for key in ("title", "tags", "annotations", "labels"):
-        if meta.get(key):
-            attrs[key] = meta[key]
+    # Only the shapes Backstage allows (a string, a list of strings, maps of strings): a value
+    # copied as found could be a YAML alias bomb that the store would expand.
+    if isinstance(meta.get("title"), str) and meta["title"]:
+        attrs["title"] = meta["title"]
+    tags = meta.get("tags")
+    if isinstance(tags, list) and (strings := [t for t in tags if isinstance(t, str)]):
+        attrs["tags"] = strings
+    for key in ("annotations", "labels"):
+        value = meta.get(key)
+        if isinstance(value, Mapping) and (
+            pairs := {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
+        ):
+            attrs[key] = pairs
     links = meta.get("links")
     if isinstance(links, list):
         urls = [lk["url"] for lk in links if isinstance(lk, Mapping) and "url" in lk]

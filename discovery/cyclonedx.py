@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from cmdb.domain.errors import ForbiddenRelationship, InvalidInput
 from cmdb.domain.identifiers import Identifier, IdentifierKind
 from cmdb.domain.relationships import check_allowed
@@ -137,11 +139,9 @@ def _component_ci(comp: object, ci_class: str, where: str, bom: _Bom) -> Discove
     key = _local_key(comp, where, bom)
     if isinstance(key, Problem):
         return key
-    ident = (
-        Identifier(kind=IdentifierKind.PURL, value=purl)
-        if purl
-        else Identifier(kind=IdentifierKind.KEY, value=key)
-    )
+    ident = _identifier(IdentifierKind.PURL, purl, where) if purl else _key_id(key, where)
+    if isinstance(ident, Problem):
+        return ident
     group = _text(comp.get("group"))
     name = f"{group}/{comp['name']}" if group else str(comp["name"])
     fields = {f: comp[f] for f in ("version", "description") if _text(comp.get(f))}
@@ -217,7 +217,9 @@ def _service_ci(svc: object, where: str, bom: _Bom) -> DiscoveredCI | Problem:
     flows = _data_flows(svc.get("data"))
     if flows:
         attrs["data_flows"] = flows
-    ident = Identifier(kind=IdentifierKind.KEY, value=key)
+    ident = _key_id(key, where)
+    if isinstance(ident, Problem):
+        return ident
     return _ci(key, "ApplicationInstance", str(svc["name"]), (ident,), fields, attrs, where, bom)
 
 
@@ -252,8 +254,11 @@ def _rel(
     rel: str, source: str, target: str, bom: _Bom, where: str, attrs: dict[str, Any]
 ) -> DiscoveredRel | Problem:
     """A relationship, with placeholders for ends this BOM never defines."""
-    src_ph = None if source in bom.classes else _placeholder(source)
-    tgt_ph = None if target in bom.classes else _placeholder(target)
+    try:
+        src_ph = None if source in bom.classes else _placeholder(source)
+        tgt_ph = None if target in bom.classes else _placeholder(target)
+    except ValidationError as exc:
+        return _problem(Severity.ERROR, where, f"bad bom-ref: {_first_error(exc)}")
     src_class = src_ph.ci_class if src_ph else bom.classes[source]
     tgt_class = tgt_ph.ci_class if tgt_ph else bom.classes[target]
     try:
@@ -269,6 +274,21 @@ def _rel(
         target_placeholder=tgt_ph,
         where=where,
     )
+
+
+def _identifier(kind: IdentifierKind, value: str, where: str) -> Identifier | Problem:
+    try:
+        return Identifier(kind=kind, value=value)
+    except ValidationError as exc:
+        return _problem(Severity.ERROR, where, f"bad {kind.value}: {_first_error(exc)}")
+
+
+def _key_id(key: str, where: str) -> Identifier | Problem:
+    return _identifier(IdentifierKind.KEY, key, where)
+
+
+def _first_error(exc: ValidationError) -> str:
+    return str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
 
 
 def _placeholder(key: str) -> Placeholder:

@@ -22,6 +22,9 @@ from cmdb.domain.errors import InvalidInput
 
 MAX_BYTES = 256 * 1024 * 1024
 MAX_ALIASES = 1_000
+# PyYAML composes nodes recursively (three Python frames a level): a document nested
+# deeper than this would end in RecursionError. No real inventory comes near it.
+MAX_DEPTH = 100
 
 
 def _check_size(path: Path) -> None:
@@ -46,11 +49,13 @@ def read_text(path: Path) -> str:
 
 
 class _CappedLoader(yaml.SafeLoader):
-    """SafeLoader that refuses documents with more aliases than any real inventory has."""
+    """SafeLoader that refuses documents with more aliases, or nested deeper, than any real
+    inventory has."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self._aliases = 0
+        self._depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
@@ -60,13 +65,30 @@ class _CappedLoader(yaml.SafeLoader):
                 raise yaml.YAMLError(
                     f"more than {MAX_ALIASES} YAML aliases at line {mark.line + 1}: refused"
                 )
-        return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise yaml.YAMLError(
+                    f"nested more than {MAX_DEPTH} levels deep at line {mark.line + 1}: refused"
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def yaml_documents(path: Path) -> Iterator[tuple[int, Any]]:
     """Each YAML document of a file with the line it starts on (1-based); empty ones skipped."""
     text = read_text(path)
-    loader = _CappedLoader(text)
+    try:
+        loader = _CappedLoader(text)  # checks every character: may raise ReaderError
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise InvalidInput(
+            f"invalid YAML: character U+{exc.character:04X} is not allowed",
+            where=f"{path}:{line}:{col}",
+        ) from exc
     try:
         while loader.check_node():
             node = loader.get_node()
@@ -95,6 +117,13 @@ def json_document(path: Path) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            # orjson says "surrogates not allowed" at 1:1 for UTF-16 and Latin-1 alike.
+            raise InvalidInput(
+                f"not UTF-8 text (byte {bad.start}: {bad.reason})", where=str(path)
+            ) from exc
         raise InvalidInput(
             f"invalid JSON: {exc.msg}", where=f"{path}:{exc.lineno}:{exc.colno}"
         ) from exc
@@ -113,3 +142,7 @@ def xml_elements(path: Path, tag: str) -> Iterator[Element]:
     except SyntaxError as exc:  # xml.etree.ElementTree.ParseError
         line, col = getattr(exc, "position", (0, 0))
         raise InvalidInput(f"invalid XML: {exc.msg}", where=f"{path}:{line}:{col}") from exc
+    except (LookupError, ValueError) as exc:
+        # expat hands the declared encoding to Python's codecs: encoding="UTF-9" is a
+        # LookupError, a multi-byte or mis-declared one a ValueError.
+        raise InvalidInput(f"invalid XML encoding: {exc}", where=str(path)) from exc

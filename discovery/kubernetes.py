@@ -865,10 +865,17 @@ def read(paths: Sequence[Path], *, cluster: str = "default") -> Iterator[Item]:
         )
     scan = _Scan(cluster)
     for path in paths:
-        empty = True
+        first: int | None = None  # line of the first document
+        mapping = False
         for line, data in _documents(Path(path)):
-            empty = False
+            first = line if first is None else first
+            mapping = mapping or isinstance(data, dict)
             yield from scan.document(data, f"{path}:{line}")
-        if empty:
+        if first is None:
             yield Problem(severity=Severity.WARNING, where=str(path), message="no YAML document")
+        elif not mapping:
+            # Not one object in the file (XML, CSV, prose read as YAML): the wrong file.
+            raise InvalidInput(
+                "not Kubernetes manifests: no document is a mapping", where=f"{path}:{first}"
+            )
     yield from scan.finish()

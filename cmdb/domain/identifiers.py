@@ -42,6 +42,7 @@ UNIQUE_KINDS: frozenset[IdentifierKind] = frozenset(
     }
 )
 
+MAX_VALUE_CHARS = 1024
 _MAC = re.compile(r"^[0-9a-f]{2}([:-]?[0-9a-f]{2}){5}$")
 
 
@@ -50,8 +51,16 @@ def normalise(kind: IdentifierKind, value: str) -> str:
     v = value.strip()
     if not v:
         raise InvalidInput("an identifier value cannot be empty", where=kind.value)
+    if len(v) > MAX_VALUE_CHARS:
+        raise InvalidInput(
+            f"identifier values are at most {MAX_VALUE_CHARS} characters", where=kind.value
+        )
     if kind in (IdentifierKind.FQDN, IdentifierKind.HOSTNAME):
-        return v.lower().rstrip(".")
+        # A name of dots only is no name: refused here, or the stored value would be empty.
+        name = v.lower().rstrip(".")
+        if not name:
+            raise InvalidInput(f"{value!r} is not a host name", where=kind.value)
+        return name
     if kind is IdentifierKind.MAC:
         low = v.lower()
         if not _MAC.match(low):
@@ -109,6 +118,6 @@ class Identifier(BaseModel):
     @field_validator("value")
     @classmethod
     def _not_too_long(cls, v: str) -> str:
-        if len(v) > 1024:
-            raise ValueError("identifier values are at most 1024 characters")
+        if len(v) > MAX_VALUE_CHARS:
+            raise ValueError(f"identifier values are at most {MAX_VALUE_CHARS} characters")
         return v
