@@ -22,10 +22,18 @@ store through ``apply``), in one run:
    popular database), with both fetch strategies, split into fetch (the store call or
    calls), build (the impact view), and assess (propagation, paths, scores, SLA exposure).
 
-Times are medians of ``--repeat`` runs with the garbage collector off while timing.
+4. **Neo4j** (``--stores`` includes neo4j; bench/impact_neo4j.py): the impact closure of
+   the same failed CIs through the Neo4j store and the engine, both fetch strategies,
+   against the best hand-written one-round-trip Cypher for the same closure.
 
-    python bench/impact_engine.py                      # 10k and 100k
-    python bench/impact_engine.py --sizes 10k --repeat 5
+Times are medians of ``--repeat`` runs (the embedded part with the garbage collector off
+while timing).
+
+The script is named like the engine package it measures: it puts the project root first on
+``sys.path`` (and bench/ last) so ``import impact`` finds the package, not this file.
+
+    python bench/impact.py                      # 10k and 100k, embedded and Neo4j
+    python bench/impact.py --sizes 10k --repeat 5 --stores neo4j
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -70,6 +79,8 @@ from estate import (  # noqa: E402
 from store import git_info, machine_info  # noqa: E402
 
 _engine_first()  # bench/store.py puts bench/ first again when imported
+
+import impact_neo4j  # noqa: E402
 
 from cmdb.store.contract import Direction  # noqa: E402
 from cmdb.store.embedded.store import EmbeddedStore  # noqa: E402
@@ -360,7 +371,7 @@ def _yes(ok: bool) -> str:
 def table_rows(results: dict[str, Any]) -> list[list[str]]:
     rows: list[list[str]] = []
     for key, r in results["sizes"].items():
-        for c in r["closure"]:
+        for c in r.get("closure", []):
             ig_t, nx_t = ms(c["igraph_s"]), ms(c["networkx_s"])
             rows += [
                 [
@@ -395,7 +406,7 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
                     "",
                 ],
             ]
-        for c in r["spof"]:
+        for c in r.get("spof", []):
             ig_t, nx_t = ms(c["igraph_dominator_s"]), ms(c["networkx_dominators_s"])
             rows += [
                 [
@@ -440,7 +451,7 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
                     "",
                 ],
             ]
-        for c in r["store"]:
+        for c in r.get("store", []):
             rows.append(
                 [
                     key,
@@ -454,6 +465,8 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
                     _yes(c["total_s"] < 0.01),
                 ]
             )
+        if "neo4j" in r:
+            rows += impact_neo4j.table_rows(key, r["neo4j"])
     return rows
 
 
@@ -475,6 +488,37 @@ def markdown_table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def bench_embedded(est: Estate, workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
+    load = os.getloadavg()
+    store, ids, t_ingest = ingest(est, workdir, args.batch)
+    print(
+        f"  estate: {est.n_cis:,} CIs, {est.n_edges:,} relationships, ingested in {t_ingest:.1f} s",
+        flush=True,
+    )
+    graph, t_read, t_build = whole_graph(store, est, ids)
+    print(
+        f"  impact view of the whole estate: read {t_read:.2f} s, built {t_build:.2f} s",
+        flush=True,
+    )
+    r: dict[str, Any] = {
+        "impact_edges": len(graph.src),
+        "groups": graph.n_groups,
+        "ingest_s": t_ingest,
+        "whole_subgraph_read_s": t_read,
+        "whole_impact_view_build_s": t_build,
+    }
+    print("  closure ...", flush=True)
+    r["closure"] = bench_closure(graph, roots_for(est, ids, graph), args.repeat)
+    print("  SPOF ...", flush=True)
+    services = [graph.pos[ids[s]] for s in est.services]
+    r["spof"] = bench_spof(graph, services, args.repeat)
+    print("  change impact on the embedded store ...", flush=True)
+    r["store"] = bench_store(store, est, ids, max(3, args.repeat // 2))
+    r["load_avg_before_after"] = [load, os.getloadavg()]
+    store.close()
+    return r
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--sizes", default="10k,100k", help="estate sizes, e.g. 10k,100k")
@@ -483,10 +527,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=5000, help="CIs per change set at ingest")
     ap.add_argument("--repeat", type=int, default=7, help="timed runs per measure (median)")
     ap.add_argument("--workdir", default=None, help="where store files go (default: a temp dir)")
+    ap.add_argument("--stores", default="embedded,neo4j", help="embedded, neo4j or both")
     args = ap.parse_args(argv)
+    stores = [s.strip() for s in args.stores.split(",") if s.strip()]
+    neo = impact_neo4j.Neo4jBench(ROOT) if "neo4j" in stores else None
 
     results: dict[str, Any] = {
-        "benchmark": "bench/impact_engine.py",
+        "benchmark": "bench/impact.py",
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "argv": sys.argv[1:] if argv is None else argv,
         "machine": machine_info(),
@@ -496,46 +543,30 @@ def main(argv: list[str] | None = None) -> int:
             "networkx_over_closure_min": TARGET_CLOSURE_NX,
             "spof_over_igraph_dominator_max": TARGET_SPOF_IGRAPH,
             "networkx_over_spof_min": TARGET_SPOF_NX,
+            "neo4j_closure_over_hand_cypher_max": impact_neo4j.TARGET_NEO4J_OVER_HAND,
         },
+        "stores": stores,
         "sizes": {},
     }
-    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
-        workdir = Path(tmp)
-        for size in (parse_size(s) for s in args.sizes.split(",") if s.strip()):
-            key = size_label(size)
-            print(f"== {key}", flush=True)
-            est = generate(size, args.seed)
-            store, ids, t_ingest = ingest(est, workdir, args.batch)
-            print(
-                f"  estate: {est.n_cis:,} CIs, {est.n_edges:,} relationships,"
-                f" ingested in {t_ingest:.1f} s",
-                flush=True,
-            )
-            graph, t_read, t_build = whole_graph(store, est, ids)
-            print(
-                f"  impact view of the whole estate: read {t_read:.2f} s, built {t_build:.2f} s",
-                flush=True,
-            )
-            r: dict[str, Any] = {
-                "cis": est.n_cis,
-                "relationships": est.n_edges,
-                "impact_edges": len(graph.src),
-                "groups": graph.n_groups,
-                "ingest_s": t_ingest,
-                "whole_subgraph_read_s": t_read,
-                "whole_impact_view_build_s": t_build,
-            }
-            print("  closure ...", flush=True)
-            r["closure"] = bench_closure(graph, roots_for(est, ids, graph), args.repeat)
-            print("  SPOF ...", flush=True)
-            services = [graph.pos[ids[s]] for s in est.services]
-            r["spof"] = bench_spof(graph, services, args.repeat)
-            print("  change impact on the embedded store ...", flush=True)
-            r["store"] = bench_store(store, est, ids, max(3, args.repeat // 2))
-            results["sizes"][key] = r
-            store.close()
-            del graph, est
-            gc.collect()
+    try:
+        with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+            for size in (parse_size(s) for s in args.sizes.split(",") if s.strip()):
+                key = size_label(size)
+                print(f"== {key}", flush=True)
+                est = generate(size, args.seed)
+                r: dict[str, Any] = {"cis": est.n_cis, "relationships": est.n_edges}
+                if "embedded" in stores:
+                    r |= bench_embedded(est, Path(tmp), args)
+                if neo is not None:
+                    load = os.getloadavg()
+                    r["neo4j"] = neo.run_size(est, args.batch, max(3, args.repeat // 2))
+                    r["neo4j"]["load_avg_before_after"] = [load, os.getloadavg()]
+                results["sizes"][key] = r
+                del est
+                gc.collect()
+    finally:
+        if neo is not None:
+            neo.close()
     rows = table_rows(results)
     results["table_markdown"] = markdown_table(rows)
     results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")

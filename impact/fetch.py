@@ -25,7 +25,7 @@ switch, a location pulls in its whole estate). Two things keep it down:
 target-to-source types with OUT walks over the source-to-target ones, from the newly reached
 CIs only, and fetches cluster members in one last step. It reads only what the impact
 reaches (plus the members of reached clusters) at the cost of a few round trips (about
-three per cluster hop on the longest path). See bench/impact_engine.py for both measured.
+three per cluster hop on the longest path). See bench/impact.py for both measured.
 """
 
 from __future__ import annotations

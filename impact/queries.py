@@ -36,7 +36,7 @@ HISTORY_LOOKUPS = 50  # candidates whose history is read, best-explaining first
 class Limits:
     """Caps of the walk, and how to fetch: "rounds" by default, because the single BOTH
     call reads the whole connected estate on every realistic estate (see impact/fetch.py
-    and bench/impact_engine.py); "one-call" is one store round trip."""
+    and bench/impact.py); "one-call" is one store round trip."""
 
     max_depth: int = DEFAULT_MAX_DEPTH
     max_nodes: int = DEFAULT_MAX_NODES
