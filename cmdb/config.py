@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     discovery_touch_after_s: float = Field(
         default=43_200.0, ge=0, description="age at which an unchanged CI's last-seen is refreshed"
     )
+    practice_policy_file: Path | None = Field(
+        default=None, description="YAML: change risk rules, approvals, incident priority matrix"
+    )
 
     # -- the API server (cmdb serve) ------------------------------------------------------
     api_host: str = Field(default="127.0.0.1", description="address `cmdb serve` listens on")

@@ -101,9 +101,12 @@ class ImpactReport(BaseModel):
 def service_outages(
     incidents: Iterable[Incident], service_id: str, until: datetime
 ) -> list[Interval]:
-    """When a service was out, from the incidents recorded against it (open ones to now)."""
+    """When a service was out, from the incidents recorded against it (open ones to now);
+    an incident that is not an outage (a reduction in quality) spends nothing."""
     out: list[Interval] = []
     for inc in incidents:
+        if not inc.outage:
+            continue
         if service_id not in inc.service_ids and service_id not in inc.ci_ids:
             continue
         end = inc.resolved_at if inc.resolved_at is not None else until

@@ -9,12 +9,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from cmdb.api import errors
+from cmdb.api import errors, logredact
+from cmdb.api.jsondepth import JsonDepthMiddleware
 from cmdb.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from cmdb.api.ratelimit import RateLimitMiddleware, RateLimits
 from cmdb.api.responses import OrjsonResponse
 from cmdb.api.routers import ROUTERS
+from cmdb.api.ui import mount_ui
 from cmdb.auth.tokens import TokenStore
 from cmdb.config import Settings, load_settings
+from cmdb.gql.router import mount_graphql
 from cmdb.store.contract import GraphStore
 from cmdb.store.factory import open_store
 
@@ -68,6 +72,17 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
     _mount_extras(app, settings)
+    # Secrets never reach a log, whichever library logs (reliability 19).
+    password = settings.neo4j_password
+    logredact.install(password.get_secret_value() if password else "")
+    # Inside the body limit: the depth guard reads a body already capped in size.
+    app.add_middleware(JsonDepthMiddleware, max_depth=settings.max_json_depth)
+    app.state.rate_limits = RateLimits.per_minute(settings.token_rate_per_min)
+    app.add_middleware(
+        RateLimitMiddleware,
+        limits=app.state.rate_limits,
+        credential_paths=(f"{API_PREFIX}/auth", f"{API_PREFIX}/tokens"),
+    )
     # Added last = outermost: the request id exists before anything can fail.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
@@ -76,3 +91,5 @@ def create_app(
 
 def _mount_extras(app: FastAPI, settings: Settings) -> None:
     """The GraphQL API and the impact map page (their modules own their routes)."""
+    mount_graphql(app, settings)
+    mount_ui(app)

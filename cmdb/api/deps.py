@@ -69,6 +69,8 @@ def require(permission: Permission) -> Callable[[Request], Principal]:
         return principal
 
     check.__name__ = f"require_{permission.value}"
+    # Marks the check, so a test can prove every route carries one (the security matrix).
+    setattr(check, "permission", permission)  # noqa: B010 - a function takes any attribute
     return check
 
 

@@ -10,7 +10,10 @@ import re
 import uuid
 
 import orjson
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cmdb.api.errors import _unexpected
 
 REQUEST_ID_HEADER = "x-request-id"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -31,14 +34,27 @@ class RequestIdMiddleware:
         rid = given if _SAFE_ID.match(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = rid
 
+        started = False
+
         async def send_with_id(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = list(message.get("headers") or [])
                 headers.append((REQUEST_ID_HEADER.encode(), rid.encode()))
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            # Starlette answers an unexpected error from its outermost middleware, outside
+            # this one, so that answer would lack the request id header. Answer here, with
+            # the app's own handler (generic message, request id, traceback to the log).
+            if started:
+                raise
+            response = await _unexpected(Request(scope), exc)
+            await response(scope, receive, send_with_id)
 
 
 class _TooLarge(Exception):

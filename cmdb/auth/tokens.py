@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cmdb.auth.roles import Role
 from cmdb.domain.errors import CmdbError, InvalidInput, NotFound
 
 PREFIX = "cmdb_"
+MAX_TOKEN_CHARS = 256  # a real token is about 60; anything longer is not worth hashing
+_DURATION = re.compile(r"^\s*(\d{1,6})\s*([smhdw])\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_token (
@@ -74,6 +78,14 @@ class Principal:
         return bool(self.services)
 
 
+def parse_duration(text: str, *, where: str = "expires_in") -> timedelta:
+    """``30d``, ``12h``, ``90m``, ``45s`` or ``2w``."""
+    m = _DURATION.match(text)
+    if not m or int(m.group(1)) == 0:
+        raise InvalidInput(f"{text!r} is not a duration such as 30d, 12h, 90m or 2w", where=where)
+    return timedelta(seconds=int(m.group(1)) * _UNIT_SECONDS[m.group(2).lower()])
+
+
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -114,6 +126,10 @@ class TokenStore:
         """A new token: the clear text (show it once) and what is stored of it."""
         if not name.strip():
             raise InvalidInput("a token needs a name", where="name")
+        if any(not s or "," in s or s != s.strip() for s in services):
+            raise InvalidInput("a service reference is empty or holds a comma", where="services")
+        if expires_at is not None and expires_at.tzinfo is None:
+            expires_at = expires_at.replace(tzinfo=UTC)  # an instant without a zone is UTC
         now = self._clock()
         if expires_at is not None and expires_at <= now:
             raise InvalidInput("the expiry is in the past", where="expires_at")
@@ -143,6 +159,17 @@ class TokenStore:
             ).fetchall()
         return [self._info(r) for r in rows]
 
+    def get(self, key: str) -> TokenInfo:
+        with self._conn() as db:
+            row = db.execute(
+                "SELECT key, name, role, services, created_at, expires_at, revoked_at "
+                "FROM api_token WHERE key = ?",
+                (key,),
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no token {key!r}", where="key")
+        return self._info(row)
+
     def revoke(self, key: str) -> TokenInfo:
         with self._conn() as db:
             cur = db.execute(
@@ -154,13 +181,15 @@ class TokenStore:
                 and not db.execute("SELECT 1 FROM api_token WHERE key = ?", (key,)).fetchone()
             ):
                 raise NotFound(f"no token {key!r}", where="key")
-        return next(t for t in self.list() if t.key == key)
+        return self.get(key)
 
     def authenticate(self, token: str | None) -> Principal:
         """The principal a presented token stands for, or Unauthenticated (never says which
         part was wrong: a forger learns nothing)."""
         if not token:
             raise Unauthenticated("a bearer token is required")
+        if len(token) > MAX_TOKEN_CHARS:
+            raise Unauthenticated("invalid token")
         rest = token.removeprefix(PREFIX)
         key, sep, secret = rest.partition("_")
         if not token.startswith(PREFIX) or not sep or not key or not secret:

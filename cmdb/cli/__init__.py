@@ -11,7 +11,9 @@ from pydantic import ValidationError
 from cmdb.config import Settings
 from cmdb.domain.errors import InvalidInput
 
-from . import ci, data, db, discover, graph, impact, rel
+from . import change, ci, data, db, discover, graph, impact, incident, rel
+from . import serve as serve_cli
+from . import token as token_cli
 from ._common import Cli, CliGroup
 
 app = typer.Typer(
@@ -50,6 +52,8 @@ app.add_typer(rel.app, name="rel")
 app.add_typer(data.sample_app, name="sample")
 app.add_typer(db.app, name="db")
 app.add_typer(impact.impact_app, name="impact")
+app.add_typer(change.app, name="change")
+app.add_typer(incident.app, name="incident")
 app.command("neighbours")(graph.neighbours)
 app.command("subgraph")(graph.subgraph)
 app.command("history")(graph.history)
@@ -57,5 +61,7 @@ app.command("counts")(graph.counts)
 app.command("export")(data.export)
 app.command("import")(data.import_)
 discover.register(app)
+app.add_typer(token_cli.app, name="token")
+app.command("serve")(serve_cli.serve)
 
 __all__ = ["app"]

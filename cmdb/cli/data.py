@@ -10,7 +10,9 @@ import typer
 
 from cmdb.domain.errors import CmdbError
 from cmdb.sample.load import load_sample
+from cmdb.sample.via_discovery import AGREEMENTS, inventories, load_via_discovery
 from cmdb.store import snapshot
+from cmdb.store.contract import GraphStore
 
 from ._common import CliGroup, JsonOpt, cli, console, print_json
 
@@ -54,9 +56,23 @@ def import_(ctx: typer.Context, file: FileArg, as_json: JsonOpt = False) -> None
 
 
 @sample_app.command("load")
-def sample_load(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+def sample_load(
+    ctx: typer.Context,
+    via_discovery: Annotated[
+        bool,
+        typer.Option(
+            "--via-discovery",
+            help="Load it through the discovery adapters, from the shipped inventory files"
+            " (nmap, Ansible, compose, Kubernetes, CSV), one run each, then the agreements.",
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
     """Load Saltmarsh Ferries, the fictional sample estate (idempotent)."""
     state = cli(ctx)
+    if via_discovery:
+        _load_via_discovery(state.store(), state.settings.actor, as_json)
+        return
     result = load_sample(state.store(), actor=state.settings.actor)
     if as_json:
         print_json(result.model_dump(exclude={"ci_ids", "rel_ids"}))
@@ -65,4 +81,36 @@ def sample_load(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         f"sample estate: {result.created} CIs created, {result.updated} updated,"
         f" {result.unchanged} unchanged; {result.rels_created} relationships created;"
         f" {result.history_rows} history rows"
+    )
+
+
+def _load_via_discovery(store: GraphStore, actor: str, as_json: bool) -> None:
+    loaded = load_via_discovery(store, actor=actor)
+    if as_json:
+        print_json(
+            {
+                "runs": [
+                    {"format": f.fmt, "files": list(f.files), "report": r} for f, r in loaded.runs
+                ],
+                "agreements": loaded.agreements.model_dump(exclude={"ci_ids", "rel_ids"}),
+            }
+        )
+        return
+    out = console()
+    out.print(f"discovery runs over {inventories()}:", highlight=False)
+    for feed, report in loaded.runs:
+        s = report.summary()
+        rels = sum(report.relationships.values())
+        out.print(
+            f"{feed.fmt:<8} {' '.join(feed.files):<56} {report.run.status.value}: "
+            f"{s['created']} CIs created, {s['updated']} updated, {s['unchanged']} unchanged,"
+            f" {rels} relationships, {s['errors']} errors",
+            markup=False,
+            highlight=False,
+        )
+    a = loaded.agreements
+    out.print(
+        f"{'-':<8} {AGREEMENTS + ' (SLAs, OLAs, contracts, cluster quorum)':<56} applied: "
+        f"{a.updated} CIs updated, {a.created} created",
+        highlight=False,
     )

@@ -113,6 +113,8 @@ def discover(
                 actor=settings.actor,
                 touch_after=timedelta(seconds=settings.discovery_touch_after_s),
                 progress=progress,
+                # A difference no approved change covers is an unauthorised change.
+                approved_changes=store.list_changes(),
             )
         except InvalidInput:
             raise  # bad input: exit 2, nothing written

@@ -1,6 +1,8 @@
 """Changes and incidents: the records that link to CIs and services.
 
-Only their shape lives here; their behaviour (risk, schedules, SLA clocks) comes later.
+Only their shape lives here; their behaviour (the change state machine, risk, schedules,
+SLA clocks, reviews) is in :mod:`cmdb.practice`. Every field added after the first shape
+is optional with a default, so records written before still load.
 """
 
 from __future__ import annotations
@@ -30,6 +32,65 @@ class ChangeState(StrEnum):
     CLOSED = "closed"
 
 
+class ChangePriority(StrEnum):
+    EMERGENCY = "emergency"
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+class ExpectedImpact(StrEnum):
+    MAJOR = "major"
+    MINOR = "minor"
+
+
+class ChangeOutcome(StrEnum):
+    SUCCESSFUL = "successful"
+    FAILED = "failed"
+    BACKED_OUT = "backed_out"
+
+
+class RiskClass(StrEnum):
+    STANDARD = "standard"
+    LOW = "low"
+    HIGH = "high"
+    VERY_HIGH = "very_high"
+
+
+class ApprovalLevel(StrEnum):
+    """The change authority a risk class needs, most junior first."""
+
+    PRE_APPROVED = "pre_approved"
+    CHANGE_MANAGER = "change_manager"
+    CAB = "cab"
+    BOARD = "board"  # a higher (global) change board: very high risk, or many sites
+
+
+class StateEntry(BaseModel):
+    """One step of a change's life: which state, when, by whom, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: ChangeState
+    at: datetime
+    by: str
+    note: str = ""
+
+
+class ChangeRisk(BaseModel):
+    """The outcome of a risk assessment, kept on the change (the full explanation is
+    recomputed on demand: it depends on the graph at the time)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    risk_class: RiskClass
+    approval: ApprovalLevel
+    rule: str
+    why: str
+    score: float = 0.0
+    assessed_at: datetime
+
+
 class Change(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -38,22 +99,61 @@ class Change(BaseModel):
     type: ChangeType = ChangeType.NORMAL
     state: ChangeState = ChangeState.DRAFT
     requester: str = ""
-    ci_ids: list[str] = Field(default_factory=list)
+    ci_ids: list[str] = Field(default_factory=list, description="the affected CIs")
     service_ids: list[str] = Field(default_factory=list)
     planned_start: datetime | None = None
     planned_end: datetime | None = None
+    # The RFC's other fields (all optional, so older records still load).
+    ci_versions: dict[str, str] = Field(
+        default_factory=dict, description="affected CI id -> the version the change brings"
+    )
+    priority: ChangePriority = ChangePriority.NORMAL
+    related_changes: list[str] = Field(default_factory=list)
+    references: list[str] = Field(
+        default_factory=list, description="known errors, problems, documents it rests on"
+    )
+    expected_impact: ExpectedImpact | None = None
+    reason: str = ""
+    business_benefit: str = ""
+    resources: list[str] = Field(default_factory=list)
+    backout_plan: str = ""
+    risk: ChangeRisk | None = None
+    outcome: ChangeOutcome | None = None
+    review_required: bool = Field(
+        default=False, description="an emergency change implemented before full documentation"
+    )
+    review_notes: str = ""
+    incident_ids: list[str] = Field(
+        default_factory=list, description="incidents linked by the post-implementation review"
+    )
+    log: list[StateEntry] = Field(default_factory=list, description="every state, in order")
 
     @model_validator(mode="after")
     def _window(self) -> Change:
         if self.planned_start and self.planned_end and self.planned_end <= self.planned_start:
             raise ValueError("planned_end must be after planned_start")
+        stray = sorted(set(self.ci_versions) - set(self.ci_ids))
+        if stray:
+            raise ValueError(f"ci_versions names CIs the change does not affect: {stray}")
         return self
+
+    def entered(self, state: ChangeState) -> datetime | None:
+        """When the change last entered ``state``, from its log."""
+        return next((e.at for e in reversed(self.log) if e.state is state), None)
 
 
 class IncidentState(StrEnum):
     OPEN = "open"
     RESOLVED = "resolved"
     CLOSED = "closed"
+
+
+class Level(StrEnum):
+    """An incident's impact or urgency."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
 
 
 class Incident(BaseModel):
@@ -68,6 +168,18 @@ class Incident(BaseModel):
     opened_at: datetime
     resolved_at: datetime | None = None
     major: bool = False
+    # Added with the practice (optional, so older records still load).
+    impact: Level | None = None
+    urgency: Level | None = None
+    responded_at: datetime | None = None
+    outage: bool = Field(
+        default=True,
+        description="the services named were out (it spends their availability budget);"
+        " false for a reduction in quality",
+    )
+    change_ids: list[str] = Field(
+        default_factory=list, description="changes whose review linked this incident"
+    )
 
 
 class RunStatus(StrEnum):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date, datetime, time
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -115,8 +115,26 @@ class Agreement(_Model):
     resolution_minutes: dict[Priority, int] = Field(default_factory=dict)
 
 
+class Blackout(_Model):
+    """A business-critical period (a freeze): no change may touch the service then."""
+
+    start: datetime
+    end: datetime
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Blackout:
+        if self.end <= self.start:
+            raise ValueError("a blackout must end after it starts")
+        return self
+
+
 class ServiceDetails(_Model):
     kind: ServiceKind = ServiceKind.SUPPORTING
     portfolio: PortfolioState = PortfolioState.LIVE
     customers: list[str] = Field(default_factory=list)
     sla: SLA | None = None
+    # Change scheduling: when changes that take the service down may happen (none: any
+    # time outside its service hours), and the periods no change may touch it.
+    maintenance_windows: ServiceCalendar | None = None
+    blackouts: list[Blackout] = Field(default_factory=list)

@@ -4,6 +4,21 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from cmdb.api.routers import health
+from cmdb.api.routers import auth as auth_routes
+from cmdb.api.routers import (
+    cis,
+    counts,
+    export,
+    graph,
+    health,
+    history,
+    relationships,
+    runs,
+    services,
+)
+from cmdb.api.routers import impact as impact_routes
 
 ROUTERS: list[APIRouter] = [health.router]
+ROUTERS += [r.router for r in (cis, graph, relationships, services, history, export, runs, counts)]
+ROUTERS.append(impact_routes.router)
+ROUTERS.append(auth_routes.router)

@@ -1,0 +1,169 @@
+"""``/discovery/runs``: push an inventory (a file upload or the raw body) for one discovery
+run, and read run records.
+
+The run is the same as ``cmdb discover``: ``discovery.reconcile.service.ingest_payload``
+parses, identifies and writes. Bad input is a 422 naming the file and line, with nothing
+written; a dry run answers the plan and writes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.datastructures import UploadFile
+
+from cmdb.api.deps import Discoverer, Reader, SettingsDep, Store
+from cmdb.api.models import RunListOut, RunOut, RunReportOut
+from cmdb.api.pagination import page_limit
+from cmdb.api.routers._shared import stamped, unscoped_only
+from cmdb.domain.errors import InvalidInput, NotFound
+from cmdb.domain.records import DiscoveryRun
+from discovery.reconcile.policy import load_precedence
+from discovery.reconcile.service import ingest_payload
+from discovery.registry import FORMATS
+
+router = APIRouter(tags=["discovery"])
+
+_FIELDS = {
+    "format": {"type": "string", "enum": list(FORMATS)},
+    "source": {"type": "string", "description": "who vouches for the data (default: format)"},
+    "scope": {"type": "string", "description": "what the source looked at"},
+    "dry_run": {"type": "boolean"},
+    "override": {"type": "boolean"},
+}
+_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "the inventory: a multipart upload (one file, plus the fields), or "
+        "the raw file as the body (fields in the query)",
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}, **_FIELDS},
+                }
+            },
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+
+
+@dataclass
+class Upload:
+    payload: bytes
+    filename: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+async def read_upload(request: Request) -> Upload:
+    """The inventory, read without blocking: a multipart file with its form fields, or
+    the raw body."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return Upload(await request.body())
+    form = await request.form()
+    try:
+        files = [(k, v) for k, v in form.multi_items() if isinstance(v, UploadFile)]
+        if len(files) != 1:
+            raise InvalidInput(f"send exactly one file, not {len(files)}", where="file")
+        upload = files[0][1]
+        fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+        return Upload(await upload.read(), upload.filename, fields)
+    finally:
+        await form.close()
+
+
+def _flag(fields: dict[str, str], name: str, default: bool) -> bool:
+    text = fields.get(name)
+    if text is None:
+        return default
+    value = text.strip().lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off", ""):
+        return False
+    raise InvalidInput(f"expected true or false, got {text!r}", where=name)
+
+
+@router.post(
+    "/discovery/runs",
+    operation_id="createDiscoveryRun",
+    response_model=RunReportOut,
+    status_code=201,
+    responses={200: {"model": RunReportOut, "description": "a dry run: the plan"}},
+    openapi_extra=_BODY,
+)
+def create_run(
+    principal: Discoverer,
+    store: Store,
+    settings: SettingsDep,
+    request: Request,
+    response: Response,
+    upload: Annotated[Upload, Depends(read_upload)],
+    fmt: Annotated[str | None, Query(alias="format", description="the inventory format")] = None,
+    source: Annotated[str | None, Query(description="default: the format")] = None,
+    scope: str | None = None,
+    dry_run: bool = False,
+    override: Annotated[bool, Query(description="sweep for staleness even if suspicious")] = False,
+    filename: Annotated[str | None, Query(description="names the raw body in errors")] = None,
+) -> RunReportOut:
+    """One discovery run over the pushed inventory (201), or its plan (dry run, 200).
+
+    A run that fails part way is recorded as failed and answered with its report."""
+    unscoped_only(principal, "push inventories")
+    form = upload.fields
+    fmt = form.get("format", fmt)
+    if not fmt:
+        raise InvalidInput(f"the format is required: one of {', '.join(FORMATS)}", where="format")
+    if not upload.payload:
+        raise InvalidInput("the inventory is empty", where="file")
+    dry = _flag(form, "dry_run", dry_run)
+    policy = settings.discovery_precedence_file
+    report = ingest_payload(
+        stamped(store, request),
+        upload.payload,
+        fmt=fmt,
+        source=form.get("source", source) or fmt,
+        scope=form.get("scope", scope) or None,
+        dry_run=dry,
+        filename=upload.filename or filename,
+        precedence=load_precedence(policy) if policy is not None else None,
+        stale_after_runs=settings.discovery_stale_after_runs,
+        override=_flag(form, "override", override),
+        actor=principal.name,
+        touch_after=timedelta(seconds=settings.discovery_touch_after_s),
+    )
+    if dry:
+        response.status_code = 200
+    return RunReportOut.model_validate({**report.model_dump(), "totals": report.summary()})
+
+
+@router.get("/discovery/runs", operation_id="listDiscoveryRuns", response_model=RunListOut)
+def list_runs(
+    principal: Reader,
+    store: Store,
+    limit: Annotated[int, Depends(page_limit)],
+    source: str | None = None,
+    scope: str | None = None,
+) -> RunListOut:
+    """Discovery runs, newest first (a token scoped to services sees none: a run is about
+    a whole source, not a service)."""
+    if principal.scoped:
+        return RunListOut(items=[])
+    runs = store.list_runs(source=source, scope=scope, limit=limit)
+    return RunListOut.model_validate({"items": runs})
+
+
+@router.get("/discovery/runs/{run_id}", operation_id="getDiscoveryRun", response_model=RunOut)
+def get_run(run_id: str, principal: Reader, store: Store) -> DiscoveryRun:
+    """One run's record: status, counts, and the first problems it met."""
+    if principal.scoped:
+        raise NotFound(f"no run {run_id!r}", where="run_id")
+    try:
+        return store.get_run(run_id)
+    except NotFound:
+        raise NotFound(f"no run {run_id!r}", where="run_id") from None

@@ -1,0 +1,178 @@
+"""``cmdb incident open|show|priority|clock|resolve``: incidents, priority and SLA clocks.
+
+Registered by the main CLI as ``app.add_typer(incident.app, name="incident")``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from cmdb.domain.records import Incident, Level
+from cmdb.practice.clocks import ServiceClock, TargetClock
+from cmdb.practice.incidents import clocks, mark, open_incident, reprioritise
+from cmdb.store.contract import GraphStore
+from cmdb.store.refs import resolve_ci
+
+from ._common import CliGroup, JsonOpt, cli, console, print_json
+from .change import AtOpt, now_or, policy_of, when_text
+
+app = typer.Typer(
+    cls=CliGroup,
+    no_args_is_help=True,
+    help="Incidents: impacted services, priority from impact and urgency, SLA clocks.",
+)
+
+IdArg = Annotated[str, typer.Argument(help="The incident's reference, e.g. INC-000123.")]
+
+
+def _show(store: GraphStore, inc: Incident, as_json: bool) -> None:
+    if as_json:
+        print_json(inc)
+        return
+    con = console()
+    con.print(f"{inc.id}  {inc.title}" + ("  [bold red]MAJOR INCIDENT[/]" if inc.major else ""))
+    t = Table(show_header=False, box=None)
+    rows = [
+        ("state", inc.state.value),
+        (
+            "priority",
+            f"{inc.priority.value} (impact {inc.impact.value if inc.impact else '?'},"
+            f" urgency {inc.urgency.value if inc.urgency else '?'})",
+        ),
+        ("CIs", ", ".join(store.get_ci(c).name for c in inc.ci_ids)),
+        (
+            "services " + ("(out)" if inc.outage else "(degraded)"),
+            ", ".join(store.get_ci(s).name for s in inc.service_ids),
+        ),
+        ("opened", when_text(inc.opened_at)),
+        ("responded", when_text(inc.responded_at)),
+        ("resolved", when_text(inc.resolved_at)),
+        ("changes", ", ".join(inc.change_ids)),
+    ]
+    for k, v in rows:
+        if v:
+            t.add_row(k, v)
+    con.print(t)
+
+
+@app.command("open")
+def open_(
+    ctx: typer.Context,
+    incident_id: IdArg,
+    title: Annotated[str, typer.Option("--title")],
+    ci: Annotated[list[str], typer.Option("--ci", help="A failing CI; repeatable.")],
+    urgency: Annotated[Level, typer.Option("--urgency")] = Level.MEDIUM,
+    impact: Annotated[
+        Level | None, typer.Option("--impact", help="Default: from the impact engine.")
+    ] = None,
+    at: AtOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record an incident: its impacted services, impact and priority (major or not)."""
+    state = cli(ctx)
+    store = state.store()
+    inc, _ = open_incident(
+        store,
+        incident_id=incident_id,
+        title=title,
+        cis=[resolve_ci(store, r, where="--ci") for r in ci],
+        urgency=urgency,
+        impact=impact,
+        policy=policy_of(state),
+        actor=state.settings.actor,
+        now=now_or(at),
+    )
+    _show(store, inc, as_json)
+
+
+@app.command("show")
+def show(ctx: typer.Context, incident_id: IdArg, as_json: JsonOpt = False) -> None:
+    """One incident."""
+    store = cli(ctx).store()
+    _show(store, store.get_incident(incident_id), as_json)
+
+
+@app.command("priority")
+def priority(
+    ctx: typer.Context,
+    incident_id: IdArg,
+    impact: Annotated[Level | None, typer.Option("--impact")] = None,
+    urgency: Annotated[Level | None, typer.Option("--urgency")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-prioritise from a new impact and/or urgency, through the policy's matrix."""
+    state = cli(ctx)
+    store = state.store()
+    inc = reprioritise(
+        store,
+        incident_id,
+        policy_of(state),
+        actor=state.settings.actor,
+        impact=impact,
+        urgency=urgency,
+    )
+    _show(store, inc, as_json)
+
+
+@app.command("resolve")
+def resolve(
+    ctx: typer.Context,
+    incident_id: IdArg,
+    responded: Annotated[
+        bool, typer.Option("--responded", help="Only record the response (stops that clock).")
+    ] = False,
+    at: AtOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Resolve the incident at --at (or now); --responded records only the response."""
+    state = cli(ctx)
+    store = state.store()
+    when = now_or(at)
+    inc = (
+        mark(store, incident_id, actor=state.settings.actor, responded_at=when)
+        if responded
+        else mark(store, incident_id, actor=state.settings.actor, resolved_at=when)
+    )
+    _show(store, inc, as_json)
+
+
+def _cell(c: TargetClock) -> list[str]:
+    if c.target_minutes is None:
+        return ["no target", "", "", "", ""]
+    status = "BREACHED" if c.breached else ("met" if not c.running else "running")
+    if c.running and not c.in_service_hours_now and not c.breached:
+        status = "paused (outside service hours)"
+    return [
+        f"{c.target_minutes} min",
+        f"{c.elapsed_minutes:g}",
+        f"{c.remaining_minutes:g}" if c.remaining_minutes is not None else "",
+        when_text(c.due_at),
+        status,
+    ]
+
+
+@app.command("clock")
+def clock(
+    ctx: typer.Context,
+    incident_id: IdArg,
+    at: AtOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Response and resolution clocks per affected service, in its service hours."""
+    store = cli(ctx).store()
+    found: list[ServiceClock] = clocks(store, incident_id, now_or(at))
+    if as_json:
+        print_json(found)
+        return
+    t = Table(title=f"{incident_id}: SLA clocks (service-hour minutes)", title_justify="left")
+    for col in ("service", "priority", "target", "limit", "elapsed", "left", "due", "status"):
+        t.add_column(col, overflow="fold")
+    for sc in found:
+        for c in (sc.response, sc.resolution):
+            t.add_row(sc.service, sc.priority.value, c.target, *_cell(c))
+    console().print(t)
+    if not found:
+        console().print("no affected service with an SLA")

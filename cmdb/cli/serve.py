@@ -1,0 +1,83 @@
+"""``cmdb serve``: the API (REST, GraphQL, the impact map) on the configured store.
+
+Registered by the main CLI as ``app.command("serve")(serve.serve)``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.panel import Panel
+
+from cmdb.api.app import LOCAL_DEV_WARNING, create_app
+from cmdb.config import Settings
+from cmdb.domain.errors import InvalidInput
+
+from ._common import cli
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def urls(host: str, port: int) -> dict[str, str]:
+    """What to open, by name (an any-address bind is shown as 127.0.0.1)."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    base = f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+    return {
+        "impact map": f"{base}/ui",
+        "GraphiQL": f"{base}/graphql",
+        "OpenAPI docs": f"{base}/docs",
+        "REST API": f"{base}/api/v1",
+    }
+
+
+def _store_text(settings: Settings) -> str:
+    if settings.store == "neo4j":
+        return f"neo4j at {settings.neo4j_uri} (database {settings.neo4j_database})"
+    return f"embedded, {settings.db_path}"
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (CMDB_API_HOST, 127.0.0.1).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="Port (CMDB_API_PORT, 8000).")
+    ] = None,
+    reload: Annotated[
+        bool,
+        typer.Option(
+            "--reload/--no-reload",
+            help="Restart on code changes (development; settings from CMDB_* only).",
+        ),
+    ] = False,
+) -> None:
+    """Start the API server: REST under /api/v1, GraphQL at /graphql, the impact map at /ui."""
+    settings = cli(ctx).settings
+    host = host or settings.api_host
+    port = settings.api_port if port is None else port
+    err = Console(stderr=True)
+    out = Console()
+    out.print(f"graph-cmdb API, store: {_store_text(settings)}")
+    for name, url in urls(host, port).items():
+        out.print(f"  {name:<13} {url}")
+    if settings.auth_disabled:
+        text = LOCAL_DEV_WARNING
+        if host not in LOOPBACK:
+            text += f" It is listening on {host}, reachable from other machines!"
+        err.print(Panel(text, title="WARNING", style="bold red", expand=False))
+    else:
+        out.print("  every request needs a token: cmdb token create NAME --role viewer")
+    if reload:
+        if settings != Settings():
+            raise InvalidInput(
+                "--reload reads its settings from CMDB_* variables only; set CMDB_DB_PATH"
+                " instead of --db",
+                where="--reload",
+            )
+        uvicorn.run("cmdb.api.app:create_app", factory=True, host=host, port=port, reload=True)
+        return
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")

@@ -1,0 +1,255 @@
+"""The impact engine's answers as GraphQL types.
+
+Field names match the engine's pydantic models (``impact.report``, ``impact.spof``, ...),
+which the resolvers return as they are; the caller's scope is applied before (see
+:mod:`cmdb.gql.impact_scope`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.scalars import JSON
+
+from impact.severity import FailureMode
+
+strawberry.enum(FailureMode, name="FailureMode")
+
+
+@strawberry.type(name="ImpactPath", description="Why a CI is hit: cause -> ... -> it.")
+class ImpactPathType:
+    cause: str
+    ci_ids: list[str]
+    names: list[str]
+    types: list[str]
+    text: str
+
+
+@strawberry.type(name="FailedCI")
+class FailedCIType:
+    id: str
+    name: str
+    ci_class: str
+    mode: str
+    source: str = strawberry.field(description='"asked" or "open incident"')
+
+
+@strawberry.type(name="ImpactedCI")
+class ImpactedCIType:
+    id: str
+    name: str
+    ci_class: str
+    severity: str = strawberry.field(description="down, degraded or at_risk")
+    new: bool = strawberry.field(description="worse than with the open incidents alone")
+    reason: str
+    paths: list[ImpactPathType]
+
+
+@strawberry.type(name="Score", description="How bad, 0..100, and what it is made of.")
+class ScoreType:
+    value: float
+    severity: float
+    criticality: float
+    customers: float
+    sla_tightness: float
+    service_hours: float
+    inputs: JSON
+    formula: str
+
+
+@strawberry.type(name="Budget", description="An SLA's availability budget in one period.")
+class BudgetType:
+    period_start: datetime
+    period_end: datetime
+    target_percent: float
+    agreed_minutes: float
+    allowed_minutes: float
+    spent_minutes: float
+    remaining_minutes: float
+
+
+@strawberry.type(name="PeriodExposure")
+class PeriodExposureType:
+    budget: BudgetType
+    window_minutes: float
+    remaining_after: float
+    breach: bool
+
+
+@strawberry.type(name="WindowExposure", description="What a change window costs an SLA.")
+class WindowExposureType:
+    sla: str
+    start: datetime
+    end: datetime
+    minutes_in_hours: float
+    scheduled_interruption: bool
+    counts_against_budget: bool
+    periods: list[PeriodExposureType]
+    breach: bool
+
+
+@strawberry.type(name="IncidentExposure", description="How long an SLA has before breach.")
+class IncidentExposureType:
+    sla: str
+    opened_at: datetime
+    now: datetime
+    minutes_so_far: float
+    budget: BudgetType
+    breached: bool
+    breach_at: datetime | None
+    minutes_left: float | None
+    service_minutes_left: float
+
+
+@strawberry.type(name="ServiceImpact")
+class ServiceImpactType:
+    id: str
+    name: str
+    ci_class: str
+    severity: str
+    new: bool
+    reason: str
+    paths: list[ImpactPathType]
+    kind: str
+    criticality: str | None
+    customers: list[str]
+    sla: str | None
+    availability_target: float | None
+    window: WindowExposureType | None
+    incident: IncidentExposureType | None
+    score: ScoreType
+
+
+@strawberry.type(name="ImpactCaps", description="The walk's caps, and whether they cut it.")
+class CapsType:
+    max_depth: int | None
+    max_nodes: int | None
+    strategy: str | None
+    store_calls: int | None
+    fetched_cis: int
+    depth_reached: int
+    truncated_by_depth: bool
+    truncated_by_nodes: bool
+    frontier: list[str]
+
+
+@strawberry.type(name="ImpactReport")
+class ImpactReportType:
+    question: str
+    as_of: datetime | None
+    now: datetime
+    window_start: datetime | None
+    window_end: datetime | None
+    score: float
+    failed: list[FailedCIType]
+    already_down: list[FailedCIType]
+    unknown: list[str]
+    retired_ignored: list[str]
+    services: list[ServiceImpactType]
+    cis: list[ImpactedCIType]
+    caps: CapsType
+    warnings: list[str]
+
+
+@strawberry.type(name="Spof")
+class SpofType:
+    id: str
+    name: str
+    ci_class: str
+    funnel: str | None
+    funnel_id: str | None
+
+
+@strawberry.type(name="SpofReport", description="CIs whose failure alone takes the service down.")
+class SpofResultType:
+    service: str
+    service_name: str
+    cone_size: int
+    already_down: bool
+    spofs: list[SpofType]
+
+
+@strawberry.type(name="ComponentAvailability")
+class ComponentType:
+    id: str
+    name: str
+    ci_class: str
+    availability: float
+    source: str
+
+
+@strawberry.type(name="AvailabilityReport")
+class AvailabilityResultType:
+    service: str
+    service_name: str
+    availability: float
+    exact: bool
+    method: str
+    lower: float
+    upper: float
+    factorings: int
+    cone_size: int
+    cycles_cut: bool
+    components: list[ComponentType]
+    target_percent: float | None
+    period_start: datetime | None
+    agreed_minutes: float | None
+    expected_downtime_minutes: float | None
+    allowed_minutes: float | None
+    mean_outage_minutes: float | None
+    breach_probability: float | None
+
+
+@strawberry.type(name="RecoveryStep")
+class StepType:
+    id: str
+    name: str
+    ci_class: str
+    wave: int
+    start_minute: float
+    finish_minute: float
+    recovery_minutes: float
+    time_known: bool
+    note: str
+
+
+@strawberry.type(name="RecoveryPlan")
+class RecoveryPlanType:
+    service: str
+    service_name: str
+    cold_start: bool
+    total_minutes: float
+    critical_path: list[str]
+    steps: list[StepType]
+    deferred: list[str]
+    unknown_times: list[str]
+
+
+@strawberry.type(name="Evidence")
+class EvidenceType:
+    ci_id: str
+    at: datetime
+    what: str
+
+
+@strawberry.type(name="CauseCandidate")
+class CauseCandidateType:
+    id: str
+    name: str
+    ci_class: str
+    score: float
+    explained: int
+    explains: list[str]
+    recency: float
+    mean_distance: float
+    changes: list[EvidenceType]
+    paths: list[ImpactPathType]
+
+
+@strawberry.type(name="CauseReport", description="Likely root causes, best first.")
+class CauseResultType:
+    affected: list[str]
+    unknown: list[str]
+    lookback_minutes: float
+    candidates: list[CauseCandidateType]

@@ -1,0 +1,118 @@
+"""Changes in a store: create, move through the lifecycle, assess. Every write is one
+change set carrying the change record, so history keeps every field and every transition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from cmdb.domain.changeset import ChangeSet
+from cmdb.domain.errors import InvalidInput, NotFound
+from cmdb.domain.model import CI
+from cmdb.domain.records import Change, ChangeOutcome, ChangeState, ChangeType
+from cmdb.practice.lifecycle import amend, started, transition
+from cmdb.practice.policy import Policy
+from cmdb.practice.risk import Assessment, evaluate, facts, failure_rate
+from cmdb.store.contract import GraphStore
+from impact.queries import change_impact
+from impact.report import ImpactReport
+
+# A change without a planned window is assessed as if it ran for this long from now.
+ASSUMED_WINDOW = timedelta(hours=1)
+
+
+def save(
+    store: GraphStore, changes: Sequence[Change], *, actor: str, source: str = "manual"
+) -> None:
+    store.apply(ChangeSet(actor=actor, source=source, changes=list(changes)))
+
+
+def create_change(store: GraphStore, change: Change, *, actor: str, now: datetime) -> Change:
+    try:
+        store.get_change(change.id)
+    except NotFound:
+        pass
+    else:
+        raise InvalidInput(f"a change {change.id} exists already", where="id")
+    if change.state is not ChangeState.DRAFT:
+        raise InvalidInput("a new RFC starts as a draft", where="state")
+    made = started(change, at=now, by=actor)
+    save(store, [made], actor=actor)
+    return made
+
+
+def transition_change(
+    store: GraphStore,
+    change_id: str,
+    to: ChangeState,
+    *,
+    actor: str,
+    now: datetime,
+    note: str = "",
+    outcome: ChangeOutcome | None = None,
+    window: tuple[datetime | None, datetime | None] = (None, None),
+) -> Change:
+    """One step of the lifecycle; ``window`` (start, end; None keeps that end) is set first,
+    in the same write, so scheduling with a window is one change set."""
+    change = store.get_change(change_id)
+    if window != (None, None):
+        change = Change.model_validate(
+            {
+                **change.model_dump(),
+                "planned_start": window[0] or change.planned_start,
+                "planned_end": window[1] or change.planned_end,
+            }
+        )
+    moved = transition(change, to, at=now, by=actor, note=note, outcome=outcome)
+    save(store, [moved], actor=actor)
+    return moved
+
+
+def update_change(
+    store: GraphStore, change_id: str, fields: dict[str, object], *, actor: str
+) -> Change:
+    """Amend an RFC (see :func:`cmdb.practice.lifecycle.amend` for what may change when)."""
+    updated = amend(store.get_change(change_id), fields)
+    save(store, [updated], actor=actor)
+    return updated
+
+
+def window_of(change: Change, now: datetime) -> tuple[datetime, datetime]:
+    if change.planned_start is not None and change.planned_end is not None:
+        return change.planned_start, change.planned_end
+    return now, now + ASSUMED_WINDOW
+
+
+def affected_cis(store: GraphStore, change: Change) -> list[CI]:
+    return [store.get_ci(c) for c in change.ci_ids]
+
+
+def impact_of(store: GraphStore, change: Change, now: datetime) -> ImpactReport | None:
+    cis = affected_cis(store, change)
+    if not cis:
+        return None
+    return change_impact(store, cis, *window_of(change, now), now=now)
+
+
+def assess(store: GraphStore, change: Change, policy: Policy, now: datetime) -> Assessment:
+    """The change's risk now (nothing written)."""
+    cis = affected_cis(store, change)
+    report = impact_of(store, change, now)
+    history = failure_rate(store.list_changes(), change.ci_ids, exclude=change.id)
+    sites = [c.location for c in cis if c.location]
+    return evaluate(change.id, facts(change, report, history, sites), policy)
+
+
+def assess_change(
+    store: GraphStore, change_id: str, policy: Policy, *, actor: str, now: datetime
+) -> tuple[Change, Assessment]:
+    """Assess and record the risk on the change; a draft (other than a standard change,
+    which is pre-approved) moves to assessed."""
+    change = store.get_change(change_id)
+    result = assess(store, change, policy, now)
+    updated = change.model_copy(update={"risk": result.summary(now)})
+    if updated.state is ChangeState.DRAFT and updated.type is not ChangeType.STANDARD:
+        updated = transition(updated, ChangeState.ASSESSED, at=now, by=actor, note=result.why)
+    save(store, [updated], actor=actor)
+    return updated, result

@@ -1,0 +1,227 @@
+"""Change risk: facts from the impact engine and from history, through the policy's ordered
+rules, to a risk class and the approval level it needs, with the reasons.
+
+Pure. :func:`facts` reads an impact report (score, severity, customers, SLA breach,
+service-hour minutes) and the reviewed changes of the CIs concerned (their failed-change
+rate); :func:`evaluate` walks the rules in order and stops at the first whose conditions
+all hold, saying for every rule before it which condition did not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from cmdb.domain.records import (
+    ApprovalLevel,
+    Change,
+    ChangeOutcome,
+    ChangeRisk,
+    ChangeType,
+    ExpectedImpact,
+    RiskClass,
+)
+from cmdb.practice.policy import Policy, RiskRule, RiskWhen
+from impact.report import ImpactReport
+
+_SEVERITY_ORDER = {"up": 0, "at_risk": 1, "degraded": 2, "down": 3}
+_FAILED = {ChangeOutcome.FAILED, ChangeOutcome.BACKED_OUT}
+
+
+class FailureRate(BaseModel):
+    reviewed: int
+    failed: int  # failed or backed out
+    changes: list[str]  # the reviewed changes counted
+
+    @property
+    def rate(self) -> float | None:
+        return self.failed / self.reviewed if self.reviewed else None
+
+
+class RiskFacts(BaseModel):
+    change_type: ChangeType
+    expected_impact: ExpectedImpact | None = None
+    score: float = 0.0
+    worst_severity: str = "up"
+    customer_facing_down: list[str] = []
+    customers: list[str] = []
+    sla_breach: list[str] = []
+    minutes_in_hours: float = 0.0
+    history: FailureRate = FailureRate(reviewed=0, failed=0, changes=[])
+    sites: list[str] = []
+
+
+class RuleCheck(BaseModel):
+    rule: str
+    fired: bool
+    reasons: list[str]  # fired: every condition that held; else the first that did not
+
+
+class Assessment(BaseModel):
+    change_id: str
+    risk_class: RiskClass
+    approval: ApprovalLevel
+    rule: str
+    why: str
+    facts: RiskFacts
+    checks: list[RuleCheck]
+
+    def summary(self, at: datetime) -> ChangeRisk:
+        return ChangeRisk(
+            risk_class=self.risk_class,
+            approval=self.approval,
+            rule=self.rule,
+            why=self.why,
+            score=self.facts.score,
+            assessed_at=at,
+        )
+
+
+def failure_rate(
+    changes: Iterable[Change], ci_ids: Iterable[str], *, exclude: str = ""
+) -> FailureRate:
+    """Reviewed changes (those with an outcome) that touched any of ``ci_ids``."""
+    wanted = set(ci_ids)
+    counted = [
+        c
+        for c in changes
+        if c.outcome is not None and c.id != exclude and wanted.intersection(c.ci_ids)
+    ]
+    return FailureRate(
+        reviewed=len(counted),
+        failed=sum(c.outcome in _FAILED for c in counted),
+        changes=sorted(c.id for c in counted),
+    )
+
+
+def facts(
+    change: Change, report: ImpactReport | None, history: FailureRate, sites: Sequence[str]
+) -> RiskFacts:
+    out = RiskFacts(
+        change_type=change.type,
+        expected_impact=change.expected_impact,
+        history=history,
+        sites=sorted(set(sites)),
+    )
+    if report is None:
+        return out
+    # Only what the change makes worse counts: a service already down in an open incident
+    # is not this change's risk.
+    mine = [s for s in report.services if s.new]
+    hit = [s for s in mine if _SEVERITY_ORDER[s.severity] >= _SEVERITY_ORDER["degraded"]]
+    worst = max((s.severity for s in mine), key=_SEVERITY_ORDER.__getitem__, default="up")
+    return out.model_copy(
+        update={
+            "score": max((s.score.value for s in mine), default=0.0),
+            "worst_severity": worst,
+            "customer_facing_down": sorted(
+                s.name for s in hit if s.severity == "down" and s.kind == "customer_facing"
+            ),
+            "customers": sorted({c for s in hit for c in s.customers}),
+            "sla_breach": sorted(s.name for s in mine if s.window and s.window.breach),
+            "minutes_in_hours": max(
+                (s.window.minutes_in_hours for s in hit if s.window is not None), default=0.0
+            ),
+        }
+    )
+
+
+def _conditions(when: RiskWhen, f: RiskFacts) -> list[tuple[bool, str]]:
+    out: list[tuple[bool, str]] = []
+    if when.types is not None:
+        names = "/".join(t.value for t in when.types)
+        out.append((f.change_type in when.types, f"type {f.change_type.value} (rule: {names})"))
+    if when.score_at_least is not None:
+        ok = f.score >= when.score_at_least
+        out.append((ok, f"impact score {f.score:g} {'>=' if ok else '<'} {when.score_at_least:g}"))
+    if when.severity_at_least is not None:
+        ok = _SEVERITY_ORDER[f.worst_severity] >= _SEVERITY_ORDER[when.severity_at_least]
+        out.append(
+            (
+                ok,
+                f"worst service severity {f.worst_severity}"
+                f" (rule: {when.severity_at_least} or worse)",
+            )
+        )
+    if when.customer_facing_down is not None:
+        ok = bool(f.customer_facing_down) == when.customer_facing_down
+        which = ", ".join(f.customer_facing_down) or "none"
+        out.append((ok, f"customer-facing services down: {which}"))
+    if when.customers_at_least is not None:
+        ok = len(f.customers) >= when.customers_at_least
+        out.append((ok, f"{len(f.customers)} customers hit (rule: {when.customers_at_least}+)"))
+    if when.sla_breach is not None:
+        ok = bool(f.sla_breach) == when.sla_breach
+        out.append((ok, f"SLA budgets breached: {', '.join(f.sla_breach) or 'none'}"))
+    if when.minutes_in_hours_at_least is not None:
+        ok = f.minutes_in_hours >= when.minutes_in_hours_at_least
+        out.append(
+            (
+                ok,
+                f"{f.minutes_in_hours:g} min in service hours"
+                f" (rule: {when.minutes_in_hours_at_least:g}+)",
+            )
+        )
+    if when.failed_rate_at_least is not None:
+        h = f.history
+        rate = h.rate
+        ok = (
+            rate is not None
+            and h.reviewed >= when.reviewed_at_least
+            and rate >= when.failed_rate_at_least
+        )
+        seen = (
+            "no reviewed changes"
+            if rate is None
+            else f"{h.failed} of {h.reviewed} reviewed changes failed ({rate:.0%})"
+        )
+        out.append(
+            (
+                ok,
+                f"{seen} on these CIs"
+                f" (rule: {when.failed_rate_at_least:.0%}+ of {when.reviewed_at_least}+)",
+            )
+        )
+    if when.sites_at_least is not None:
+        ok = len(f.sites) >= when.sites_at_least
+        out.append(
+            (
+                ok,
+                f"{len(f.sites)} sites ({', '.join(f.sites) or 'none known'};"
+                f" rule: {when.sites_at_least}+)",
+            )
+        )
+    if when.expected_impact is not None:
+        ok = f.expected_impact is when.expected_impact
+        seen = f.expected_impact.value if f.expected_impact else "not stated"
+        out.append((ok, f"expected impact {seen} (rule: {when.expected_impact.value})"))
+    return out
+
+
+def _check(rule: RiskRule, f: RiskFacts) -> RuleCheck:
+    conds = _conditions(rule.when, f)
+    failed = [text for ok, text in conds if not ok]
+    if failed:
+        return RuleCheck(rule=rule.name, fired=False, reasons=[f"not met: {failed[0]}"])
+    return RuleCheck(rule=rule.name, fired=True, reasons=[t for _, t in conds] or ["no conditions"])
+
+
+def evaluate(change_id: str, f: RiskFacts, policy: Policy) -> Assessment:
+    checks: list[RuleCheck] = []
+    for rule in policy.risk_rules:
+        check = _check(rule, f)
+        checks.append(check)
+        if check.fired:
+            approval = rule.approval or policy.approvals[rule.risk]
+            return Assessment(
+                change_id=change_id,
+                risk_class=rule.risk,
+                approval=approval,
+                rule=rule.name,
+                why=f"rule '{rule.name}': " + "; ".join(check.reasons),
+                facts=f,
+                checks=checks,
+            )
+    raise AssertionError("the policy's last rule has no conditions")  # pragma: no cover

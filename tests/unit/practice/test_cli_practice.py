@@ -1,0 +1,227 @@
+"""``cmdb change ...`` and ``cmdb incident ...`` against a temporary embedded store."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from typer.testing import CliRunner, Result
+
+from cmdb.cli import app
+
+Run = Callable[..., Result]
+NIGHT = ["--start", "2026-12-01T02:00Z", "--end", "2026-12-01T03:00Z"]
+DOCS = ["--reason", "CVE-2026-0001", "--backout", "restore the snapshot"]
+
+
+ENV = {"CMDB_STORE": "embedded", "CMDB_ACTOR": "tester", "COLUMNS": "200"}
+
+
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample estate loaded once; each test works on its own copy."""
+    folder = tmp_path_factory.mktemp("sample")
+    result = CliRunner().invoke(app, ["--db", str(folder / "cli.db"), "sample", "load"], env=ENV)
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+@pytest.fixture
+def run(tmp_path: Path, sample_db: Path) -> Run:
+    runner = CliRunner()
+    for f in sample_db.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+
+    def invoke(*args: str, ok: bool = True) -> Result:
+        result = runner.invoke(app, ["--db", str(tmp_path / "cli.db"), *args], env=ENV)
+        if ok:
+            assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+        return result
+
+    return invoke
+
+
+def js(result: Result) -> Any:
+    return orjson.loads(result.stdout)
+
+
+def fails(result: Result, *needles: str) -> str:
+    assert result.exit_code == 2, (result.stdout, result.stderr, result.exception)
+    err = result.stderr.strip()
+    assert err.startswith("error: ") and "\n" not in err, err
+    assert "Traceback" not in result.output
+    for needle in needles:
+        assert needle in err, (needle, err)
+    return err
+
+
+def test_an_rfc_from_draft_to_closed(run: Run) -> None:
+    made = js(
+        run(
+            "change", "create", "RFC-1", "--title", "kernel patch", "--ci", "vm-app-01",
+            "--ci-version", "vm-app-01=5.15.2", "--impact", "minor", *DOCS,
+            "--at", "2026-11-26T10:00Z", "--json",
+        )
+    )  # fmt: skip
+    assert made["state"] == "draft" and made["allowed_next"] == ["assessed", "rejected"]
+    assert list(made["ci_versions"].values()) == ["5.15.2"]
+    risk = js(run("change", "assess", "RFC-1", "--json"))
+    assert (risk["risk_class"], risk["approval"], risk["rule"]) == (
+        "low",
+        "change_manager",
+        "otherwise",
+    )
+    # A step that fails writes nothing, not even the window given with it.
+    fails(run("change", "transition", "RFC-1", "scheduled", *NIGHT, ok=False), "assessed")
+    assert js(run("change", "show", "RFC-1", "--json"))["planned_start"] is None
+    run("change", "transition", "RFC-1", "authorised", "--note", "CM approved")
+    fails(run("change", "transition", "RFC-1", "scheduled", ok=False), "planned window")
+    shown = run("change", "transition", "RFC-1", "scheduled", *NIGHT).stdout
+    assert "scheduled" in shown and "2026-12-01 02:00 UTC - 2026-12-01 03:00 UTC" in shown
+    run("change", "transition", "RFC-1", "implemented", "--at", "2026-12-01T03:00Z")
+    reviewed = js(run("change", "review", "RFC-1", "--outcome", "successful", "--json"))
+    assert reviewed["change"]["outcome"] == "successful" and reviewed["linked_incidents"] == []
+    run("change", "transition", "RFC-1", "closed")
+    listed = js(run("change", "list", "--state", "closed", "--json"))
+    assert [c["id"] for c in listed] == ["RFC-1"]
+    assert [e["state"] for e in js(run("change", "show", "RFC-1", "--json"))["log"]] == [
+        "draft", "assessed", "authorised", "scheduled", "implemented", "reviewed", "closed"
+    ]  # fmt: skip
+
+
+def test_collisions_suggestion_and_schedule(run: Run) -> None:
+    run("change", "create", "RFC-1", "--title", "a", "--ci", "vm-app-01", *NIGHT, *DOCS)
+    run(
+        "change", "create", "RFC-2", "--title", "b", "--ci", "vm-app-03",
+        "--start", "2026-12-01T02:30Z", "--end", "2026-12-01T03:30Z", *DOCS,
+    )  # fmt: skip
+    found = js(run("change", "collisions", "--json"))
+    assert {c["kind"] for c in found["collisions"]} == {"joint_quorum", "joint_service"}
+    table = run("change", "collisions", "RFC-2").stdout
+    assert "joint_quorum" in table and "harbour-app-cluster" in table
+    got = js(
+        run(
+            "change", "suggest-window", "RFC-2", "--minutes", "60",
+            "--from", "2026-12-01T02:00Z", "--json",
+        )
+    )  # fmt: skip
+    assert got["avoided"] == ["RFC-1"] and got["start"] == "2026-12-01T03:00:00Z"
+    rows = js(run("change", "schedule", "--from", "2026-11-30T00:00Z", "--json"))
+    assert [r["id"] for r in rows] == ["RFC-1", "RFC-2"]
+    svc = run("change", "schedule", "--from", "2026-11-30T00:00Z", "--service", "Card Payments")
+    assert "RFC-1" not in svc.stdout
+
+
+def test_incident_open_priority_clock(run: Run) -> None:
+    inc = js(
+        run(
+            "incident", "open", "INC-1", "--title", "srv-01 down", "--ci", "srv-01",
+            "--urgency", "high", "--at", "2026-12-01T22:50Z", "--json",
+        )
+    )  # fmt: skip
+    assert (inc["priority"], inc["major"], inc["impact"]) == ("P1", True, "high")
+    assert "MAJOR INCIDENT" in run("incident", "show", "INC-1").stdout
+    lower = js(run("incident", "priority", "INC-1", "--urgency", "low", "--json"))
+    assert (lower["priority"], lower["major"]) == ("P3", False)
+    clocks = js(run("incident", "clock", "INC-1", "--at", "2026-12-02T02:00Z", "--json"))
+    booking = next(c for c in clocks if c["service"] == "Online Ferry Booking")
+    # P3: response 240 min; 10 minutes before 23:00, none in the night.
+    assert booking["response"]["elapsed_minutes"] == 10 and booking["response"]["running"]
+    assert "paused" in run("incident", "clock", "INC-1", "--at", "2026-12-02T02:00Z").stdout
+    done = js(run("incident", "resolve", "INC-1", "--at", "2026-12-02T06:00Z", "--json"))
+    assert done["state"] == "resolved" and done["responded_at"] == "2026-12-02T06:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["change", "show", "RFC-404"], ["no change RFC-404"]),
+        (["change", "transition", "RFC-1", "scheduled"], ["RFC-1 is draft", "allowed next"]),
+        (["change", "transition", "RFC-1", "reviewed"], ["cmdb change review"]),
+        (["change", "create", "RFC-1", "--title", "again"], ["exists already"]),
+        (
+            ["change", "create", "RFC-2", "--title", "x", "--ci-version", "vm-app-01"],
+            ["CI=VERSION"],
+        ),
+        (["change", "create", "RFC-2", "--title", "x", "--ci", "nope"], ["nope"]),
+        (
+            [
+                "change",
+                "create",
+                "RFC-2",
+                "--title",
+                "x",
+                "--start",
+                "2026-12-02T00:00Z",
+                "--end",
+                "2026-12-01T00:00Z",
+            ],
+            ["planned_end must be after planned_start"],
+        ),
+        (["change", "create", "RFC-2", "--title", "x", "--start", "soon"], ["--start"]),
+        (["change", "review", "RFC-1", "--outcome", "failed"], ["cannot go to reviewed"]),
+        (["change", "suggest-window", "RFC-3", "--minutes", "30"], ["names no affected CI"]),
+        (["incident", "show", "INC-9"], ["no incident INC-9"]),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(run: Run, args: list[str], needles: list[str]) -> None:
+    run("change", "create", "RFC-1", "--title", "a", "--ci", "vm-app-01")
+    run("change", "create", "RFC-3", "--title", "nothing yet")
+    fails(run(*args, ok=False), *needles)
+
+
+def test_discovery_reports_only_differences_no_approved_change_covers(
+    run: Run, tmp_path: Path
+) -> None:
+    def scan(version: str) -> Path:
+        doc = {
+            "version": 1,
+            "cis": [
+                {"key": f"s{i}", "class": "Server", "name": f"lab-{i}",
+                 "identifiers": {"serial": f"LAB-{i}"}, "version": version}
+                for i in (1, 2)
+            ],
+        }  # fmt: skip
+        path = tmp_path / f"scan-{version}.json"
+        path.write_bytes(orjson.dumps(doc))
+        return path
+
+    run("discover", "json", str(scan("1.0")), "--source", "lab")
+    run(
+        "change", "create", "RFC-7", "--title", "upgrade lab-1", "--type", "standard",
+        "--ci", "serial=LAB-1", "--ci-version", "serial=LAB-1=2.0", *DOCS,
+        "--start", "2020-01-01T00:00Z", "--end", "2099-01-01T00:00Z",
+    )  # fmt: skip
+    run("change", "transition", "RFC-7", "authorised")
+    report = js(run("discover", "json", str(scan("2.0")), "--source", "lab", "--json"))
+    assert [(d["name"], d["field"], d["after"]) for d in report["discrepancies"]] == [
+        ("lab-2", "version", "2.0")
+    ]
+
+
+def test_the_emergency_path_on_the_command_line(run: Run) -> None:
+    run("change", "create", "RFC-E", "--title", "payments down", "--type", "emergency")
+    run("change", "transition", "RFC-E", "authorised", "--note", "ECAB by phone")
+    done = js(run("change", "transition", "RFC-E", "implemented", "--json"))
+    assert done["review_required"] and done["state"] == "implemented"
+    fails(
+        run("change", "review", "RFC-E", "--outcome", "successful", ok=False),
+        "before it is documented",
+        "ci_ids",
+    )
+    run(
+        "change", "update", "RFC-E", "--ci", "payments-adapter-1", *DOCS, *NIGHT,
+        "--reference", "INC-77",
+    )  # fmt: skip
+    reviewed = js(run("change", "review", "RFC-E", "--outcome", "successful", "--json"))
+    assert not reviewed["change"]["review_required"]
+    assert reviewed["change"]["references"] == ["INC-77"]
+    fails(run("change", "update", "RFC-E", ok=False), "nothing to change")
+    run("change", "create", "RFC-N", "--title", "n", "--ci", "vm-app-01", *NIGHT, *DOCS)
+    run("change", "assess", "RFC-N")
+    run("change", "transition", "RFC-N", "authorised")
+    fails(run("change", "update", "RFC-N", "--ci", "srv-02", ok=False), "fixed once authorised")
