@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = Field(default=30, gt=0, description="aliases per GraphQL query")
     graphql_max_tokens: int = Field(default=2000, gt=0, description="tokens per GraphQL document")
     graphql_max_cost: int = Field(
-        default=50_000, gt=0, description="estimated cost (fields x list sizes) per GraphQL query"
+        default=100_000, gt=0, description="estimated cost (fields x list sizes) per GraphQL query"
     )
     graphql_max_operations: int = Field(
         default=1, gt=0, description="operations per GraphQL request (batching)"

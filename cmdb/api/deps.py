@@ -1,15 +1,19 @@
 """What routes ask FastAPI for: the store, the settings, the caller and what it may see.
 
 Routes are plain ``def`` functions (FastAPI runs them in its thread pool) because the
-stores are synchronous: no blocking store call ever runs inside ``async def``.
+stores are synchronous: no blocking store call ever runs inside ``async def``. The
+dependencies below are ``async`` (a sync dependency costs a thread-pool hop each, several
+per request) and send only their blocking part to the pool: a token not verified lately
+(a SQLite read), and a service scope (a store walk).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from cmdb.api.scope import Visibility
 from cmdb.auth.roles import Permission, Role, grants
@@ -20,19 +24,31 @@ from cmdb.store.contract import GraphStore
 LOCAL_DEV = Principal(name="local-development", role=Role.ADMIN)
 
 
-def get_settings(request: Request) -> Settings:
+def settings_of(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_store(request: Request) -> GraphStore:
+def store_of(request: Request) -> GraphStore:
     store: GraphStore = request.app.state.store
     return store
 
 
-def get_tokens(request: Request) -> TokenStore:
+def tokens_of(request: Request) -> TokenStore:
     tokens: TokenStore = request.app.state.tokens
     return tokens
+
+
+async def get_settings(request: Request) -> Settings:
+    return settings_of(request)
+
+
+async def get_store(request: Request) -> GraphStore:
+    return store_of(request)
+
+
+async def get_tokens(request: Request) -> TokenStore:
+    return tokens_of(request)
 
 
 def bearer(request: Request) -> str | None:
@@ -41,29 +57,38 @@ def bearer(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-def get_principal(request: Request) -> Principal:
-    """The caller, authenticated once per request (cached on the request)."""
+def _known(request: Request) -> Principal | None:
+    """The caller if known without I/O: already checked in this request, local
+    development, or a token verified lately."""
     cached = getattr(request.state, "principal", None)
     if isinstance(cached, Principal):
         return cached
-    settings = get_settings(request)
-    principal = (
-        LOCAL_DEV if settings.auth_disabled else get_tokens(request).authenticate(bearer(request))
-    )
+    if settings_of(request).auth_disabled:
+        return LOCAL_DEV
+    return tokens_of(request).recently_verified(bearer(request))
+
+
+async def get_principal(request: Request) -> Principal:
+    """The caller, authenticated once per request (cached on the request)."""
+    principal = _known(request)
+    if principal is None:
+        principal = await run_in_threadpool(tokens_of(request).authenticate, bearer(request))
     request.state.principal = principal
     return principal
 
 
 def principal_for(request: Request) -> Principal:
-    """The same, for code outside FastAPI's dependency injection (the GraphQL context)."""
-    return get_principal(request)
+    """The same, blocking, for code already off the event loop (the GraphQL context)."""
+    principal = _known(request) or tokens_of(request).authenticate(bearer(request))
+    request.state.principal = principal
+    return principal
 
 
-def require(permission: Permission) -> Callable[[Request], Principal]:
+def require(permission: Permission) -> Callable[[Request], Awaitable[Principal]]:
     """A dependency: the caller, if its role grants ``permission``; else 403."""
 
-    def check(request: Request) -> Principal:
-        principal = get_principal(request)
+    async def check(request: Request) -> Principal:
+        principal = await get_principal(request)
         if not grants(principal.role, permission):
             raise Forbidden(f"the {principal.role.value} role may not {permission.value}")
         return principal
@@ -74,13 +99,18 @@ def require(permission: Permission) -> Callable[[Request], Principal]:
     return check
 
 
-def get_visibility(request: Request) -> Visibility:
+async def get_visibility(request: Request) -> Visibility:
     """What the caller may see: everything, or its services and what they depend on.
     Computed at most once per request."""
     cached = getattr(request.state, "visibility", None)
     if isinstance(cached, Visibility):
         return cached
-    vis = Visibility.for_principal(get_store(request), get_principal(request))
+    principal = await get_principal(request)
+    vis = (
+        Visibility(None)
+        if not principal.scoped
+        else await run_in_threadpool(Visibility.for_principal, store_of(request), principal)
+    )
     request.state.visibility = vis
     return vis
 

@@ -13,6 +13,8 @@ import hmac
 import re
 import secrets
 import sqlite3
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from cmdb.auth.roles import Role
 from cmdb.domain.errors import CmdbError, InvalidInput, NotFound
 
 PREFIX = "cmdb_"
+MAX_CACHED = 10_000  # verified tokens remembered at once (a flood of tokens resets it)
 MAX_TOKEN_CHARS = 256  # a real token is about 60; anything longer is not worth hashing
 _DURATION = re.compile(r"^\s*(\d{1,6})\s*([smhdw])\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
@@ -99,9 +102,26 @@ def _parse_ts(text: str | None) -> datetime | None:
 
 
 class TokenStore:
-    def __init__(self, path: Path, *, clock: Callable[[], datetime] | None = None) -> None:
+    """Tokens in SQLite, and a short in-memory memory of tokens verified lately.
+
+    The memory (``cache_s`` seconds, keyed by the token's hash) spares every request a
+    SQLite read and lets the API check a token without leaving the event loop. A
+    revocation through this store takes effect at once; one made by another process (the
+    CLI) within ``cache_s``. Expiry is checked on every use.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        cache_s: float = 5.0,
+    ) -> None:
         self.path = path
         self._clock = clock or (lambda: datetime.now(UTC))
+        self.cache_s = cache_s
+        self._verified: dict[str, tuple[Principal, float, datetime | None]] = {}
+        self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._conn() as db:
             db.executescript(_SCHEMA)
@@ -171,6 +191,10 @@ class TokenStore:
         return self._info(row)
 
     def revoke(self, key: str) -> TokenInfo:
+        with self._lock:
+            self._verified = {
+                h: entry for h, entry in self._verified.items() if entry[0].token_key != key
+            }
         with self._conn() as db:
             cur = db.execute(
                 "UPDATE api_token SET revoked_at = ? WHERE key = ? AND revoked_at IS NULL",
@@ -209,7 +233,32 @@ class TokenStore:
             raise Unauthenticated("invalid token")
         if info.expires_at is not None and info.expires_at <= self._clock():
             raise Unauthenticated("token expired")
-        return Principal(info.name, info.role, info.services, info.key)
+        principal = Principal(info.name, info.role, info.services, info.key)
+        if self.cache_s > 0:
+            with self._lock:
+                if len(self._verified) >= MAX_CACHED:
+                    self._verified.clear()
+                self._verified[_hash(token)] = (
+                    principal,
+                    time.monotonic() + self.cache_s,
+                    info.expires_at,
+                )
+        return principal
+
+    def recently_verified(self, token: str | None) -> Principal | None:
+        """The principal of a token verified less than ``cache_s`` ago and still valid, else
+        None (then call ``authenticate``). Touches no file: safe on the event loop."""
+        if not token or len(token) > MAX_TOKEN_CHARS:
+            return None
+        entry = self._verified.get(_hash(token))
+        if entry is None:
+            return None
+        principal, deadline, expires_at = entry
+        if time.monotonic() >= deadline or (
+            expires_at is not None and expires_at <= self._clock()
+        ):
+            return None
+        return principal
 
     @staticmethod
     def _info(row: Sequence[object]) -> TokenInfo:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -277,3 +278,50 @@ def test_too_deep_only_measures_what_looks_like_json() -> None:
     assert not too_deep(b"[" * 64 + b"]" * 64, 64)
     assert not too_deep(b"name: [[[[[[", 3)  # not JSON: left to its parser
     assert too_deep(b'  {"a": ' * 10 + b"1" + b"}" * 10, 9)
+
+
+# -- the memory of recently verified tokens ------------------------------------------------
+
+
+def test_a_verified_token_is_remembered_and_a_forged_one_never(tokens: TokenStore) -> None:
+    clear, _ = tokens.create("ops", Role.VIEWER)
+    assert tokens.recently_verified(clear) is None  # never checked yet
+    principal = tokens.authenticate(clear)
+    assert tokens.recently_verified(clear) == principal
+    forged = clear[:-1] + ("A" if clear[-1] != "A" else "B")
+    assert tokens.recently_verified(forged) is None
+    with pytest.raises(Unauthenticated):
+        tokens.authenticate(forged)
+
+
+def test_revoking_through_the_same_store_forgets_at_once(tokens: TokenStore) -> None:
+    clear, info = tokens.create("ops", Role.VIEWER)
+    tokens.authenticate(clear)
+    tokens.revoke(info.key)
+    assert tokens.recently_verified(clear) is None
+    with pytest.raises(Unauthenticated):
+        tokens.authenticate(clear)
+
+
+def test_another_process_revoking_takes_effect_after_the_memory_lapses(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    server = TokenStore(tmp_path / "t.db", clock=clock, cache_s=0.05)
+    cli = TokenStore(tmp_path / "t.db", clock=clock)  # e.g. `cmdb token revoke`
+    clear, info = server.create("ops", Role.VIEWER)
+    server.authenticate(clear)
+    cli.revoke(info.key)
+    assert server.recently_verified(clear) is not None  # within cache_s: still remembered
+    time.sleep(0.06)
+    assert server.recently_verified(clear) is None
+    with pytest.raises(Unauthenticated):
+        server.authenticate(clear)
+
+
+def test_a_remembered_token_still_expires_on_time(tokens: TokenStore, clock: FakeClock) -> None:
+    clear, _ = tokens.create("ops", Role.VIEWER, expires_at=clock.now + timedelta(minutes=1))
+    tokens.authenticate(clear)
+    clock.advance(minutes=2)
+    assert tokens.recently_verified(clear) is None
+    with pytest.raises(Unauthenticated, match="expired"):
+        tokens.authenticate(clear)
