@@ -26,8 +26,15 @@ def driver_for(server: Neo4jServer) -> Driver:
 
 
 def wipe(driver: Driver) -> None:
-    """Empty the database but keep its schema (constraints, indexes, migration marks)."""
-    driver.execute_query("MATCH (n) WHERE NOT n:CmdbMigration DETACH DELETE n")
+    """Empty the database but keep its schema (constraints, indexes, migration marks).
+
+    In batches (an auto-commit ``CALL ... IN TRANSACTIONS``): one transaction deleting a
+    50k-CI estate with its history runs past Neo4j's transaction memory limit."""
+    with driver.session(database="neo4j") as session:
+        session.run(
+            "MATCH (n) WHERE NOT n:CmdbMigration "
+            "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS"
+        ).consume()
 
 
 def prepared(driver: Driver) -> None:

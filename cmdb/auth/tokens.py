@@ -254,9 +254,7 @@ class TokenStore:
         if entry is None:
             return None
         principal, deadline, expires_at = entry
-        if time.monotonic() >= deadline or (
-            expires_at is not None and expires_at <= self._clock()
-        ):
+        if time.monotonic() >= deadline or (expires_at is not None and expires_at <= self._clock()):
             return None
         return principal
 

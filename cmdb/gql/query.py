@@ -27,6 +27,7 @@ from cmdb.gql.impact_types import (
     RecoveryPlanType,
     SpofResultType,
 )
+from cmdb.gql.practice import PracticeQuery
 from cmdb.gql.types import (
     ChangeRecordType,
     CIType,
@@ -149,7 +150,7 @@ def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, dat
 
 
 @strawberry.type
-class Query:
+class Query(PracticeQuery):
     @strawberry.field(description="The caller.")
     def me(self, info: GInfo) -> PrincipalType:
         p = info.context.principal

@@ -28,6 +28,7 @@ from cmdb.domain.relationships import REGISTRY, ImpactFlow, RelationshipType
 from cmdb.domain.service import AgreementKind, PortfolioState, Priority, ServiceKind
 from cmdb.gql.context import GqlContext
 from cmdb.gql.loaders import Hop
+from cmdb.gql.practice import ChangePractice, IncidentPractice
 from cmdb.store.contract import Direction
 
 GInfo = Info[GqlContext, None]
@@ -200,7 +201,7 @@ async def _visible_ids(info: GInfo, ids: list[str]) -> list[str]:
 
 
 @strawberry.type(name="Change", description="A request for change (RFC).")
-class ChangeRecordType:
+class ChangeRecordType(ChangePractice):
     id: strawberry.ID
     title: str
     type: ChangeType
@@ -218,7 +219,7 @@ class ChangeRecordType:
 
 
 @strawberry.type(name="Incident")
-class IncidentType:
+class IncidentType(IncidentPractice):
     id: strawberry.ID
     title: str
     state: IncidentState

@@ -12,6 +12,7 @@ import sqlite3
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ from cmdb.api.scope import Visibility
 from cmdb.auth.roles import GRANTS, Permission, Role
 from cmdb.auth.tokens import Principal, TokenStore
 from cmdb.config import Settings
+from cmdb.domain.changeset import ChangeSet
+from cmdb.domain.records import Change, Incident
 from tests.api.conftest import Api, make_api
 
 # Open by design: load balancers carry no token.
@@ -134,6 +137,8 @@ class Objects:
     rel: str | None
     run: str | None
     token: str
+    change: str | None = None  # an RFC naming ``ci`` (changes and incidents: issue 7)
+    incident: str | None = None
 
 
 @dataclass
@@ -181,9 +186,27 @@ def build_world(api: Api) -> World:
     victim_clear, victim = api.tokens.create("victim", Role.VIEWER)
     ci_in = pick(seen - {service})
     ci_out = pick(hidden)
-    inside = Objects(ci_in, pick(seen, ci_in), service, rel_in, None, victim.key)
+    _practice_records(api, ci_in, "IN")
+    _practice_records(api, ci_out, "OUT")
+    inside = Objects(
+        ci_in,
+        pick(seen, ci_in),
+        service,
+        rel_in,
+        None,
+        victim.key,
+        "RFC-MATRIX-IN",
+        "INC-MATRIX-IN",
+    )
     outside = Objects(
-        ci_out, pick(hidden, ci_out), pick(services & hidden), rel_out, run_id, victim.key
+        ci_out,
+        pick(hidden, ci_out),
+        pick(services & hidden),
+        rel_out,
+        run_id,
+        victim.key,
+        "RFC-MATRIX-OUT",
+        "INC-MATRIX-OUT",
     )
     scoped = {
         role.value: api.token_for(role, services=(service,), name=f"scoped-{role.value}")
@@ -193,6 +216,23 @@ def build_world(api: Api) -> World:
     secrets += [h["Authorization"].removeprefix("Bearer ") for h in api.headers.values()]
     secrets += [h["Authorization"].removeprefix("Bearer ") for h in scoped.values()]
     return World(api, inside, outside, hidden, scoped, secrets)
+
+
+def _practice_records(api: Api, ci_id: str, tag: str) -> None:
+    """A change and an incident naming ``ci_id``, for the routes under /changes/{change_id}
+    and /incidents/{incident_id}."""
+    start = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+    change = Change(
+        id=f"RFC-MATRIX-{tag}",
+        title="matrix",
+        ci_ids=[ci_id],
+        planned_start=start,
+        planned_end=start + timedelta(hours=1),
+    )
+    incident = Incident(id=f"INC-MATRIX-{tag}", title="matrix", ci_ids=[ci_id], opened_at=start)
+    api.store.apply(
+        ChangeSet(actor="test-setup", source="test", changes=[change], incidents=[incident])
+    )
 
 
 def stored_hashes(tokens: TokenStore) -> list[str]:
@@ -211,6 +251,8 @@ def snapshot(api: Api) -> tuple[Any, ...]:
         sorted(c.model_dump_json() for c in store.list_cis(limit=1000).items),
         sorted(r.id for r in store.list_runs(limit=1000)),
         len(store.list_changes()),
+        sorted(c.model_dump_json() for c in store.list_changes()),
+        sorted(i.model_dump_json() for i in store.list_incidents()),
         sorted((t.key, t.revoked_at) for t in api.tokens.list()),
     )
 
@@ -225,6 +267,8 @@ _KIND_BY_PARAM = {
     "rel_id": "rel",
     "run_id": "run",
     "key": "token",
+    "change_id": "change",
+    "incident_id": "incident",
 }
 
 

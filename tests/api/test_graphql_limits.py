@@ -107,7 +107,9 @@ def test_a_cost_over_budget_is_refused(api_embedded: Api) -> None:
     query = """{ cis(first: 1000) { nodes { name
         dependsOn(depth: 3) { name usedBy(depth: 2) { name } } } } }"""
     msg = _refused(api_embedded, store, {"query": query})
-    assert re.search(r"estimated cost of \d+; the limit is 100000 \(setting graphql_max_cost\)", msg)
+    assert re.search(
+        r"estimated cost of \d+; the limit is 100000 \(setting graphql_max_cost\)", msg
+    )
     # A page size given as a variable is costed at the largest page allowed.
     wide = """query($n: Int!) { cis(first: $n) { nodes {
         dependsOn { usedBy { runsOn { name } } } } } }"""

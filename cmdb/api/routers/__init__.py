@@ -6,13 +6,16 @@ from fastapi import APIRouter
 
 from cmdb.api.routers import auth as auth_routes
 from cmdb.api.routers import (
+    changes,
     cis,
     counts,
     export,
     graph,
     health,
     history,
+    incidents,
     relationships,
+    reports,
     runs,
     services,
 )
@@ -21,4 +24,6 @@ from cmdb.api.routers import impact as impact_routes
 ROUTERS: list[APIRouter] = [health.router]
 ROUTERS += [r.router for r in (cis, graph, relationships, services, history, export, runs, counts)]
 ROUTERS.append(impact_routes.router)
+ROUTERS += [changes.router, incidents.router]
+ROUTERS.append(reports.router)
 ROUTERS.append(auth_routes.router)

@@ -1,0 +1,191 @@
+"""``/reports``: status accounting (cmdb/practice/reports.py), the same reports the
+``cmdb report`` commands print. JSON by default; ``format=csv`` or ``Accept: text/csv``
+gives CSV. A token scoped to services gets reports over its scope only: a CI counts when
+it is inside, a change or incident when every CI and service it names is.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from cmdb.api.deps import Reader, SettingsDep, Store, Visible
+from cmdb.api.routers._shared import instant
+from cmdb.practice.health import HealthReport
+from cmdb.practice.policy import load_policy
+from cmdb.practice.reports import (
+    DEFAULT_TOP,
+    CabAgenda,
+    ChangesReport,
+    CIsReport,
+    IncidentsReport,
+    Period,
+    Report,
+    build_cab_agenda,
+    build_changes_report,
+    build_cis_report,
+    build_health_report,
+    build_incidents_report,
+    to_csv,
+)
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+
+
+class ReportFormat(StrEnum):
+    JSON = "json"
+    CSV = "csv"
+
+
+From = Annotated[
+    datetime | None,
+    Query(alias="from", description="count from this instant (ISO 8601; no zone: UTC)"),
+]
+To = Annotated[
+    datetime | None, Query(description="count until this instant (ISO 8601; no zone: UTC)")
+]
+Top = Annotated[int, Query(ge=1, le=1000, description="rows per ranking")]
+Format = Annotated[
+    ReportFormat | None,
+    Query(description="json (default) or csv; Accept: text/csv also gives CSV"),
+]
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
+}
+
+
+def _render(report: Report, request: Request, fmt: ReportFormat | None, name: str) -> Any:
+    wants_csv = fmt is ReportFormat.CSV or (
+        fmt is None and "text/csv" in request.headers.get("accept", "")
+    )
+    if not wants_csv:
+        return report
+    return Response(
+        to_csv(report),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+def _period(start: datetime | None, end: datetime | None) -> Period:
+    return Period(start=instant(start), end=instant(end)).check()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@router.get(
+    "/changes",
+    operation_id="reportChanges",
+    response_model=ChangesReport,
+    responses=CSV_RESPONSE,
+)
+def report_changes(
+    _: Reader,
+    store: Store,
+    vis: Visible,
+    request: Request,
+    from_: From = None,
+    to: To = None,
+    top: Top = DEFAULT_TOP,
+    format: Format = None,
+) -> Any:
+    """Changes raised in the period by state, type, priority, CI and service; rejected,
+    emergency and failed counts; the backlog (open changes) and its age."""
+    report = build_changes_report(store, _now(), period=_period(from_, to), scope=vis.ids, top=top)
+    return _render(report, request, format, "changes")
+
+
+@router.get(
+    "/incidents",
+    operation_id="reportIncidents",
+    response_model=IncidentsReport,
+    responses=CSV_RESPONSE,
+)
+def report_incidents(
+    _: Reader,
+    store: Store,
+    vis: Visible,
+    request: Request,
+    from_: From = None,
+    to: To = None,
+    top: Top = DEFAULT_TOP,
+    format: Format = None,
+) -> Any:
+    """Incidents opened in the period by state, priority, service and CI; SLA breaches
+    (response and resolution clocks counted in service hours)."""
+    report = build_incidents_report(
+        store, _now(), period=_period(from_, to), scope=vis.ids, top=top
+    )
+    return _render(report, request, format, "incidents")
+
+
+@router.get("/cis", operation_id="reportCis", response_model=CIsReport, responses=CSV_RESPONSE)
+def report_cis(
+    _: Reader,
+    store: Store,
+    vis: Visible,
+    request: Request,
+    from_: From = None,
+    to: To = None,
+    top: Top = DEFAULT_TOP,
+    format: Format = None,
+) -> Any:
+    """CIs by class, status, location, owner and environment; the CIs changed most and
+    named by most incidents (in the period)."""
+    report = build_cis_report(store, _now(), period=_period(from_, to), scope=vis.ids, top=top)
+    return _render(report, request, format, "cis")
+
+
+@router.get(
+    "/health",
+    operation_id="reportHealth",
+    response_model=HealthReport,
+    responses=CSV_RESPONSE,
+)
+def report_health(
+    _: Reader,
+    store: Store,
+    vis: Visible,
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="most CIs listed per finding")] = 1000,
+    format: Format = None,
+) -> Any:
+    """CMDB health: completeness of the required fields per class, stale CIs, orphans
+    (no active relationship), suspected duplicates."""
+    report = build_health_report(store, _now(), scope=vis.ids, limit=limit)
+    return _render(report, request, format, "health")
+
+
+@router.get(
+    "/cab-agenda",
+    operation_id="reportCabAgenda",
+    response_model=CabAgenda,
+    responses=CSV_RESPONSE,
+)
+def report_cab_agenda(
+    _: Reader,
+    store: Store,
+    vis: Visible,
+    settings: SettingsDep,
+    request: Request,
+    from_: Annotated[
+        datetime | None, Query(alias="from", description="the meeting period's start; now")
+    ] = None,
+    to: Annotated[datetime | None, Query(description="its end; `days` after the start")] = None,
+    days: Annotated[int, Query(ge=1, le=366)] = 7,
+    format: Format = None,
+) -> Any:
+    """The changes a CAB meeting decides (assessed), those scheduled in the period and
+    emergency changes awaiting review, each with its risk, impacted services, collisions
+    and window violations."""
+    now = _now()
+    start = instant(from_) or now
+    end = instant(to) or start + timedelta(days=days)
+    policy = load_policy(settings.practice_policy_file)
+    agenda = build_cab_agenda(store, policy, start, end, now, scope=vis.ids)
+    return _render(agenda, request, format, "cab-agenda")

@@ -1,0 +1,209 @@
+"""``cmdb report ...``: status accounting (changes, incidents, CIs, CMDB health, CAB agenda)
+as rich tables, ``--json`` or ``--csv``.
+
+Registered by the main CLI as ``app.add_typer(report.app, name="report")``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from cmdb.domain.errors import InvalidInput
+from cmdb.practice.policy import load_policy
+from cmdb.practice.reports import (
+    DEFAULT_TOP,
+    CabAgenda,
+    Period,
+    Report,
+    build_cab_agenda,
+    build_changes_report,
+    build_cis_report,
+    build_health_report,
+    build_incidents_report,
+    table,
+    to_csv,
+)
+
+from ._common import CliGroup, JsonOpt, cli, console, parse_instant, print_json
+
+app = typer.Typer(
+    cls=CliGroup,
+    no_args_is_help=True,
+    help="Reports: changes, incidents, CIs, CMDB health, the CAB agenda (tables, JSON, CSV).",
+)
+
+FromOpt = Annotated[
+    str | None, typer.Option("--from", metavar="TIME", help="Count from this instant (ISO 8601).")
+]
+ToOpt = Annotated[
+    str | None, typer.Option("--to", metavar="TIME", help="Count until this instant (ISO 8601).")
+]
+CsvOpt = Annotated[bool, typer.Option("--csv", help="Print CSV instead of tables.")]
+TopOpt = Annotated[int, typer.Option("--top", min=1, max=1000, help="Rows per ranking.")]
+AtOpt = Annotated[
+    str | None,
+    typer.Option("--at", metavar="TIME", help="The report's instant (ages, SLA clocks); now."),
+]
+
+
+def _now(at: str | None) -> datetime:
+    return parse_instant(at, where="--at") or datetime.now(UTC)
+
+
+def _period(from_: str | None, to: str | None) -> Period:
+    return Period(
+        start=parse_instant(from_, where="--from"), end=parse_instant(to, where="--to")
+    ).check()
+
+
+def _emit(report: Report, as_json: bool, as_csv: bool, title: str) -> None:
+    if as_json and as_csv:
+        raise InvalidInput("choose one of --json and --csv", where="--csv")
+    if as_json:
+        print_json(report)
+        return
+    if as_csv:
+        typer.echo(to_csv(report), nl=False)
+        return
+    header, rows = table(report)
+    t = Table(title=title, title_justify="left")
+    for col in header:
+        t.add_column(col, overflow="fold")
+    last = None
+    for row in rows:
+        group = row[0] if row[1] else ""  # the single figures print together
+        if last is not None and group != last:
+            t.add_section()
+        last = group
+        t.add_row(*row)
+    console().print(t)
+
+
+def _span(from_: str | None, to: str | None) -> str:
+    return f" {from_ or '...'} - {to or '...'}" if from_ or to else ""
+
+
+@app.command("changes")
+def changes(
+    ctx: typer.Context,
+    from_: FromOpt = None,
+    to: ToOpt = None,
+    top: TopOpt = DEFAULT_TOP,
+    at: AtOpt = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Changes raised in the period by state, type, priority, CI and service; rejected,
+    emergency and failed counts; the backlog and its age."""
+    report = build_changes_report(cli(ctx).store(), _now(at), period=_period(from_, to), top=top)
+    _emit(report, as_json, as_csv, "changes" + _span(from_, to))
+
+
+@app.command("incidents")
+def incidents(
+    ctx: typer.Context,
+    from_: FromOpt = None,
+    to: ToOpt = None,
+    top: TopOpt = DEFAULT_TOP,
+    at: AtOpt = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Incidents opened in the period by state, priority, service and CI; SLA breaches
+    (response and resolution clocks in service hours)."""
+    report = build_incidents_report(cli(ctx).store(), _now(at), period=_period(from_, to), top=top)
+    _emit(report, as_json, as_csv, "incidents" + _span(from_, to))
+
+
+@app.command("cis")
+def cis(
+    ctx: typer.Context,
+    from_: FromOpt = None,
+    to: ToOpt = None,
+    top: TopOpt = DEFAULT_TOP,
+    at: AtOpt = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """CIs by class, status, location, owner and environment; those changed most and named
+    by most incidents (in the period)."""
+    report = build_cis_report(cli(ctx).store(), _now(at), period=_period(from_, to), top=top)
+    _emit(report, as_json, as_csv, "CIs" + _span(from_, to))
+
+
+@app.command("health")
+def health(
+    ctx: typer.Context,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, help="Most CIs listed per finding.")
+    ] = 1000,
+    at: AtOpt = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """CMDB health: required fields per class, stale CIs, orphans, suspected duplicates."""
+    report = build_health_report(cli(ctx).store(), _now(at), limit=limit)
+    _emit(report, as_json, as_csv, "CMDB health")
+
+
+@app.command("cab-agenda")
+def cab_agenda(
+    ctx: typer.Context,
+    from_: Annotated[
+        str | None, typer.Option("--from", metavar="TIME", help="The period's start; now.")
+    ] = None,
+    to: Annotated[
+        str | None, typer.Option("--to", metavar="TIME", help="Its end; --days after --from.")
+    ] = None,
+    days: Annotated[int, typer.Option("--days", min=1, max=366)] = 7,
+    at: AtOpt = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """The changes a CAB meeting decides (assessed), those scheduled in the period, and
+    emergency changes awaiting review, each with risk, impacted services, collisions and
+    window violations."""
+    state = cli(ctx)
+    now = _now(at)
+    start = parse_instant(from_, where="--from") or now
+    end = parse_instant(to, where="--to") or start + timedelta(days=days)
+    policy = load_policy(state.settings.practice_policy_file)
+    agenda = build_cab_agenda(state.store(), policy, start, end, now)
+    if as_json or as_csv:
+        _emit(agenda, as_json, as_csv, "")
+        return
+    _show_agenda(agenda)
+
+
+def _when(at: datetime | None) -> str:
+    return at.strftime("%Y-%m-%d %H:%M %Z") if at else ""
+
+
+def _show_agenda(agenda: CabAgenda) -> None:
+    con = console()
+    con.print(f"CAB agenda {_when(agenda.start)} - {_when(agenda.end)}")
+    for title, items in (
+        ("to decide (assessed)", agenda.decide),
+        ("scheduled in the period", agenda.scheduled),
+        ("emergency changes to review", agenda.review),
+    ):
+        t = Table(title=f"{title}: {len(items)}", title_justify="left")
+        for col in ("RFC", "window", "risk", "approval", "services hit", "collisions", "windows"):
+            t.add_column(col, overflow="fold")
+        for i in items:
+            t.add_row(
+                f"{i.id} {i.title} ({i.type}, {i.state})",
+                f"{_when(i.start)} - {_when(i.end)}" if i.start else "not planned",
+                f"{i.risk_class} ({i.score:g})",
+                i.approval,
+                ", ".join(f"{s.name} ({s.severity})" for s in i.services),
+                "\n".join(
+                    f"{c.kind} with {c.b if c.a == i.id else c.a}: {c.detail}" for c in i.collisions
+                ),
+                "\n".join(f"{v.kind}: {v.service}" for v in i.violations),
+            )
+        con.print(t)

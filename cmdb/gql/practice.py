@@ -1,0 +1,335 @@
+# mypy: disable-error-code="untyped-decorator"
+# (strawberry.field(...) with arguments is typed as returning Any without its mypy plugin)
+"""The practice of issue 7 in GraphQL: what a change advisory board and a service desk ask.
+
+``ChangePractice`` and ``IncidentPractice`` add the RFC's and the incident's practice
+fields to the ``Change`` and ``Incident`` types (cmdb/gql/types.py inherits them): the
+recorded risk, the log and the allowed next states, a live risk assessment, collisions and
+window violations; an incident's impact, urgency and SLA clocks. ``PracticeQuery`` adds
+the schedule of changes and every collision to the root. Resolvers receive the stored
+records (pydantic models, already trimmed to the caller's scope by ``scoped_record``);
+what they compute comes from the REST routers' functions, so both shells trim alike.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import strawberry
+from strawberry.types import Info
+
+from cmdb.api.routers.changes import ScheduleOut, collision_report, policy_of, schedule_report
+from cmdb.api.routers.changes import visible_change as rest_visible_change
+from cmdb.domain.records import (
+    ApprovalLevel,
+    Change,
+    ChangeOutcome,
+    ChangePriority,
+    ChangeState,
+    ChangeType,
+    ExpectedImpact,
+    Incident,
+    Level,
+    RiskClass,
+)
+from cmdb.domain.service import Priority
+from cmdb.gql.context import GqlContext
+from cmdb.practice.changes import assess
+from cmdb.practice.incidents import clocks
+from cmdb.practice.lifecycle import allowed_next
+
+strawberry.enum(ChangePriority, name="ChangePriority")
+strawberry.enum(ExpectedImpact, name="ExpectedImpact")
+strawberry.enum(ChangeOutcome, name="ChangeOutcome")
+strawberry.enum(RiskClass, name="RiskClass")
+strawberry.enum(ApprovalLevel, name="ApprovalLevel")
+strawberry.enum(Level, name="Level")
+
+PInfo = Info[GqlContext, None]
+MAX_DAYS = 366
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _utc(at: datetime | None) -> datetime | None:
+    return at if at is None or at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+# --- answer types ----------------------------------------------------------------------
+
+
+@strawberry.type(name="StateEntry", description="One step of a change's life.")
+class StateEntryType:
+    state: ChangeState
+    at: datetime
+    by: str
+    note: str
+
+
+@strawberry.type(name="ChangeRisk", description="The risk assessment recorded on a change.")
+class ChangeRiskType:
+    risk_class: RiskClass
+    approval: ApprovalLevel
+    rule: str
+    why: str
+    score: float
+    assessed_at: datetime
+
+
+@strawberry.type(name="FailureRate", description="Reviewed changes of the same CIs.")
+class FailureRateType:
+    reviewed: int
+    failed: int = strawberry.field(description="failed or backed out")
+    changes: list[str]
+
+    @strawberry.field
+    def rate(self) -> float | None:
+        return self.failed / self.reviewed if self.reviewed else None
+
+
+@strawberry.type(name="RiskFacts", description="What the rules were evaluated on.")
+class RiskFactsType:
+    change_type: ChangeType
+    expected_impact: ExpectedImpact | None
+    score: float
+    worst_severity: str
+    customer_facing_down: list[str]
+    customers: list[str]
+    sla_breach: list[str]
+    minutes_in_hours: float
+    history: FailureRateType
+    sites: list[str]
+
+
+@strawberry.type(name="RuleCheck")
+class RuleCheckType:
+    rule: str
+    fired: bool
+    reasons: list[str] = strawberry.field(
+        description="fired: every condition that held; else the first that did not"
+    )
+
+
+@strawberry.type(name="RiskAssessment", description="A risk assessment, every rule explained.")
+class RiskAssessmentType:
+    change_id: str
+    risk_class: RiskClass
+    approval: ApprovalLevel
+    rule: str
+    why: str
+    facts: RiskFactsType
+    checks: list[RuleCheckType]
+
+
+@strawberry.type(name="Collision", description="A clash between two changes.")
+class CollisionType:
+    a: str
+    b: str
+    kind: str = strawberry.field(
+        description="same_ci, parent_child, joint_quorum, joint_service, same_service"
+    )
+    start: datetime | None = strawberry.field(description="the overlap of the two windows")
+    end: datetime | None
+    subjects: list[str] = strawberry.field(description="CI or service names")
+    detail: str
+
+
+@strawberry.type(name="WindowViolation", description="A blackout, maintenance or hours clash.")
+class ViolationType:
+    change_id: str
+    kind: str
+    service_id: str
+    service: str
+    start: datetime
+    end: datetime
+    detail: str
+
+
+@strawberry.type(name="CollisionReport")
+class CollisionReportType:
+    collisions: list[CollisionType]
+    violations: list[ViolationType]
+
+
+@strawberry.type(name="TargetClock", description="A response or resolution clock.")
+class TargetClockType:
+    target: str
+    target_minutes: int | None = strawberry.field(description="null: no target for it")
+    elapsed_minutes: float = strawberry.field(description="service-hour minutes")
+    remaining_minutes: float | None
+    due_at: datetime | None
+    stopped_at: datetime | None
+    running: bool
+    in_service_hours_now: bool
+    breached: bool
+
+
+@strawberry.type(name="ServiceClock", description="An incident's SLA clocks for one service.")
+class ServiceClockType:
+    service_id: str
+    service: str
+    sla: str
+    timezone: str
+    priority: Priority
+    response: TargetClockType
+    resolution: TargetClockType
+
+
+@strawberry.type(name="ScheduledChangeService")
+class ScheduledServiceType:
+    id: str
+    name: str
+    severity: str
+
+
+@strawberry.type(name="ScheduledChangeCI")
+class ScheduledCIType:
+    id: str
+    name: str
+
+
+@strawberry.type(name="ScheduledChange", description="A row of the schedule of changes.")
+class ScheduleRowType:
+    id: str
+    title: str
+    type: ChangeType
+    state: ChangeState
+    start: datetime | None
+    end: datetime | None
+    risk: str | None
+    approval: str | None
+    cis: list[ScheduledCIType]
+    services: list[ScheduledServiceType] = strawberry.field(
+        description="services it degrades or takes down"
+    )
+
+
+@strawberry.type(name="ChangeSchedule")
+class ChangeScheduleType:
+    start: datetime
+    end: datetime
+    items: list[ScheduleRowType]
+
+
+# --- fields added to Change and Incident -----------------------------------------------
+
+
+def _record(self: object) -> Change:
+    return cast(Change, self)
+
+
+@strawberry.type
+class ChangePractice:
+    """Inherited by ``Change``: the RFC's practice fields (``self`` is the record)."""
+
+    priority: ChangePriority
+    expected_impact: ExpectedImpact | None
+    reason: str
+    business_benefit: str
+    backout_plan: str
+    resources: list[str]
+    related_changes: list[str]
+    references: list[str]
+    outcome: ChangeOutcome | None
+    review_required: bool = strawberry.field(
+        description="an emergency change implemented before full documentation"
+    )
+    review_notes: str
+    incident_ids: list[str] = strawberry.field(description="linked by the review")
+    risk: ChangeRiskType | None = strawberry.field(description="the recorded assessment")
+
+    @strawberry.field(description="Every state, in order, with who and why.")
+    def log(self) -> list[StateEntryType]:
+        return cast(list[StateEntryType], _record(self).log)
+
+    @strawberry.field(description="The states it may go to next.")
+    def allowed_next(self) -> list[ChangeState]:
+        return allowed_next(_record(self))
+
+    @strawberry.field(
+        description="Its risk as it would be assessed now (nothing recorded): every rule and why."
+    )
+    async def assessment(self, info: PInfo) -> RiskAssessmentType:
+        ctx = info.context
+        vis = await ctx.visibility()
+        change_id = _record(self).id
+
+        def work() -> Any:
+            full = rest_visible_change(ctx.store, vis, change_id)
+            return assess(ctx.store, full, policy_of(ctx.settings), _now())
+
+        return cast(RiskAssessmentType, await ctx.call(work))
+
+    @strawberry.field(
+        description="Its clashes with other open changes whose windows overlap, and its "
+        "blackout, maintenance-window and service-hour violations."
+    )
+    async def collisions(self, info: PInfo) -> CollisionReportType:
+        ctx = info.context
+        vis = await ctx.visibility()
+        got = await ctx.call(collision_report, ctx.store, vis, _record(self).id, _now())
+        return cast(CollisionReportType, got)
+
+
+@strawberry.type
+class IncidentPractice:
+    """Inherited by ``Incident``: priority inputs, the response time, outage, clocks."""
+
+    impact: Level | None
+    urgency: Level | None
+    responded_at: datetime | None
+    outage: bool = strawberry.field(
+        description="the services named were out (they spend their availability budget)"
+    )
+    change_ids: list[str] = strawberry.field(description="changes whose review linked it")
+
+    @strawberry.field(
+        description="Response and resolution clocks per affected service with an SLA, in "
+        "its service hours, at `at` (default now)."
+    )
+    async def clocks(self, info: PInfo, at: datetime | None = None) -> list[ServiceClockType]:
+        ctx = info.context
+        vis = await ctx.visibility()
+        inc = cast(Incident, self)
+        when = _utc(at) or _now()
+        found = await ctx.call(clocks, ctx.store, inc.id, when)
+        return cast(list[ServiceClockType], [c for c in found if vis.allows(c.service_id)])
+
+
+# --- root fields -----------------------------------------------------------------------
+
+
+@strawberry.type
+class PracticeQuery:
+    @strawberry.field(
+        description="The schedule of changes in a period (default: 30 days from now), "
+        "optionally only those concerning one service or CI (id, kind=value or name)."
+    )
+    async def change_schedule(
+        self,
+        info: PInfo,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        days: int = 30,
+        service: str | None = None,
+        ci: str | None = None,
+    ) -> ChangeScheduleType:
+        ctx = info.context
+        vis = await ctx.visibility()
+
+        def work() -> ScheduleOut:
+            return schedule_report(
+                ctx.store, vis, start=_utc(start), end=_utc(end), days=days, service=service, ci=ci
+            )
+
+        return cast(ChangeScheduleType, await ctx.call(work))
+
+    @strawberry.field(description="Every clash between open changes, and every violation.")
+    async def change_collisions(self, info: PInfo) -> CollisionReportType:
+        ctx = info.context
+        vis = await ctx.visibility()
+        got = await ctx.call(collision_report, ctx.store, vis, None, _now())
+        return cast(CollisionReportType, got)
