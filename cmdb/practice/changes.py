@@ -11,7 +11,7 @@ from cmdb.domain.changeset import ChangeSet
 from cmdb.domain.errors import InvalidInput, NotFound
 from cmdb.domain.model import CI
 from cmdb.domain.records import Change, ChangeOutcome, ChangeState, ChangeType
-from cmdb.practice.lifecycle import amend, started, transition
+from cmdb.practice.lifecycle import amend, started, transition, validated
 from cmdb.practice.policy import Policy
 from cmdb.practice.risk import Assessment, evaluate, facts, failure_rate
 from cmdb.store.contract import GraphStore
@@ -57,7 +57,7 @@ def transition_change(
     in the same write, so scheduling with a window is one change set."""
     change = store.get_change(change_id)
     if window != (None, None):
-        change = Change.model_validate(
+        change = validated(  # e.g. a new end before the kept start: InvalidInput
             {
                 **change.model_dump(),
                 "planned_start": window[0] or change.planned_start,

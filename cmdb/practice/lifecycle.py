@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import ValidationError
+
 from cmdb.domain.errors import InvalidInput
 from cmdb.domain.records import Change, ChangeOutcome, ChangeState, ChangeType, StateEntry
 
@@ -181,4 +183,15 @@ def amend(change: Change, fields: dict[str, object]) -> Change:
                 where=substance[0],
             )
         update["risk"] = None  # assessed on other CIs or another window: assess again
-    return Change.model_validate({**change.model_dump(), **update})
+    return validated({**change.model_dump(), **update})
+
+
+def validated(data: dict[str, object]) -> Change:
+    """A Change from ``data``, or InvalidInput naming the field at fault (a rule over the
+    whole record, such as the window's order, names ``planned_end``)."""
+    try:
+        return Change.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "planned_end"
+        raise InvalidInput(str(err["msg"]).removeprefix("Value error, "), where=where) from exc
