@@ -165,7 +165,12 @@ def serve_bare(port: int, body_file: str) -> None:
     async def health(request: Any) -> Response:
         return Response(b'{"status":"ok"}', media_type="application/json")
 
-    app = Starlette(routes=[Route("/ci", ci), Route("/api/v1/health", health)])
+    app = Starlette(
+        routes=[
+            Route("/ci", ci, methods=["GET", "POST"]),
+            Route("/api/v1/health", health),
+        ]
+    )
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
@@ -408,6 +413,28 @@ def main() -> None:
     ]
     with server(bare_cmd, {}, bport) as bbase:
         bare = rps(f"{bbase}/ci", {}, args.seconds)
+        # The HTTP floor under the impact figure: the same client posting the same body to
+        # an endpoint that does nothing.
+        with httpx.Client(base_url=bbase, timeout=60) as floor_client:
+
+            def floor() -> Any:
+                return floor_client.post("/ci", json=body).raise_for_status()
+
+            t_floor, _ = timed(floor, args.repeats)
+    rows.insert(
+        1,
+        {
+            "figure": "  (HTTP floor: same client and body, bare Starlette POST)",
+            "measured": ms(t_floor),
+            "what": "loopback + uvicorn + httpx",
+            "baseline": "REST impact minus this floor",
+            "baseline_value": ms(t_rest - t_floor),
+            "ratio": f"API + engine {(t_rest - t_floor) / t_in:.2f}x engine alone",
+            "target": "-",
+            "met": None,
+            "raw": {"floor_s": t_floor},
+        },
+    )
     rows.append(
         {
             "figure": "GET one CI (authenticated, read from the store)",
