@@ -19,12 +19,13 @@ store through ``apply``), in one run:
    but it is the classical baseline for the question.
 3. **change impact on the store**: ``impact.queries.change_impact`` end to end on the
    embedded store for a few typical changes (a median server, the busiest server, a VM, a
-   popular database), with both fetch strategies, split into fetch (the store call or
-   calls), build (the impact view), and assess (propagation, paths, scores, SLA exposure).
+   popular database), with each fetch strategy (walk, rounds, one-call), split into fetch
+   (the store call or calls), build (the impact view), and assess (propagation, paths,
+   scores, SLA exposure).
 
 4. **Neo4j** (``--stores`` includes neo4j; bench/impact_neo4j.py): the impact closure of
-   the same failed CIs through the Neo4j store and the engine, both fetch strategies,
-   against the best hand-written one-round-trip Cypher for the same closure.
+   the same failed CIs through the Neo4j store and the engine, each fetch strategy,
+   against hand-written one-round-trip Cypher for the same closure.
 
 Times are medians of ``--repeat`` runs (the embedded part with the garbage collector off
 while timing).
@@ -305,7 +306,7 @@ def bench_store(
     out: list[dict[str, Any]] = []
     for label, i in picks:
         ci = store.get_ci(ids[i])
-        for strategy in ("one-call", "rounds"):
+        for strategy in ("walk", "rounds", "one-call"):
             limits = Limits(max_depth=12, max_nodes=10**6, strategy=strategy)  # type: ignore[arg-type]
 
             def get(ci: Any = ci, lim: Limits = limits) -> Any:

@@ -4,11 +4,12 @@
 HOSTED_ON, CONTAINS, CONNECTS_TO, LOCATED_IN and SUPPLIED_BY (from target to source: the
 store's ``Direction.IN``) but *along* MEMBER_OF and SERVES (source to target: ``OUT``). A
 real impact path alternates: a VM fails, the cluster it is a member of (OUT) loses a
-member, the instances that run on the cluster (IN) are hit. ``GraphStore.subgraph`` walks
-one direction per call, so the only single call that contains every impact path is
-``Direction.BOTH``. BOTH also brings what quorum needs: the *other* members of a cluster
-(one step IN from the cluster along MEMBER_OF). Its undirected depth is never more than the
-directed impact depth, so a depth cap of D keeps every CI within D impact steps.
+member, the instances that run on the cluster (IN) are hit. With one ``direction`` per
+call, the only single call that contains every impact path is ``Direction.BOTH``
+("one-call"); ``walk`` (below) gives each type its own direction instead. BOTH also
+brings what quorum needs: the *other* members of a cluster (one step IN from the cluster
+along MEMBER_OF). Its undirected depth is never more than the directed impact depth, so a
+depth cap of D keeps every CI within D impact steps.
 
 The price is over-fetching: BOTH also walks *up* from every impacted CI to what it depends
 on, and from there down to everything else that depends on that (a shared database, a
@@ -21,11 +22,19 @@ switch, a location pulls in its whole estate). Two things keep it down:
   LOCATED_IN and SUPPLIED_BY, the two great hubs, are left out unless a root is one;
 * the caps: ``max_nodes`` bounds the answer and the subgraph says when it cut.
 
-``fetch(..., strategy="rounds")`` is the exact alternative: it alternates IN walks over the
+``fetch(..., strategy="walk")`` (the default of ``impact.queries.Limits``) asks for the
+exact closure in ONE call: ``GraphStore.subgraph(walk=..., leaves=...)`` follows each type
+in its own impact direction (IN for the target-to-source types, OUT for MEMBER_OF and
+SERVES; upstream the other way round) and adds, as leaves that are not walked from, every
+member of a reached cluster (quorum counts all of them). It reads what "rounds" reads and
+nothing more, in one round trip.
+
+``fetch(..., strategy="rounds")`` is the older exact alternative, for a store without
+``walk``: it alternates IN walks over the
 target-to-source types with OUT walks over the source-to-target ones, from the newly reached
 CIs only, and fetches cluster members in one last step. It reads only what the impact
 reaches (plus the members of reached clusters) at the cost of a few round trips (about
-three per cluster hop on the longest path). See bench/impact.py for both measured.
+three per cluster hop on the longest path). See bench/impact.py for all three measured.
 """
 
 from __future__ import annotations
@@ -45,7 +54,7 @@ from cmdb.store.contract import Direction, GraphStore, Subgraph
 DEFAULT_MAX_DEPTH = 12
 DEFAULT_MAX_NODES = 20_000
 
-Strategy = Literal["one-call", "rounds"]
+Strategy = Literal["walk", "one-call", "rounds"]
 CIOrId = CI | str
 
 
@@ -166,11 +175,69 @@ def fetch(
     as_of: datetime | None = None,
 ) -> Fetched:
     """Downstream (what a failure of ``cis`` reaches) or upstream (what ``cis`` need)."""
+    if strategy == "walk":
+        return _walk(store, cis, upstream, max_depth, max_nodes, as_of)
     if strategy == "one-call":
         get = dependency_subgraph if upstream else impact_subgraph
         sub = get(store, cis, max_depth=max_depth, max_nodes=max_nodes, as_of=as_of)
         return Fetched(subgraph=sub, calls=1, strategy="one-call")
     return _rounds(store, cis, upstream, max_depth, max_nodes, as_of)
+
+
+def impact_walk(
+    cis: Sequence[CIOrId], upstream: bool
+) -> tuple[dict[str, Direction], dict[str, Direction] | None]:
+    """The per-type walk of an impact (downstream: against target-to-source types, along
+    the others; upstream the other way round) and, downstream, the leaves quorum needs:
+    every member of a reached cluster."""
+    against, along = (Direction.OUT, Direction.IN) if upstream else (Direction.IN, Direction.OUT)
+    walk = {
+        t: against if REGISTRY[t].impact is ImpactFlow.TARGET_TO_SOURCE else along
+        for t in _types_for(cis, upstream)
+    }
+    if upstream:
+        return walk, None
+    return walk, {t.name: Direction.IN for t in REGISTRY.values() if t.redundancy_membership}
+
+
+def _walk(
+    store: GraphStore,
+    cis: Sequence[CIOrId],
+    upstream: bool,
+    max_depth: int,
+    max_nodes: int,
+    as_of: datetime | None,
+) -> Fetched:
+    """The exact closure and the members of its clusters: ONE store call."""
+    walk, leaves = impact_walk(cis, upstream)
+    sub = store.subgraph(
+        _ids(cis), walk=walk, leaves=leaves, max_depth=max_depth, max_nodes=max_nodes, as_of=as_of
+    )
+    frontier: frozenset[str] = frozenset()
+    if sub.truncated_by_depth:
+        dist = _directed_distances(sub, walk)
+        frontier = frozenset(i for i, d in dist.items() if d >= max_depth)
+    return Fetched(subgraph=sub, calls=1, strategy="walk", frontier=frontier)
+
+
+def _directed_distances(sub: Subgraph, walk: dict[str, Direction]) -> dict[str, int]:
+    """Steps from the roots to each walked CI, each edge taken the way the walk took it."""
+    step: dict[str, list[str]] = {}
+    for e in sub.edges:
+        way = walk.get(e.type)
+        if way is Direction.OUT:
+            step.setdefault(e.source_id, []).append(e.target_id)
+        elif way is Direction.IN:
+            step.setdefault(e.target_id, []).append(e.source_id)
+    out = dict.fromkeys(sub.roots, 0)
+    todo = deque(sub.roots)
+    while todo:
+        a = todo.popleft()
+        for b in step.get(a, ()):
+            if b not in out:
+                out[b] = out[a] + 1
+                todo.append(b)
+    return out
 
 
 def _rounds(

@@ -1,6 +1,6 @@
 """A token scoped to services sees those services and what they depend on, nothing else.
 
-"What they depend on" is the impact engine's upstream walk (impact.fetch, "rounds"): every
+"What they depend on" is the impact engine's upstream walk (impact.fetch, "walk"): every
 CI whose failure can reach one of the services. Out-of-scope objects answer 404, as if
 they did not exist, so a scoped caller cannot probe for ids.
 """
@@ -57,7 +57,7 @@ class Visibility:
             store,
             services,
             upstream=True,
-            strategy="rounds",
+            strategy="walk",
             max_depth=DEFAULT_MAX_DEPTH,
             max_nodes=SCOPE_MAX_NODES,
             as_of=as_of,

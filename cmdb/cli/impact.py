@@ -51,8 +51,9 @@ FetchOpt = Annotated[
     str,
     typer.Option(
         "--fetch",
-        help="rounds (default): a few store round trips that read only what the impact"
-        " reaches; one-call: one round trip that walks both ways (reads far more).",
+        help="walk (default): one store round trip that reads only what the impact reaches;"
+        " rounds: the same in a few round trips; one-call: one round trip that walks both"
+        " ways (reads far more).",
     ),
 ]
 AllOpt = Annotated[bool, typer.Option("--all", help="Also list every impacted CI.")]
@@ -61,10 +62,10 @@ _SEVERITY_STYLE = {"down": "bold red", "degraded": "yellow", "at_risk": "cyan"}
 
 
 def _limits(depth: int, max_nodes: int, fetch: str) -> Limits:
-    if fetch not in ("one-call", "rounds"):
-        raise InvalidInput("expected one-call or rounds", where="--fetch")
-    strategy: Strategy = "rounds" if fetch == "rounds" else "one-call"
-    return Limits(max_depth=depth, max_nodes=max_nodes, strategy=strategy)
+    strategies: dict[str, Strategy] = {"walk": "walk", "rounds": "rounds", "one-call": "one-call"}
+    if fetch not in strategies:
+        raise InvalidInput("expected walk, rounds or one-call", where="--fetch")
+    return Limits(max_depth=depth, max_nodes=max_nodes, strategy=strategies[fetch])
 
 
 def _resolve(store: GraphStore, refs: list[str], where: str) -> list[CI]:
@@ -156,7 +157,7 @@ def change(
     mode: ModeOpt = FailureMode.DOWN,
     depth: DepthOpt = DEFAULT_MAX_DEPTH,
     max_nodes: NodesOpt = DEFAULT_MAX_NODES,
-    fetch: FetchOpt = "rounds",
+    fetch: FetchOpt = "walk",
     paths: Annotated[int, typer.Option("--paths", min=1, max=10, help="Paths per CI.")] = 3,
     show_all: AllOpt = False,
     as_of: AsOfOpt = None,
@@ -189,7 +190,7 @@ def incident(
     mode: ModeOpt = FailureMode.DOWN,
     depth: DepthOpt = DEFAULT_MAX_DEPTH,
     max_nodes: NodesOpt = DEFAULT_MAX_NODES,
-    fetch: FetchOpt = "rounds",
+    fetch: FetchOpt = "walk",
     paths: Annotated[int, typer.Option("--paths", min=1, max=10, help="Paths per CI.")] = 3,
     show_all: AllOpt = False,
     as_of: AsOfOpt = None,
@@ -217,7 +218,7 @@ def spof(
     service: ServiceArg,
     depth: DepthOpt = DEFAULT_MAX_DEPTH,
     max_nodes: NodesOpt = DEFAULT_MAX_NODES,
-    fetch: FetchOpt = "rounds",
+    fetch: FetchOpt = "walk",
     as_of: AsOfOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -254,7 +255,7 @@ def availability(
     service: ServiceArg,
     depth: DepthOpt = DEFAULT_MAX_DEPTH,
     max_nodes: NodesOpt = DEFAULT_MAX_NODES,
-    fetch: FetchOpt = "rounds",
+    fetch: FetchOpt = "walk",
     as_of: AsOfOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -299,7 +300,7 @@ def cause(
     top: Annotated[int, typer.Option("--top", min=1, help="Candidates to show.")] = 10,
     depth: DepthOpt = DEFAULT_MAX_DEPTH,
     max_nodes: NodesOpt = DEFAULT_MAX_NODES,
-    fetch: FetchOpt = "rounds",
+    fetch: FetchOpt = "walk",
     as_of: AsOfOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -344,7 +345,7 @@ def recovery(
     ] = False,
     depth: DepthOpt = DEFAULT_MAX_DEPTH,
     max_nodes: NodesOpt = DEFAULT_MAX_NODES,
-    fetch: FetchOpt = "rounds",
+    fetch: FetchOpt = "walk",
     as_of: AsOfOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -5,7 +5,7 @@ The contract test suite is written against this Protocol only, parametrized by s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -17,6 +17,7 @@ from cmdb.domain.history import HistoryEntry
 from cmdb.domain.identifiers import Identifier
 from cmdb.domain.model import CI, LifecycleStatus, Relationship, Sighting
 from cmdb.domain.records import Change, DiscoveryRun, Incident
+from cmdb.domain.relationships import REGISTRY, get_type
 
 
 class Direction(StrEnum):
@@ -147,7 +148,27 @@ class GraphStore(Protocol):
         max_depth: int = 6,
         max_nodes: int = 10_000,
         as_of: datetime | None = None,
-    ) -> Subgraph: ...
+        walk: Mapping[str, Direction] | None = None,
+        leaves: Mapping[str, Direction] | None = None,
+    ) -> Subgraph:
+        """CIs reached from ``roots`` breadth-first, nearest first, within the caps, and
+        every active edge of the walked types between two of them.
+
+        ``walk`` (optional) names a direction per relationship type: each type is followed
+        only its own way (OUT, IN or BOTH), in one walk, and ``direction``/``types`` are
+        ignored. A failure's reach is such a walk: against DEPENDS_ON, along MEMBER_OF.
+
+        ``leaves`` (only with ``walk``): from every CI the walk reached, one more step along
+        these types and directions; the CIs found there join the answer but are not walked
+        from and add no depth (the other members of a reached cluster). They fill what
+        ``max_nodes`` leaves after the walk's own CIs (which they never displace); if they
+        do not all fit, ``truncated_by_nodes`` is set. Edges returned are those of the
+        ``walk`` and ``leaves`` types between two CIs of the answer.
+
+        ``truncated_by_depth``: a CI at ``max_depth`` has a walkable edge to a CI the walk
+        did not reach; ``truncated_by_nodes``: ``max_nodes`` cut the answer short.
+        """
+        ...
 
     def history(self, entity_id: str) -> list[HistoryEntry]: ...
 
@@ -180,3 +201,18 @@ class GraphStore(Protocol):
     def is_empty(self) -> bool: ...
 
     def close(self) -> None: ...
+
+
+def split_walk(walk: Mapping[str, Direction]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A per-type walk as (types followed source -> target, types followed target -> source),
+    each a registry name (``get_type`` rejects anything else), in registry order."""
+    along: set[str] = set()
+    against: set[str] = set()
+    for name, way in walk.items():
+        t = get_type(name).name
+        way = Direction(way)
+        if way in (Direction.OUT, Direction.BOTH):
+            along.add(t)
+        if way in (Direction.IN, Direction.BOTH):
+            against.add(t)
+    return tuple(t for t in REGISTRY if t in along), tuple(t for t in REGISTRY if t in against)

@@ -178,7 +178,8 @@ def test_redis_cart_down_takes_the_cart_checkout_frontend_and_the_storefront_dow
     assert boutique.paths[0].types == ["DEPENDS_ON"] * 6
     assert all(p.names[0] == "redis-cart" and p.names[-1] == BOUTIQUE for p in boutique.paths)
     assert 0 < boutique.score.value <= 100
-    assert r.caps.strategy == "rounds" and not r.caps.truncated_by_nodes
+    assert r.caps.strategy == "walk" and r.caps.store_calls == 1
+    assert not r.caps.truncated_by_nodes
 
 
 def test_impact_follows_the_declared_direction(store: GraphStore) -> None:

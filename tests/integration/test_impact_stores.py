@@ -91,7 +91,8 @@ def test_a_host_under_two_of_three_cluster_vms_takes_both_customer_services_down
     ]
     # 02:00-03:00 UTC is outside the booking service's hours (05:00-23:00 London).
     assert booking.window is not None and booking.window.minutes_in_hours == 0
-    assert r.caps.strategy == "rounds" and not r.caps.truncated_by_nodes
+    assert r.caps.strategy == "walk" and r.caps.store_calls == 1
+    assert not r.caps.truncated_by_nodes
     assert {c.name for c in r.cis if c.ci_class == "Customer"} == {
         "Freight Hauliers", "Leisure Travellers", "Island Residents' Card Holders"
     }  # fmt: skip
@@ -147,7 +148,7 @@ def test_availability_and_recovery(store: GraphStore) -> None:
     assert order[-1] == BOOKING
 
 
-def test_both_fetch_strategies_agree(store: GraphStore) -> None:
+def test_every_fetch_strategy_agrees(store: GraphStore) -> None:
     for name in ("srv-01", "vm-app-03", "core-sw-01", "Gullhaven DC Hall 2"):
         one = change_impact(
             store, [ci(store, name)], *WINDOW, now=LOADED, limits=Limits(strategy="one-call")
@@ -155,8 +156,13 @@ def test_both_fetch_strategies_agree(store: GraphStore) -> None:
         rounds = change_impact(
             store, [ci(store, name)], *WINDOW, now=LOADED, limits=Limits(strategy="rounds")
         )
+        walk = change_impact(
+            store, [ci(store, name)], *WINDOW, now=LOADED, limits=Limits(strategy="walk")
+        )
         assert {c.name: c.severity for c in one.cis} == {c.name: c.severity for c in rounds.cis}
+        assert {c.name: c.severity for c in walk.cis} == {c.name: c.severity for c in rounds.cis}
         assert rounds.caps.fetched_cis <= one.caps.fetched_cis
+        assert walk.caps.fetched_cis == rounds.caps.fetched_cis and walk.caps.store_calls == 1
 
 
 def test_as_of_answers_on_the_graph_as_it_was(store: GraphStore, clock: FakeClock) -> None:

@@ -101,6 +101,20 @@ def _sorted_unique(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return a[keep]
 
 
+_ALL = np.ones(len(TYPE_NAMES), dtype=np.bool_)
+_Spec = tuple["_Csr", dict[int, list[int]], npt.NDArray[np.int32], npt.NDArray[np.bool_] | None]
+
+
+def _mask(types: Iterable[str]) -> npt.NDArray[np.bool_]:
+    ok = np.zeros(len(TYPE_NAMES), dtype=np.bool_)
+    ok[[TYPE_CODES[t] for t in types]] = True
+    return ok
+
+
+def _none_if_all(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_] | None:
+    return None if mask is _ALL else mask
+
+
 class GraphIndex:
     def __init__(self) -> None:
         self.ids: list[str] = []
@@ -215,14 +229,15 @@ class GraphIndex:
         types: Iterable[str] | None,
         max_depth: int,
         max_nodes: int,
+        walk: tuple[Iterable[str], Iterable[str]] | None = None,
     ) -> Reach:
+        """Breadth-first from ``roots``: along edges (``forward``) and/or against them
+        (``backward``) over ``types``, or, given ``walk`` = (types followed along, types
+        followed against), each type its own way (``forward``/``backward``/``types`` are
+        then ignored)."""
         self._ensure_fresh()
-        assert self._out is not None and self._in is not None
+        specs = self._specs(forward, backward, types, walk)
         n = len(self.ids)
-        type_ok: npt.NDArray[np.bool_] | None = None
-        if types is not None:
-            type_ok = np.zeros(len(TYPE_NAMES), dtype=np.bool_)
-            type_ok[[TYPE_CODES[t] for t in types]] = True
         get = self.pos.get
         start = _sorted_unique(
             np.array([p for r in roots if (p := get(r)) is not None], dtype=np.int64)
@@ -238,20 +253,9 @@ class GraphIndex:
         by_depth = by_nodes = False
         while len(frontier):
             if depth >= max_depth:
-                by_depth = self._has_more(frontier, forward, backward, type_ok, visited)
+                by_depth = self._has_more(frontier, specs, visited)
                 break
-            parts_e: list[npt.NDArray[np.int32]] = []
-            parts_n: list[npt.NDArray[np.int32]] = []
-            if forward:
-                e, nb = self._step(self._out, self._overlay_out, self._dst, frontier, type_ok)
-                parts_e.append(e)
-                parts_n.append(nb)
-            if backward:
-                e, nb = self._step(self._in, self._overlay_in, self._src, frontier, type_ok)
-                parts_e.append(e)
-                parts_n.append(nb)
-            edges = parts_e[0] if len(parts_e) == 1 else np.concatenate(parts_e)
-            nbrs = parts_n[0] if len(parts_n) == 1 else np.concatenate(parts_n)
+            edges, nbrs = self._steps(specs, frontier)
             if len(nbrs) * 16 < n:
                 unseen = visited[nbrs]
                 np.logical_not(unseen, out=unseen)
@@ -332,23 +336,62 @@ class GraphIndex:
         return e[ok], nb[ok]
 
     def _has_more(
+        self, frontier: IntArray, specs: list[_Spec], visited: npt.NDArray[np.bool_]
+    ) -> bool:
+        for csr, overlay, far, type_ok in specs:
+            _, nb = self._step(csr, overlay, far, frontier, type_ok)
+            if len(nb) and not visited[nb].all():
+                return True
+        return False
+
+    def _specs(
         self,
-        frontier: IntArray,
         forward: bool,
         backward: bool,
-        type_ok: npt.NDArray[np.bool_] | None,
-        visited: npt.NDArray[np.bool_],
-    ) -> bool:
+        types: Iterable[str] | None,
+        walk: tuple[Iterable[str], Iterable[str]] | None,
+    ) -> list[_Spec]:
+        """What one step reads: (CSR, overlay, far ends, type mask) per direction."""
         assert self._out is not None and self._in is not None
-        for on, csr, overlay, far in (
-            (forward, self._out, self._overlay_out, self._dst),
-            (backward, self._in, self._overlay_in, self._src),
-        ):
-            if on:
-                _, nb = self._step(csr, overlay, far, frontier, type_ok)
-                if len(nb) and not visited[nb].all():
-                    return True
-        return False
+        if walk is not None:
+            along, against = (list(w) for w in walk)
+            masks = [_mask(along) if along else None, _mask(against) if against else None]
+        else:
+            mask = _mask(types) if types is not None else None
+            masks = [mask if forward else None, mask if backward else None]
+            if forward and types is None:
+                masks[0] = _ALL
+            if backward and types is None:
+                masks[1] = _ALL
+        specs: list[_Spec] = []
+        if masks[0] is not None:
+            specs.append((self._out, self._overlay_out, self._dst, _none_if_all(masks[0])))
+        if masks[1] is not None:
+            specs.append((self._in, self._overlay_in, self._src, _none_if_all(masks[1])))
+        return specs
+
+    def _steps(
+        self, specs: list[_Spec], frontier: IntArray
+    ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+        parts = [self._step(csr, ov, far, frontier, ok) for csr, ov, far, ok in specs]
+        if len(parts) == 1:
+            return parts[0]
+        if not parts:
+            return np.empty(0, np.int32), np.empty(0, np.int32)
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def one_step(
+        self, nodes: IntArray, walk: tuple[Iterable[str], Iterable[str]]
+    ) -> tuple[IntArray, IntArray]:
+        """From ``nodes`` (sorted positions), one step each type its own way: the edges
+        and the far ends not in ``nodes`` (sorted, unique)."""
+        self._ensure_fresh()
+        specs = self._specs(False, False, None, walk)
+        edges, nbrs = self._steps(specs, nodes)
+        inside = np.zeros(len(self.ids), dtype=np.bool_)
+        inside[nodes] = True
+        new = _sorted_unique(nbrs[~inside[nbrs]]).astype(np.int64, copy=False)
+        return edges.astype(np.int64, copy=False), new
 
     def edge(self, e: int) -> tuple[str, str, str]:
         return self.ids[self._src[e]], self.ids[self._dst[e]], TYPE_NAMES[self._type[e]]
@@ -362,3 +405,47 @@ class GraphIndex:
                 if csr.order is not None and csr.far is not None:
                     total += csr.order.nbytes + csr.far.nbytes
         return total
+
+
+@dataclass
+class Walked:
+    """A per-type walk with its leaves, as CI ids: the walk's own CIs nearest first."""
+
+    walked: list[str]
+    leaves: list[str]
+    depth_reached: int
+    truncated_by_depth: bool
+    truncated_by_nodes: bool
+
+
+def walk_closure(
+    index: GraphIndex,
+    roots: Sequence[str],
+    walk: tuple[Iterable[str], Iterable[str]],
+    leaves: tuple[Iterable[str], Iterable[str]] | None,
+    max_depth: int,
+    max_nodes: int,
+) -> Walked:
+    """``GraphStore.subgraph(walk=..., leaves=...)`` over an index (both stores' as-of
+    path, and the embedded store's present): the walk, then one step to the leaves, which
+    fill what the node cap leaves, by id."""
+    cap = max(max_nodes, len(roots))
+    r = index.reach(
+        roots,
+        forward=False,
+        backward=False,
+        types=None,
+        max_depth=max_depth,
+        max_nodes=cap,
+        walk=walk,
+    )
+    walked = [index.ids[i] for i in r.nodes.tolist()]
+    found: list[str] = []
+    by_nodes = r.truncated_by_nodes
+    if leaves is not None and not by_nodes:
+        _, new = index.one_step(r.nodes, leaves)
+        found = sorted(index.ids[i] for i in new.tolist())
+        room = cap - len(walked)
+        if len(found) > room:
+            found, by_nodes = found[:room], True
+    return Walked(walked, found, r.depth_reached, r.truncated_by_depth, by_nodes)

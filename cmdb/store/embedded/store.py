@@ -12,7 +12,7 @@ import contextlib
 import sqlite3
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -38,8 +38,9 @@ from cmdb.store.contract import (
     SightingHit,
     SnapshotBatch,
     Subgraph,
+    split_walk,
 )
-from cmdb.store.embedded.index import GraphIndex
+from cmdb.store.embedded.index import GraphIndex, walk_closure
 from cmdb.store.embedded.schema import DDL, SCHEMA_VERSION
 from cmdb.store.planner import (
     Clock,
@@ -561,10 +562,14 @@ class EmbeddedStore:
         max_depth: int = 6,
         max_nodes: int = 10_000,
         as_of: datetime | None = None,
+        walk: Mapping[str, Direction] | None = None,
+        leaves: Mapping[str, Direction] | None = None,
     ) -> Subgraph:
         root_list = list(dict.fromkeys(roots))
         if max_depth < 0 or max_nodes < 1:
             raise InvalidInput("max_depth must be >= 0 and max_nodes >= 1", where="max_depth")
+        if walk is not None:
+            return self._walk(root_list, walk, leaves, max_depth, max_nodes, as_of)
         type_names = [get_type(t).name for t in types] if types is not None else None
         if as_of is None:
             known = self._cis_by_id(root_list)
@@ -616,6 +621,58 @@ class EmbeddedStore:
             depth_reached=reach.depth_reached,
             truncated_by_depth=reach.truncated_by_depth,
             truncated_by_nodes=reach.truncated_by_nodes,
+        )
+
+    def _walk(
+        self,
+        roots: list[str],
+        walk: Mapping[str, Direction],
+        leaves: Mapping[str, Direction] | None,
+        max_depth: int,
+        max_nodes: int,
+        as_of: datetime | None,
+    ) -> Subgraph:
+        ways = split_walk(walk)
+        leaf_ways = split_walk(leaves) if leaves is not None else None
+        type_names = sorted(
+            {*ways[0], *ways[1], *(leaf_ways[0] + leaf_ways[1] if leaf_ways else ())}
+        )
+        known = self._cis_by_id(roots) if as_of is None else self._cis_as_of(roots, as_of)
+        missing = [r for r in roots if r not in known]
+        if missing:
+            raise NotFound(f"no CI {', '.join(missing)}", where="roots")
+        if as_of is None:
+            index = self._graph()
+        else:
+            past = self._rels_as_of(as_of)
+            index = GraphIndex()
+            index.bulk_load([(r.source_id, r.target_id, r.type, r.active) for r in past.values()])
+        with self._index_lock:
+            for r in roots:
+                index.node(r)
+            w = walk_closure(index, roots, ways, leaf_ways, max_depth, max_nodes)
+        node_ids = w.walked + w.leaves
+        if as_of is None:
+            nodes = self._cis_by_id(node_ids)
+            rels = self._edges_among(node_ids, type_names)
+        else:
+            nodes = self._cis_as_of(node_ids, as_of)
+            among = set(node_ids)
+            rels = {
+                r.id: r
+                for r in past.values()
+                if r.active
+                and r.source_id in among
+                and r.target_id in among
+                and r.type in type_names
+            }
+        return Subgraph(
+            roots=roots,
+            nodes=nodes,
+            edges=sorted(rels.values(), key=lambda r: r.id),
+            depth_reached=w.depth_reached,
+            truncated_by_depth=w.truncated_by_depth,
+            truncated_by_nodes=w.truncated_by_nodes,
         )
 
     def _edges_among(

@@ -13,7 +13,7 @@ lets store upserts run close to a raw ``UNWIND ... CREATE``.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -57,8 +57,9 @@ from cmdb.store.contract import (
     SightingHit,
     SnapshotBatch,
     Subgraph,
+    split_walk,
 )
-from cmdb.store.embedded.index import GraphIndex
+from cmdb.store.embedded.index import GraphIndex, walk_closure
 from cmdb.store.neo4j import cypher
 from cmdb.store.neo4j.migrations import migrate, missing_constraints
 from cmdb.store.planner import (
@@ -577,10 +578,18 @@ class Neo4jStore:
         max_depth: int = 6,
         max_nodes: int = 10_000,
         as_of: datetime | None = None,
+        walk: Mapping[str, Direction] | None = None,
+        leaves: Mapping[str, Direction] | None = None,
     ) -> Subgraph:
         root_list = list(dict.fromkeys(roots))
         if max_depth < 0 or max_nodes < 1:
             raise InvalidInput("max_depth must be >= 0 and max_nodes >= 1", where="max_depth")
+        if walk is not None:
+            ways = split_walk(walk)
+            leaf_ways = split_walk(leaves) if leaves is not None else None
+            if as_of is not None:
+                return self._walk_as_of(root_list, ways, leaf_ways, max_depth, max_nodes, as_of)
+            return self._walk(root_list, ways, leaf_ways, max_depth, max_nodes)
         type_names = tuple(get_type(t).name for t in types) if types is not None else None
         if as_of is not None:
             return self._subgraph_as_of(
@@ -620,6 +629,110 @@ class Neo4jStore:
             depth_reached=max((int(r["d"]) for r in kept), default=0),
             truncated_by_depth=by_depth and not by_nodes,
             truncated_by_nodes=by_nodes,
+        )
+
+    def _walk(
+        self,
+        roots: list[str],
+        ways: tuple[tuple[str, ...], tuple[str, ...]],
+        leaf_ways: tuple[tuple[str, ...], tuple[str, ...]] | None,
+        max_depth: int,
+        max_nodes: int,
+    ) -> Subgraph:
+        along, against = ways
+        cap = max(max_nodes, len(roots))
+        rows = self._rows(
+            cypher.walk(along, against, max_depth, *(leaf_ways or ((), ()))),
+            roots=roots,
+            limit=cap,
+        )
+        walked = sorted((r for r in rows if r["d"] >= 0), key=lambda r: r["d"])
+        by_nodes = len(walked) > cap
+        walked = walked[:cap]
+        nodes = {c.id: c for c in (CI.model_validate_json(r["doc"]) for r in walked)}
+        missing = [r for r in roots if r not in nodes]
+        if missing:
+            raise NotFound(f"no CI {', '.join(missing)}", where="roots")
+        inside = set(nodes)
+        # The depth cap cut something if a CI at the cap has a walkable edge out of the walk.
+        by_depth = False
+        for r in walked:
+            if r["d"] != max_depth or by_nodes or by_depth:
+                continue
+            ci_id = CI.model_validate_json(r["doc"]).id
+            for doc in r["edges"]:
+                rel = Relationship.model_validate_json(doc)
+                far = [
+                    *([rel.target_id] if rel.type in along and rel.source_id == ci_id else []),
+                    *([rel.source_id] if rel.type in against and rel.target_id == ci_id else []),
+                ]
+                if any(f not in inside for f in far):
+                    by_depth = True
+                    break
+        kept = walked
+        if not by_nodes and leaf_ways is not None:
+            found = sorted(
+                ((CI.model_validate_json(r["doc"]), r) for r in rows if r["d"] < 0),
+                key=lambda x: x[0].id,
+            )
+            room = cap - len(nodes)
+            by_nodes = len(found) > room
+            for c, r in found[:room]:
+                nodes[c.id] = c
+                kept.append(r)
+        edges: dict[str, Relationship] = {}
+        seen_docs: set[str] = set()
+        for r in kept:
+            for doc in r["edges"]:
+                if doc in seen_docs:  # an edge between two CIs comes from both ends
+                    continue
+                seen_docs.add(doc)
+                rel = Relationship.model_validate_json(doc)
+                if rel.source_id in nodes and rel.target_id in nodes:
+                    edges[rel.id] = rel
+        return Subgraph(
+            roots=roots,
+            nodes=nodes,
+            edges=sorted(edges.values(), key=lambda e: e.id),
+            depth_reached=max((int(r["d"]) for r in walked), default=0),
+            truncated_by_depth=by_depth,
+            truncated_by_nodes=by_nodes,
+        )
+
+    def _walk_as_of(
+        self,
+        roots: list[str],
+        ways: tuple[tuple[str, ...], tuple[str, ...]],
+        leaf_ways: tuple[tuple[str, ...], tuple[str, ...]] | None,
+        max_depth: int,
+        max_nodes: int,
+        as_of: datetime,
+    ) -> Subgraph:
+        # As for the other as-of walks: the past graph rebuilt from history, walked in memory.
+        known = self._cis_as_of(roots, as_of)
+        missing = [r for r in roots if r not in known]
+        if missing:
+            raise NotFound(f"no CI {', '.join(missing)} at {to_text(as_of)}", where="roots")
+        past = self._rels_as_of(as_of)
+        index = GraphIndex()
+        index.bulk_load([(r.source_id, r.target_id, r.type, r.active) for r in past.values()])
+        for r in roots:
+            index.node(r)
+        w = walk_closure(index, roots, ways, leaf_ways, max_depth, max_nodes)
+        nodes = self._cis_as_of(w.walked + w.leaves, as_of)
+        types = {*ways[0], *ways[1], *(leaf_ways[0] + leaf_ways[1] if leaf_ways else ())}
+        edges = [
+            r
+            for r in past.values()
+            if r.active and r.type in types and r.source_id in nodes and r.target_id in nodes
+        ]
+        return Subgraph(
+            roots=roots,
+            nodes=nodes,
+            edges=sorted(edges, key=lambda e: e.id),
+            depth_reached=w.depth_reached,
+            truncated_by_depth=w.truncated_by_depth,
+            truncated_by_nodes=w.truncated_by_nodes,
         )
 
     def _subgraph_as_of(

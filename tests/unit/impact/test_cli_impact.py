@@ -70,7 +70,7 @@ def test_change_json_and_table(run: Run) -> None:
         "Online Ferry Booking",
         "down",
         "srv-01 ->",
-        "store call(s), rounds",
+        "1 store call(s), walk",
     ):
         assert text in table
     everything = run(

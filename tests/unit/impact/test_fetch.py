@@ -35,10 +35,13 @@ class CountingStore:
     def __init__(self, inner: GraphStore) -> None:
         self.inner = inner
         self.calls: list[tuple[Direction, tuple[str, ...] | None]] = []
+        self.walks: list[dict[str, Direction] | None] = []
 
     def subgraph(self, roots, **kw):  # type: ignore[no-untyped-def]
         types = kw.get("types")
-        self.calls.append((kw["direction"], tuple(types) if types is not None else None))
+        direction = kw.get("direction", Direction.OUT)
+        self.calls.append((direction, tuple(types) if types is not None else None))
+        self.walks.append(kw.get("walk"))
         result: Subgraph = self.inner.subgraph(roots, **kw)
         return result
 
@@ -88,3 +91,31 @@ def test_caps_are_reported(sample: CountingStore) -> None:
     assert f2.subgraph.truncated_by_nodes
     r = fetch(sample, [sw], strategy="rounds", max_depth=2)  # type: ignore[arg-type]
     assert r.subgraph.truncated_by_depth and r.frontier
+
+
+def test_walk_is_the_exact_closure_in_one_call(sample: CountingStore) -> None:
+    for name in ("bookings-db", "vm-app-03", "core-sw-01"):
+        ci = resolve_ci(sample.inner, name)
+        sample.calls.clear()
+        w = fetch(sample, [ci], strategy="walk")  # type: ignore[arg-type]
+        assert w.calls == 1 and len(sample.calls) == 1 and sample.walks[-1]
+        r = fetch(sample, [ci], strategy="rounds")  # type: ignore[arg-type]
+        one = fetch(sample, [ci])  # type: ignore[arg-type]
+        # What rounds reads in several calls (closure and cluster members), nothing more.
+        assert set(w.subgraph.nodes) == set(r.subgraph.nodes) <= set(one.subgraph.nodes)
+        found = []
+        for f in (w, r):
+            g = build_impact_graph(f.subgraph, frontier=f.frontier)
+            p = propagate(g, {ci.id: FailureMode.DOWN})
+            found.append({(g.name(i), p.severity(g.ids[i]).name) for i in p.impacted().tolist()})
+        assert found[0] == found[1] and found[0]
+
+
+def test_walk_caps_are_reported(sample: CountingStore) -> None:
+    sw = resolve_ci(sample.inner, "core-sw-01")
+    w = fetch(sample, [sw], strategy="walk", max_depth=2)  # type: ignore[arg-type]
+    assert w.subgraph.truncated_by_depth and w.frontier
+    g = build_impact_graph(w.subgraph, frontier=w.frontier)
+    assert g.truncated_by_depth and g.frontier.any()
+    w5 = fetch(sample, [sw], strategy="walk", max_nodes=5)  # type: ignore[arg-type]
+    assert w5.subgraph.truncated_by_nodes and len(w5.subgraph.nodes) == 5
