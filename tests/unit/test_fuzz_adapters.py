@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,14 @@ SECONDS = 5  # per format; two run at once
 RUNS = 20_000
 
 
+def rss_limit_mb(headroom_mb: int = 2048) -> int:
+    """2 GB above this process's peak. Linux keeps a process's peak RSS across exec, and
+    libFuzzer measures its own peak: a harness started from a test session that has
+    grown to 2.7 GB would otherwise report out-of-memory before its first input."""
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak_kb // 1024 + headroom_mb
+
+
 def fuzz(fmt: str, scratch: Path) -> tuple[str, int, str]:
     work = scratch / fmt
     work.mkdir()
@@ -30,7 +39,8 @@ def fuzz(fmt: str, scratch: Path) -> tuple[str, int, str]:
         f"-runs={RUNS}",
         f"-max_total_time={SECONDS}",
         "-timeout=20",  # one input taking this long (an alias walk, say) is a finding too
-        "-rss_limit_mb=2048",
+        f"-rss_limit_mb={rss_limit_mb()}",
+        "-malloc_limit_mb=2048",  # one allocation this big is a finding (a bomb)
         f"-artifact_prefix={work}/",
     ]
     env = {**os.environ, "TMPDIR": str(work), "PYTHONPATH": str(ROOT)}
