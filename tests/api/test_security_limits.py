@@ -109,7 +109,7 @@ def test_failed_authentications_anywhere_slow_the_address_down(
 def test_failed_graphql_authentications_count_too(limited: tuple[Api, Seconds]) -> None:
     api, _ = limited
     if not has_graphql(api.app):
-        pytest.skip("/graphql is not mounted yet")
+        pytest.fail("/graphql is not mounted: the app factory must mount it")
     bad = {"Authorization": "Bearer cmdb_0123456789ab_guessguessguessguess"}
     for _ in range(RATE):
         r = api.client.post("/graphql", json={"query": "{ __typename }"}, headers=bad)
@@ -182,7 +182,7 @@ def test_brackets_inside_strings_are_not_nesting(api_http: Api) -> None:
 
 def test_deep_graphql_variables_get_400(api_http: Api) -> None:
     if not has_graphql(api_http.app):
-        pytest.skip("/graphql is not mounted yet")
+        pytest.fail("/graphql is not mounted: the app factory must mount it")
     admin = api_http.as_role(Role.ADMIN)
     deep = _nested(10_000)
     query = "query Q($v: JSON) { __typename }"
