@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cmdb.domain.identifiers import Identifier
 from cmdb.domain.model import Criticality, LifecycleStatus, Redundancy
-from cmdb.domain.records import Change, DiscoveryRun, Incident
+from cmdb.domain.records import Change, DiscoveryRun, Incident, Problem
 from cmdb.domain.service import Agreement, ServiceDetails
 
 
@@ -160,6 +160,7 @@ class ChangeSet(BaseModel):
     rel_retires: list[RelRetire] = Field(default_factory=list)
     changes: list[Change] = Field(default_factory=list)
     incidents: list[Incident] = Field(default_factory=list)
+    problems: list[Problem] = Field(default_factory=list)
     # Discovery: where the source looked, whose word wins per field, and the bookkeeping
     # of a run (CIs seen unchanged, CIs not seen, the run record itself).
     scope: str | None = None
@@ -176,6 +177,7 @@ class ChangeSet(BaseModel):
             or self.rel_retires
             or self.changes
             or self.incidents
+            or self.problems
             or self.touches
             or self.misses
             or self.runs

@@ -14,6 +14,7 @@ class EntityKind(StrEnum):
     REL = "rel"
     CHANGE = "change"
     INCIDENT = "incident"
+    PROBLEM = "problem"
 
 
 class HistoryOp(StrEnum):

@@ -1,4 +1,4 @@
-"""Changes and incidents: the records that link to CIs and services.
+"""Changes, incidents and problems: the records that link to CIs and services.
 
 Only their shape lives here; their behaviour (the change state machine, risk, schedules,
 SLA clocks, reviews) is in :mod:`cmdb.practice`. Every field added after the first shape
@@ -75,6 +75,12 @@ class StateEntry(BaseModel):
     at: datetime
     by: str
     note: str = ""
+    # Added with approval levels (optional, so older logs still load).
+    authority: ApprovalLevel | None = Field(
+        default=None,
+        description="the change authority the decider held, on a decision (authorised, or"
+        " rejected after assessment); none when an unrestricted local operator decided",
+    )
 
 
 class ChangeRisk(BaseModel):
@@ -180,6 +186,62 @@ class Incident(BaseModel):
     change_ids: list[str] = Field(
         default_factory=list, description="changes whose review linked this incident"
     )
+
+
+class ProblemState(StrEnum):
+    """A problem's life: logged, investigated, a known error once its root cause or a
+    workaround is known, resolved when the fix is in, closed."""
+
+    LOGGED = "logged"
+    INVESTIGATING = "investigating"
+    KNOWN_ERROR = "known_error"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class Problem(BaseModel):
+    """The (usually unknown) root cause of one or more incidents. Once its root cause or a
+    workaround is known it is a **known error**, recorded with the CIs at fault and the
+    services currently or potentially affected."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(description="the problem's reference, e.g. PRB-000042")
+    title: str
+    state: ProblemState = ProblemState.LOGGED
+    description: str = ""
+    category: str = Field(default="", description="suspected cause category")
+    ci_ids: list[str] = Field(default_factory=list, description="the CIs at fault (suspected)")
+    service_ids: list[str] = Field(
+        default_factory=list, description="services currently or potentially affected"
+    )
+    incident_ids: list[str] = Field(default_factory=list)
+    change_ids: list[str] = Field(
+        default_factory=list, description="the changes raised to remove the cause"
+    )
+    symptoms: list[str] = Field(
+        default_factory=list, description="error messages and signs, what a search matches"
+    )
+    root_cause: str = ""
+    workaround: str = ""
+    opened_at: datetime
+    known_error_at: datetime | None = None
+    resolved_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _known(self) -> Problem:
+        if self.state is ProblemState.KNOWN_ERROR and not self.known:
+            raise ValueError("a known error records its root cause or a workaround")
+        return self
+
+    @property
+    def known(self) -> bool:
+        """Its root cause or a workaround is recorded."""
+        return bool(self.root_cause.strip() or self.workaround.strip())
+
+
+# The records that name CIs and services (stored whole, with history of every field).
+Record = Change | Incident | Problem
 
 
 class RunStatus(StrEnum):

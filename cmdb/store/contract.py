@@ -16,7 +16,7 @@ from cmdb.domain.changeset import ApplyResult, ChangeSet
 from cmdb.domain.history import HistoryEntry
 from cmdb.domain.identifiers import Identifier
 from cmdb.domain.model import CI, LifecycleStatus, Relationship, Sighting
-from cmdb.domain.records import Change, DiscoveryRun, Incident
+from cmdb.domain.records import Change, DiscoveryRun, Incident, Problem
 from cmdb.domain.relationships import REGISTRY, get_type
 
 
@@ -87,6 +87,7 @@ class SnapshotBatch(BaseModel):
     history: list[HistoryEntry] = Field(default_factory=list)
     changes: list[Change] = Field(default_factory=list)
     incidents: list[Incident] = Field(default_factory=list)
+    problems: list[Problem] = Field(default_factory=list)
 
 
 class GraphStore(Protocol):
@@ -185,6 +186,12 @@ class GraphStore(Protocol):
     def list_incidents(
         self, *, ci_id: str | None = None, open_only: bool = False
     ) -> list[Incident]: ...
+
+    def get_problem(self, problem_id: str) -> Problem: ...
+
+    def list_problems(self, *, ci_id: str | None = None) -> list[Problem]:
+        """Problems by id; with ``ci_id``, those naming it (at fault, or a service affected)."""
+        ...
 
     def get_run(self, run_id: str) -> DiscoveryRun: ...
 

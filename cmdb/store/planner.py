@@ -8,10 +8,10 @@ history are decided here once, the embedded and the Neo4j store cannot drift apa
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from pydantic import ValidationError
@@ -32,7 +32,7 @@ from cmdb.domain.model import (
     new_ci_id,
     relationship_id,
 )
-from cmdb.domain.records import Change, DiscoveryRun, Incident
+from cmdb.domain.records import Change, DiscoveryRun, Incident, Problem, Record
 from cmdb.domain.relationships import check_allowed, get_type
 
 IdentKey = tuple[str, str]
@@ -52,6 +52,9 @@ _UPSERT_SCALARS = (
 )
 
 
+R = TypeVar("R", Change, Incident, Problem)
+
+
 @dataclass
 class Loaded:
     """What the store read for a batch: CIs by id, unique identifiers, relationships."""
@@ -59,8 +62,6 @@ class Loaded:
     cis: dict[str, CI] = field(default_factory=dict)
     idents: dict[IdentKey, str] = field(default_factory=dict)
     rels: dict[str, Relationship] = field(default_factory=dict)
-    changes: dict[str, Change] = field(default_factory=dict)
-    incidents: dict[str, Incident] = field(default_factory=dict)
     # One source's sightings of CIs only touched or missed (their documents stay unread).
     sightings: dict[str, Sighting | None] = field(default_factory=dict)
 
@@ -81,6 +82,9 @@ class Loader:
         raise NotImplementedError
 
     def load_incidents(self, ids: set[str]) -> dict[str, Incident]:
+        raise NotImplementedError
+
+    def load_problems(self, ids: set[str]) -> dict[str, Problem]:
         raise NotImplementedError
 
     def load_sightings(self, ids: set[str], source: str) -> dict[str, Sighting | None]:
@@ -127,6 +131,7 @@ class Plan:
     status_changed_rels: set[str] = field(default_factory=set)
     changes: dict[str, Change] = field(default_factory=dict)
     incidents: dict[str, Incident] = field(default_factory=dict)
+    problems: dict[str, Problem] = field(default_factory=dict)
     # Discovery run records: stored as given, without history (they are bookkeeping).
     runs: dict[str, DiscoveryRun] = field(default_factory=dict)
     sightings: dict[str, SightingWrite] = field(default_factory=dict)
@@ -261,7 +266,7 @@ class _Planner:
                 keys.add(_key(ref.identifier))
         full_keys = set(keys)
         keys.update(_key(r.identifier) for r in light if r.identifier is not None)
-        linked: list[Change | Incident] = [*self.cs.changes, *self.cs.incidents]
+        linked: list[Record] = [*self.cs.changes, *self.cs.incidents, *self.cs.problems]
         for rec in linked:
             ids.update(rec.ci_ids)
             ids.update(rec.service_ids)
@@ -610,25 +615,34 @@ class _Planner:
 
     # -- change and incident records ---------------------------------------------------
     def _records(self) -> None:
-        if self.cs.changes:
-            self.loaded.changes = self.loader.load_changes({c.id for c in self.cs.changes})
-        if self.cs.incidents:
-            self.loaded.incidents = self.loader.load_incidents({i.id for i in self.cs.incidents})
-        for idx, change in enumerate(self.cs.changes):
-            old_change = self.plan.changes.get(change.id) or self.loaded.changes.get(change.id)
-            self._record(EntityKind.CHANGE, idx, change, old_change)
-            self.plan.changes[change.id] = change
-        for idx, incident in enumerate(self.cs.incidents):
-            old_inc = self.plan.incidents.get(incident.id) or self.loaded.incidents.get(incident.id)
-            self._record(EntityKind.INCIDENT, idx, incident, old_inc)
-            self.plan.incidents[incident.id] = incident
+        self._kind(EntityKind.CHANGE, self.cs.changes, self.plan.changes, self.loader.load_changes)
+        self._kind(
+            EntityKind.INCIDENT, self.cs.incidents, self.plan.incidents, self.loader.load_incidents
+        )
+        self._kind(
+            EntityKind.PROBLEM, self.cs.problems, self.plan.problems, self.loader.load_problems
+        )
+
+    def _kind(
+        self,
+        kind: EntityKind,
+        recs: Sequence[R],
+        planned: dict[str, R],
+        load: Callable[[set[str]], dict[str, R]],
+    ) -> None:
+        """One kind of record: each written whole, with history of the fields it changed
+        (a record given twice in one batch diffs against its first version)."""
+        loaded = load({r.id for r in recs}) if recs else {}
+        for idx, rec in enumerate(recs):
+            self._record(kind, idx, rec, planned.get(rec.id) or loaded.get(rec.id))
+            planned[rec.id] = rec
 
     def _record(
         self,
         kind: EntityKind,
         idx: int,
-        rec: Change | Incident,
-        old: Change | Incident | None,
+        rec: Record,
+        old: Record | None,
     ) -> None:
         for ref in (*rec.ci_ids, *rec.service_ids):
             if self._ci(ref) is None:

@@ -5,11 +5,13 @@ CMDB between stores (embedded <-> Neo4j) as well as between machines. Layout, on
 document per line::
 
     {"format": "graph-cmdb-snapshot", "version": 1, "store": ..., "exported_at": ...,
-     "counts": {"cis": n, "relationships": n, "changes": n, "incidents": n, "history": n}}
+     "counts": {"cis": n, "relationships": n, "changes": n, "incidents": n,
+                "problems": n, "history": n}}
     {"kind": "ci", "data": {...}}            every CI, any status
     {"kind": "rel", "data": {...}}           every relationship, retired ones too
     {"kind": "change", "data": {...}}
     {"kind": "incident", "data": {...}}
+    {"kind": "problem", "data": {...}}        (absent from snapshots made before problems)
     {"kind": "history", "data": {...}}       every history row, in seq order
 
 Sections come in that order (a relationship's ends are known before it is read).
@@ -40,7 +42,7 @@ from pydantic import BaseModel, ValidationError
 from cmdb.domain.errors import InvalidInput, StoreUnavailable
 from cmdb.domain.history import EntityKind, HistoryEntry
 from cmdb.domain.model import CI, Relationship, relationship_id, utcnow
-from cmdb.domain.records import Change, Incident
+from cmdb.domain.records import Change, Incident, Problem, Record
 from cmdb.store.contract import GraphStore, SnapshotBatch
 
 FORMAT = "graph-cmdb-snapshot"
@@ -55,6 +57,7 @@ _KINDS: dict[str, tuple[type[BaseModel], str]] = {
     "rel": (Relationship, "relationships"),
     "change": (Change, "changes"),
     "incident": (Incident, "incidents"),
+    "problem": (Problem, "problems"),
     "history": (HistoryEntry, "history"),
 }
 _ORDER = {k: i for i, k in enumerate(_KINDS)}
@@ -95,6 +98,7 @@ def export(store: GraphStore, fh: IO[bytes]) -> dict[str, int]:
             ("rel", _iter_rels(store)),
             ("change", store.list_changes()),
             ("incident", store.list_incidents()),
+            ("problem", store.list_problems()),
             ("history", store.iter_history()),
         ]
         for kind, rows in sections:
@@ -139,7 +143,7 @@ class _Checker:
     idents: dict[tuple[str, str], str] = field(default_factory=dict)
     rel_ids: set[str] = field(default_factory=set)
     record_ids: dict[str, set[str]] = field(
-        default_factory=lambda: {"change": set(), "incident": set()}
+        default_factory=lambda: {"change": set(), "incident": set(), "problem": set()}
     )
     last_seq: int = 0
     section: int = 0
@@ -153,7 +157,7 @@ class _Checker:
             self._ci(n, row)
         elif isinstance(row, Relationship):
             self._rel(n, row)
-        elif isinstance(row, Change | Incident):
+        elif isinstance(row, Change | Incident | Problem):
             self._record(n, kind, row)
         elif isinstance(row, HistoryEntry):
             self._history(n, row)
@@ -180,7 +184,7 @@ class _Checker:
             raise _bad(n, "the id does not match its type, source and target", "data.id")
         self.rel_ids.add(rel.id)
 
-    def _record(self, n: int, kind: str, rec: Change | Incident) -> None:
+    def _record(self, n: int, kind: str, rec: Record) -> None:
         if rec.id in self.record_ids[kind]:
             raise _bad(n, f"{kind} {rec.id} appears twice", "data.id")
         self.record_ids[kind].add(rec.id)
@@ -198,6 +202,7 @@ class _Checker:
             EntityKind.REL: self.rel_ids,
             EntityKind.CHANGE: self.record_ids["change"],
             EntityKind.INCIDENT: self.record_ids["incident"],
+            EntityKind.PROBLEM: self.record_ids["problem"],
         }[h.entity_kind]
         if h.entity_id not in known:
             raise _bad(
@@ -240,6 +245,9 @@ def _header(raw: bytes | None) -> dict[str, Any]:
             1, f"unsupported version {doc.get('version')!r}; this reads {VERSION}", "version"
         )
     counts = doc.get("counts")
+    if isinstance(counts, dict):
+        # Snapshots written before problems were kept carry no count of them: none.
+        counts.setdefault("problems", 0)
     names = [name for _, name in _KINDS.values()]
     if not isinstance(counts, dict) or any(
         not isinstance(counts.get(k), int) or isinstance(counts.get(k), bool) for k in names

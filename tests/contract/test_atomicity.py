@@ -38,6 +38,7 @@ def _snapshot(store: GraphStore) -> dict[str, Any]:
         "counts": store.counts().model_dump(),
         "changes": [c.model_dump() for c in store.list_changes()],
         "incidents": [i.model_dump() for i in store.list_incidents()],
+        "problems": [p.model_dump() for p in store.list_problems()],
     }
 
 

@@ -1,4 +1,4 @@
-"""Changes and incidents: written by apply(), read by id and by CI, history kept."""
+"""Changes, incidents and problems: written by apply(), read by id and by CI, history kept."""
 
 from __future__ import annotations
 
@@ -8,7 +8,15 @@ import pytest
 
 from cmdb.domain.errors import NotFound
 from cmdb.domain.history import EntityKind, HistoryOp
-from cmdb.domain.records import Change, ChangeState, ChangeType, Incident, IncidentState
+from cmdb.domain.records import (
+    Change,
+    ChangeState,
+    ChangeType,
+    Incident,
+    IncidentState,
+    Problem,
+    ProblemState,
+)
 from cmdb.domain.service import Priority
 from cmdb.store.contract import GraphStore
 from tests.contract.builders import cs, history_len, up
@@ -125,3 +133,43 @@ def test_records_may_link_cis_made_in_the_same_batch(store: GraphStore) -> None:
     )
     assert res.ci_ids == ["ci_new_1"]
     assert [c.id for c in store.list_changes(ci_id="ci_new_1")] == ["RFC-7"]
+
+
+def test_problems_by_id_and_by_ci_with_history(store: GraphStore, cis: dict[str, str]) -> None:
+    prb = Problem(
+        id="PRB-1",
+        title="s1 loses its disk",
+        ci_ids=[cis["s1"]],
+        service_ids=[cis["shop"]],
+        symptoms=["I/O error"],
+        opened_at=T,
+    )
+    other = Problem(id="PRB-2", title="s2 is slow", ci_ids=[cis["s2"]], opened_at=T)
+    store.apply(cs(problems=[prb, other]))
+    assert store.get_problem("PRB-1") == prb
+    assert [p.id for p in store.list_problems()] == ["PRB-1", "PRB-2"]
+    assert [p.id for p in store.list_problems(ci_id=cis["s1"])] == ["PRB-1"]
+    assert [p.id for p in store.list_problems(ci_id=cis["shop"])] == ["PRB-1"]
+    with pytest.raises(NotFound):
+        store.get_problem("PRB-9")
+    known = prb.model_copy(
+        update={"state": ProblemState.KNOWN_ERROR, "workaround": "remount", "ci_ids": [cis["s2"]]}
+    )
+    store.apply(cs(problems=[known]))
+    assert store.get_problem("PRB-1").state is ProblemState.KNOWN_ERROR
+    assert store.list_problems(ci_id=cis["s1"]) == []  # the link moved with the record
+    assert [p.id for p in store.list_problems(ci_id=cis["s2"])] == ["PRB-1", "PRB-2"]
+    rows = store.history("PRB-1")
+    assert rows[0].entity_kind is EntityKind.PROBLEM and rows[0].op is HistoryOp.CREATE
+    assert sorted(h.field for h in rows[1:]) == ["ci_ids", "state", "workaround"]
+
+
+def test_a_problem_naming_a_missing_ci_writes_nothing(
+    store: GraphStore, cis: dict[str, str]
+) -> None:
+    bad = Problem(id="PRB-X", title="t", ci_ids=[cis["s1"], "ci_ghost"], opened_at=T)
+    with pytest.raises(NotFound):
+        store.apply(cs(up("Server", "s3"), problems=[bad]))
+    assert store.list_problems() == []
+    with pytest.raises(NotFound):
+        store.get_problem("PRB-X")

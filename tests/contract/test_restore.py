@@ -10,7 +10,7 @@ import pytest
 from cmdb.domain.errors import CmdbError, NotFound
 from cmdb.domain.history import HistoryEntry
 from cmdb.domain.model import CI, LifecycleStatus, Relationship
-from cmdb.domain.records import Change, Incident
+from cmdb.domain.records import Change, Incident, Problem, ProblemState
 from cmdb.store.contract import Direction, GraphStore, SnapshotBatch
 from tests.contract.builders import (
     all_cis,
@@ -60,6 +60,18 @@ def _fill(store: GraphStore, clock: FakeClock) -> list[datetime]:
                     opened_at=datetime(2026, 1, 1, tzinfo=UTC),
                 )
             ],
+            problems=[
+                Problem(
+                    id="PRB-1",
+                    title="slow disks",
+                    state=ProblemState.KNOWN_ERROR,
+                    ci_ids=[srv],
+                    service_ids=[shop],
+                    incident_ids=["INC-1"],
+                    workaround="restart the cache",
+                    opened_at=datetime(2026, 1, 2, tzinfo=UTC),
+                )
+            ],
             actor="bob",
             source="scanner",
         )
@@ -75,6 +87,7 @@ def _export(store: GraphStore) -> SnapshotBatch:
         history=list(store.iter_history()),
         changes=store.list_changes(),
         incidents=store.list_incidents(),
+        problems=store.list_problems(),
     )
 
 
@@ -89,6 +102,9 @@ def _observe(store: GraphStore, snap: SnapshotBatch, instants: list[datetime]) -
         "counts": store.counts(),
         "changes": store.list_changes(),
         "incidents": store.list_incidents(open_only=True),
+        "problems": store.list_problems(),
+        "problems_of_shop": store.list_problems(ci_id=snap.problems[0].service_ids[0]),
+        "problem_history": store.history("PRB-1"),
         "by_ident": store.find_by_identifier(ident("serial", "SN-1")),
         "by_host": store.find_by_identifier(ident("hostname", "app01")),
     }
@@ -140,7 +156,12 @@ def test_restore_in_several_calls(store_factory: MakeStore, clock: FakeClock) ->
     target.restore(SnapshotBatch(cis=snap.cis[:half]))
     target.restore(SnapshotBatch(cis=snap.cis[half:], relationships=snap.relationships))
     target.restore(
-        SnapshotBatch(changes=snap.changes, incidents=snap.incidents, history=snap.history[:cut])
+        SnapshotBatch(
+            changes=snap.changes,
+            incidents=snap.incidents,
+            problems=snap.problems,
+            history=snap.history[:cut],
+        )
     )
     target.restore(SnapshotBatch(history=snap.history[cut:]))
     assert _observe(target, snap, instants) == before

@@ -25,7 +25,7 @@ from cmdb.domain.errors import IdentityConflict, InvalidInput, NotFound, StoreUn
 from cmdb.domain.history import EntityKind, HistoryEntry
 from cmdb.domain.identifiers import Identifier
 from cmdb.domain.model import CI, Relationship, RelationshipStatus, Sighting, utcnow
-from cmdb.domain.records import Change, DiscoveryRun, Incident, IncidentState
+from cmdb.domain.records import Change, DiscoveryRun, Incident, IncidentState, Problem
 from cmdb.domain.relationships import get_type
 from cmdb.store import cursor as cursors
 from cmdb.store.contract import (
@@ -132,6 +132,10 @@ class _SqlLoader(Loader):
             "SELECT doc FROM records WHERE kind = 'incident' AND id IN ({marks})", ids
         )
         return {i.id: i for i in (Incident.model_validate_json(d) for d in docs)}
+
+    def load_problems(self, ids: set[str]) -> dict[str, Problem]:
+        docs = self._docs("SELECT doc FROM records WHERE kind = 'problem' AND id IN ({marks})", ids)
+        return {x.id: x for x in (Problem.model_validate_json(d) for d in docs)}
 
     def load_sightings(self, ids: set[str], source: str) -> dict[str, Sighting | None]:
         # SQLite extracts the one sighting: the rest of each document is never parsed.
@@ -298,7 +302,11 @@ class EmbeddedStore:
                 for r in p.rels.values()
             ],
         )
-        for kind, recs in (("change", p.changes), ("incident", p.incidents)):
+        for kind, recs in (
+            ("change", p.changes),
+            ("incident", p.incidents),
+            ("problem", p.problems),
+        ):
             for rec in recs.values():
                 conn.execute(
                     "INSERT INTO records (kind, id, doc) VALUES (?,?,?)"
@@ -827,6 +835,15 @@ class EmbeddedStore:
         out = [Incident.model_validate_json(d) for d in self._record_docs("incident", ci_id)]
         return [i for i in out if not open_only or i.state is IncidentState.OPEN]
 
+    def get_problem(self, problem_id: str) -> Problem:
+        found = _SqlLoader(self._conn()).load_problems({problem_id})
+        if problem_id not in found:
+            raise NotFound(f"no problem {problem_id}", where="id")
+        return found[problem_id]
+
+    def list_problems(self, *, ci_id: str | None = None) -> list[Problem]:
+        return [Problem.model_validate_json(d) for d in self._record_docs("problem", ci_id)]
+
     def get_run(self, run_id: str) -> DiscoveryRun:
         row = (
             self._conn()
@@ -899,7 +916,11 @@ class EmbeddedStore:
                     for r in batch.relationships
                 ],
             )
-            for kind, recs in (("change", batch.changes), ("incident", batch.incidents)):
+            for kind, recs in (
+                ("change", batch.changes),
+                ("incident", batch.incidents),
+                ("problem", batch.problems),
+            ):
                 for rec in recs:
                     conn.execute(
                         "INSERT INTO records (kind, id, doc) VALUES (?,?,?)",

@@ -135,8 +135,11 @@ def load_rels() -> str:
     return "CALL (){ " + " UNION ALL ".join(branches) + " } RETURN doc"
 
 
+RECORD_LABELS = ("Change", "Incident", "Problem")
+
+
 def record_upsert(label: str) -> str:
-    assert label in ("Change", "Incident")
+    assert label in RECORD_LABELS
     return f"""
 UNWIND $rows AS row
 MERGE (x:{label} {{id: row.id}})

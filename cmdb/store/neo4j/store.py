@@ -44,7 +44,7 @@ from cmdb.domain.errors import (
 from cmdb.domain.history import EntityKind, HistoryEntry, HistoryOp
 from cmdb.domain.identifiers import Identifier
 from cmdb.domain.model import CI, Relationship, Sighting, utcnow
-from cmdb.domain.records import Change, DiscoveryRun, Incident, IncidentState
+from cmdb.domain.records import Change, DiscoveryRun, Incident, IncidentState, Problem
 from cmdb.domain.relationships import get_type
 from cmdb.store import cursor as cursors
 from cmdb.store.contract import (
@@ -134,6 +134,26 @@ class _TxLoader(Loader):
     def load_incidents(self, ids: set[str]) -> dict[str, Incident]:
         docs = self._records("Incident", ids)
         return {i.id: i for i in map(Incident.model_validate_json, docs)}
+
+    def load_problems(self, ids: set[str]) -> dict[str, Problem]:
+        docs = self._records("Problem", ids)
+        return {x.id: x for x in map(Problem.model_validate_json, docs)}
+
+
+def _upsert_records(
+    tx: ManagedTransaction,
+    changes: Iterable[Change],
+    incidents: Iterable[Incident],
+    problems: Iterable[Problem],
+) -> None:
+    """Each record node with its document and state, linked to the CIs it names."""
+    for label, recs in (("Change", changes), ("Incident", incidents), ("Problem", problems)):
+        rows = [
+            {"id": r.id, "doc": _doc(r), "state": r.state.value, "cis": [*r.ci_ids, *r.service_ids]}
+            for r in recs
+        ]
+        if rows:
+            tx.run(cypher.record_upsert(label), rows=rows).consume()
 
 
 def _ci_props(ci: CI, gen: int) -> dict[str, Any]:
@@ -355,18 +375,7 @@ class Neo4jStore:
             tx.run(cypher.update_rels(rtype, active), rows=rows).consume()
         for (rtype, active), rows in moved_rels.items():
             tx.run(cypher.move_rels(rtype, active), rows=rows).consume()
-        for label, recs in (("Change", p.changes), ("Incident", p.incidents)):
-            if recs:
-                rows = [
-                    {
-                        "id": r.id,
-                        "doc": _doc(r),
-                        "state": r.state.value,
-                        "cis": [*r.ci_ids, *r.service_ids],
-                    }
-                    for r in recs.values()
-                ]
-                tx.run(cypher.record_upsert(label), rows=rows).consume()
+        _upsert_records(tx, p.changes.values(), p.incidents.values(), p.problems.values())
         if p.runs:
             runs = [
                 {
@@ -898,7 +907,7 @@ class Neo4jStore:
         )
 
     def _record_docs(self, label: str, ci_id: str | None) -> list[str]:
-        assert label in ("Change", "Incident")
+        assert label in cypher.RECORD_LABELS
         if ci_id is None:
             q = f"MATCH (x:{label}) RETURN x.doc AS doc ORDER BY x.id"
         else:
@@ -929,6 +938,15 @@ class Neo4jStore:
         out = [Incident.model_validate_json(d) for d in self._record_docs("Incident", ci_id)]
         return [i for i in out if not open_only or i.state is IncidentState.OPEN]
 
+    def get_problem(self, problem_id: str) -> Problem:
+        rows = self._rows("MATCH (x:Problem {id: $id}) RETURN x.doc AS doc", id=problem_id)
+        if not rows:
+            raise NotFound(f"no problem {problem_id}", where="id")
+        return Problem.model_validate_json(rows[0]["doc"])
+
+    def list_problems(self, *, ci_id: str | None = None) -> list[Problem]:
+        return [Problem.model_validate_json(d) for d in self._record_docs("Problem", ci_id)]
+
     def get_run(self, run_id: str) -> DiscoveryRun:
         rows = self._rows("MATCH (x:DiscoveryRun {id: $id}) RETURN x.doc AS doc", id=run_id)
         if not rows:
@@ -946,7 +964,7 @@ class Neo4jStore:
     def is_empty(self) -> bool:
         rows = self._rows(
             "OPTIONAL MATCH (n) WHERE n:CI OR n:History OR n:Change OR n:Incident"
-            " OR n:DiscoveryRun "
+            " OR n:Problem OR n:DiscoveryRun "
             "WITH n LIMIT 1 RETURN n IS NULL AS empty"
         )
         return bool(rows[0]["empty"])
@@ -1032,20 +1050,7 @@ class Neo4jStore:
                 )
             for (rtype, active), rows in by_type.items():
                 tx.run(cypher.create_rels(rtype, active), rows=rows).consume()
-            for label, recs in (("Change", batch.changes), ("Incident", batch.incidents)):
-                if recs:
-                    tx.run(
-                        cypher.record_upsert(label),
-                        rows=[
-                            {
-                                "id": r.id,
-                                "doc": _doc(r),
-                                "state": r.state.value,
-                                "cis": [*r.ci_ids, *r.service_ids],
-                            }
-                            for r in recs
-                        ],
-                    ).consume()
+            _upsert_records(tx, batch.changes, batch.incidents, batch.problems)
             rows = [
                 {
                     "seq": h.seq,
