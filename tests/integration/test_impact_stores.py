@@ -7,9 +7,7 @@ between stores, the impact must not.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,9 +15,8 @@ import pytest
 from cmdb.domain.changeset import ChangeSet, CIRef, RelRetire, RelUpsert
 from cmdb.domain.model import CI
 from cmdb.domain.records import Incident
-from cmdb.sample.load import load_sample, natural_key
+from cmdb.sample.load import natural_key
 from cmdb.store.contract import GraphStore
-from cmdb.store.embedded.store import EmbeddedStore
 from cmdb.store.refs import resolve_ci
 from impact.queries import (
     Limits,
@@ -32,7 +29,6 @@ from impact.queries import (
 )
 from impact.report import ImpactReport
 from tests.fakes import FakeClock
-from tests.neo4j_support import fresh_store
 
 LOADED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 WINDOW = (datetime(2026, 3, 10, 2, 0, tzinfo=UTC), datetime(2026, 3, 10, 3, 0, tzinfo=UTC))
@@ -40,22 +36,20 @@ BOOKING, APP_API, IDENTITY = "Online Ferry Booking", "Boarding Pass App API", "I
 
 
 @pytest.fixture
-def clock() -> FakeClock:
+def sample_clock() -> FakeClock:
+    """The sample is loaded at LOADED here, not at the conftest's instant."""
     return FakeClock(LOADED)
 
 
-@pytest.fixture(params=[pytest.param("embedded"), pytest.param("neo4j", marks=pytest.mark.neo4j)])
-def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[GraphStore]:
-    s: GraphStore
-    if request.param == "embedded":
-        s = EmbeddedStore(tmp_path / "cmdb.db", clock=clock)
-    else:
-        s = fresh_store(request.getfixturevalue("neo4j_driver"), clock)
-    load_sample(s, actor="tester")
-    try:
-        yield s
-    finally:
-        s.close()
+@pytest.fixture
+def clock(sample_clock: FakeClock) -> FakeClock:
+    return sample_clock
+
+
+@pytest.fixture
+def store(sample_store: GraphStore) -> GraphStore:
+    """The sample estate on each store (tests/integration/conftest.py)."""
+    return sample_store
 
 
 def ci(store: GraphStore, name: str) -> CI:

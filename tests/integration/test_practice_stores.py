@@ -8,9 +8,7 @@ suggested window, the post-implementation review, incident priority and clocks.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,12 +38,10 @@ from cmdb.practice.incidents import clocks, mark, open_incident, reprioritise
 from cmdb.practice.policy import default_policy
 from cmdb.practice.review import review_change
 from cmdb.practice.scheduling import Planner
-from cmdb.sample.load import load_sample, natural_key
+from cmdb.sample.load import natural_key
 from cmdb.store.contract import GraphStore
-from cmdb.store.embedded.store import EmbeddedStore
 from cmdb.store.refs import resolve_ci
 from tests.fakes import FakeClock
-from tests.neo4j_support import fresh_store
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 # Tuesday 1 December 2026, 02:00-03:00 UTC (= London): outside every service's hours.
@@ -55,22 +51,14 @@ POLICY = default_policy()
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(NOW)
+def clock(sample_clock: FakeClock) -> FakeClock:
+    return sample_clock
 
 
-@pytest.fixture(params=[pytest.param("embedded"), pytest.param("neo4j", marks=pytest.mark.neo4j)])
-def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[GraphStore]:
-    s: GraphStore
-    if request.param == "embedded":
-        s = EmbeddedStore(tmp_path / "cmdb.db", clock=clock)
-    else:
-        s = fresh_store(request.getfixturevalue("neo4j_driver"), clock)
-    load_sample(s, actor="tester")
-    try:
-        yield s
-    finally:
-        s.close()
+@pytest.fixture
+def store(sample_store: GraphStore) -> GraphStore:
+    """The sample estate on each store (tests/integration/conftest.py)."""
+    return sample_store
 
 
 def cid(store: GraphStore, name: str) -> str:

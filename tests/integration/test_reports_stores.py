@@ -3,9 +3,7 @@ mark; it never skips). The same records give the same reports on either store.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -22,28 +20,15 @@ from cmdb.practice.reports import (
     to_csv,
 )
 from cmdb.practice.review import review_change
-from cmdb.sample.load import load_sample
 from cmdb.store.contract import GraphStore
-from cmdb.store.embedded.store import EmbeddedStore
 from cmdb.store.refs import resolve_ci
-from tests.fakes import FakeClock
 from tests.integration.test_practice_stores import NIGHT, NOW, POLICY, cid, rfc
-from tests.neo4j_support import fresh_store
 
 
-@pytest.fixture(params=[pytest.param("embedded"), pytest.param("neo4j", marks=pytest.mark.neo4j)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphStore]:
-    clock = FakeClock(NOW)
-    s: GraphStore
-    if request.param == "embedded":
-        s = EmbeddedStore(tmp_path / "cmdb.db", clock=clock)
-    else:
-        s = fresh_store(request.getfixturevalue("neo4j_driver"), clock)
-    load_sample(s, actor="tester")
-    try:
-        yield s
-    finally:
-        s.close()
+@pytest.fixture
+def store(sample_store: GraphStore) -> GraphStore:
+    """The sample estate on each store (tests/integration/conftest.py)."""
+    return sample_store
 
 
 def _work(store: GraphStore) -> None:
