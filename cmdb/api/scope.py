@@ -3,6 +3,9 @@
 "What they depend on" is the impact engine's upstream walk (impact.fetch, "walk"): every
 CI whose failure can reach one of the services. Out-of-scope objects answer 404, as if
 they did not exist, so a scoped caller cannot probe for ids.
+
+A change or incident record is read when it names at least one CI or service in view
+(:func:`readable`, the rule the reports apply too), and shown with only the ids in view.
 """
 
 from __future__ import annotations
@@ -14,8 +17,13 @@ from datetime import datetime
 from cmdb.auth.tokens import Principal
 from cmdb.domain.errors import NotFound
 from cmdb.domain.model import Relationship
+from cmdb.domain.records import Change, Incident
+from cmdb.practice.reports import named, reads
 from cmdb.store.contract import GraphStore
 from impact.fetch import DEFAULT_MAX_DEPTH, fetch
+
+# ``named`` is re-exported: the routers take the record rules from here.
+__all__ = ["SCOPE_MAX_NODES", "Visibility", "named", "readable"]
 
 SCOPE_MAX_NODES = 200_000
 
@@ -63,6 +71,12 @@ class Visibility:
             as_of=as_of,
         )
         return cls(frozenset(got.subgraph.nodes) | frozenset(services))
+
+
+def readable(vis: Visibility, rec: Change | Incident) -> bool:
+    """Unscoped callers see every record; a scoped one those naming something it sees (the
+    reports' rule: one rule, so a report counts exactly what the lists show)."""
+    return reads(vis.ids, rec)
 
 
 def _exists(store: GraphStore, ci_id: str) -> bool:

@@ -158,6 +158,10 @@ def _show_report(report: RunReport, seconds: float) -> None:
         "updated",
         [f"{u.name}: " + ", ".join(d.field for d in u.diffs) for u in report.updated],
     )
+    _listing(
+        "unauthorised changes",
+        [f"{d.name}: {d.field}: {d.before} -> {d.after}: {d.why}" for d in report.discrepancies],
+    )
     _listing("conflicts", [f"{c.key}: {c.message}" for c in report.conflicts])
     errors = [p for p in report.problems if p.severity == "error"]
     _listing("errors", [f"{p.where}: {p.message}" for p in errors])

@@ -15,8 +15,9 @@ scan once (``list_cis`` page by page, ``iter_history``, ``list_changes``), and s
 ``get_ci`` calls only for the few CIs a report names (its top rows, the SLAs of services).
 
 ``scope``: ``None`` counts everything; a set of CI ids (a service-scoped caller's view)
-counts only the objects inside it: a change or incident counts when every CI and service
-it names is inside.
+counts the CIs inside it, and the changes and incidents it may read (:func:`reads`, the
+rule the ``/changes`` and ``/incidents`` routers apply too: naming at least one CI or
+service inside), showing only the ids inside (:func:`seen`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import statistics
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
@@ -98,11 +99,39 @@ class Count(BaseModel):
     count: int
 
 
-def in_scope(scope: Scope, ids: Iterable[str]) -> bool:
-    ids = list(ids)
+Rec = TypeVar("Rec", Change, Incident)
+
+
+def named(rec: Change | Incident) -> list[str]:
+    """Every CI and service a change or incident names."""
+    return [*rec.ci_ids, *rec.service_ids]
+
+
+def reads(scope: Scope, rec: Change | Incident) -> bool:
+    """The one rule for who reads a change or incident record (reports here, and the
+    ``/changes`` and ``/incidents`` routers through ``cmdb.api.scope.readable``): without
+    a scope every record; with one, the records naming at least one CI or service inside
+    it, since they concern what the reader looks after."""
+    return scope is None or any(i in scope for i in named(rec))
+
+
+def seen(scope: Scope, rec: Rec) -> Rec:
+    """``rec`` as a scoped reader is shown it: only the CI and service ids inside the scope
+    (an id outside must not even be hinted at)."""
     if scope is None:
-        return True
-    return bool(ids) and all(i in scope for i in ids)
+        return rec
+    update: dict[str, Any] = {
+        "ci_ids": [i for i in rec.ci_ids if i in scope],
+        "service_ids": [i for i in rec.service_ids if i in scope],
+    }
+    if isinstance(rec, Change):
+        update["ci_versions"] = {k: v for k, v in rec.ci_versions.items() if k in scope}
+    return rec.model_copy(update=update)
+
+
+def wholly_inside(scope: Scope, rec: Change | Incident) -> bool:
+    """Every CI and service ``rec`` names is inside ``scope``."""
+    return scope is None or all(i in scope for i in named(rec))
 
 
 def tally(
@@ -506,14 +535,17 @@ def cab_agenda(
     *,
     scope: Scope = None,
 ) -> CabAgenda:
-    """The agenda over ``changes`` (already limited to the caller's scope): risk from the
-    impact engine and the failed-change history, collisions with every other open change
-    whose window overlaps, and window violations. One :class:`Planner` caches the impact
-    answers, so each change's impact is computed once."""
+    """The agenda over ``changes`` (already the ones the caller reads, whole: risk is
+    judged on all a change does): risk from the impact engine and the failed-change
+    history, collisions with every other open change whose window overlaps, and window
+    violations. One :class:`Planner` caches the impact answers, so each change's impact is
+    computed once. With a scope, collisions are listed only between changes wholly inside
+    it: a collision's subjects name CIs and services on both sides."""
     if utc(end) <= utc(start):
         raise InvalidInput("the meeting period must end after it starts", where="to")
     planner = Planner(store, now)
     live = [c for c in changes if c.state in OPEN_STATES]
+    inside = {c.id for c in changes if wholly_inside(scope, c)}
     out: dict[AgendaSection, list[AgendaItem]] = {"decide": [], "scheduled": [], "review": []}
     for section, ch in agenda_sections(changes, start, end):
         report = planner.impact(ch.ci_ids, window_of(ch, now))
@@ -545,7 +577,11 @@ def cab_agenda(
                 why=assessed.why if scope is None else "",
                 recorded_risk=ch.risk.risk_class.value if ch.risk else None,
                 services=services,
-                collisions=planner.collisions(others, only=ch.id),
+                collisions=[
+                    col
+                    for col in planner.collisions(others, only=ch.id)
+                    if col.a in inside and col.b in inside
+                ],
                 violations=[
                     v for v in planner.violations(ch) if scope is None or v.service_id in scope
                 ],
@@ -590,12 +626,19 @@ def names(store: GraphStore) -> NameOf:
     return name_of
 
 
+def readable_changes(store: GraphStore, scope: Scope) -> list[Change]:
+    """The changes a reader with ``scope`` reads, whole."""
+    return [c for c in store.list_changes() if reads(scope, c)]
+
+
 def scoped_changes(store: GraphStore, scope: Scope) -> list[Change]:
-    return [c for c in store.list_changes() if in_scope(scope, [*c.ci_ids, *c.service_ids])]
+    """The changes a reader with ``scope`` reads, as it is shown them."""
+    return [seen(scope, c) for c in readable_changes(store, scope)]
 
 
 def scoped_incidents(store: GraphStore, scope: Scope) -> list[Incident]:
-    return [i for i in store.list_incidents() if in_scope(scope, [*i.ci_ids, *i.service_ids])]
+    """The incidents a reader with ``scope`` reads, as it is shown them."""
+    return [seen(scope, i) for i in store.list_incidents() if reads(scope, i)]
 
 
 def build_changes_report(
@@ -638,7 +681,7 @@ def build_cis_report(
     return cis_report(
         every_ci(store),
         store.iter_history(),
-        scoped_incidents(store, scope) if scope is not None else store.list_incidents(),
+        scoped_incidents(store, scope),
         now,
         scope=scope,
         period=period,
@@ -680,7 +723,8 @@ def build_cab_agenda(
     *,
     scope: Scope = None,
 ) -> CabAgenda:
-    return cab_agenda(store, scoped_changes(store, scope), policy, start, end, now, scope=scope)
+    changes = readable_changes(store, scope)
+    return cab_agenda(store, changes, policy, start, end, now, scope=scope)
 
 
 # -- tables (CSV, and what the CLI prints) -----------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -52,6 +52,10 @@ class Discrepancy(BaseModel):
     before: Any = None
     after: Any = None
     observed_at: datetime
+    why: str = Field(default="", description="why no approved change covers it")
+    change_id: str | None = Field(
+        default=None, description="the change that came nearest to covering it, if any"
+    )
 
 
 class RunReport(BaseModel):
@@ -91,19 +95,59 @@ APPROVED_STATES = frozenset(
 
 
 def unauthorised(found: Sequence[Discrepancy], approved: Sequence[Change]) -> list[Discrepancy]:
-    """The discrepancies no approved change covers (that CI, within its planned window).
+    """The discrepancies no approved change covers, each with why (and the nearest change).
 
-    Change records come with a later issue; until then callers pass no changes and every
-    difference is listed. A change without a window covers its CIs at any time.
+    A change covers a discrepancy when it is approved, names the CI, was planned around the
+    moment discovery saw it (no window: any time) and, for the ``version`` field, declares
+    no version for that CI or exactly the one found: an RFC that brings 1.4.2 does not
+    excuse 1.5.0. ``approved`` may hold changes in any state (callers pass them all): the
+    ones not approved still help say why.
     """
-    covering = [c for c in approved if c.state in APPROVED_STATES]
+    out: list[Discrepancy] = []
+    for d in found:
+        verdicts = [_gap(c, d) for c in approved if d.ci_id in c.ci_ids]
+        if any(g is None for g in verdicts):
+            continue  # some change covers it
+        gaps = [g for g in verdicts if g is not None]
+        if not gaps:
+            why, change_id = f"no approved change covers {_who(d)} at {_at(d.observed_at)}", None
+        else:
+            _, _, why, change_id = min(gaps, key=lambda g: (g[0], g[1]))
+        out.append(d.model_copy(update={"why": why, "change_id": change_id}))
+    return out
 
-    def covered(d: Discrepancy) -> bool:
-        return any(
-            d.ci_id in c.ci_ids
-            and (c.planned_start is None or c.planned_start <= d.observed_at)
-            and (c.planned_end is None or d.observed_at <= c.planned_end)
-            for c in covering
+
+# Why a change that names the CI does not cover the discrepancy, nearest first: (rank,
+# distance from its window, why, change id). Rank 0: approved and in its window, but
+# bringing another version; 1: approved, outside its window; 2: not approved.
+_Gap = tuple[int, timedelta, str, str]
+
+
+def _gap(c: Change, d: Discrepancy) -> _Gap | None:
+    """None when ``c`` covers ``d``."""
+    at = d.observed_at
+    if c.state not in APPROVED_STATES:
+        why = (
+            f"no approved change covers {_who(d)} at {_at(at)}; "
+            f"{c.id} names it but is {c.state.value}"
         )
+        return (2, timedelta(0), why, c.id)
+    if c.planned_start is not None and at < c.planned_start:
+        why = f"{c.id}'s window starts {_at(c.planned_start)}; {_who(d)} seen changed at {_at(at)}"
+        return (1, c.planned_start - at, why, c.id)
+    if c.planned_end is not None and c.planned_end < at:
+        why = f"{c.id}'s window ended {_at(c.planned_end)}; {_who(d)} seen changed at {_at(at)}"
+        return (1, at - c.planned_end, why, c.id)
+    declared = c.ci_versions.get(d.ci_id)
+    if d.field == "version" and declared is not None and d.after != declared:
+        why = f"{c.id} brings version {declared} to {_who(d)}; found {d.after}"
+        return (0, timedelta(0), why, c.id)
+    return None
 
-    return [d for d in found if not covered(d)]
+
+def _who(d: Discrepancy) -> str:
+    return d.name if d.name == d.ci_id else f"{d.name} ({d.ci_id})"
+
+
+def _at(t: datetime) -> str:
+    return t.isoformat(timespec="seconds")

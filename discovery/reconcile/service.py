@@ -49,7 +49,11 @@ def ingest_payload(
     **options: Any,
 ) -> RunReport:
     """Reconcile an uploaded inventory; ``options`` as for ``reconcile`` (precedence,
-    stale_after_runs, override, run_id, observed_at, actor, approved_changes)."""
+    stale_after_runs, override, run_id, observed_at, actor, approved_changes).
+
+    Unless the caller passes ``approved_changes``, the store's change records are the
+    ones a difference is checked against, as ``cmdb discover`` does: every push (REST or
+    GraphQL) then reports unauthorised changes the same way."""
     if fmt not in FORMATS:
         raise InvalidInput(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}", where="format")
     if len(payload) > MAX_BYTES:
@@ -64,6 +68,7 @@ def ingest_payload(
             exc.message = exc.message.replace(str(path), name)
             exc.where = exc.where.replace(str(path), name) if exc.where else exc.where
             raise
+    options.setdefault("approved_changes", store.list_changes())
     return reconcile(store, inventory, source=source, scope=scope, dry_run=dry_run, **options)
 
 

@@ -1,15 +1,18 @@
 """``/api/v1/reports/...`` on both stores with the sample estate: JSON and CSV, the
-Reader permission, and a service-scoped token's reports counting its scope only."""
+Reader permission, and a service-scoped token's reports counting its scope only: the CIs
+inside it, and the changes and incidents it reads in ``/changes`` and ``/incidents``."""
 
 from __future__ import annotations
 
 import csv
 import io
+from typing import Any
 
 from cmdb.api.app import API_PREFIX
 from cmdb.auth.roles import Role
 from cmdb.store.refs import resolve_ci
 from tests.api.conftest import Api
+from tests.api.test_changes_api import APP_API, BOOKING, NIGHT, call, rfc
 
 R = f"{API_PREFIX}/reports"
 REPORTS = ("changes", "incidents", "cis", "health", "cab-agenda")
@@ -66,3 +69,58 @@ def test_a_scoped_token_reports_on_its_scope(api: Api) -> None:
     assert (
         booking not in api.client.get(f"{R}/health", params={"format": "csv"}, headers=scoped).text
     )
+
+
+def test_a_scoped_token_counts_what_it_reads_in_changes_and_incidents(api: Api) -> None:
+    """The reports read changes and incidents by the routers' rule: a record naming one CI
+    in view and one outside counts, showing only the id in view."""
+    scope, booking = resolve_ci(api.store, APP_API).id, resolve_ci(api.store, BOOKING).id
+    inside, outside = (
+        resolve_ci(api.store, "vm-app-01").id,
+        resolve_ci(api.store, "booking-web-1").id,
+    )
+    rfc(api, "RFC-MIX", "vm-app-01", "booking-web-1", title="patch the app tier")
+    rfc(api, "RFC-OUT", "booking-web-1", title="patch the booking web tier")
+    assert call(api, "POST", "/RFC-MIX/assess").status_code == 200
+    cm = api.as_role(Role.CHANGE_MANAGER)
+    for inc_id, ci in (("INC-MIX", "srv-01"), ("INC-OUT", "booking-web-1")):
+        body = {"id": inc_id, "title": "disk errors", "cis": [ci]}
+        r = api.client.post(f"{API_PREFIX}/incidents", json=body, headers=cm)
+        assert r.status_code == 201, r.text
+    # srv-01 is in view, but an incident on it takes Online Ferry Booking down too.
+    assert booking in api.store.get_incident("INC-MIX").service_ids
+    scoped = api.token_for(Role.VIEWER, services=(scope,), name="scoped")
+
+    def get(path: str, **params: str) -> Any:
+        r = api.client.get(f"{API_PREFIX}{path}", params=params, headers=scoped)
+        assert r.status_code == 200, r.text
+        return r
+
+    listed = get("/changes").json()["items"]
+    assert [(c["id"], c["ci_ids"]) for c in listed] == [("RFC-MIX", [inside])]
+    changes = get("/reports/changes").json()
+    assert changes["total"] == len(listed) == 1
+    assert [c["key"] for c in changes["by_ci"]] == [inside]
+    assert [i["id"] for i in changes["backlog"]["oldest"]] == ["RFC-MIX"]
+
+    assert [i["id"] for i in get("/incidents").json()["items"]] == ["INC-MIX"]
+    incidents = get("/reports/incidents").json()
+    assert incidents["total"] == 1
+    assert [c["key"] for c in incidents["by_ci"]] == [resolve_ci(api.store, "srv-01").id]
+    assert booking not in {s["key"] for s in incidents["by_service"]}
+    assert all(b["service_id"] != booking for b in incidents["breaches"])
+
+    cis = get("/reports/cis").json()
+    assert [c["name"] for c in cis["most_incidents"]] == ["srv-01"]
+
+    agenda = get("/reports/cab-agenda", **{"from": NIGHT[0], "to": NIGHT[1]}).json()
+    assert [i["id"] for i in agenda["decide"]] == ["RFC-MIX"]
+    assert agenda["decide"][0]["why"] == ""
+    assert all(s["id"] != booking for s in agenda["decide"][0]["services"])
+
+    # Nothing outside the view shows, in JSON or CSV.
+    for name in REPORTS:
+        for fmt in ("json", "csv"):
+            text = get(f"/reports/{name}", format=fmt, **{"from": NIGHT[0]}).text
+            for hidden in (outside, "booking-web-1", booking, BOOKING, "RFC-OUT", "INC-OUT"):
+                assert hidden not in text, (name, fmt, hidden)

@@ -1,13 +1,16 @@
 """``/discovery/runs``: push a small hand-written inventory (raw body or multipart), dry
-run, apply, re-apply; bad input; roles and scope. Both stores."""
+run, apply, re-apply; bad input; roles and scope; unauthorised changes against the RFCs.
+Both stores."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cmdb.auth.roles import Role
 from tests.api.conftest import Api
 from tests.api.test_cis import V1, ci_id
+from tests.api.test_graphql import data
 
 INVENTORY = (
     b"key,class,name,serial,environment\n"
@@ -123,3 +126,52 @@ def test_who_may_push_and_read_runs(api: Api) -> None:
     assert api.client.get(f"{V1}/discovery/runs", headers=scoped).json() == {"items": []}
     r = api.client.get(f"{V1}/discovery/runs/run_nope", headers=api.as_role("viewer"))
     assert r.status_code == 404 and r.json()["error"]["where"] == "run_id"
+
+
+def test_a_push_lists_unauthorised_changes_against_the_rfc(api: Api) -> None:
+    """The push checks discovered differences against the approved changes, as ``cmdb
+    discover`` does: the version an RFC brings is covered; another one is listed, with why."""
+
+    def push_version(version: str, **params: Any) -> Any:
+        body = f"key,class,name,serial,version\nweb-a,Server,web-a,SN-A1,{version}\n".encode()
+        r = api.client.post(
+            f"{V1}/discovery/runs",
+            params={**QUERY, **params},
+            content=body,
+            headers={**api.as_role("discovery"), "Content-Type": "text/csv"},
+        )
+        assert r.status_code in (200, 201), r.text
+        return r.json()
+
+    push_version("1.4.0")
+    now = datetime.now(UTC)
+    cm = api.as_role(Role.CHANGE_MANAGER)
+    rfc = {
+        "id": "RFC-V",
+        "title": "upgrade web-a",
+        "type": "standard",
+        "cis": ["serial=SN-A1"],
+        "ci_versions": {"serial=SN-A1": "1.4.2"},
+        "planned_start": (now - timedelta(hours=1)).isoformat(),
+        "planned_end": (now + timedelta(hours=1)).isoformat(),
+    }
+    r = api.client.post(f"{V1}/changes", json=rfc, headers=cm)
+    assert r.status_code == 201, r.text
+    r = api.client.post(f"{V1}/changes/RFC-V/transition", json={"to": "authorised"}, headers=cm)
+    assert r.status_code == 200, r.text
+
+    assert push_version("1.4.2")["discrepancies"] == []
+    web_a = ci_id(api, "serial=SN-A1")
+    for params in ({"dry_run": "true"}, {}):
+        [found] = push_version("1.5.0", **params)["discrepancies"]
+        assert (found["field"], found["before"], found["after"]) == ("version", "1.4.2", "1.5.0")
+        assert found["change_id"] == "RFC-V"
+        assert found["why"] == f"RFC-V brings version 1.4.2 to web-a ({web_a}); found 1.5.0"
+    # The GraphQL push goes through the same service, so it checks the same way.
+    gql_push = """mutation($p: String!) { pushDiscovery(format: "csv", payload: $p,
+                  source: "rack-audit", scope: "hall-2") { report } }"""
+    body = "key,class,name,serial,version\nweb-a,Server,web-a,SN-A1,1.6.0\n"
+    report = data(api, gql_push, {"p": body}, role=Role.DISCOVERY)["pushDiscovery"]["report"]
+    [found] = report["discrepancies"]
+    assert (found["after"], found["change_id"]) == ("1.6.0", "RFC-V")
+    assert found["why"] == f"RFC-V brings version 1.4.2 to web-a ({web_a}); found 1.6.0"

@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cmdb.api.deps import Editor, Reader, SettingsDep, Store, Visible
 from cmdb.api.routers._shared import instant, resolve_visible, stamped
-from cmdb.api.routers.changes import check_writable, now, policy_of, readable
-from cmdb.api.scope import Visibility
+from cmdb.api.routers.changes import check_writable, now, policy_of
+from cmdb.api.scope import Visibility, readable
 from cmdb.domain.errors import InvalidInput, NotFound
 from cmdb.domain.model import CI
 from cmdb.domain.records import Incident, IncidentState, Level

@@ -1,7 +1,10 @@
 """``/reports``: status accounting (cmdb/practice/reports.py), the same reports the
 ``cmdb report`` commands print. JSON by default; ``format=csv`` or ``Accept: text/csv``
 gives CSV. A token scoped to services gets reports over its scope only: a CI counts when
-it is inside, a change or incident when every CI and service it names is.
+it is inside, a change or incident when the token reads it in ``/changes`` or
+``/incidents`` (it names at least one CI or service inside: one rule,
+``cmdb.practice.reports.reads``, behind ``cmdb.api.scope.readable``), and only the ids
+inside are shown.
 """
 
 from __future__ import annotations

@@ -113,7 +113,9 @@ def create_run(
 ) -> RunReportOut:
     """One discovery run over the pushed inventory (201), or its plan (dry run, 200).
 
-    A run that fails part way is recorded as failed and answered with its report."""
+    ``discrepancies`` lists the values it changed on existing CIs that no approved change
+    in the store covers (the service checks them, as ``cmdb discover`` does), each with
+    why. A run that fails part way is recorded as failed and answered with its report."""
     unscoped_only(principal, "push inventories")
     form = upload.fields
     fmt = form.get("format", fmt)

@@ -143,7 +143,8 @@ def test_approved_changes_filter_discrepancies_by_ci_and_window() -> None:
         Change(id="RFC-3", title="t", state=ChangeState.DRAFT, ci_ids=["ci_3"]),  # not approved
     ]
     assert [d.ci_id for d in unauthorised(found, changes)] == ["ci_2", "ci_3"]
-    assert unauthorised(found, []) == found
+    assert [d.ci_id for d in unauthorised(found, [])] == ["ci_1", "ci_2", "ci_3"]
+    assert all(d.why.startswith("no approved change covers") for d in unauthorised(found, []))
 
 
 def test_precedence_ranks() -> None:
