@@ -17,8 +17,9 @@ from starlette.concurrency import run_in_threadpool
 
 from cmdb.api.scope import Visibility
 from cmdb.auth.roles import Permission, Role, grants
-from cmdb.auth.tokens import Forbidden, Principal, TokenStore
+from cmdb.auth.tokens import Principal, TokenStore
 from cmdb.config import Settings
+from cmdb.domain.errors import Forbidden
 from cmdb.store.contract import GraphStore
 
 LOCAL_DEV = Principal(name="local-development", role=Role.ADMIN)

@@ -17,10 +17,11 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cmdb.api.responses import OrjsonResponse
-from cmdb.auth.tokens import Forbidden, Unauthenticated
+from cmdb.auth.tokens import Unauthenticated
 from cmdb.domain.errors import (
     AmbiguousReference,
     CmdbError,
+    Forbidden,
     ForbiddenRelationship,
     HistoryIsAppendOnly,
     IdentityConflict,

@@ -17,7 +17,7 @@ from datetime import datetime
 from cmdb.auth.tokens import Principal
 from cmdb.domain.errors import NotFound
 from cmdb.domain.model import Relationship
-from cmdb.domain.records import Change, Incident
+from cmdb.domain.records import Record
 from cmdb.practice.reports import named, reads
 from cmdb.store.contract import GraphStore
 from impact.fetch import DEFAULT_MAX_DEPTH, fetch
@@ -73,7 +73,7 @@ class Visibility:
         return cls(frozenset(got.subgraph.nodes) | frozenset(services))
 
 
-def readable(vis: Visibility, rec: Change | Incident) -> bool:
+def readable(vis: Visibility, rec: Record) -> bool:
     """Unscoped callers see every record; a scoped one those naming something it sees (the
     reports' rule: one rule, so a report counts exactly what the lists show)."""
     return reads(vis.ids, rec)

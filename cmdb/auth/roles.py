@@ -1,14 +1,22 @@
-"""Roles and the permissions they grant.
+"""Roles, the permissions they grant, and the change authority they hold.
 
 Routes and GraphQL fields ask for a *permission*, never a role name, so a role can be
-widened in one place. The four roles are the project's users: viewers (service desk,
+widened in one place. The roles are the project's users: viewers (service desk,
 architects) read; discovery jobs push inventories; change managers edit the model and
-ask for impact; admins also manage tokens.
+ask for impact; the CAB chair and the change board edit like a change manager and also
+decide the changes that need them; admins also manage tokens.
+
+Deciding a change is a matter of seniority, not of permission: every editing role may
+move a change, but authorising (or rejecting) one needs a change authority at least the
+level its risk asks for (:func:`covers`; the rule per change is in
+:mod:`cmdb.practice.lifecycle`).
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+
+from cmdb.domain.records import ApprovalLevel
 
 
 class Permission(StrEnum):
@@ -22,6 +30,8 @@ class Role(StrEnum):
     VIEWER = "viewer"
     DISCOVERY = "discovery"
     CHANGE_MANAGER = "change-manager"
+    CAB = "cab"  # the CAB chair, who records the change advisory board's decisions
+    CHANGE_BOARD = "change-board"  # the higher (global) board: very high risk, many sites
     ADMIN = "admin"
 
 
@@ -29,9 +39,37 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: frozenset({Permission.READ}),
     Role.DISCOVERY: frozenset({Permission.READ, Permission.DISCOVER}),
     Role.CHANGE_MANAGER: frozenset({Permission.READ, Permission.EDIT}),
+    Role.CAB: frozenset({Permission.READ, Permission.EDIT}),
+    Role.CHANGE_BOARD: frozenset({Permission.READ, Permission.EDIT}),
     Role.ADMIN: frozenset(Permission),
 }
+
+# The most senior approval each role may give; None: it decides no change. The admin
+# holds the board's authority so that one token can always unblock a change.
+AUTHORITY: dict[Role, ApprovalLevel | None] = {
+    Role.VIEWER: None,
+    Role.DISCOVERY: None,
+    Role.CHANGE_MANAGER: ApprovalLevel.CHANGE_MANAGER,
+    Role.CAB: ApprovalLevel.CAB,
+    Role.CHANGE_BOARD: ApprovalLevel.BOARD,
+    Role.ADMIN: ApprovalLevel.BOARD,
+}
+
+# ApprovalLevel lists its members most junior first: that order is the seniority.
+_RANK: dict[ApprovalLevel, int] = {level: i for i, level in enumerate(ApprovalLevel)}
 
 
 def grants(role: Role, permission: Permission) -> bool:
     return permission in GRANTS[role]
+
+
+def authority(role: Role) -> ApprovalLevel | None:
+    """The change authority ``role`` holds (None: none at all)."""
+    return AUTHORITY[role]
+
+
+def covers(held: ApprovalLevel | None, needed: ApprovalLevel) -> bool:
+    """Whether an authority of ``held`` may give an approval of ``needed``: a more senior
+    authority may always decide what a junior one may. No authority covers nothing, not
+    even a pre-approved change (deciding one still takes an editing role)."""
+    return held is not None and _RANK[held] >= _RANK[needed]

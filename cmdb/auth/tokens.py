@@ -48,10 +48,6 @@ class Unauthenticated(CmdbError):
     """No token, or one that is unknown, forged, expired or revoked."""
 
 
-class Forbidden(CmdbError):
-    """A valid token whose role or service scope does not allow the request."""
-
-
 @dataclass(frozen=True)
 class TokenInfo:
     key: str

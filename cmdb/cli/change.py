@@ -13,6 +13,7 @@ from rich.table import Table
 
 from cmdb.domain.errors import InvalidInput
 from cmdb.domain.records import (
+    ApprovalLevel,
     Change,
     ChangeOutcome,
     ChangePriority,
@@ -174,10 +175,16 @@ def _show(store: GraphStore, ch: Change, as_json: bool) -> None:
             t.add_row(k, v)
     con.print(t)
     log = Table(title="log", title_justify="left")
-    for col in ("state", "at", "by", "note"):
+    # The authority column only once someone decided with one: older logs look as before.
+    decided = any(e.authority for e in ch.log)
+    cols = ("state", "at", "by", "authority", "note") if decided else ("state", "at", "by", "note")
+    for col in cols:
         log.add_column(col, overflow="fold")
     for e in ch.log:
-        log.add_row(e.state.value, when_text(e.at), e.by, e.note)
+        cells = [e.state.value, when_text(e.at), e.by]
+        if decided:
+            cells.append(e.authority.value if e.authority else "")
+        log.add_row(*cells, e.note)
     con.print(log)
 
 
@@ -228,10 +235,19 @@ def transition_(
         str | None, typer.Option("--start", metavar="TIME", help="Set the window first.")
     ] = None,
     end: Annotated[str | None, typer.Option("--end", metavar="TIME")] = None,
+    authority: Annotated[
+        ApprovalLevel | None,
+        typer.Option(
+            "--authority",
+            help="The change authority that decided (recorded on the log, and checked"
+            " against the approval the change needs); default: none recorded, unchecked.",
+        ),
+    ] = None,
     at: AtOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Move an RFC to its next state (review: use `change review`)."""
+    """Move an RFC to its next state (review: use `change review`). Working on the database
+    itself, the CLI is not held to approval levels; --authority records who decided."""
     state = cli(ctx)
     store = state.store()
     if to is ChangeState.REVIEWED:
@@ -244,6 +260,7 @@ def transition_(
         now=now_or(at),
         note=note,
         window=(parse_instant(start, where="--start"), parse_instant(end, where="--end")),
+        authority=authority,
     )
     _show(store, moved, as_json)
 

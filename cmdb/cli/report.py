@@ -1,4 +1,5 @@
-"""``cmdb report ...``: status accounting (changes, incidents, CIs, CMDB health, CAB agenda)
+"""``cmdb report ...``: status accounting (changes, incidents, problems, CIs, CMDB health,
+CAB agenda)
 as rich tables, ``--json`` or ``--csv``.
 
 Registered by the main CLI as ``app.add_typer(report.app, name="report")``.
@@ -24,6 +25,7 @@ from cmdb.practice.reports import (
     build_cis_report,
     build_health_report,
     build_incidents_report,
+    build_problems_report,
     table,
     to_csv,
 )
@@ -33,7 +35,8 @@ from ._common import CliGroup, JsonOpt, cli, console, parse_instant, print_json
 app = typer.Typer(
     cls=CliGroup,
     no_args_is_help=True,
-    help="Reports: changes, incidents, CIs, CMDB health, the CAB agenda (tables, JSON, CSV).",
+    help="Reports: changes, incidents, problems, CIs, CMDB health, the CAB agenda"
+    " (tables, JSON, CSV).",
 )
 
 FromOpt = Annotated[
@@ -117,6 +120,22 @@ def incidents(
     (response and resolution clocks in service hours)."""
     report = build_incidents_report(cli(ctx).store(), _now(at), period=_period(from_, to), top=top)
     _emit(report, as_json, as_csv, "incidents" + _span(from_, to))
+
+
+@app.command("problems")
+def problems(
+    ctx: typer.Context,
+    from_: FromOpt = None,
+    to: ToOpt = None,
+    top: TopOpt = DEFAULT_TOP,
+    at: AtOpt = None,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
+    """Problems logged in the period by state, category, CI at fault and service; open
+    known errors; the open problems' age and the incidents they explain."""
+    report = build_problems_report(cli(ctx).store(), _now(at), period=_period(from_, to), top=top)
+    _emit(report, as_json, as_csv, "problems" + _span(from_, to))
 
 
 @app.command("cis")

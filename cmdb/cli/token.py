@@ -49,7 +49,14 @@ def _row(info: TokenInfo, now: datetime) -> dict[str, object]:
 def create(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Who or what uses the token.")],
-    role: Annotated[Role, typer.Option("--role", help="What the token may do.")],
+    role: Annotated[
+        Role,
+        typer.Option(
+            "--role",
+            help="What the token may do; cab and change-board also decide the changes whose"
+            " risk needs them.",
+        ),
+    ],
     service: Annotated[
         list[str] | None,
         typer.Option(

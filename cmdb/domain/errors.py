@@ -29,6 +29,11 @@ class ForbiddenRelationship(InvalidInput):
     """A relationship type does not allow the (source class, target class) pair."""
 
 
+class Forbidden(CmdbError):
+    """The caller may not do this: a token's role or service scope, or a change authority
+    below the one a change needs."""
+
+
 class NotFound(CmdbError):
     """A CI, relationship or record does not exist (or did not at the asked instant)."""
 

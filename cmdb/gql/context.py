@@ -17,9 +17,9 @@ from strawberry.fastapi import BaseContext
 
 from cmdb.api.scope import Visibility
 from cmdb.auth.roles import Permission, grants
-from cmdb.auth.tokens import Forbidden, Principal
+from cmdb.auth.tokens import Principal
 from cmdb.config import Settings
-from cmdb.domain.errors import NotFound
+from cmdb.domain.errors import Forbidden, NotFound
 from cmdb.domain.model import CI
 from cmdb.store.contract import GraphStore
 

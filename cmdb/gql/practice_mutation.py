@@ -2,9 +2,10 @@
 # (strawberry.mutation(...) with arguments is typed as returning Any without its mypy plugin)
 """Mutations for changes and incidents (``Mutation`` inherits ``PracticeMutation``).
 
-Each one needs the edit permission (change managers and admins) and runs the same write
-as its REST route (cmdb/api/routers/changes.py, incidents.py): the same validation, the
-same scope rules, the same history rows (stamped with the request id).
+Each one needs the edit permission (change managers, the CAB, the change board and admins)
+and runs the same write as its REST route (cmdb/api/routers/changes.py, incidents.py): the
+same validation, the same scope rules, the same approval levels, the same history rows
+(stamped with the request id).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from cmdb.api.routers.changes import (
     ReviewIn,
     TransitionIn,
     assess_rfc,
+    authority_of,
     create_rfc,
     policy_of,
     review_rfc,
@@ -85,7 +87,9 @@ class PracticeMutation:
 
     @strawberry.mutation(
         description="One step of a change's lifecycle (an illegal one names the allowed next "
-        "states); scheduling may set the window in the same step."
+        "states); scheduling may set the window in the same step. Authorising a change, or "
+        "rejecting an assessed one, needs a role whose change authority covers the approval "
+        "it needs (FORBIDDEN otherwise)."
     )
     async def transition_change(
         self,
@@ -100,7 +104,11 @@ class PracticeMutation:
             TransitionIn,
             {"to": to, "note": note, "planned_start": planned_start, "planned_end": planned_end},
         )
-        return cast(ChangeRecordType, await _write(info, transition_rfc, str(id), body))
+        # Deciding the change needs the caller's change authority, which only its role gives.
+        principal = info.context.require(Permission.EDIT)
+        authority = authority_of(principal)
+        got = await _write(info, transition_rfc, str(id), body, authority)
+        return cast(ChangeRecordType, got)
 
     @strawberry.mutation(
         description="Assess a change's risk and record it (a draft moves to assessed); the "

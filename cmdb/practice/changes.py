@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from cmdb.domain.changeset import ChangeSet
 from cmdb.domain.errors import InvalidInput, NotFound
 from cmdb.domain.model import CI
-from cmdb.domain.records import Change, ChangeOutcome, ChangeState, ChangeType
+from cmdb.domain.records import ApprovalLevel, Change, ChangeOutcome, ChangeState, ChangeType
 from cmdb.practice.lifecycle import amend, started, transition, validated
 from cmdb.practice.policy import Policy
 from cmdb.practice.risk import Assessment, evaluate, facts, failure_rate
@@ -52,9 +52,12 @@ def transition_change(
     note: str = "",
     outcome: ChangeOutcome | None = None,
     window: tuple[datetime | None, datetime | None] = (None, None),
+    authority: ApprovalLevel | None = None,
 ) -> Change:
     """One step of the lifecycle; ``window`` (start, end; None keeps that end) is set first,
-    in the same write, so scheduling with a window is one change set."""
+    in the same write, so scheduling with a window is one change set. ``authority`` is the
+    decider's change authority (None: an unrestricted local operator); a refusal writes
+    nothing (see :func:`cmdb.practice.lifecycle.transition`)."""
     change = store.get_change(change_id)
     if window != (None, None):
         change = validated(  # e.g. a new end before the kept start: InvalidInput
@@ -64,7 +67,9 @@ def transition_change(
                 "planned_end": window[1] or change.planned_end,
             }
         )
-    moved = transition(change, to, at=now, by=actor, note=note, outcome=outcome)
+    moved = transition(
+        change, to, at=now, by=actor, note=note, outcome=outcome, authority=authority
+    )
     save(store, [moved], actor=actor)
     return moved
 

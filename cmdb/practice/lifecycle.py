@@ -8,6 +8,11 @@ A **standard** change is pre-approved: it may go from draft straight to authoris
 from draft, assessed or authorised before its documentation is complete; it is then flagged
 for review, and the review requires the documentation written after the fact.
 
+Deciding a change (authorising it, or rejecting it once assessed) needs a change authority
+at least as senior as the change asks for (:func:`needed_authority`): a normal change the
+approval its risk assessment names, an emergency change the emergency CAB, a standard
+change none beyond being allowed to edit (it is pre-approved).
+
 Pure: :func:`transition` returns the changed record (state, log entry, flags); storing it
 is the caller's business (:mod:`cmdb.practice.changes`), and history records the step.
 """
@@ -18,8 +23,16 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
-from cmdb.domain.errors import InvalidInput
-from cmdb.domain.records import Change, ChangeOutcome, ChangeState, ChangeType, StateEntry
+from cmdb.auth.roles import covers
+from cmdb.domain.errors import Forbidden, InvalidInput
+from cmdb.domain.records import (
+    ApprovalLevel,
+    Change,
+    ChangeOutcome,
+    ChangeState,
+    ChangeType,
+    StateEntry,
+)
 
 S = ChangeState
 
@@ -102,6 +115,41 @@ def _require(change: Change, to: ChangeState, outcome: ChangeOutcome | None) -> 
             )
 
 
+def is_decision(change: Change, to: ChangeState) -> bool:
+    """Whether moving ``change`` to ``to`` decides it: authorising it, or rejecting it once
+    assessed (withdrawing a draft decides nothing)."""
+    return to is S.AUTHORISED or (to is S.REJECTED and change.state is S.ASSESSED)
+
+
+def needed_authority(change: Change) -> tuple[ApprovalLevel, str]:
+    """The change authority that decides ``change``, and why (for the refusal)."""
+    if change.type is ChangeType.STANDARD:
+        return ApprovalLevel.PRE_APPROVED, "a standard change"
+    if change.type is ChangeType.EMERGENCY:
+        # Whatever its assessed risk: the emergency CAB is the fast path's authority.
+        return ApprovalLevel.CAB, "an emergency change: the emergency CAB decides"
+    if change.risk is None:
+        # Only rejecting can reach this (authorising needs an assessment): an amendment
+        # dropped the assessment, and the least authority over normal changes may reject it.
+        return ApprovalLevel.CHANGE_MANAGER, "a normal change, not assessed"
+    risk = change.risk
+    return risk.approval, f"{risk.risk_class.value.replace('_', ' ')} risk: {risk.rule}"
+
+
+def check_authority(change: Change, to: ChangeState, authority: ApprovalLevel) -> None:
+    """Forbidden unless ``authority`` may decide ``change`` (a step that decides nothing
+    passes)."""
+    if not is_decision(change, to):
+        return
+    needed, why = needed_authority(change)
+    if not covers(authority, needed):
+        raise Forbidden(
+            f"{change.id} needs {needed.value} approval ({why}) to be {to.value};"
+            f" the caller's change authority is {authority.value}",
+            where="to",
+        )
+
+
 def transition(
     change: Change,
     to: ChangeState,
@@ -110,9 +158,17 @@ def transition(
     by: str,
     note: str = "",
     outcome: ChangeOutcome | None = None,
+    authority: ApprovalLevel | None = None,
 ) -> Change:
     """``change`` moved to ``to``; InvalidInput naming the state and the allowed next ones
-    if the step is illegal, or what is missing if a requirement is not met."""
+    if the step is illegal, or what is missing if a requirement is not met; Forbidden if
+    the step decides the change and ``authority`` is not senior enough.
+
+    ``authority`` is the decider's change authority, checked and recorded on a decision's
+    log entry. None is an unrestricted local operator (the CLI works on the database
+    itself): nothing is checked. An API caller always passes its role's authority, and a
+    role without one never reaches this (see :func:`cmdb.auth.roles.authority`).
+    """
     allowed = allowed_next(change)
     if to not in allowed:
         nxt = ", ".join(s.value for s in allowed) or "none (it is closed)"
@@ -123,10 +179,11 @@ def transition(
     if outcome is not None and to is not S.REVIEWED:
         raise InvalidInput("an outcome is recorded by the review", where="outcome")
     _require(change, to, outcome)
-    update: dict[str, object] = {
-        "state": to,
-        "log": [*change.log, StateEntry(state=to, at=at, by=by, note=note)],
-    }
+    if authority is not None:
+        check_authority(change, to, authority)
+    decided = authority if is_decision(change, to) else None
+    entry = StateEntry(state=to, at=at, by=by, note=note, authority=decided)
+    update: dict[str, object] = {"state": to, "log": [*change.log, entry]}
     if to is S.IMPLEMENTED and change.type is ChangeType.EMERGENCY:
         # Documented after the fact and decided by an emergency board: always reviewed.
         update["review_required"] = True

@@ -6,6 +6,8 @@
   :mod:`cmdb.practice.clocks`, counted in service hours);
 * **CIs**: by class, status, location, owner and environment; the CIs that change most
   (history) and that the most incidents name;
+* **problems**: by state, category, CI at fault and service; open known errors; the open
+  problems' age, and how many incidents they explain;
 * **CMDB health**: see :mod:`cmdb.practice.health`;
 * **CAB agenda**: the changes a meeting must decide or look at, each with its risk,
   impacted services, collisions and window violations.
@@ -42,6 +44,8 @@ from cmdb.domain.records import (
     ChangeType,
     Incident,
     IncidentState,
+    Problem,
+    Record,
 )
 from cmdb.domain.service import SLA
 from cmdb.practice.changes import window_of
@@ -50,6 +54,7 @@ from cmdb.practice.collisions import Collision
 from cmdb.practice.health import HealthBuilder, HealthReport, health_table
 from cmdb.practice.lifecycle import OPEN_STATES
 from cmdb.practice.policy import Policy
+from cmdb.practice.problems import OPEN_STATES as PROBLEM_OPEN
 from cmdb.practice.risk import evaluate, facts, failure_rate
 from cmdb.practice.scheduling import Planner
 from cmdb.practice.windows import Violation, utc
@@ -99,16 +104,16 @@ class Count(BaseModel):
     count: int
 
 
-Rec = TypeVar("Rec", Change, Incident)
+Rec = TypeVar("Rec", Change, Incident, Problem)
 
 
-def named(rec: Change | Incident) -> list[str]:
-    """Every CI and service a change or incident names."""
+def named(rec: Record) -> list[str]:
+    """Every CI and service a change, incident or problem names."""
     return [*rec.ci_ids, *rec.service_ids]
 
 
-def reads(scope: Scope, rec: Change | Incident) -> bool:
-    """The one rule for who reads a change or incident record (reports here, and the
+def reads(scope: Scope, rec: Record) -> bool:
+    """The one rule for who reads a change, incident or problem record (reports here, and the
     ``/changes`` and ``/incidents`` routers through ``cmdb.api.scope.readable``): without
     a scope every record; with one, the records naming at least one CI or service inside
     it, since they concern what the reader looks after."""
@@ -129,7 +134,7 @@ def seen(scope: Scope, rec: Rec) -> Rec:
     return rec.model_copy(update=update)
 
 
-def wholly_inside(scope: Scope, rec: Change | Incident) -> bool:
+def wholly_inside(scope: Scope, rec: Record) -> bool:
     """Every CI and service ``rec`` names is inside ``scope``."""
     return scope is None or all(i in scope for i in named(rec))
 
@@ -343,6 +348,73 @@ def incidents_report(
         clocks=clocks,
         breached_incidents=len({b.incident_id for b in breaches}),
         breaches=breaches,
+    )
+
+
+# -- problems ----------------------------------------------------------------------------
+
+
+class OpenProblem(BaseModel):
+    id: str
+    title: str
+    state: str
+    known_error: bool
+    incidents: int
+    age_days: float
+
+
+class ProblemsReport(BaseModel):
+    generated_at: datetime
+    period: Period
+    total: int
+    open: int
+    known_errors: int = 0  # open, with a root cause or a workaround recorded
+    incidents_explained: int = 0  # distinct incidents linked to the problems counted
+    mean_open_age_days: float | None = None
+    by_state: list[Count]
+    by_category: list[Count]
+    by_ci: list[Count]  # the CIs at fault most often
+    by_service: list[Count]
+    oldest_open: list[OpenProblem]
+
+
+def problems_report(
+    problems: Sequence[Problem],
+    now: datetime,
+    *,
+    period: Period | None = None,
+    name_of: NameOf | None = None,
+    top: int = DEFAULT_TOP,
+) -> ProblemsReport:
+    """``problems`` logged in ``period``, their states and ages at ``now``."""
+    period = period or Period()
+    picked = [p for p in problems if period.holds(p.opened_at)]
+    still = [p for p in picked if p.state in PROBLEM_OPEN]
+    ages = [_days(utc(now) - utc(p.opened_at)) for p in still]
+    oldest = sorted(still, key=lambda p: (utc(p.opened_at), p.id))[:top]
+    return ProblemsReport(
+        generated_at=now,
+        period=period,
+        total=len(picked),
+        open=len(still),
+        known_errors=sum(p.known for p in still),
+        incidents_explained=len({i for p in picked for i in p.incident_ids}),
+        mean_open_age_days=round(statistics.fmean(ages), 2) if ages else None,
+        by_state=tally(Counter(p.state.value for p in picked)),
+        by_category=tally(Counter(p.category or NONE_KEY for p in picked)),
+        by_ci=tally(Counter(c for p in picked for c in set(p.ci_ids)), name_of, top),
+        by_service=tally(Counter(s for p in picked for s in set(p.service_ids)), name_of, top),
+        oldest_open=[
+            OpenProblem(
+                id=p.id,
+                title=p.title,
+                state=p.state.value,
+                known_error=p.known,
+                incidents=len(p.incident_ids),
+                age_days=_days(utc(now) - utc(p.opened_at)),
+            )
+            for p in oldest
+        ],
     )
 
 
@@ -670,6 +742,18 @@ def build_incidents_report(
     return incidents_report(incidents, slas, now, period=period, name_of=names(store), top=top)
 
 
+def build_problems_report(
+    store: GraphStore,
+    now: datetime,
+    *,
+    period: Period | None = None,
+    scope: Scope = None,
+    top: int = DEFAULT_TOP,
+) -> ProblemsReport:
+    problems = [seen(scope, p) for p in store.list_problems() if reads(scope, p)]
+    return problems_report(problems, now, period=period, name_of=names(store), top=top)
+
+
 def build_cis_report(
     store: GraphStore,
     now: datetime,
@@ -729,7 +813,7 @@ def build_cab_agenda(
 
 # -- tables (CSV, and what the CLI prints) -----------------------------------------------
 
-Report = ChangesReport | IncidentsReport | CIsReport | HealthReport | CabAgenda
+Report = ChangesReport | IncidentsReport | ProblemsReport | CIsReport | HealthReport | CabAgenda
 Table = tuple[list[str], list[list[str]]]
 COUNT_HEADER = ["section", "key", "name", "value", "detail"]
 
@@ -806,6 +890,31 @@ def incidents_table(r: IncidentsReport) -> Table:
     return COUNT_HEADER, rows
 
 
+def problems_table(r: ProblemsReport) -> Table:
+    rows = _scalars(
+        [
+            ("total", r.total),
+            ("open", r.open),
+            ("known_errors", r.known_errors),
+            ("incidents_explained", r.incidents_explained),
+            ("mean_open_age_days", r.mean_open_age_days),
+        ]
+    )
+    for section in ("by_state", "by_category", "by_ci", "by_service"):
+        rows += _counts(section, getattr(r, section))
+    rows += [
+        [
+            "oldest_open",
+            o.id,
+            o.title,
+            _cell(o.age_days),
+            f"{o.state}, {o.incidents} incidents",
+        ]
+        for o in r.oldest_open
+    ]
+    return COUNT_HEADER, rows
+
+
 def cis_table(r: CIsReport) -> Table:
     rows = _scalars([("total", r.total)])
     for section in ("by_class", "by_status", "by_location", "by_owner", "by_environment"):
@@ -867,6 +976,8 @@ def table(report: Report) -> Table:
         return changes_table(report)
     if isinstance(report, IncidentsReport):
         return incidents_table(report)
+    if isinstance(report, ProblemsReport):
+        return problems_table(report)
     if isinstance(report, CIsReport):
         return cis_table(report)
     if isinstance(report, HealthReport):

@@ -114,7 +114,7 @@ def test_amending_and_the_fields_a_client_may_not_set(api: Api) -> None:
     assert r.status_code == 422
     # Once authorised, what it changes and when are fixed.
     ok(call(api, "POST", "/RFC-1/assess"))
-    ok(call(api, "POST", "/RFC-1/transition", {"to": "authorised"}))
+    ok(call(api, "POST", "/RFC-1/transition", {"to": "authorised"}, role=Role.CAB))  # high risk
     r = call(api, "PATCH", "/RFC-1", {"cis": ["vm-app-01"]})
     assert r.status_code == 422 and "fixed once authorised" in r.json()["error"]["message"]
 

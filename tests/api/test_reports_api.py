@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 from typing import Any
 
 from cmdb.api.app import API_PREFIX
 from cmdb.auth.roles import Role
+from cmdb.practice.problems import log_problem
 from cmdb.store.refs import resolve_ci
 from tests.api.conftest import Api
 from tests.api.test_changes_api import APP_API, BOOKING, NIGHT, call, rfc
 
 R = f"{API_PREFIX}/reports"
-REPORTS = ("changes", "incidents", "cis", "health", "cab-agenda")
+REPORTS = ("changes", "incidents", "problems", "cis", "health", "cab-agenda")
 
 
 def test_every_report_answers_json_and_csv(api: Api) -> None:
@@ -42,6 +44,7 @@ def test_operation_ids_and_bad_input(api: Api) -> None:
     assert ids == {
         "reportChanges",
         "reportIncidents",
+        "reportProblems",
         "reportCis",
         "reportHealth",
         "reportCabAgenda",
@@ -124,3 +127,33 @@ def test_a_scoped_token_counts_what_it_reads_in_changes_and_incidents(api: Api) 
             text = get(f"/reports/{name}", format=fmt, **{"from": NIGHT[0]}).text
             for hidden in (outside, "booking-web-1", booking, BOOKING, "RFC-OUT", "INC-OUT"):
                 assert hidden not in text, (name, fmt, hidden)
+
+
+def test_the_problems_report_counts_known_errors_and_trims_a_scope(api: Api) -> None:
+    db = resolve_ci(api.store, "bookings-db")
+    switch = resolve_ci(api.store, "core-sw-01")
+    now = datetime.now(UTC)
+    log_problem(
+        api.store,
+        problem_id="PRB-1",
+        title="pool",
+        cis=[db],
+        workaround="restart",
+        actor="pm",
+        now=now,
+    )
+    log_problem(api.store, problem_id="PRB-2", title="flaps", cis=[db, switch], actor="pm", now=now)
+    viewer = api.as_role(Role.VIEWER)
+    full = api.client.get(f"{R}/problems", headers=viewer).json()
+    assert (full["total"], full["open"], full["known_errors"]) == (2, 2, 1)
+    assert {c["key"]: c["count"] for c in full["by_ci"]} == {db.id: 2, switch.id: 1}
+    # Identity & Sign-in depends on the switch but not on bookings-db: its token reads only
+    # PRB-2 (it names the switch), and is not shown the database.
+    service = resolve_ci(api.store, "Identity & Sign-in").id
+    scoped = api.token_for(Role.VIEWER, services=(service,), name="scoped-problems")
+    assert api.client.get(f"{API_PREFIX}/cis/{db.id}", headers=scoped).status_code == 404
+    mine = api.client.get(f"{R}/problems", headers=scoped).json()
+    assert (mine["total"], mine["known_errors"]) == (1, 0)
+    assert [c["key"] for c in mine["by_ci"]] == [switch.id]
+    text = api.client.get(f"{R}/problems", params={"format": "csv"}, headers=scoped).text
+    assert "PRB-2" in text and db.id not in text and db.name not in text

@@ -12,9 +12,9 @@ from fastapi import Query, Request
 from pydantic import BaseModel, ValidationError
 
 from cmdb.api.scope import Visibility
-from cmdb.auth.tokens import Forbidden, Principal
+from cmdb.auth.tokens import Principal
 from cmdb.domain.changeset import ApplyResult, ChangeSet
-from cmdb.domain.errors import AmbiguousReference, CmdbError, InvalidInput, NotFound
+from cmdb.domain.errors import AmbiguousReference, CmdbError, Forbidden, InvalidInput, NotFound
 from cmdb.domain.identifiers import Identifier
 from cmdb.domain.model import CI
 from cmdb.domain.relationships import get_type

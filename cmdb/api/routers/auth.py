@@ -16,10 +16,11 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from cmdb.api.deps import Admin, Reader, Store, get_tokens
-from cmdb.auth.roles import GRANTS, Permission, Role
+from cmdb.auth.roles import GRANTS, Permission, Role, authority
 from cmdb.auth.services import resolve_services
-from cmdb.auth.tokens import Forbidden, Principal, TokenInfo, TokenStore, parse_duration
-from cmdb.domain.errors import InvalidInput
+from cmdb.auth.tokens import Principal, TokenInfo, TokenStore, parse_duration
+from cmdb.domain.errors import Forbidden, InvalidInput
+from cmdb.domain.records import ApprovalLevel
 
 router = APIRouter(tags=["auth"])
 
@@ -36,6 +37,9 @@ class WhoAmIOut(BaseModel):
     name: str
     role: Role
     permissions: list[Permission]
+    authority: ApprovalLevel | None = Field(
+        description="the most senior change approval the role may give; null: none"
+    )
     scoped: bool
     services: list[str] = Field(description="service CI ids the token is limited to; [] = all")
     token_key: str | None
@@ -121,6 +125,7 @@ def whoami(principal: Reader) -> WhoAmIOut:
         name=principal.name,
         role=principal.role,
         permissions=sorted(GRANTS[principal.role]),
+        authority=authority(principal.role),
         scoped=principal.scoped,
         services=list(principal.services),
         token_key=principal.token_key,

@@ -19,11 +19,13 @@ from starlette.concurrency import run_in_threadpool
 
 from cmdb.api.deps import Editor, Reader, SettingsDep, Store, Visible
 from cmdb.api.routers._shared import instant, resolve_visible, stamped, validated
-from cmdb.api.scope import Visibility
-from cmdb.auth.tokens import Forbidden
+from cmdb.api.scope import Visibility, named, readable
+from cmdb.auth.roles import authority as role_authority
+from cmdb.auth.tokens import Principal
 from cmdb.config import Settings
-from cmdb.domain.errors import InvalidInput, NotFound
+from cmdb.domain.errors import Forbidden, InvalidInput, NotFound
 from cmdb.domain.records import (
+    ApprovalLevel,
     Change,
     ChangeOutcome,
     ChangePriority,
@@ -52,15 +54,6 @@ MAX_DAYS = 366
 
 
 # --- scope ---------------------------------------------------------------------------------
-
-
-def named(rec: Change | Incident) -> list[str]:
-    return [*rec.ci_ids, *rec.service_ids]
-
-
-def readable(vis: Visibility, rec: Change | Incident) -> bool:
-    """Unscoped callers see every record; a scoped one those naming something it sees."""
-    return vis.unrestricted or any(vis.allows(i) for i in named(rec))
 
 
 def writable(vis: Visibility, rec: Change | Incident) -> bool:
@@ -565,12 +558,30 @@ def transition_change(
     vis: Visible,
 ) -> ChangeOut:
     """One step of the lifecycle; an illegal one is refused (422) naming the state and the
-    allowed next ones. Scheduling may set the window in the same step."""
-    return transition_rfc(stamped(store, request), vis, principal.name, change_id, body)
+    allowed next ones. Scheduling may set the window in the same step. Authorising a
+    change, or rejecting an assessed one, needs a role whose change authority covers the
+    approval the change needs (403 otherwise): change-manager, cab, change-board."""
+    return transition_rfc(
+        stamped(store, request), vis, principal.name, change_id, body, authority_of(principal)
+    )
+
+
+def authority_of(principal: Principal) -> ApprovalLevel:
+    """The caller's change authority; Forbidden for a role without one. (An API caller is
+    never the unrestricted operator, which is what no authority means to the practice.)"""
+    held = role_authority(principal.role)
+    if held is None:
+        raise Forbidden(f"the {principal.role.value} role holds no change authority")
+    return held
 
 
 def transition_rfc(
-    store: GraphStore, vis: Visibility, actor: str, change_id: str, body: TransitionIn
+    store: GraphStore,
+    vis: Visibility,
+    actor: str,
+    change_id: str,
+    body: TransitionIn,
+    authority: ApprovalLevel,
 ) -> ChangeOut:
     _writable_change(store, vis, change_id, "move it")
     if body.to is ChangeState.REVIEWED:
@@ -585,6 +596,7 @@ def transition_rfc(
         now=now(),
         note=body.note,
         window=(body.planned_start, body.planned_end),
+        authority=authority,
     )
     return change_out(moved, vis)
 

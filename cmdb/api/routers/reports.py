@@ -1,8 +1,8 @@
 """``/reports``: status accounting (cmdb/practice/reports.py), the same reports the
 ``cmdb report`` commands print. JSON by default; ``format=csv`` or ``Accept: text/csv``
 gives CSV. A token scoped to services gets reports over its scope only: a CI counts when
-it is inside, a change or incident when the token reads it in ``/changes`` or
-``/incidents`` (it names at least one CI or service inside: one rule,
+it is inside, a change, incident or problem when the token reads it in ``/changes``,
+``/incidents`` or ``/problems`` (it names at least one CI or service inside: one rule,
 ``cmdb.practice.reports.reads``, behind ``cmdb.api.scope.readable``), and only the ids
 inside are shown.
 """
@@ -26,12 +26,14 @@ from cmdb.practice.reports import (
     CIsReport,
     IncidentsReport,
     Period,
+    ProblemsReport,
     Report,
     build_cab_agenda,
     build_changes_report,
     build_cis_report,
     build_health_report,
     build_incidents_report,
+    build_problems_report,
     to_csv,
 )
 
@@ -125,6 +127,28 @@ def report_incidents(
         store, _now(), period=_period(from_, to), scope=vis.ids, top=top
     )
     return _render(report, request, format, "incidents")
+
+
+@router.get(
+    "/problems",
+    operation_id="reportProblems",
+    response_model=ProblemsReport,
+    responses=CSV_RESPONSE,
+)
+def report_problems(
+    _: Reader,
+    store: Store,
+    vis: Visible,
+    request: Request,
+    from_: From = None,
+    to: To = None,
+    top: Top = DEFAULT_TOP,
+    format: Format = None,
+) -> Any:
+    """Problems logged in the period by state, category, CI at fault and service; open
+    known errors; the open problems' age and the incidents they explain."""
+    report = build_problems_report(store, _now(), period=_period(from_, to), scope=vis.ids, top=top)
+    return _render(report, request, format, "problems")
 
 
 @router.get("/cis", operation_id="reportCis", response_model=CIsReport, responses=CSV_RESPONSE)
