@@ -20,7 +20,6 @@ from pydantic import ValidationError
 from strawberry.scalars import JSON
 
 from cmdb.auth.roles import Permission
-from cmdb.auth.tokens import Forbidden
 from cmdb.domain.changeset import (
     ApplyResult,
     ChangeSet,
@@ -31,7 +30,7 @@ from cmdb.domain.changeset import (
     RelUpsert,
 )
 from cmdb.domain.classes import check_class
-from cmdb.domain.errors import InvalidInput, NotFound
+from cmdb.domain.errors import Forbidden, InvalidInput, NotFound
 from cmdb.domain.identifiers import Identifier
 from cmdb.domain.model import CI, Criticality, LifecycleStatus
 from cmdb.domain.relationships import parse_phrase
