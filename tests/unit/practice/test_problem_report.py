@@ -43,7 +43,7 @@ def test_counts_known_errors_ages_and_the_cis_at_fault() -> None:
         ("known_error", 1),
         ("resolved", 1),
     ]
-    assert [(c.key, c.name, c.count) for c in r.by_ci][0] == ("db", "DB", 3)
+    assert (r.by_ci[0].key, r.by_ci[0].name, r.by_ci[0].count) == ("db", "DB", 3)
     assert [(c.key, c.count) for c in r.by_category] == [("(none)", 2), ("db", 1), ("network", 1)]
     assert [(o.id, o.known_error, o.incidents) for o in r.oldest_open] == [
         ("PRB-1", True, 2),
