@@ -11,9 +11,11 @@ document costs time linear in its size. Each error names the setting that sets t
 
 Depth counts the fields on the longest path, the leaf included: ``{ ci { name } }`` is 2.
 Cost estimates the fields a query may return: every field costs 1, and a list multiplies
-what is under it by its size: ``first`` when given (a variable counts as the largest page
-allowed), ``RELATION_FANOUT ** depth`` for relationship fields, ``LIST_DEFAULT`` for other
-lists. Introspection (``__schema``, ``__type``) is left to graphql-core's
+what is under it by its size: ``first`` or ``limit`` when given (a variable counts as the
+largest page allowed), ``RELATION_FANOUT ** depth`` for relationship fields,
+``LIST_DEFAULT`` for other lists. An object with a ``first`` or ``limit`` (a connection, a
+report listing at most ``limit`` rows per finding) sizes the lists directly inside it.
+Introspection (``__schema``, ``__type``) is left to graphql-core's
 MaxIntrospectionDepthRule.
 """
 
@@ -175,13 +177,23 @@ def _int_arg(node: FieldNode, name: str) -> int | str | None:
     return None
 
 
+# Arguments that bound how many rows a list (or the lists of an object) holds.
+SIZE_ARGS = ("first", "limit")
+
+
+def _sized(args: dict[str, Any]) -> bool:
+    return any(a in args for a in SIZE_ARGS)
+
+
 def list_size(node: FieldNode, args: dict[str, Any], page_max: int) -> int:
-    if "first" in args:
-        given = _int_arg(node, "first")
+    for name in SIZE_ARGS:
+        if name not in args:
+            continue
+        given = _int_arg(node, name)
         if isinstance(given, int):
             return max(given, 0)
-        if given is None and isinstance(args["first"].default_value, int):
-            return int(args["first"].default_value)
+        if given is None and isinstance(args[name].default_value, int):
+            return int(args[name].default_value)
         return page_max
     if "depth" in args:
         given = _int_arg(node, "depth")
@@ -242,11 +254,11 @@ def cost_rule(max_cost: int, page_max: int) -> type[ValidationRule]:
                     return 1
                 named = get_named_type(fdef.type)
                 if _is_list(fdef.type):
-                    own = "first" in fdef.args or "depth" in fdef.args
+                    own = _sized(fdef.args) or "depth" in fdef.args
                     size = list_size(node, fdef.args, page_max) if own or page is None else page
                     return 1 + size * cost(node.selection_set, named, stack, level)
                 # A connection (a page of a list): its `first` sizes the list inside it.
-                inner = list_size(node, fdef.args, page_max) if "first" in fdef.args else None
+                inner = list_size(node, fdef.args, page_max) if _sized(fdef.args) else None
                 return 1 + cost(node.selection_set, named, stack, level, inner)
 
             for op in _operations(context):

@@ -7,7 +7,7 @@ answer per parent locally. A multi-root walk to depth d holds each root's own d-
 (a node reached nearer from another root is expanded at least as far), and the stores
 return every edge among the reached nodes, so the split is exact.
 
-Changes and incidents are read once per request and filtered in memory. History has no
+Changes, incidents and problems are read once per request and filtered in memory. History has no
 batched store call, so it costs one call per CI (in one worker-thread hop per level).
 """
 
@@ -24,7 +24,7 @@ from cmdb.api.scope import Visibility
 from cmdb.domain.errors import CmdbError, NotFound
 from cmdb.domain.history import HistoryEntry
 from cmdb.domain.model import CI, Relationship
-from cmdb.domain.records import Change, Incident
+from cmdb.domain.records import Change, Incident, Problem
 from cmdb.store.contract import Direction, GraphStore, Subgraph
 
 if TYPE_CHECKING:
@@ -105,6 +105,7 @@ class Loaders:
         )
         self._changes: list[Change] | None = None
         self._incidents: list[Incident] | None = None
+        self._problems: list[Problem] | None = None
 
     async def _load_related(self, keys: Sequence[RelKey]) -> list[list[Hop]]:
         groups: dict[GroupKey, list[str]] = {}
@@ -144,6 +145,11 @@ class Loaders:
         if self._incidents is None:
             self._incidents = await self.ctx.call(self.ctx.store.list_incidents)
         return self._incidents
+
+    async def problems(self) -> list[Problem]:
+        if self._problems is None:
+            self._problems = await self.ctx.call(self.ctx.store.list_problems)
+        return self._problems
 
 
 def _fetch_groups(store: GraphStore, groups: dict[GroupKey, list[str]]) -> dict[GroupKey, Subgraph]:

@@ -36,6 +36,7 @@ from cmdb.domain.model import CI, Criticality, LifecycleStatus
 from cmdb.domain.relationships import parse_phrase
 from cmdb.gql.context import GqlContext
 from cmdb.gql.practice_mutation import PracticeMutation
+from cmdb.gql.problems import ProblemMutation
 from cmdb.gql.query import resolve_ref
 from cmdb.gql.types import CIType, GInfo, RelType, to_gql
 from cmdb.sample.load import natural_key
@@ -174,7 +175,7 @@ async def _existing(ctx: GqlContext, up: CIUpsert) -> CI | None:
 
 
 @strawberry.type
-class Mutation(PracticeMutation):
+class Mutation(PracticeMutation, ProblemMutation):
     @strawberry.mutation(description="Create or update a CI (needs the edit permission).")
     async def upsert_ci(self, info: GInfo, input: CIInput) -> CIResultType:
         ctx = info.context

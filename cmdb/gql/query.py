@@ -28,6 +28,8 @@ from cmdb.gql.impact_types import (
     SpofResultType,
 )
 from cmdb.gql.practice import PracticeQuery
+from cmdb.gql.problems import ProblemsQuery
+from cmdb.gql.reports import ReportsQuery
 from cmdb.gql.types import (
     ChangeRecordType,
     CIType,
@@ -150,7 +152,7 @@ def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, dat
 
 
 @strawberry.type
-class Query(PracticeQuery):
+class Query(PracticeQuery, ReportsQuery, ProblemsQuery):
     @strawberry.field(description="The caller.")
     def me(self, info: GInfo) -> PrincipalType:
         p = info.context.principal

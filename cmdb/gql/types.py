@@ -13,7 +13,7 @@ its relationship fields and history answer for the same instant unless asked oth
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -30,6 +30,9 @@ from cmdb.gql.context import GqlContext
 from cmdb.gql.loaders import Hop
 from cmdb.gql.practice import ChangePractice, IncidentPractice
 from cmdb.store.contract import Direction
+
+if TYPE_CHECKING:
+    from cmdb.gql.problems import ProblemType
 
 GInfo = Info[GqlContext, None]
 
@@ -454,6 +457,15 @@ class CIType:
             and (not open_only or i.state is IncidentState.OPEN)
         ]
         return [i for i in found if i is not None]
+
+    @strawberry.field(description="Problem records naming this CI (at fault, or affected).")
+    async def problems(
+        self, info: GInfo
+    ) -> list[Annotated[ProblemType, strawberry.lazy("cmdb.gql.problems")]]:
+        # cmdb.gql.problems builds on this module: imported when first asked.
+        from cmdb.gql.problems import problems_naming
+
+        return await problems_naming(info.context, self.ci.id)
 
 
 # -- class-specific types ----------------------------------------------------------------

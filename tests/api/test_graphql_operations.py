@@ -6,12 +6,16 @@ Saltmarsh Ferries estate holds (see README, "The sample estate").
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cmdb.api.app import API_PREFIX
 from cmdb.auth.roles import Role
+from cmdb.practice.problems import link, log_problem
+from cmdb.store.refs import resolve_ci
 from tests.api.conftest import Api
+from tests.api.test_changes_api import NIGHT, call, rfc
 from tests.api.test_graphql import data
 from tests.fakes import DEFAULT_START
 
@@ -131,3 +135,55 @@ def test_edit_model(api: Api) -> None:
     assert edit("Unrelate", ends)["retireRelationship"] == {"retired": False}
     gone = edit("Retire", {"ref": "serial=SN-77"})["retireCi"]
     assert gone == {"retired": True, "ci": {"status": "DISPOSED"}}
+
+
+def test_cab_agenda(api: Api) -> None:
+    # Two members of the app cluster, the same night: the cluster needs two of three up.
+    rfc(api, "RFC-1", "vm-app-01")
+    rfc(api, "RFC-2", "vm-app-03")
+    for rfc_id in ("RFC-1", "RFC-2"):
+        assert call(api, "POST", f"/{rfc_id}/assess").status_code == 200
+    got = run(api, "cab_agenda", {"from": NIGHT[0], "to": NIGHT[1]}, role=Role.VIEWER)
+    agenda = got["cabAgenda"]
+    assert (agenda["scheduled"], agenda["review"]) == ([], [])
+    assert [i["id"] for i in agenda["decide"]] == ["RFC-1", "RFC-2"]
+    first = agenda["decide"][0]
+    assert (first["state"], first["requester"]) == ("assessed", "test-change-manager")
+    assert first["recordedRisk"] == first["riskClass"] and first["why"]
+    kinds = {(c["a"], c["b"], c["kind"]): c for c in first["collisions"]}
+    quorum = kinds[("RFC-1", "RFC-2", "joint_quorum")]
+    assert quorum["subjects"] == ["harbour-app-cluster"]
+    # Together they take the cluster down, and with it the booking service.
+    assert ("RFC-1", "RFC-2", "joint_service") in kinds
+
+
+def test_similar_problems(api: Api) -> None:
+    store, now = api.store, datetime.now(UTC)
+    db = resolve_ci(store, "bookings-db")
+    log_problem(
+        store, problem_id="PRB-10", title="connection pool exhausted", cis=[db],
+        symptoms=["FATAL: too many connections"], workaround="restart pgbouncer",
+        actor="test", now=now,
+    )  # fmt: skip
+    log_problem(
+        store, problem_id="PRB-11", title="web tier 502s",
+        cis=[resolve_ci(store, "booking-web-1")], actor="test", now=now,
+    )  # fmt: skip
+    incident = {"id": "INC-1", "title": "bookings slow", "cis": ["bookings-db"]}
+    r = api.client.post(f"{API_PREFIX}/incidents", json=incident, headers=api.as_role(Role.ADMIN))
+    assert r.status_code == 201, r.text
+    link(store, "PRB-10", incident_ids=["INC-1"], actor="test")
+    # vm-db-01 hosts the database: a problem there starts from PRB-10.
+    asked = {"ci": "vm-db-01", "text": "too many connections"}
+    got = run(api, "similar_problems", asked)["similarProblems"]
+    assert [s["problem"]["id"] for s in got] == ["PRB-10"]
+    best = got[0]
+    assert best["reasons"] == [
+        "shares words: connections, many, too",
+        "bookings-db at fault is near: bookings-db RUNS_ON vm-db-01",
+    ]
+    assert best["knownError"] and best["problem"]["state"] == "KNOWN_ERROR"
+    assert best["problem"]["workaround"] == "restart pgbouncer"
+    assert best["problem"]["cis"] == [{"name": "bookings-db"}]
+    assert best["problem"]["incidents"] == [{"id": "INC-1", "state": "OPEN"}]
+    assert "Online Ferry Booking" in {s["name"] for s in best["problem"]["services"]}
