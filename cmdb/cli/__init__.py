@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from cmdb.config import Settings
 from cmdb.domain.errors import InvalidInput
 
-from . import change, ci, data, db, discover, graph, impact, incident, rel
+from . import change, ci, data, db, discover, graph, impact, incident, problem, rel
 from . import report as report_cli
 from . import serve as serve_cli
 from . import token as token_cli
@@ -55,6 +55,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(impact.impact_app, name="impact")
 app.add_typer(change.app, name="change")
 app.add_typer(incident.app, name="incident")
+app.add_typer(problem.app, name="problem")
 app.add_typer(report_cli.app, name="report")
 app.command("neighbours")(graph.neighbours)
 app.command("subgraph")(graph.subgraph)

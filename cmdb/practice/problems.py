@@ -186,6 +186,9 @@ def update_problem(
     data = {**problem.model_dump(), **fields}
     if "ci_ids" in fields:
         cis = _fault(store, fields["ci_ids"])  # type: ignore[arg-type]
+        if not cis and not problem.incident_ids:
+            # The rule log_problem applies: a problem about nothing could not be found again.
+            raise InvalidInput("a problem names a CI at fault or an incident", where="ci_ids")
         data["ci_ids"] = [c.id for c in cis]
         data["service_ids"] = affected_services(store, cis, problem.incident_ids)
     updated = validated(data)

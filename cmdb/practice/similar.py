@@ -7,7 +7,8 @@ piece of evidence is a reason in the answer:
 - the CI itself was at fault, or an incident of the problem hit it;
 - a CI at fault is the same kind of thing: same class and version, or the same package
   (purl without its version);
-- a CI at fault is near it in the graph (one or two relationships away), with the path;
+- a CI at fault is near it in the graph (one or two relationships away, along types a
+  failure travels: sharing an owning team is no evidence), with the path;
 - the problem's title, symptoms and root cause share words with what the caller describes.
 
 The graph evidence comes from one ``subgraph`` call around the CI; the rest is read from
@@ -26,6 +27,7 @@ from cmdb.domain.errors import NotFound
 from cmdb.domain.identifiers import IdentifierKind
 from cmdb.domain.model import CI, Relationship
 from cmdb.domain.records import Problem
+from cmdb.domain.relationships import REGISTRY, ImpactFlow
 from cmdb.store.contract import Direction, GraphStore
 
 # Evidence weights: the same CI outweighs anything circumstantial; class alone is too weak
@@ -40,6 +42,10 @@ WORDS = 0.5  # times the share of the caller's words found
 MIN_SCORE = 0.3
 NEIGHBOURHOOD = 2
 MAX_NODES = 2000
+
+# Nearness counts along relationships a failure travels; ownership (OWNED_BY,
+# MEMBER_OF_TEAM) would make every CI a team looks after "near" every other.
+NEAR_TYPES = tuple(t.name for t in REGISTRY.values() if t.impact is not ImpactFlow.NONE)
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9_.:/-]{2,}")
 _STOP = frozenset({"the", "and", "for", "with", "not", "from", "after", "when", "on", "is"})
@@ -98,7 +104,11 @@ def similar_problems(
     adds word evidence."""
     ci = store.get_ci(ci_id)
     graph = store.subgraph(
-        [ci.id], direction=Direction.BOTH, max_depth=NEIGHBOURHOOD, max_nodes=MAX_NODES
+        [ci.id],
+        direction=Direction.BOTH,
+        types=NEAR_TYPES,
+        max_depth=NEIGHBOURHOOD,
+        max_nodes=MAX_NODES,
     )
     paths = _paths(ci.id, graph.edges, NEIGHBOURHOOD)
     names = {i: c.name for i, c in graph.nodes.items()}
@@ -161,7 +171,8 @@ def _kin(
             pkg = min(packages & _package(fault))
             found = (SAME_PACKAGE, f"{fault.name} at fault: same package {pkg}")
         elif fault.ci_class == ci.ci_class:
-            found = (SAME_CLASS, f"{fault.name} at fault: also a {ci.ci_class}")
+            article = "an" if ci.ci_class[:1].lower() in "aeiou" else "a"
+            found = (SAME_CLASS, f"{fault.name} at fault: also {article} {ci.ci_class}")
         if found and (kin is None or found[0] > kin[0]):
             kin = found
         path = paths.get(fid)

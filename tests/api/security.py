@@ -27,7 +27,7 @@ from cmdb.auth.roles import GRANTS, Permission, Role
 from cmdb.auth.tokens import Principal, TokenStore
 from cmdb.config import Settings
 from cmdb.domain.changeset import ChangeSet
-from cmdb.domain.records import Change, Incident
+from cmdb.domain.records import Change, Incident, Problem
 from tests.api.conftest import Api, make_api
 
 # Open by design: load balancers carry no token.
@@ -139,6 +139,7 @@ class Objects:
     token: str
     change: str | None = None  # an RFC naming ``ci`` (changes and incidents: issue 7)
     incident: str | None = None
+    problem: str | None = None  # a problem naming ``ci`` (issue 7)
 
 
 @dataclass
@@ -197,6 +198,7 @@ def build_world(api: Api) -> World:
         victim.key,
         "RFC-MATRIX-IN",
         "INC-MATRIX-IN",
+        "PRB-MATRIX-IN",
     )
     outside = Objects(
         ci_out,
@@ -207,6 +209,7 @@ def build_world(api: Api) -> World:
         victim.key,
         "RFC-MATRIX-OUT",
         "INC-MATRIX-OUT",
+        "PRB-MATRIX-OUT",
     )
     scoped = {
         role.value: api.token_for(role, services=(service,), name=f"scoped-{role.value}")
@@ -219,8 +222,8 @@ def build_world(api: Api) -> World:
 
 
 def _practice_records(api: Api, ci_id: str, tag: str) -> None:
-    """A change and an incident naming ``ci_id``, for the routes under /changes/{change_id}
-    and /incidents/{incident_id}."""
+    """A change, an incident and a problem naming ``ci_id``, for the routes under
+    /changes/{change_id}, /incidents/{incident_id} and /problems/{problem_id}."""
     start = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
     change = Change(
         id=f"RFC-MATRIX-{tag}",
@@ -230,8 +233,15 @@ def _practice_records(api: Api, ci_id: str, tag: str) -> None:
         planned_end=start + timedelta(hours=1),
     )
     incident = Incident(id=f"INC-MATRIX-{tag}", title="matrix", ci_ids=[ci_id], opened_at=start)
+    problem = Problem(id=f"PRB-MATRIX-{tag}", title="matrix", ci_ids=[ci_id], opened_at=start)
     api.store.apply(
-        ChangeSet(actor="test-setup", source="test", changes=[change], incidents=[incident])
+        ChangeSet(
+            actor="test-setup",
+            source="test",
+            changes=[change],
+            incidents=[incident],
+            problems=[problem],
+        )
     )
 
 
@@ -269,6 +279,7 @@ _KIND_BY_PARAM = {
     "key": "token",
     "change_id": "change",
     "incident_id": "incident",
+    "problem_id": "problem",
 }
 
 

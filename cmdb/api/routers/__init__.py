@@ -14,6 +14,7 @@ from cmdb.api.routers import (
     health,
     history,
     incidents,
+    problems,
     relationships,
     reports,
     runs,
@@ -25,5 +26,6 @@ ROUTERS: list[APIRouter] = [health.router]
 ROUTERS += [r.router for r in (cis, graph, relationships, services, history, export, runs, counts)]
 ROUTERS.append(impact_routes.router)
 ROUTERS += [changes.router, incidents.router]
+ROUTERS.append(problems.router)
 ROUTERS.append(reports.router)
 ROUTERS.append(auth_routes.router)
