@@ -78,6 +78,10 @@ class Loader:
     def load_rels(self, ids: set[str]) -> dict[str, Relationship]:
         raise NotImplementedError
 
+    def load_rels_touching(self, ci_ids: set[str]) -> dict[str, Relationship]:
+        """The active relationships with either end in ``ci_ids``."""
+        raise NotImplementedError
+
     def load_changes(self, ids: set[str]) -> dict[str, Change]:
         raise NotImplementedError
 
@@ -551,6 +555,13 @@ class _Planner:
             raise InvalidInput("a CI cannot relate to itself", where=where)
         rid = relationship_id(rtype.name, s.id, t.id)
         existing = self.plan.rels.get(rid) or self.loaded.rels.get(rid)
+        # No active edge touches a retired CI (see _cascade): one reported to or from a
+        # withdrawn or disposed CI is kept, retired, so the order of writes does not matter.
+        status = (
+            RelationshipStatus.RETIRED
+            if s.status in RETIRED_STATUSES or t.status in RETIRED_STATUSES
+            else RelationshipStatus.ACTIVE
+        )
         if existing is None:
             merged_attrs = {k: v for k, v in attrs.items() if v is not None}
             rel = Relationship(
@@ -558,6 +569,7 @@ class _Planner:
                 type=rtype.name,
                 source_id=s.id,
                 target_id=t.id,
+                status=status,
                 confidence=1.0 if confidence is None else confidence,
                 attributes=merged_attrs,
                 sources=_sight({}, self.cs.source, self.seen, self.cs.run_id, self.cs.scope),
@@ -578,7 +590,7 @@ class _Planner:
                     merged[k] = v
             rel = existing.model_copy(
                 update={
-                    "status": RelationshipStatus.ACTIVE,
+                    "status": status,
                     "confidence": existing.confidence if confidence is None else confidence,
                     "attributes": merged,
                     "sources": _sight(
@@ -589,7 +601,11 @@ class _Planner:
             changes = diff_fields(existing.field_values(), rel.field_values())
             if changes:
                 rel.updated_at = self.now
-                if rid not in self.plan.created_rels:
+                if rid in self.plan.created_rels:
+                    pass
+                elif existing.active and not rel.active:
+                    self.plan.result.rels_retired += 1
+                else:
                     self.plan.result.rels_updated += 1
                 for name, b, a in changes:
                     self.plan.history.append(
@@ -605,6 +621,9 @@ class _Planner:
             raise NotFound(f"no {type_name} relationship from {s.id} to {t.id}", where=where)
         if not existing.active:
             return
+        self._retired_rel(rid, existing)
+
+    def _retired_rel(self, rid: str, existing: Relationship) -> None:
         self.plan.rels[rid] = existing.model_copy(
             update={"status": RelationshipStatus.RETIRED, "updated_at": self.now}
         )
@@ -612,6 +631,24 @@ class _Planner:
         self.plan.history.append(
             PendingHistory(EntityKind.REL, rid, HistoryOp.RETIRE, "status", "active", "retired")
         )
+
+    def _cascade(self) -> None:
+        """A CI retired by this batch (withdrawn or disposed) takes its active relationships
+        with it, in the same write: a disposed server hosts nothing, and an edge left active
+        would keep carrying impact, and keep the CI off the orphan list, after it is gone."""
+        gone = {
+            cid
+            for cid, ci in self.plan.cis.items()
+            if ci.status in RETIRED_STATUSES
+            and ((old := self.loaded.cis.get(cid)) is None or old.status not in RETIRED_STATUSES)
+        }
+        if not gone:
+            return
+        stored = self.loader.load_rels_touching(gone)
+        for rid in sorted(stored):
+            self.loaded.rels.setdefault(rid, stored[rid])
+            if rid not in self.plan.rels:  # written by this batch: by the same rule already
+                self._retired_rel(rid, stored[rid])
 
     # -- change and incident records ---------------------------------------------------
     def _records(self) -> None:
@@ -674,6 +711,7 @@ class _Planner:
         for idx, miss in enumerate(self.cs.misses):
             self._miss(idx, miss)
         self._rels()
+        self._cascade()
         self._records()
         for run in self.cs.runs:
             self.plan.runs[run.id] = run

@@ -1,4 +1,5 @@
-"""apply() for relationships: create, deterministic id, governance, retire, reactivate."""
+"""apply() for relationships: create, deterministic id, governance, retire, reactivate, and
+retirement with a retired CI."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 
 from cmdb.domain.errors import ForbiddenRelationship, InvalidInput, NotFound
 from cmdb.domain.history import EntityKind, HistoryOp
-from cmdb.domain.model import RelationshipStatus, relationship_id
+from cmdb.domain.model import LifecycleStatus, RelationshipStatus, relationship_id
 from cmdb.store.contract import GraphStore
 from tests.contract.builders import (
     all_rels,
@@ -18,6 +19,7 @@ from tests.contract.builders import (
     ref,
     rel,
     rel_retire,
+    retire,
     up,
 )
 from tests.fakes import FakeClock
@@ -200,3 +202,57 @@ def test_list_relationships_by_type_and_pages(store: GraphStore) -> None:
     with pytest.raises(InvalidInput):
         store.list_relationships(limit=0)
     assert ci_by_key(store, "s0").status.value == "live"  # retiring an edge leaves its CIs
+
+
+def test_retiring_a_ci_retires_its_relationships_in_the_same_write(
+    store: GraphStore, clock: FakeClock
+) -> None:
+    store.apply(
+        cs(
+            up("ApplicationInstance", "app"),
+            up("ApplicationInstance", "other"),
+            up("Server", "srv"),
+            up("Cluster", "cl", redundancy={"min_up": 1}),
+            rel("RUNS_ON", "app", "srv"),
+            rel("RUNS_ON", "other", "srv"),
+            rel("MEMBER_OF", "srv", "cl"),
+            rel("DEPENDS_ON", "app", "other"),
+        )
+    )
+    keep = relationship_id("DEPENDS_ON", ci_by_key(store, "app").id, ci_by_key(store, "other").id)
+    clock.advance(10)
+    res = store.apply(cs(retire("srv"), request_id="q-retire"))
+    assert (res.retired, res.rels_retired) == (1, 3)
+    assert [r.id for r in all_rels(store, include_retired=False)] == [keep]
+    srv = ci_by_key(store, "srv").id
+    assert store.neighbours(srv) == []
+    retired = [r for r in all_rels(store, include_retired=True) if r.id != keep]
+    assert all(r.status is RelationshipStatus.RETIRED and r.updated_at == clock() for r in retired)
+    for r in retired:  # each edge's history says it was retired by that request
+        last = store.history(r.id)[-1]
+        assert (last.op, last.field, last.request_id) == (HistoryOp.RETIRE, "status", "q-retire")
+    # Retiring again (or further, to disposed) finds nothing left to retire.
+    again = store.apply(cs(retire("srv", LifecycleStatus.DISPOSED)))
+    assert (again.retired, again.rels_retired) == (1, 0)
+
+
+def test_an_edge_made_with_a_retired_ci_in_one_batch_is_retired_with_it(
+    store: GraphStore,
+) -> None:
+    res = store.apply(
+        cs(up("ApplicationInstance", "app"), up("Server", "srv"), rel("RUNS_ON", "app", "srv"))
+    )
+    batch = cs(rel("RUNS_ON", "app", "srv", confidence=0.5), retire("app"))
+    res = store.apply(batch)
+    assert (res.rels_updated, res.rels_retired) == (0, 1)
+    assert all_rels(store, include_retired=False) == []
+    (kept,) = all_rels(store, include_retired=True)
+    assert kept.confidence == 0.5  # what the upsert said is kept on the retired edge
+    # The same batch again changes nothing, and an edge reported to a retired CI later
+    # stays retired: the order of writes does not decide whether it is active.
+    n = history_len(store)
+    again = store.apply(batch)
+    assert (again.rels_updated, again.rels_retired, again.rels_created) == (0, 0, 0)
+    assert history_len(store) == n
+    store.apply(cs(up("Server", "srv2"), rel("RUNS_ON", "app", "srv2")))
+    assert all_rels(store, include_retired=False) == []

@@ -149,6 +149,9 @@ def _exercise_every_method(store: GraphStore) -> set[str]:
     store.list_changes(ci_id=app)
     store.get_incident("INC-1")
     store.list_incidents(open_only=True)
+    store.list_problems(ci_id="ci_none")
+    with pytest.raises(NotFound):
+        store.get_problem("PRB-none")
     store.is_empty()
     store.find_by_identifiers([ident("key", "svc"), ident("key", "app")])
     store.list_runs(source="feed")
@@ -171,6 +174,8 @@ def _exercise_every_method(store: GraphStore) -> set[str]:
         "list_changes",
         "get_incident",
         "list_incidents",
+        "get_problem",
+        "list_problems",
         "is_empty",
     }
     # Writes that change things without deleting anything, and a refused restore.

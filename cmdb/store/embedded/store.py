@@ -123,6 +123,17 @@ class _SqlLoader(Loader):
         docs = self._docs("SELECT doc FROM rels WHERE id IN ({marks})", ids)
         return {r.id: r for r in (Relationship.model_validate_json(d) for d in docs)}
 
+    def load_rels_touching(self, ci_ids: set[str]) -> dict[str, Relationship]:
+        docs = [
+            *self._docs(
+                "SELECT doc FROM rels WHERE status = 'active' AND source_id IN ({marks})", ci_ids
+            ),
+            *self._docs(
+                "SELECT doc FROM rels WHERE status = 'active' AND target_id IN ({marks})", ci_ids
+            ),
+        ]
+        return {r.id: r for r in (Relationship.model_validate_json(d) for d in docs)}
+
     def load_changes(self, ids: set[str]) -> dict[str, Change]:
         docs = self._docs("SELECT doc FROM records WHERE kind = 'change' AND id IN ({marks})", ids)
         return {c.id: c for c in (Change.model_validate_json(d) for d in docs)}

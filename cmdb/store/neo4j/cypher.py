@@ -129,6 +129,13 @@ def move_rels(rel_type: str, active: bool) -> str:
     )
 
 
+# Active edges only: retired ones are stored under RETIRED_REL, outside the union.
+ACTIVE_RELS_TOUCHING = (
+    f"UNWIND $ids AS id MATCH (:CI {{id: id}})-[r:{type_union(None)}]-() "
+    "RETURN DISTINCT r.doc AS doc"
+)
+
+
 @cache
 def load_rels() -> str:
     branches = [f"MATCH ()-[r:{t}]->() WHERE r.id IN $ids RETURN r.doc AS doc" for t in ALL_TYPES]

@@ -124,6 +124,10 @@ class _TxLoader(Loader):
         res = self.tx.run(cypher.load_rels(), ids=list(ids))
         return {x.id: x for x in (Relationship.model_validate_json(r["doc"]) for r in res)}
 
+    def load_rels_touching(self, ci_ids: set[str]) -> dict[str, Relationship]:
+        res = self.tx.run(cypher.ACTIVE_RELS_TOUCHING, ids=list(ci_ids))
+        return {x.id: x for x in (Relationship.model_validate_json(r["doc"]) for r in res)}
+
     def _records(self, label: str, ids: set[str]) -> list[str]:
         q = f"MATCH (x:{label}) WHERE x.id IN $ids RETURN x.doc AS doc"
         return [r["doc"] for r in self.tx.run(q, ids=list(ids))]
