@@ -13,6 +13,7 @@ from rich.table import Table
 from cmdb.domain.records import Incident, Level
 from cmdb.practice.clocks import ServiceClock, TargetClock
 from cmdb.practice.incidents import clocks, mark, open_incident, reprioritise
+from cmdb.practice.problems import known_errors_for, problems_of_incident
 from cmdb.store.contract import GraphStore
 from cmdb.store.refs import resolve_ci
 
@@ -52,10 +53,21 @@ def _show(store: GraphStore, inc: Incident, as_json: bool) -> None:
         ("resolved", when_text(inc.resolved_at)),
         ("changes", ", ".join(inc.change_ids)),
     ]
+    linked = problems_of_incident(store, inc.id)
+    rows.append(("problems", ", ".join(f"{p.id} ({p.state.value})" for p in linked)))
     for k, v in rows:
         if v:
             t.add_row(k, v)
     con.print(t)
+    # What the service desk can try now: the workarounds of known errors on these CIs.
+    known = known_errors_for(store, inc.ci_ids, inc.service_ids)
+    if known:
+        ke = Table(title="known errors on these CIs", title_justify="left")
+        for col in ("problem", "title", "workaround", "root cause"):
+            ke.add_column(col, overflow="fold")
+        for p in known:
+            ke.add_row(p.id, p.title, p.workaround or "-", p.root_cause or "-")
+        con.print(ke)
 
 
 @app.command("open")

@@ -233,5 +233,21 @@ def known_errors(store: GraphStore, *, ci_id: str | None = None) -> list[Problem
     return [p for p in store.list_problems(ci_id=ci_id) if p.known and p.state in OPEN_STATES]
 
 
+def known_errors_for(
+    store: GraphStore, ci_ids: Iterable[str], service_ids: Iterable[str] = ()
+) -> list[Problem]:
+    """Open known errors with one of ``ci_ids`` at fault: the workarounds a service desk
+    can try on an incident there, by problem id. Only an incident that names no CI is
+    matched on its services (every known error upstream of a busy service would match)."""
+    cis = list(dict.fromkeys(ci_ids))
+    keys = cis or list(dict.fromkeys(service_ids))
+    found: dict[str, Problem] = {}
+    for key in keys:
+        for problem in known_errors(store, ci_id=key):
+            if not cis or key in problem.ci_ids:
+                found[problem.id] = problem
+    return [found[k] for k in sorted(found)]
+
+
 def problems_of_incident(store: GraphStore, incident_id: str) -> list[Problem]:
     return [p for p in store.list_problems() if incident_id in p.incident_ids]
