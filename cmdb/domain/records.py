@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from cmdb.domain.instant import Instant
 from cmdb.domain.service import Priority
 
 
@@ -72,7 +73,7 @@ class StateEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     state: ChangeState
-    at: datetime
+    at: Instant
     by: str
     note: str = ""
     # Added with approval levels (optional, so older logs still load).
@@ -94,7 +95,7 @@ class ChangeRisk(BaseModel):
     rule: str
     why: str
     score: float = 0.0
-    assessed_at: datetime
+    assessed_at: Instant
 
 
 class Change(BaseModel):
@@ -107,8 +108,8 @@ class Change(BaseModel):
     requester: str = ""
     ci_ids: list[str] = Field(default_factory=list, description="the affected CIs")
     service_ids: list[str] = Field(default_factory=list)
-    planned_start: datetime | None = None
-    planned_end: datetime | None = None
+    planned_start: Instant | None = None
+    planned_end: Instant | None = None
     # The RFC's other fields (all optional, so older records still load).
     ci_versions: dict[str, str] = Field(
         default_factory=dict, description="affected CI id -> the version the change brings"
@@ -171,13 +172,13 @@ class Incident(BaseModel):
     priority: Priority = Priority.P3
     ci_ids: list[str] = Field(default_factory=list)
     service_ids: list[str] = Field(default_factory=list)
-    opened_at: datetime
-    resolved_at: datetime | None = None
+    opened_at: Instant
+    resolved_at: Instant | None = None
     major: bool = False
     # Added with the practice (optional, so older records still load).
     impact: Level | None = None
     urgency: Level | None = None
-    responded_at: datetime | None = None
+    responded_at: Instant | None = None
     outage: bool = Field(
         default=True,
         description="the services named were out (it spends their availability budget);"
@@ -224,9 +225,9 @@ class Problem(BaseModel):
     )
     root_cause: str = ""
     workaround: str = ""
-    opened_at: datetime
-    known_error_at: datetime | None = None
-    resolved_at: datetime | None = None
+    opened_at: Instant
+    known_error_at: Instant | None = None
+    resolved_at: Instant | None = None
 
     @model_validator(mode="after")
     def _known(self) -> Problem:
@@ -269,8 +270,8 @@ class DiscoveryRun(BaseModel):
     source: str = Field(min_length=1)
     scope: str | None = None
     format: str = ""
-    started_at: datetime
-    ended_at: datetime | None = None
+    started_at: Instant
+    ended_at: Instant | None = None
     status: RunStatus = RunStatus.RUNNING
     dry_run: bool = False
     counts: dict[str, int] = Field(default_factory=dict)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, time
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from cmdb.domain.instant import Instant
 
 
 class _Model(BaseModel):
@@ -118,8 +120,8 @@ class Agreement(_Model):
 class Blackout(_Model):
     """A business-critical period (a freeze): no change may touch the service then."""
 
-    start: datetime
-    end: datetime
+    start: Instant
+    end: Instant
     reason: str = ""
 
     @model_validator(mode="after")

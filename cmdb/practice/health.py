@@ -77,9 +77,18 @@ def missing_fields(ci: CI) -> list[str]:
 
 
 def normalised_name(name: str) -> str:
-    """Case, accents, punctuation and spacing ignored: "SRV_01 " and "srv-01" match."""
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return " ".join(re.split(r"[^0-9a-z]+", text.casefold())).strip()
+    """Case, accents, punctuation and spacing ignored: "SRV_01 " and "srv-01" match, and
+    "Zürich" matches "zurich". Letters of every script are kept (dropping what is not
+    ASCII would make every Japanese name the same empty key)."""
+    kept: list[str] = []
+    for ch in unicodedata.normalize("NFKD", name):
+        # An accent on a Latin letter is spelling noise; a mark in another script (the
+        # dakuten of "デ") is part of the letter.
+        if unicodedata.combining(ch) and kept and kept[-1].isascii():
+            continue
+        kept.append(ch)
+    text = unicodedata.normalize("NFC", "".join(kept)).casefold()
+    return " ".join(re.split(r"[\W_]+", text)).strip()
 
 
 class CIRef(BaseModel):
@@ -203,7 +212,9 @@ class HealthBuilder:
             self.orphans_total += 1
             if len(self.orphans) < self.limit:
                 self.orphans.append(OrphanCI(**ref.model_dump(), status=ci.status.value))
-        self._by_name.setdefault((ci.ci_class, normalised_name(ci.name)), []).append(ref)
+        key = normalised_name(ci.name)
+        if key:  # a name of punctuation only says nothing about sameness
+            self._by_name.setdefault((ci.ci_class, key), []).append(ref)
         for ident in ci.identifiers:
             if ident.kind in DUPLICATE_KINDS:
                 self._by_ident.setdefault(str(ident), []).append(ref)

@@ -92,8 +92,19 @@ def mark(
     responded_at: datetime | None = None,
     resolved_at: datetime | None = None,
 ) -> Incident:
-    """Stop the response clock, or resolve (stops both)."""
+    """Stop the response clock, or resolve (stops both). Each clock stops once: a second
+    response or resolution, or a response after the resolution, is refused (it would move
+    a stopped clock, and the outage, after the fact)."""
     inc = store.get_incident(incident_id)
+    if resolved_at is not None and inc.state is not IncidentState.OPEN:
+        raise InvalidInput(
+            f"{incident_id} is {inc.state.value} already (at {inc.resolved_at})", where="state"
+        )
+    if responded_at is not None and inc.responded_at is not None:
+        raise InvalidInput(
+            f"{incident_id}'s response is recorded already (at {inc.responded_at})",
+            where="responded_at",
+        )
     update: dict[str, object] = {}
     for name, at in (("responded_at", responded_at), ("resolved_at", resolved_at)):
         if at is None:
@@ -101,6 +112,10 @@ def mark(
         if at < inc.opened_at:
             raise InvalidInput(f"{name} is before the incident was opened", where=name)
         update[name] = at
+    response = responded_at or inc.responded_at
+    resolution = resolved_at or inc.resolved_at
+    if response is not None and resolution is not None and response > resolution:
+        raise InvalidInput("responded_at is after the resolution", where="responded_at")
     if resolved_at is not None:
         update["state"] = IncidentState.RESOLVED
         if inc.responded_at is None and responded_at is None:

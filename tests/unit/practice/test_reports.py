@@ -266,6 +266,11 @@ def test_health_completeness_stale_orphans_and_duplicates() -> None:
     ]
     assert missing_fields(cis[4]) == ["sla"]
     assert normalised_name(" SRV_01 ") == normalised_name("srv-01") == "srv 01"
+    assert normalised_name("Zürich DC") == normalised_name("zurich-dc") == "zurich dc"
+    # Other scripts keep their letters (and marks): two Japanese names do not collide.
+    assert normalised_name("東京データセンター") != normalised_name("大阪データセンター")
+    assert normalised_name("データ") != normalised_name("テータ")
+    assert normalised_name("--") == ""
     r = health_report(cis, connected={"s1", "s2", "v1", "svc"}, now=NOW)
     assert (r.total, r.retired, r.complete) == (6, 1, 3)
     assert r.completeness_percent == 50.0
