@@ -53,24 +53,60 @@ def transition_change(
     outcome: ChangeOutcome | None = None,
     window: tuple[datetime | None, datetime | None] = (None, None),
     authority: ApprovalLevel | None = None,
+    policy: Policy | None = None,
 ) -> Change:
     """One step of the lifecycle; ``window`` (start, end; None keeps that end) is set first,
     in the same write, so scheduling with a window is one change set. ``authority`` is the
     decider's change authority (None: an unrestricted local operator); a refusal writes
-    nothing (see :func:`cmdb.practice.lifecycle.transition`)."""
+    nothing (see :func:`cmdb.practice.lifecycle.transition`).
+
+    Once a change is authorised its window is what was decided: a window may then only be
+    filled in where none was planned (an emergency change may move it; it is reviewed).
+    With ``policy``, a standard change authorised without an assessment is assessed in the
+    same write, so its pre-approval holds only within the policy's ceiling."""
     change = store.get_change(change_id)
     if window != (None, None):
-        change = validated(  # e.g. a new end before the kept start: InvalidInput
-            {
-                **change.model_dump(),
-                "planned_start": window[0] or change.planned_start,
-                "planned_end": window[1] or change.planned_end,
-            }
-        )
+        change = _rewindowed(change, window)
+    if (
+        policy is not None
+        and change.type is ChangeType.STANDARD
+        and to is ChangeState.AUTHORISED
+        and change.risk is None
+    ):
+        change = change.model_copy(update={"risk": assess(store, change, policy, now).summary(now)})
     moved = transition(
         change, to, at=now, by=actor, note=note, outcome=outcome, authority=authority
     )
     save(store, [moved], actor=actor)
+    return moved
+
+
+def _rewindowed(change: Change, window: tuple[datetime | None, datetime | None]) -> Change:
+    decided = change.state not in (ChangeState.DRAFT, ChangeState.ASSESSED)
+    for name, new in zip(("planned_start", "planned_end"), window, strict=True):
+        old = getattr(change, name)
+        if (
+            decided
+            and change.type is not ChangeType.EMERGENCY
+            and new is not None
+            and old is not None
+            and new != old
+        ):
+            raise InvalidInput(
+                f"{change.id} is {change.state.value}: its window was decided as planned"
+                f" ({change.planned_start} to {change.planned_end}); reject it and raise a"
+                " new RFC to move it",
+                where=name,
+            )
+    moved = validated(  # e.g. a new end before the kept start: InvalidInput
+        {
+            **change.model_dump(),
+            "planned_start": window[0] or change.planned_start,
+            "planned_end": window[1] or change.planned_end,
+        }
+    )
+    if not decided and change.type is not ChangeType.EMERGENCY and moved != change:
+        moved = moved.model_copy(update={"risk": None})  # assessed on another window
     return moved
 
 

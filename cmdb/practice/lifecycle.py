@@ -116,14 +116,27 @@ def _require(change: Change, to: ChangeState, outcome: ChangeOutcome | None) -> 
 
 
 def is_decision(change: Change, to: ChangeState) -> bool:
-    """Whether moving ``change`` to ``to`` decides it: authorising it, or rejecting it once
-    assessed (withdrawing a draft decides nothing)."""
-    return to is S.AUTHORISED or (to is S.REJECTED and change.state is S.ASSESSED)
+    """Whether moving ``change`` to ``to`` decides it: authorising it, rejecting it once
+    assessed (withdrawing a draft decides nothing), or implementing an emergency change
+    nobody authorised (the fast path skips the step, not the emergency CAB)."""
+    return (
+        to is S.AUTHORISED
+        or (to is S.REJECTED and change.state is S.ASSESSED)
+        or (
+            to is S.IMPLEMENTED
+            and change.type is ChangeType.EMERGENCY
+            and change.state in (S.DRAFT, S.ASSESSED)
+        )
+    )
 
 
 def needed_authority(change: Change) -> tuple[ApprovalLevel, str]:
     """The change authority that decides ``change``, and why (for the refusal)."""
     if change.type is ChangeType.STANDARD:
+        risk = change.risk
+        if risk is not None and risk.approval is not ApprovalLevel.PRE_APPROVED:
+            # Its assessment found it riskier than the policy lets a standard change be.
+            return risk.approval, f"{risk.risk_class.value.replace('_', ' ')} risk: {risk.rule}"
         return ApprovalLevel.PRE_APPROVED, "a standard change"
     if change.type is ChangeType.EMERGENCY:
         # Whatever its assessed risk: the emergency CAB is the fast path's authority.

@@ -60,6 +60,9 @@ class Policy(_Model):
     major_priorities: list[Priority] = Field(default_factory=lambda: [Priority.P1])
     review_link_hours: float = Field(default=24.0, gt=0)
     suggest_horizon_days: int = Field(default=60, ge=1, le=366)
+    # A standard change is pre-approved only while the rules after its own would class it
+    # at most this risk as a normal change: marking a risky change "standard" gains nothing.
+    standard_ceiling: RiskClass = RiskClass.LOW
 
     @model_validator(mode="after")
     def _complete(self) -> Policy:

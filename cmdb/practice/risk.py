@@ -209,8 +209,53 @@ def _check(rule: RiskRule, f: RiskFacts) -> RuleCheck:
 
 
 def evaluate(change_id: str, f: RiskFacts, policy: Policy) -> Assessment:
+    result = _first_rule(change_id, f, policy, policy.risk_rules)
+    if result.risk_class is RiskClass.STANDARD:
+        result = _within_ceiling(change_id, f, policy, result)
+    if f.change_type is ChangeType.EMERGENCY and _RANK[result.approval] < _RANK[EMERGENCY]:
+        # The fast path is decided by the emergency CAB, whatever the class: say so here,
+        # as the lifecycle will ask for it (cmdb.practice.lifecycle.needed_authority).
+        result = result.model_copy(
+            update={
+                "approval": EMERGENCY,
+                "why": result.why + "; an emergency change is decided by the emergency CAB",
+            }
+        )
+    return result
+
+
+EMERGENCY = ApprovalLevel.CAB
+_RANK = {level: i for i, level in enumerate(ApprovalLevel)}
+_CLASS_RANK = {c: i for i, c in enumerate(RiskClass)}
+
+
+def _within_ceiling(
+    change_id: str, f: RiskFacts, policy: Policy, standard: Assessment
+) -> Assessment:
+    """A standard change as the rules after its own class it (as a normal change would
+    be): above the policy's ceiling it is not pre-approved."""
+    after = policy.risk_rules[[r.name for r in policy.risk_rules].index(standard.rule) + 1 :]
+    if not after:
+        return standard
+    normal = f.model_copy(update={"change_type": ChangeType.NORMAL})
+    under = _first_rule(change_id, normal, policy, after)
+    if _CLASS_RANK[under.risk_class] <= _CLASS_RANK[policy.standard_ceiling]:
+        return standard
+    return under.model_copy(
+        update={
+            "checks": [*standard.checks, *under.checks],
+            "why": f"a standard change is pre-approved only up to"
+            f" {policy.standard_ceiling.value} risk; as a normal change, {under.why}",
+            "facts": f,
+        }
+    )
+
+
+def _first_rule(
+    change_id: str, f: RiskFacts, policy: Policy, rules: Sequence[RiskRule]
+) -> Assessment:
     checks: list[RuleCheck] = []
-    for rule in policy.risk_rules:
+    for rule in rules:
         check = _check(rule, f)
         checks.append(check)
         if check.fired:

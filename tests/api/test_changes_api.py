@@ -171,7 +171,7 @@ def test_risk_known_answers_and_a_read_only_assessment(api: Api) -> None:
     )
     assert BOOKING in risk["facts"]["customer_facing_down"]
     assert ok(call(api, "GET", "/RFC-1"))["state"] == "draft"  # nothing recorded
-    rfc(api, "RFC-2", "srv-01", type="standard")
+    rfc(api, "RFC-2", "vm-app-01", type="standard")
     got = ok(call(api, "POST", "/RFC-2/assess"))
     assert (got["assessment"]["risk_class"], got["assessment"]["approval"]) == (
         "standard",
@@ -290,7 +290,8 @@ def test_the_schedule_by_period_service_and_ci(api: Api) -> None:
 
 def test_the_review_links_incidents_opened_after_the_change(api: Api) -> None:
     rfc(api, "RFC-1", "vm-app-01", type="emergency", window=None)
-    moved = ok(call(api, "POST", "/RFC-1/transition", {"to": "implemented"}))
+    # Implemented before anyone authorised it: the emergency CAB's decision.
+    moved = ok(call(api, "POST", "/RFC-1/transition", {"to": "implemented"}, role=Role.CAB))
     assert moved["review_required"] is True
     r = api.client.post(
         f"{API_PREFIX}/incidents",

@@ -187,7 +187,9 @@ def test_incident_fields_and_service_windows_round_trip(store: GraphStore) -> No
     ("cis", "window", "kind", "risk", "approval", "rule"),
     [
         (["vm-app-01"], NIGHT, "normal", "low", "change_manager", "otherwise"),
-        (["srv-01"], NIGHT, "standard", "standard", "pre_approved", "standard change"),
+        (["vm-app-01"], NIGHT, "standard", "standard", "pre_approved", "standard change"),
+        # Not pre-approved above the policy's ceiling: classed as a normal change would be.
+        (["srv-01"], NIGHT, "standard", "high", "cab", "customer-facing outage"),
         (["srv-01"], NIGHT, "normal", "high", "cab", "customer-facing outage"),
         # 12:00-12:30 London, announced a month ahead: an allowed scheduled interruption
         # (no budget spent), but a customer-facing outage in service hours.

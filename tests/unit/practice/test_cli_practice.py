@@ -2,47 +2,21 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from cmdb.cli import app
+# The fixtures are conftest.py's; ``run`` and ``sample_db`` are re-exported only for the
+# modules that still import them from here (test_reports_cli, test_cli_known_errors).
+from tests.unit.practice.conftest import Run, run, sample_db
 
-Run = Callable[..., Result]
+__all__ = ["DOCS", "NIGHT", "Run", "fails", "js", "run", "sample_db"]
+
 NIGHT = ["--start", "2026-12-01T02:00Z", "--end", "2026-12-01T03:00Z"]
 DOCS = ["--reason", "CVE-2026-0001", "--backout", "restore the snapshot"]
-
-
-ENV = {"CMDB_STORE": "embedded", "CMDB_ACTOR": "tester", "COLUMNS": "200"}
-
-
-@pytest.fixture(scope="module")
-def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample estate loaded once; each test works on its own copy."""
-    folder = tmp_path_factory.mktemp("sample")
-    result = CliRunner().invoke(app, ["--db", str(folder / "cli.db"), "sample", "load"], env=ENV)
-    assert result.exit_code == 0, result.output
-    return folder
-
-
-@pytest.fixture
-def run(tmp_path: Path, sample_db: Path) -> Run:
-    runner = CliRunner()
-    for f in sample_db.iterdir():
-        shutil.copy(f, tmp_path / f.name)
-
-    def invoke(*args: str, ok: bool = True) -> Result:
-        result = runner.invoke(app, ["--db", str(tmp_path / "cli.db"), *args], env=ENV)
-        if ok:
-            assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
-        return result
-
-    return invoke
 
 
 def js(result: Result) -> Any:

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.practice.test_cli_practice import Run, fails, js, run, sample_db
-
-# The fixtures come from the practice CLI tests: the sample estate loaded once, a copy each.
-__all__ = ["run", "sample_db"]
+from tests.unit.practice.conftest import Run
+from tests.unit.practice.test_cli_practice import fails, js
 
 
 def test_a_problem_from_logged_to_closed(run: Run) -> None:

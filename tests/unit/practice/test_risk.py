@@ -29,7 +29,7 @@ def facts(**kw: object) -> RiskFacts:
     [
         ({}, RiskClass.LOW, ApprovalLevel.CHANGE_MANAGER, "otherwise"),
         (
-            {"change_type": "standard", "customer_facing_down": ["Booking"]},
+            {"change_type": "standard"},
             RiskClass.STANDARD,
             ApprovalLevel.PRE_APPROVED,
             "standard change",
@@ -177,3 +177,32 @@ def test_the_default_policy_ships_with_the_package() -> None:
     assert p.approvals[RiskClass.VERY_HIGH] is ApprovalLevel.BOARD
     assert ExpectedImpact.MAJOR in {r.when.expected_impact for r in p.risk_rules}
     assert load_policy(None) is p
+
+
+def test_a_standard_change_above_the_ceiling_is_not_pre_approved() -> None:
+    """Marking a risky change "standard" gains nothing: the rules after the standard one
+    class it as a normal change, and above the policy's ceiling (low) that decides."""
+    got = evaluate(
+        "RFC-1",
+        facts(change_type="standard", customer_facing_down=["Booking"]),
+        default_policy(),
+    )
+    assert (got.risk_class, got.approval, got.rule) == (
+        RiskClass.HIGH,
+        ApprovalLevel.CAB,
+        "customer-facing outage",
+    )
+    assert got.why.startswith("a standard change is pre-approved only up to low risk;")
+    assert got.facts.change_type is ChangeType.STANDARD
+    # A higher ceiling keeps it pre-approved.
+    lenient = default_policy().model_copy(update={"standard_ceiling": RiskClass.HIGH})
+    kept = evaluate("RFC-1", facts(change_type="standard", customer_facing_down=["B"]), lenient)
+    assert (kept.risk_class, kept.approval) == (RiskClass.STANDARD, ApprovalLevel.PRE_APPROVED)
+
+
+def test_an_emergency_change_is_decided_by_the_emergency_cab() -> None:
+    got = evaluate("RFC-1", facts(change_type="emergency"), default_policy())
+    assert (got.risk_class, got.approval) == (RiskClass.LOW, ApprovalLevel.CAB)
+    assert got.why.endswith("an emergency change is decided by the emergency CAB")
+    board = evaluate("RFC-1", facts(change_type="emergency", sla_breach=["x"]), default_policy())
+    assert board.approval is ApprovalLevel.BOARD  # never lowered
