@@ -7,8 +7,9 @@ fields to the ``Change`` and ``Incident`` types (cmdb/gql/types.py inherits them
 recorded risk, the log and the allowed next states, a live risk assessment, collisions and
 window violations; an incident's impact, urgency and SLA clocks. ``PracticeQuery`` adds
 the schedule of changes and every collision to the root. Resolvers receive the stored
-records (pydantic models, already trimmed to the caller's scope by ``scoped_record``);
-what they compute comes from the REST routers' functions, so both shells trim alike.
+records (pydantic models, already trimmed to the caller's scope by ``scoped_record``; an
+incident's linked changes are trimmed here, to those the caller reads); what they compute
+comes from the REST routers' functions, so both shells trim alike.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from strawberry.types import Info
 
 from cmdb.api.routers.changes import ScheduleOut, collision_report, policy_of, schedule_report
 from cmdb.api.routers.changes import visible_change as rest_visible_change
+from cmdb.api.scope import readable
 from cmdb.domain.records import (
     ApprovalLevel,
     Change,
@@ -67,6 +69,11 @@ class StateEntryType:
     at: datetime
     by: str
     note: str
+    authority: ApprovalLevel | None = strawberry.field(
+        description="the change authority the decider held, on a decision (authorised, or "
+        "rejected after assessment); null for other steps, or when an unrestricted local "
+        "operator decided"
+    )
 
 
 @strawberry.type(name="ChangeRisk", description="The risk assessment recorded on a change.")
@@ -284,7 +291,15 @@ class IncidentPractice:
     outage: bool = strawberry.field(
         description="the services named were out (they spend their availability budget)"
     )
-    change_ids: list[str] = strawberry.field(description="changes whose review linked it")
+
+    @strawberry.field(description="changes whose review linked it (those the caller reads)")
+    async def change_ids(self, info: PInfo) -> list[str]:
+        linked = cast(Incident, self).change_ids
+        vis = await info.context.visibility()
+        if vis.unrestricted or not linked:
+            return linked
+        reads = {c.id for c in await info.context.loaders.changes() if readable(vis, c)}
+        return [c for c in linked if c in reads]
 
     @strawberry.field(
         description="Response and resolution clocks per affected service with an SLA, in "

@@ -7,7 +7,7 @@ Scope, as for changes and incidents: a service-scoped token reads a problem nami
 least one CI or service in its view (``cmdb.api.scope.readable``), shown with only the
 ids in view (its incidents and changes: those it reads); anything else answers "not
 found". It writes a problem only when everything the problem names is in view
-(``writable``, the changes router's rule), judged on the record as it would be written,
+(``cmdb.api.scope.writable``), judged on the record as it would be written,
 since the services a problem affects are computed by the write itself.
 
 Similar problems for a scoped caller are scored on what it sees: the problems it reads,
@@ -25,8 +25,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from strawberry.types import Info
 
 from cmdb.api.routers._shared import _Stamped, resolve_visible, validated
-from cmdb.api.routers.changes import check_writable
-from cmdb.api.scope import Visibility, readable
+from cmdb.api.scope import (
+    Visibility,
+    change_readable,
+    check_writable,
+    in_view,
+    incident_readable,
+    readable,
+)
 from cmdb.auth.roles import Permission
 from cmdb.domain.changeset import ApplyResult, ChangeSet
 from cmdb.domain.errors import CmdbError, InvalidInput, NotFound
@@ -52,7 +58,7 @@ from cmdb.practice.problems import (
 from cmdb.practice.problems import update_problem as practice_update
 from cmdb.practice.reports import seen
 from cmdb.practice.similar import Similar, similar_problems
-from cmdb.store.contract import GraphStore, Subgraph
+from cmdb.store.contract import GraphStore
 
 strawberry.enum(ProblemState, name="ProblemState")
 
@@ -123,9 +129,9 @@ class ProblemType:
 
     @strawberry.field(description="its incidents (those the caller reads)")
     async def incidents(self, info: PbInfo) -> list[IncidentType]:
-        allowed = await _allowed(info.context)
+        vis = await info.context.visibility()
         found = [
-            scoped_record(i, allowed)
+            scoped_record(i, vis)
             for i in await info.context.loaders.incidents()
             if i.id in self.incident_ids
         ]
@@ -133,9 +139,9 @@ class ProblemType:
 
     @strawberry.field(description="the changes raised to remove its cause (those it reads)")
     async def changes(self, info: PbInfo) -> list[ChangeRecordType]:
-        allowed = await _allowed(info.context)
+        vis = await info.context.visibility()
         found = [
-            scoped_record(c, allowed)
+            scoped_record(c, vis)
             for c in await info.context.loaders.changes()
             if c.id in self.change_ids
         ]
@@ -148,11 +154,6 @@ class SimilarType:
     score: float
     reasons: list[str] = strawberry.field(description="the evidence, strongest first")
     known_error: bool = strawberry.field(description="its root cause or a workaround is known")
-
-
-async def _allowed(ctx: GqlContext) -> set[str] | None:
-    vis = await ctx.visibility()
-    return None if vis.ids is None else set(vis.ids)
 
 
 async def _read_ids(ctx: GqlContext, vis: Visibility) -> tuple[set[str], set[str]]:
@@ -205,37 +206,6 @@ async def _visible_problem(ctx: GqlContext, problem_id: str) -> Problem:
     if got is None:
         raise NotFound(f"no problem {problem_id!r}", where="id")
     return got
-
-
-class _InView:
-    """The store as a scoped caller sees it, for the similarity search: hidden CIs are
-    neither found nor on a path, and only the problems and incidents it reads exist."""
-
-    def __init__(self, store: GraphStore, vis: Visibility) -> None:
-        self._store = store
-        self._vis = vis
-
-    def get_ci(self, ci_id: str, **kw: Any) -> Any:
-        self._vis.check(ci_id)
-        return self._store.get_ci(ci_id, **kw)
-
-    def subgraph(self, roots: list[str], **kw: Any) -> Subgraph:
-        sub = self._store.subgraph(roots, **kw)
-        return sub.model_copy(
-            update={
-                "nodes": {i: c for i, c in sub.nodes.items() if self._vis.allows(i)},
-                "edges": [e for e in sub.edges if self._vis.allows_rel(e)],
-            }
-        )
-
-    def list_problems(self, **kw: Any) -> list[Problem]:
-        return [p for p in self._store.list_problems(**kw) if readable(self._vis, p)]
-
-    def list_incidents(self, **kw: Any) -> list[Any]:
-        return [i for i in self._store.list_incidents(**kw) if readable(self._vis, i)]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
 
 
 @strawberry.type
@@ -300,9 +270,8 @@ class ProblemsQuery:
             raise InvalidInput(f"text is longer than {MAX_QUERY_TEXT} characters", where="text")
         target = await _ci(ctx, ci, where="ci")
         vis = await ctx.visibility()
-        store = ctx.store if vis.unrestricted else cast(GraphStore, _InView(ctx.store, vis))
         found: list[Similar] = await ctx.call(
-            similar_problems, store, target.id, text=text, limit=limit
+            similar_problems, in_view(ctx.store, vis), target.id, text=text, limit=limit
         )
         reads = None if vis.unrestricted else await _read_ids(ctx, vis)
         out: list[SimilarType] = []
@@ -431,12 +400,6 @@ def _validated(model: type[M], data: dict[str, Any]) -> M:
     return cast(M, _practice(validated, model, data, prefix="input"))
 
 
-def _check_writable(vis: Visibility, problem: Problem, what: str) -> None:
-    # The changes router's rule (everything named in view), typed there for changes and
-    # incidents; it reads only the ids a record names, which a problem has too.
-    check_writable(vis, cast(Any, problem), what)
-
-
 class _Guarded(_Stamped):
     """The store a problem mutation writes through: each change set stamped with the
     request id, and refused (Forbidden, nothing written) when a problem in it names
@@ -448,7 +411,7 @@ class _Guarded(_Stamped):
 
     def apply(self, cs: ChangeSet) -> ApplyResult:
         for p in cs.problems:
-            _check_writable(self._vis, p, "write it")
+            check_writable(self._vis, p, "write it")
         return super().apply(cs)
 
 
@@ -469,7 +432,7 @@ def _writable_problem(store: GraphStore, vis: Visibility, problem_id: str, what:
         problem = None
     if problem is None or not readable(vis, problem):
         raise NotFound(f"no problem {problem_id!r}", where="id")
-    _check_writable(vis, problem, what)
+    check_writable(vis, problem, what)
     return problem
 
 
@@ -480,20 +443,12 @@ def _cis(store: GraphStore, vis: Visibility, refs: Sequence[str], where: str) ->
 
 def _check_incident(store: GraphStore, vis: Visibility, incident_id: str, where: str) -> None:
     """Not found unless the caller reads the incident (a hidden one answers as missing)."""
-    try:
-        ok = readable(vis, store.get_incident(incident_id))
-    except NotFound:
-        ok = False
-    if not ok:
+    if not incident_readable(store, vis, incident_id):
         raise NotFound(f"no incident {incident_id!r}", where=where)
 
 
 def _check_change(store: GraphStore, vis: Visibility, change_id: str, where: str) -> None:
-    try:
-        ok = readable(vis, store.get_change(change_id))
-    except NotFound:
-        ok = False
-    if not ok:
+    if not change_readable(store, vis, change_id):
         raise NotFound(f"no change {change_id!r}", where=where)
 
 

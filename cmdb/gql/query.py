@@ -13,9 +13,10 @@ from typing import Annotated, cast
 
 import strawberry
 
-from cmdb.api.scope import Visibility
+from cmdb.auth.roles import authority
 from cmdb.domain.errors import AmbiguousReference, InvalidInput, NotFound
 from cmdb.domain.model import CI, LifecycleStatus
+from cmdb.domain.records import ApprovalLevel
 from cmdb.domain.relationships import REGISTRY
 from cmdb.domain.service import ServiceKind
 from cmdb.gql import impact_scope
@@ -86,10 +87,6 @@ async def resolve_refs(ctx: GqlContext, refs: list[str], *, where: str) -> list[
     return list({c.id: c for c in got}.values())
 
 
-def _allowed(vis: Visibility) -> set[str] | None:
-    return None if vis.ids is None else set(vis.ids)
-
-
 @strawberry.input(name="CIFilter", description="All given conditions must hold.")
 class CIFilterInput:
     ci_class: str | None = strawberry.field(
@@ -143,6 +140,9 @@ class PrincipalType:
     name: str
     role: str
     services: list[str]
+    authority: ApprovalLevel | None = strawberry.field(
+        description="the most senior change approval the role may give; null: none"
+    )
 
 
 def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime] | None:
@@ -156,7 +156,9 @@ class Query(PracticeQuery, ReportsQuery, ProblemsQuery):
     @strawberry.field(description="The caller.")
     def me(self, info: GInfo) -> PrincipalType:
         p = info.context.principal
-        return PrincipalType(name=p.name, role=p.role.value, services=list(p.services))
+        return PrincipalType(
+            name=p.name, role=p.role.value, services=list(p.services), authority=authority(p.role)
+        )
 
     @strawberry.field(description="One CI by id, kind=value or unique name; asOf: as it was.")
     async def ci(self, info: GInfo, ref: str, as_of: datetime | None = None) -> CIType:
@@ -242,9 +244,9 @@ class Query(PracticeQuery, ReportsQuery, ProblemsQuery):
     async def changes(self, info: GInfo, ci: str | None = None) -> list[ChangeRecordType]:
         ctx = info.context
         ci_id = (await resolve_ref(ctx, ci, where="ci")).id if ci else None
-        allowed = _allowed(await ctx.visibility())
+        vis = await ctx.visibility()
         found = [
-            scoped_record(c, allowed)
+            scoped_record(c, vis)
             for c in await ctx.loaders.changes()
             if ci_id is None or ci_id in c.ci_ids or ci_id in c.service_ids
         ]
@@ -253,9 +255,7 @@ class Query(PracticeQuery, ReportsQuery, ProblemsQuery):
     @strawberry.field
     async def change(self, info: GInfo, id: strawberry.ID) -> ChangeRecordType:
         ctx = info.context
-        rec = scoped_record(
-            await ctx.call(ctx.store.get_change, str(id)), _allowed(await ctx.visibility())
-        )
+        rec = scoped_record(await ctx.call(ctx.store.get_change, str(id)), await ctx.visibility())
         if rec is None:
             raise NotFound(f"no change {str(id)!r}", where="id")
         return cast(ChangeRecordType, rec)
@@ -266,9 +266,9 @@ class Query(PracticeQuery, ReportsQuery, ProblemsQuery):
     ) -> list[IncidentType]:
         ctx = info.context
         ci_id = (await resolve_ref(ctx, ci, where="ci")).id if ci else None
-        allowed = _allowed(await ctx.visibility())
+        vis = await ctx.visibility()
         found = [
-            scoped_record(i, allowed)
+            scoped_record(i, vis)
             for i in await ctx.loaders.incidents()
             if (ci_id is None or ci_id in i.ci_ids or ci_id in i.service_ids)
             and (not open_only or i.state.value == "open")
@@ -278,9 +278,7 @@ class Query(PracticeQuery, ReportsQuery, ProblemsQuery):
     @strawberry.field
     async def incident(self, info: GInfo, id: strawberry.ID) -> IncidentType:
         ctx = info.context
-        rec = scoped_record(
-            await ctx.call(ctx.store.get_incident, str(id)), _allowed(await ctx.visibility())
-        )
+        rec = scoped_record(await ctx.call(ctx.store.get_incident, str(id)), await ctx.visibility())
         if rec is None:
             raise NotFound(f"no incident {str(id)!r}", where="id")
         return cast(IncidentType, rec)
@@ -312,7 +310,7 @@ class Query(PracticeQuery, ReportsQuery, ProblemsQuery):
         refs = list(cis or [])
         if change is not None:
             rec = scoped_record(
-                await ctx.call(ctx.store.get_change, change), _allowed(await ctx.visibility())
+                await ctx.call(ctx.store.get_change, change), await ctx.visibility()
             )
             if rec is None:
                 raise NotFound(f"no change {change!r}", where="change")

@@ -19,16 +19,18 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from cmdb.api.scope import Visibility, readable
 from cmdb.domain.classes import ABSTRACT, ROOT, all_classes, concrete_classes, lineage
 from cmdb.domain.errors import InvalidInput
 from cmdb.domain.history import EntityKind, HistoryOp
 from cmdb.domain.model import CI, Criticality, LifecycleStatus, RelationshipStatus
-from cmdb.domain.records import Change, ChangeState, ChangeType, Incident, IncidentState
+from cmdb.domain.records import ChangeState, ChangeType, IncidentState
 from cmdb.domain.relationships import REGISTRY, ImpactFlow, RelationshipType
 from cmdb.domain.service import AgreementKind, PortfolioState, Priority, ServiceKind
 from cmdb.gql.context import GqlContext
 from cmdb.gql.loaders import Hop
 from cmdb.gql.practice import ChangePractice, IncidentPractice
+from cmdb.practice import reports
 from cmdb.store.contract import Direction
 
 if TYPE_CHECKING:
@@ -239,20 +241,13 @@ class IncidentType(IncidentPractice):
         return [c for c in got if c is not None]
 
 
-def scoped_record(rec: Change | Incident, allowed: set[str] | None) -> Any:
-    """The record with only visible CI ids, or None when it names none of them."""
-    if allowed is None:
-        return rec
-    named = [*rec.ci_ids, *rec.service_ids]
-    keep = [i for i in named if i in allowed]
-    if named and not keep:
+def scoped_record(rec: reports.Rec, vis: Visibility) -> Any:
+    """The record (a change or an incident: the GraphQL type it is shown as) as the caller
+    is shown it, only the CI and service ids in its view, or None when it may not read it:
+    :func:`cmdb.api.scope.readable`, the one reading rule."""
+    if not readable(vis, rec):
         return None
-    return rec.model_copy(
-        update={
-            "ci_ids": [i for i in rec.ci_ids if i in allowed],
-            "service_ids": [i for i in rec.service_ids if i in allowed],
-        }
-    )
+    return reports.seen(vis.ids, rec)
 
 
 # -- the CI interface and its relationship fields --------------------------------------
@@ -438,9 +433,8 @@ class CIType:
     @strawberry.field(description="Change records naming this CI.")
     async def changes(self, info: GInfo) -> list[ChangeRecordType]:
         vis = await info.context.visibility()
-        allowed = None if vis.ids is None else set(vis.ids)
         found = [
-            scoped_record(c, allowed)
+            scoped_record(c, vis)
             for c in await info.context.loaders.changes()
             if self.ci.id in c.ci_ids or self.ci.id in c.service_ids
         ]
@@ -449,9 +443,8 @@ class CIType:
     @strawberry.field(description="Incident records naming this CI.")
     async def incidents(self, info: GInfo, open_only: bool = False) -> list[IncidentType]:
         vis = await info.context.visibility()
-        allowed = None if vis.ids is None else set(vis.ids)
         found = [
-            scoped_record(i, allowed)
+            scoped_record(i, vis)
             for i in await info.context.loaders.incidents()
             if (self.ci.id in i.ci_ids or self.ci.id in i.service_ids)
             and (not open_only or i.state is IncidentState.OPEN)

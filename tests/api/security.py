@@ -251,7 +251,8 @@ def stored_hashes(tokens: TokenStore) -> list[str]:
 
 
 def snapshot(api: Api) -> tuple[Any, ...]:
-    """Everything a request could change: the graph, its history, runs, changes, tokens."""
+    """Everything a request could change: the graph, its history, runs, changes, incidents,
+    problems, tokens."""
     store = api.store
     history = list(store.iter_history())
     return (
@@ -263,6 +264,7 @@ def snapshot(api: Api) -> tuple[Any, ...]:
         len(store.list_changes()),
         sorted(c.model_dump_json() for c in store.list_changes()),
         sorted(i.model_dump_json() for i in store.list_incidents()),
+        sorted(p.model_dump_json() for p in store.list_problems()),
         sorted((t.key, t.revoked_at) for t in api.tokens.list()),
     )
 

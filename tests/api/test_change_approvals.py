@@ -22,6 +22,7 @@ from tests.api.test_graphql import data, error_of, gql
 
 CM, CAB, BOARD = Role.CHANGE_MANAGER, Role.CAB, Role.CHANGE_BOARD
 NOON = ("2026-12-01T12:00:00Z", "2026-12-01T12:30:00Z")
+LOG = "query Log($id: ID!) { change(id: $id) { log { state authority } } }"
 MOVE = "mutation Move($id: ID!, $to: ChangeState!) { transitionChange(id: $id, to: $to) { state } }"
 
 
@@ -154,6 +155,14 @@ def test_graphql_applies_the_same_levels(api_embedded: Api) -> None:
     got = data(api, MOVE, {"id": "RFC-HIGH", "to": "AUTHORISED"}, role=CAB)
     assert got == {"transitionChange": {"state": "AUTHORISED"}}
     assert decided_by(api, "RFC-HIGH") == ("authorised", "test-cab", "cab")
+    # The log shows at which authority it was decided (steps that decide nothing: null).
+    log = data(api, LOG, {"id": "RFC-HIGH"}, role=Role.VIEWER)["change"]["log"]
+    assert [(e["state"], e["authority"]) for e in log][-2:] == [
+        ("ASSESSED", None),
+        ("AUTHORISED", "CAB"),
+    ]
+    me = data(api, "{ me { authority } }", role=CAB)
+    assert me == {"me": {"authority": "CAB"}}
 
     assessed(api, "RFC-VH", "srv-01", window=NOON, approval="board")
     err = error_of(gql(api, MOVE, {"id": "RFC-VH", "to": "AUTHORISED"}, role=CAB))

@@ -11,8 +11,11 @@ import httpx
 
 from cmdb.api.app import API_PREFIX
 from cmdb.auth.roles import Role
+from cmdb.domain.changeset import ChangeSet
+from cmdb.domain.records import Change
 from cmdb.store.refs import resolve_ci
 from tests.api.conftest import Api
+from tests.api.test_graphql import data
 
 BOOKING, APP_API, IDENTITY = "Online Ferry Booking", "Boarding Pass App API", "Identity & Sign-in"
 CM = Role.CHANGE_MANAGER
@@ -187,3 +190,29 @@ def test_a_scoped_token_sees_and_writes_only_inside_its_services(api: Api) -> No
     assert api.store.list_incidents() == before
     r = api.client.post(url("/INC-IN/resolve"), json={}, headers=editor)
     assert r.status_code == 200 and r.json()["state"] == "resolved"
+
+
+def test_a_scoped_token_sees_only_the_linked_changes_it_reads(api: Api) -> None:
+    """A linked change's id is a hint too: a scoped token is shown only the changes it
+    reads (naming something in its view), in REST and in GraphQL alike."""
+    scope = resolve_ci(api.store, APP_API).id
+    ok(call(api, "POST", "", {"id": "INC-IN", "title": "x", "cis": ["vm-app-01"]}), 201)
+    inside = Change(id="RFC-IN", title="in", ci_ids=[resolve_ci(api.store, "vm-app-01").id])
+    outside = Change(id="RFC-OUT", title="out", ci_ids=[resolve_ci(api.store, "booking-web-1").id])
+    linked = api.store.get_incident("INC-IN").model_copy(
+        update={"change_ids": ["RFC-IN", "RFC-OUT"]}
+    )
+    api.store.apply(
+        ChangeSet(actor="t", source="test", changes=[inside, outside], incidents=[linked])
+    )
+    viewer = api.token_for(Role.VIEWER, services=(scope,), name="scoped-viewer")
+    assert ok(call(api, "GET", "/INC-IN", role=Role.VIEWER))["change_ids"] == ["RFC-IN", "RFC-OUT"]
+    assert ok(api.client.get(url("/INC-IN"), headers=viewer))["change_ids"] == ["RFC-IN"]
+    listed = ok(api.client.get(url(""), headers=viewer))["items"]
+    assert [(i["id"], i["change_ids"]) for i in listed] == [("INC-IN", ["RFC-IN"])]
+
+    query = "query($id: ID!) { incident(id: $id) { changeIds } }"
+    got = data(api, query, {"id": "INC-IN"}, headers=viewer)
+    assert got == {"incident": {"changeIds": ["RFC-IN"]}}
+    got = data(api, query, {"id": "INC-IN"}, role=Role.VIEWER)
+    assert got == {"incident": {"changeIds": ["RFC-IN", "RFC-OUT"]}}

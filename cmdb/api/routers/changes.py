@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from cmdb.api.deps import Editor, Reader, SettingsDep, Store, Visible
 from cmdb.api.routers._shared import instant, resolve_visible, stamped, validated
-from cmdb.api.scope import Visibility, named, readable
+from cmdb.api.scope import Visibility, check_writable, named, readable
 from cmdb.auth.roles import authority as role_authority
 from cmdb.auth.tokens import Principal
 from cmdb.config import Settings
@@ -32,7 +32,6 @@ from cmdb.domain.records import (
     ChangeState,
     ChangeType,
     ExpectedImpact,
-    Incident,
 )
 from cmdb.practice.changes import assess, assess_change, create_change, update_change
 from cmdb.practice.changes import transition_change as practice_transition
@@ -51,19 +50,6 @@ router = APIRouter(prefix="/changes", tags=["changes"])
 MAX_REFS = 200
 MAX_TEXT = 10_000
 MAX_DAYS = 366
-
-
-# --- scope ---------------------------------------------------------------------------------
-
-
-def writable(vis: Visibility, rec: Change | Incident) -> bool:
-    ids = named(rec)
-    return vis.unrestricted or (bool(ids) and all(vis.allows(i) for i in ids))
-
-
-def check_writable(vis: Visibility, rec: Change | Incident, what: str) -> None:
-    if not writable(vis, rec):
-        raise Forbidden(f"{rec.id} names CIs or services outside this token's scope: cannot {what}")
 
 
 def now() -> datetime:

@@ -3,8 +3,8 @@ its priority from impact and urgency through the policy's matrix), re-prioritise
 clocks in service hours, resolve; the same practice as ``cmdb incident ...``.
 
 Scope as for changes (cmdb/api/routers/changes.py): a scoped token sees an incident that
-names something in its view (only those ids shown, only those services' clocks) and
-writes only incidents whose CIs and services are all in it.
+names something in its view (only those ids shown, only those services' clocks, only the
+linked changes it reads) and writes only incidents whose CIs and services are all in it.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cmdb.api.deps import Editor, Reader, SettingsDep, Store, Visible
 from cmdb.api.routers._shared import instant, resolve_visible, stamped
-from cmdb.api.routers.changes import check_writable, now, policy_of
-from cmdb.api.scope import Visibility, readable
+from cmdb.api.routers.changes import now, policy_of
+from cmdb.api.scope import Visibility, change_readable, check_writable, readable
 from cmdb.domain.errors import InvalidInput, NotFound
 from cmdb.domain.model import CI
 from cmdb.domain.records import Incident, IncidentState, Level
@@ -82,10 +82,16 @@ class ClocksOut(BaseModel):
     clocks: list[ServiceClock] = Field(description="one per affected service with an SLA")
 
 
-def incident_out(inc: Incident, vis: Visibility) -> IncidentOut:
+def incident_out(store: GraphStore, vis: Visibility, inc: Incident) -> IncidentOut:
+    """``inc`` as the caller is shown it: the CIs and services in its view, and the linked
+    changes it reads (a linked record's id is a hint too)."""
     if not vis.unrestricted:
         inc = inc.model_copy(
-            update={"ci_ids": vis.keep(inc.ci_ids), "service_ids": vis.keep(inc.service_ids)}
+            update={
+                "ci_ids": vis.keep(inc.ci_ids),
+                "service_ids": vis.keep(inc.service_ids),
+                "change_ids": [c for c in inc.change_ids if change_readable(store, vis, c)],
+            }
         )
     return IncidentOut.model_validate(inc.model_dump())
 
@@ -138,7 +144,7 @@ def list_incidents(
         and (major is None or i.major is major)
     ]
     found.sort(key=lambda i: i.id)
-    return IncidentListOut(items=[incident_out(i, vis) for i in found])
+    return IncidentListOut(items=[incident_out(store, vis, i) for i in found])
 
 
 @router.post("", operation_id="openIncident", status_code=201, response_model=IncidentOut)
@@ -181,7 +187,7 @@ def open_for(
         actor=actor,
         now=opened,
     )
-    return incident_out(inc, vis)
+    return incident_out(store, vis, inc)
 
 
 def open_probe(store: GraphStore, failing: list[CI], at: datetime) -> Incident:
@@ -203,7 +209,7 @@ def open_probe(store: GraphStore, failing: list[CI], at: datetime) -> Incident:
 @router.get("/{incident_id}", operation_id="getIncident", response_model=IncidentOut)
 def get_incident(incident_id: str, _: Reader, store: Store, vis: Visible) -> IncidentOut:
     """One incident: priority (impact, urgency), services, times, linked changes."""
-    return incident_out(visible_incident(store, vis, incident_id), vis)
+    return incident_out(store, vis, visible_incident(store, vis, incident_id))
 
 
 @router.get("/{incident_id}/clock", operation_id="getIncidentClock", response_model=ClocksOut)
@@ -256,7 +262,7 @@ def prioritise_for(
     inc = reprioritise(
         store, incident_id, policy, actor=actor, impact=body.impact, urgency=body.urgency
     )
-    return incident_out(inc, vis)
+    return incident_out(store, vis, inc)
 
 
 @router.post("/{incident_id}/resolve", operation_id="resolveIncident", response_model=IncidentOut)
@@ -286,4 +292,4 @@ def resolve_for(
         if got.responded_only
         else mark(store, incident_id, actor=actor, resolved_at=when)
     )
-    return incident_out(done, vis)
+    return incident_out(store, vis, done)

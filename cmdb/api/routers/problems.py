@@ -13,8 +13,7 @@ token sees only, so no reason names a CI outside its view.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,10 +21,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from cmdb.api.deps import Editor, Reader, Store, Visible
 from cmdb.api.routers._shared import resolve_visible, stamped
 from cmdb.api.routers.changes import now
-from cmdb.api.scope import Visibility, named, readable
-from cmdb.domain.errors import Forbidden, InvalidInput, NotFound
+from cmdb.api.scope import (
+    Visibility,
+    change_readable,
+    check_writable,
+    in_view,
+    incident_readable,
+    readable,
+)
+from cmdb.domain.errors import InvalidInput, NotFound
 from cmdb.domain.model import CI
-from cmdb.domain.records import Incident, Problem, ProblemState
+from cmdb.domain.records import Problem, ProblemState
 from cmdb.practice.problems import (
     OPEN_STATES,
     affected_services,
@@ -36,7 +42,7 @@ from cmdb.practice.problems import (
     update_problem,
 )
 from cmdb.practice.similar import similar_problems
-from cmdb.store.contract import GraphStore, Subgraph
+from cmdb.store.contract import GraphStore
 
 router = APIRouter(prefix="/problems", tags=["problems"])
 
@@ -49,29 +55,6 @@ MAX_SIMILAR = 100
 # --- scope ---------------------------------------------------------------------------------
 
 
-def _check_writable(vis: Visibility, problem: Problem, what: str) -> None:
-    # The rule of changes.writable, which is typed for changes and incidents only.
-    ids = named(problem)
-    if not (vis.unrestricted or (ids and all(vis.allows(i) for i in ids))):
-        raise Forbidden(
-            f"{problem.id} names CIs or services outside this token's scope: cannot {what}"
-        )
-
-
-def _incident_readable(store: GraphStore, vis: Visibility, incident_id: str) -> bool:
-    try:
-        return readable(vis, store.get_incident(incident_id))
-    except NotFound:
-        return False
-
-
-def _change_readable(store: GraphStore, vis: Visibility, change_id: str) -> bool:
-    try:
-        return readable(vis, store.get_change(change_id))
-    except NotFound:
-        return False
-
-
 def seen(store: GraphStore, vis: Visibility, problem: Problem) -> Problem:
     """``problem`` with only the ids the caller may see: CIs and services in its view, and
     the incidents and changes it may read (a linked record's id is a hint too)."""
@@ -81,8 +64,8 @@ def seen(store: GraphStore, vis: Visibility, problem: Problem) -> Problem:
         update={
             "ci_ids": vis.keep(problem.ci_ids),
             "service_ids": vis.keep(problem.service_ids),
-            "incident_ids": [i for i in problem.incident_ids if _incident_readable(store, vis, i)],
-            "change_ids": [c for c in problem.change_ids if _change_readable(store, vis, c)],
+            "incident_ids": [i for i in problem.incident_ids if incident_readable(store, vis, i)],
+            "change_ids": [c for c in problem.change_ids if change_readable(store, vis, c)],
         }
     )
 
@@ -99,7 +82,7 @@ def visible_problem(store: GraphStore, vis: Visibility, problem_id: str) -> Prob
 
 def _writable_problem(store: GraphStore, vis: Visibility, problem_id: str, what: str) -> Problem:
     problem = visible_problem(store, vis, problem_id)
-    _check_writable(vis, problem, what)
+    check_writable(vis, problem, what)
     return problem
 
 
@@ -111,10 +94,10 @@ def _readable_refs(
     if vis.unrestricted:
         return
     for inc_id in incident_ids:
-        if not _incident_readable(store, vis, inc_id):
+        if not incident_readable(store, vis, inc_id):
             raise NotFound(f"no incident {inc_id}", where="incident_ids")
     for change_id in change_ids:
-        if not _change_readable(store, vis, change_id):
+        if not change_readable(store, vis, change_id):
             raise NotFound(f"no change {change_id}", where="change_ids")
 
 
@@ -139,49 +122,7 @@ def _check_would_record(
         service_ids=services,
         opened_at=now(),
     )
-    _check_writable(vis, probe, what)
-
-
-class _InView:
-    """The store as a scoped caller sees it, for the similar-problems scoring: only CIs,
-    relationships, incidents and problems in its view, so no evidence (and no reason
-    naming a CI, a path or an incident) comes from outside it."""
-
-    def __init__(self, store: GraphStore, vis: Visibility) -> None:
-        self._store = store
-        self._vis = vis
-
-    def get_ci(self, ci_id: str, *, as_of: datetime | None = None) -> CI:
-        self._vis.check(ci_id)
-        return self._store.get_ci(ci_id, as_of=as_of)
-
-    def subgraph(self, roots: Iterable[str], **kw: Any) -> Subgraph:
-        got = self._store.subgraph(roots, **kw)
-        return got.model_copy(
-            update={
-                "nodes": {i: c for i, c in got.nodes.items() if self._vis.allows(i)},
-                "edges": [e for e in got.edges if self._vis.allows_rel(e)],
-            }
-        )
-
-    def list_incidents(
-        self, *, ci_id: str | None = None, open_only: bool = False
-    ) -> list[Incident]:
-        found = self._store.list_incidents(ci_id=ci_id, open_only=open_only)
-        return [i for i in found if readable(self._vis, i)]
-
-    def list_problems(self, *, ci_id: str | None = None) -> list[Problem]:
-        found = self._store.list_problems(ci_id=ci_id)
-        return [seen(self._store, self._vis, p) for p in found if readable(self._vis, p)]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-
-def in_view(store: GraphStore, vis: Visibility) -> GraphStore:
-    if vis.unrestricted:
-        return store
-    return cast(GraphStore, _InView(store, vis))
+    check_writable(vis, probe, what)
 
 
 # --- models -------------------------------------------------------------------------------
@@ -293,7 +234,7 @@ def list_problems(
 ) -> ProblemListOut:
     """Problems by reference, filtered by CI or service, state, known error or incident."""
     ci_id = resolve_visible(store, vis, ci, where="ci").id if ci else None
-    if incident is not None and not _incident_readable(store, vis, incident):
+    if incident is not None and not incident_readable(store, vis, incident):
         raise NotFound(f"no incident {incident!r}", where="incident")
     found = [
         p
