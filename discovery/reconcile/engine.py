@@ -16,7 +16,7 @@ from typing import Any
 
 from cmdb.domain.changeset import ChangeSet, CIRef, Miss, Precedence
 from cmdb.domain.errors import CmdbError, InvalidInput
-from cmdb.domain.model import utcnow
+from cmdb.domain.model import CI, utcnow
 from cmdb.domain.records import Change, DiscoveryRun, RunProblem, RunStatus
 from cmdb.store.contract import GraphStore, SightingHit
 from discovery.reconcile import staleness
@@ -158,6 +158,7 @@ class _Job:
         self.progress: Progress = no_progress
         self.approved: Sequence[Change] = ()
         self.scan: dict[str, SightingHit] = {}
+        self.last_look: datetime | None = None
 
     # -- change sets and the run record ------------------------------------------------
     def changeset(self, **ops: Any) -> ChangeSet:
@@ -190,6 +191,16 @@ class _Job:
     def run(self) -> None:
         run, report = self.run_rec, self.report
         previous = staleness.runs_of(self.store, run.source, run.scope)
+        # When this source last looked at this scope to the end: a CI it saw then unchanged
+        # (its sighting's last_seen is refreshed only every touch_after) was as it was.
+        self.last_look = next(
+            (
+                r.started_at
+                for r in previous
+                if r.id != run.id and r.status in (RunStatus.SUCCEEDED, RunStatus.SUSPICIOUS)
+            ),
+            None,
+        )
         ctx = Context(
             source=run.source,
             scope=run.scope,
@@ -258,11 +269,27 @@ class _Job:
                         before=d.before,
                         after=d.after,
                         observed_at=self.seen,
+                        since=self._since(group.ci),
                     )
                     for d in changed
                     if d.before is not None  # a value changed or went; adding is enrichment
                 ]
         report.discrepancies = unauthorised(found, self.approved)
+
+    def _since(self, ci: CI) -> datetime | None:
+        """When this source last saw ``ci`` as it was: the difference arose after that."""
+        sighting = ci.sources.get(self.run_rec.source)
+        if sighting is None:
+            return None
+        looked = self.last_look
+        if (
+            looked is not None
+            and sighting.missed_runs == 0
+            and sighting.scope == self.run_rec.scope
+            and looked > sighting.last_seen
+        ):
+            return looked
+        return sighting.last_seen
 
     def _sweep(self, plan: Plan, reason: str | None, *, write: bool) -> list[Miss]:
         run, report = self.run_rec, self.report

@@ -52,6 +52,10 @@ class Discrepancy(BaseModel):
     before: Any = None
     after: Any = None
     observed_at: datetime
+    since: datetime | None = Field(
+        default=None,
+        description="when this source saw the CI before: the difference arose in between",
+    )
     why: str = Field(default="", description="why no approved change covers it")
     change_id: str | None = Field(
         default=None, description="the change that came nearest to covering it, if any"
@@ -88,10 +92,20 @@ class RunReport(BaseModel):
         }
 
 
-# States in which a change has been approved (and possibly carried out).
+# States in which a change has been approved (and possibly carried out); a reviewed or
+# closed change counts when its log shows it was authorised or implemented (a rejected one
+# is closed too).
 APPROVED_STATES = frozenset(
     {ChangeState.AUTHORISED, ChangeState.SCHEDULED, ChangeState.IMPLEMENTED}
 )
+_DONE = frozenset({ChangeState.REVIEWED, ChangeState.CLOSED})
+
+
+def approved(c: Change) -> bool:
+    return c.state in APPROVED_STATES or (
+        c.state in _DONE
+        and any(e.state in (ChangeState.AUTHORISED, ChangeState.IMPLEMENTED) for e in c.log)
+    )
 
 
 def unauthorised(found: Sequence[Discrepancy], approved: Sequence[Change]) -> list[Discrepancy]:
@@ -124,9 +138,12 @@ _Gap = tuple[int, timedelta, str, str]
 
 
 def _gap(c: Change, d: Discrepancy) -> _Gap | None:
-    """None when ``c`` covers ``d``."""
+    """None when ``c`` covers ``d``: the change's window overlaps the time the difference
+    arose in (after the source last saw the CI, up to this run; the run's moment alone
+    when the source never saw it before)."""
     at = d.observed_at
-    if c.state not in APPROVED_STATES:
+    since = d.since if d.since is not None and d.since < at else at
+    if not approved(c):
         why = (
             f"no approved change covers {_who(d)} at {_at(at)}; "
             f"{c.id} names it but is {c.state.value}"
@@ -135,9 +152,11 @@ def _gap(c: Change, d: Discrepancy) -> _Gap | None:
     if c.planned_start is not None and at < c.planned_start:
         why = f"{c.id}'s window starts {_at(c.planned_start)}; {_who(d)} seen changed at {_at(at)}"
         return (1, c.planned_start - at, why, c.id)
-    if c.planned_end is not None and c.planned_end < at:
+    if c.planned_end is not None and c.planned_end < since:
         why = f"{c.id}'s window ended {_at(c.planned_end)}; {_who(d)} seen changed at {_at(at)}"
-        return (1, at - c.planned_end, why, c.id)
+        if since < at:
+            why += f", unchanged at {_at(since)}"
+        return (1, since - c.planned_end, why, c.id)
     declared = c.ci_versions.get(d.ci_id)
     if d.field == "version" and declared is not None and d.after != declared:
         why = f"{c.id} brings version {declared} to {_who(d)}; found {d.after}"

@@ -16,10 +16,12 @@ from typer.testing import CliRunner
 
 from cmdb.cli import app
 from cmdb.domain.identifiers import Identifier, IdentifierKind
-from cmdb.domain.records import Change, ChangeState, ChangeType
+from cmdb.domain.records import Change, ChangeOutcome, ChangeState, ChangeType
 from cmdb.practice.changes import create_change, transition_change
+from cmdb.practice.lifecycle import transition
 from cmdb.store.contract import GraphStore
 from discovery.reconcile import RunReport, reconcile
+from discovery.reconcile.report import Discrepancy, unauthorised
 from discovery.records import DiscoveredCI, Inventory, collect
 from tests.fakes import FakeClock
 from tests.reconcile_support import all_cis
@@ -142,7 +144,11 @@ def test_outside_the_window_or_without_an_approved_change_is_listed(
         actor="alice",
         now=clock(),
     )
-    clock.advance(hours=3)
+    # The source saw web-01 unchanged after the window ended: a later change is not RFC-7's.
+    clock.advance(hours=2)
+    unchanged = clock().isoformat(timespec="seconds")
+    go(store, clock, scan("1.4.0"))
+    clock.advance(hours=1)
     report = go(store, clock, scan("1.4.2", web02="1.5.0"))
     why = {d.name: (d.change_id, d.why) for d in report.discrepancies}
     seen = clock().isoformat(timespec="seconds")
@@ -150,7 +156,8 @@ def test_outside_the_window_or_without_an_approved_change_is_listed(
     assert why == {
         "web-01": (
             "RFC-7",
-            f"RFC-7's window ended {ended}; web-01 ({cis['web-01']}) seen changed at {seen}",
+            f"RFC-7's window ended {ended}; web-01 ({cis['web-01']}) seen changed at {seen},"
+            f" unchanged at {unchanged}",
         ),
         "web-02": (
             "RFC-8",
@@ -158,6 +165,53 @@ def test_outside_the_window_or_without_an_approved_change_is_listed(
             "RFC-8 names it but is draft",
         ),
     }
+
+
+def test_a_nightly_run_after_the_window_sees_an_approved_change(
+    store: GraphStore, clock: FakeClock
+) -> None:
+    """The change happened between the source's last look and this run: a run at 06:00
+    after a 02:00-03:00 window is covered, and so is one after the change was reviewed
+    and closed."""
+    go(store, clock, scan("1.4.0"))
+    cis = ids(store)
+    start = clock() + HOUR
+    authorise(
+        store, clock, "RFC-7", [cis["web-01"]], {cis["web-01"]: "1.4.2"}, (start, start + HOUR)
+    )
+    clock.advance(hours=5)
+    assert go(store, clock, scan("1.4.2")).discrepancies == []
+    # Reviewed and closed, it still covers what it did (a rejected one never did).
+    done = store.get_change("RFC-7").model_copy(update={"reason": "CVE-2026-7"})
+    for to in (ChangeState.SCHEDULED, ChangeState.IMPLEMENTED):
+        done = transition(done, to, at=clock(), by="cm")
+    review = transition(
+        done, ChangeState.REVIEWED, at=clock(), by="cm", outcome=ChangeOutcome.SUCCESSFUL
+    )
+    closed = transition(review, ChangeState.CLOSED, at=clock(), by="cm")
+    rejected = Change(
+        id="RFC-9", title="t", ci_ids=[cis["web-01"]], state=ChangeState.CLOSED,
+        planned_start=start, planned_end=start + HOUR,
+    )  # fmt: skip
+    assert unauthorised(
+        [
+            Discrepancy(
+                ci_id=cis["web-01"], name="web-01", field="version", before="1.4.0",
+                after="1.4.2", observed_at=clock(), since=start - HOUR,
+            )
+        ],
+        [closed],
+    ) == []  # fmt: skip
+    [left] = unauthorised(
+        [
+            Discrepancy(
+                ci_id=cis["web-01"], name="web-01", field="version", before="1.4.0",
+                after="1.4.2", observed_at=clock(), since=start - HOUR,
+            )
+        ],
+        [rejected],
+    )  # fmt: skip
+    assert left.change_id == "RFC-9" and "is closed" in left.why
 
 
 def test_a_ci_no_change_names_is_listed(store: GraphStore, clock: FakeClock) -> None:
