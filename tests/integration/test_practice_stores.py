@@ -246,12 +246,21 @@ def test_review_links_incidents_and_failures_raise_the_risk_of_the_next_change(
                     actor="desk",
                     source="manual",
                     incidents=[
-                        # On a service the change put at risk, 2 h after: linked.
+                        # On vm-app-01 itself, 2 h after: linked.
                         Incident(
                             id="INC-1",
-                            title="booking errors",
+                            title="vm-app-01 unreachable",
+                            ci_ids=[vm1],
                             service_ids=[booking],
                             opened_at=done_at + timedelta(hours=2),
+                        ),
+                        # On a service the change only put at risk (one cluster member of
+                        # three): not linked, though it came within the hours.
+                        Incident(
+                            id="INC-4",
+                            title="booking errors",
+                            service_ids=[booking],
+                            opened_at=done_at + timedelta(hours=3),
                         ),
                         # On vm-app-01 itself, 30 h after: too late.
                         Incident(
@@ -278,6 +287,7 @@ def test_review_links_incidents_and_failures_raise_the_risk_of_the_next_change(
             assert [i.id for i in linked] == ["INC-1"] and reviewed.incident_ids == ["INC-1"]
             assert store.get_incident("INC-1").change_ids == ["RFC-A"]
             assert store.get_incident("INC-3").change_ids == []
+            assert store.get_incident("INC-4").change_ids == []
     rfc(store, "RFC-C", "vm-app-01")
     _, result = assess_change(store, "RFC-C", POLICY, actor="carol", now=NOW)
     assert (result.risk_class, result.rule) == (RiskClass.HIGH, "unreliable CIs")
