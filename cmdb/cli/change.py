@@ -155,6 +155,7 @@ def _show(store: GraphStore, ch: Change, as_json: bool) -> None:
                 for c, n in zip(ch.ci_ids, names, strict=True)
             ),
         ),
+        ("services", ", ".join(store.get_ci(s).name for s in ch.service_ids)),
         ("window", f"{when_text(ch.planned_start)} - {when_text(ch.planned_end)}"),
         ("reason", ch.reason),
         ("benefit", ch.business_benefit),
@@ -247,7 +248,9 @@ def transition_(
     as_json: JsonOpt = False,
 ) -> None:
     """Move an RFC to its next state (review: use `change review`). Working on the database
-    itself, the CLI is not held to approval levels; --authority records who decided."""
+    itself, the CLI is not held to approval levels; --authority records who decided. A
+    standard change authorised unassessed is assessed in the same step (recorded; with
+    --authority, pre-approved only within the policy's ceiling)."""
     state = cli(ctx)
     store = state.store()
     if to is ChangeState.REVIEWED:
@@ -261,6 +264,7 @@ def transition_(
         note=note,
         window=(parse_instant(start, where="--start"), parse_instant(end, where="--end")),
         authority=authority,
+        policy=policy_of(state),
     )
     _show(store, moved, as_json)
 
@@ -271,7 +275,16 @@ def update(
     change_id: IdArg,
     title: Annotated[str | None, typer.Option("--title")] = None,
     ci: Annotated[list[str], typer.Option("--ci", help="Add an affected CI.")] = [],  # noqa: B006
+    drop_ci: Annotated[
+        list[str], typer.Option("--drop-ci", help="It no longer changes this CI (nor its version).")
+    ] = [],  # noqa: B006
     ci_version: Annotated[list[str], typer.Option("--ci-version", metavar="CI=VERSION")] = [],  # noqa: B006
+    service: Annotated[
+        list[str], typer.Option("--service", help="Add a service it concerns.")
+    ] = [],  # noqa: B006
+    drop_service: Annotated[
+        list[str], typer.Option("--drop-service", help="It no longer concerns this service.")
+    ] = [],  # noqa: B006
     priority: Annotated[ChangePriority | None, typer.Option("--priority")] = None,
     start: Annotated[str | None, typer.Option("--start", metavar="TIME")] = None,
     end: Annotated[str | None, typer.Option("--end", metavar="TIME")] = None,
@@ -284,9 +297,9 @@ def update(
     resource: Annotated[list[str], typer.Option("--resource")] = [],  # noqa: B006
     as_json: JsonOpt = False,
 ) -> None:
-    """Amend an RFC: its documentation until it is closed (an emergency change is documented
-    after the fact this way); its CIs and window only as a draft or assessed (which drops
-    the assessment), or for an emergency change."""
+    """Amend an RFC: its documentation (services included) until it is closed (an emergency
+    change is documented after the fact this way); its CIs and window only as a draft or
+    assessed (which drops the assessment), or for an emergency change."""
     state = cli(ctx)
     store = state.store()
     ch = store.get_change(change_id)
@@ -304,10 +317,21 @@ def update(
     fields.update({k: v for k, v in scalars.items() if v is not None})
     versions = _versions(store, ci_version)
     added = [*_refs(store, ci, "--ci"), *versions]
-    if added:
-        fields["ci_ids"] = list(dict.fromkeys([*ch.ci_ids, *added]))
-    if versions:
-        fields["ci_versions"] = {**ch.ci_versions, **versions}
+    dropped = set(_refs(store, drop_ci, "--drop-ci"))
+    if dropped & set(added):
+        raise InvalidInput("a CI cannot be both added and dropped", where="--drop-ci")
+    if added or dropped:
+        fields["ci_ids"] = [c for c in dict.fromkeys([*ch.ci_ids, *added]) if c not in dropped]
+    if versions or dropped & set(ch.ci_versions):
+        kept = {**ch.ci_versions, **versions}
+        fields["ci_versions"] = {c: v for c, v in kept.items() if c not in dropped}
+    services = _refs(store, service, "--service")
+    gone = set(_refs(store, drop_service, "--drop-service"))
+    if gone & set(services):
+        raise InvalidInput("a service cannot be both added and dropped", where="--drop-service")
+    if services or gone:
+        kept_services = dict.fromkeys([*ch.service_ids, *services])
+        fields["service_ids"] = [s for s in kept_services if s not in gone]
     for name, extra in (
         ("related_changes", related),
         ("references", reference),

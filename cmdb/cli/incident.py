@@ -1,4 +1,5 @@
-"""``cmdb incident open|show|priority|clock|resolve``: incidents, priority and SLA clocks.
+"""``cmdb incident open|list|show|priority|clock|resolve``: incidents, priority and SLA
+clocks.
 
 Registered by the main CLI as ``app.add_typer(incident.app, name="incident")``.
 """
@@ -10,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from cmdb.domain.errors import NotFound
 from cmdb.domain.records import Incident, Level
 from cmdb.practice.clocks import ServiceClock, TargetClock
 from cmdb.practice.incidents import clocks, mark, open_incident, reprioritise
@@ -98,6 +100,46 @@ def open_(
         now=now_or(at),
     )
     _show(store, inc, as_json)
+
+
+def _name(store: GraphStore, ci_id: str) -> str:
+    # An incident may outlive a CI it names (an old snapshot): show the id rather than fail.
+    try:
+        return store.get_ci(ci_id).name
+    except NotFound:
+        return ci_id
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    ci: Annotated[
+        str | None, typer.Option("--ci", help="Incidents naming this CI or service.")
+    ] = None,
+    open_only: Annotated[bool, typer.Option("--open", help="Only open incidents.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Incidents, by reference (GET /incidents)."""
+    store = cli(ctx).store()
+    ci_id = resolve_ci(store, ci, where="--ci").id if ci else None
+    found = sorted(store.list_incidents(ci_id=ci_id, open_only=open_only), key=lambda i: i.id)
+    if as_json:
+        print_json(found)
+        return
+    t = Table()
+    for col in ("incident", "title", "state", "priority", "CIs", "services", "opened"):
+        t.add_column(col, overflow="fold")
+    for i in found:
+        t.add_row(
+            i.id,
+            i.title,
+            i.state.value,
+            i.priority.value + (" MAJOR" if i.major else ""),
+            ", ".join(_name(store, c) for c in i.ci_ids),
+            ", ".join(_name(store, s) for s in i.service_ids),
+            when_text(i.opened_at),
+        )
+    console().print(t)
 
 
 @app.command("show")

@@ -7,9 +7,10 @@ fields to the ``Change`` and ``Incident`` types (cmdb/gql/types.py inherits them
 recorded risk, the log and the allowed next states, a live risk assessment, collisions and
 window violations; an incident's impact, urgency and SLA clocks. ``PracticeQuery`` adds
 the schedule of changes and every collision to the root. Resolvers receive the stored
-records (pydantic models, already trimmed to the caller's scope by ``scoped_record``; an
-incident's linked changes are trimmed here, to those the caller reads); what they compute
-comes from the REST routers' functions, so both shells trim alike.
+records (pydantic models, already trimmed to the caller's scope by ``scoped_record``; a
+change's linked incidents and an incident's linked changes are trimmed here, to those the
+caller reads); what they compute comes from the REST routers' functions, so both shells
+trim alike.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from typing import Any, cast
 import strawberry
 from strawberry.types import Info
 
-from cmdb.api.routers.changes import ScheduleOut, collision_report, policy_of, schedule_report
+from cmdb.api.routers.changes import (
+    ScheduleOut,
+    SuggestionOut,
+    collision_report,
+    policy_of,
+    schedule_report,
+    suggest_window,
+)
 from cmdb.api.routers.changes import visible_change as rest_visible_change
 from cmdb.api.scope import readable
 from cmdb.domain.records import (
@@ -214,6 +222,31 @@ class ScheduleRowType:
     )
 
 
+@strawberry.type(name="CIVersion", description="The version a change brings to one CI.")
+class CIVersionType:
+    ci_id: str
+    version: str
+
+
+@strawberry.type(
+    name="WindowSuggestion",
+    description="The earliest window for a change (null start and end: none in the horizon).",
+)
+class SuggestionType:
+    change_id: str
+    start: datetime | None
+    end: datetime | None
+    duration_minutes: float
+    searched_from: datetime
+    searched_to: datetime
+    services: list[str] = strawberry.field(
+        description="'name (severity)' of the services whose calendars it respects"
+    )
+    avoided: list[str] = strawberry.field(
+        description="changes it would collide with, whose windows it keeps clear of"
+    )
+
+
 @strawberry.type(name="ChangeSchedule")
 class ChangeScheduleType:
     start: datetime
@@ -245,8 +278,24 @@ class ChangePractice:
         description="an emergency change implemented before full documentation"
     )
     review_notes: str
-    incident_ids: list[str] = strawberry.field(description="linked by the review")
     risk: ChangeRiskType | None = strawberry.field(description="the recorded assessment")
+
+    @strawberry.field(
+        description="The version it brings to each CI it declares one for (those in the "
+        "caller's scope)."
+    )
+    def ci_versions(self) -> list[CIVersionType]:
+        # The record is already trimmed to the caller's scope (``seen``, ``change_out``).
+        return [CIVersionType(ci_id=k, version=v) for k, v in _record(self).ci_versions.items()]
+
+    @strawberry.field(description="incidents linked by the review (those the caller reads)")
+    async def incident_ids(self, info: PInfo) -> list[str]:
+        linked = _record(self).incident_ids
+        vis = await info.context.visibility()
+        if vis.unrestricted or not linked:
+            return linked
+        reads = {i.id for i in await info.context.loaders.incidents() if readable(vis, i)}
+        return [i for i in linked if i in reads]
 
     @strawberry.field(description="Every state, in order, with who and why.")
     def log(self) -> list[StateEntryType]:
@@ -341,6 +390,30 @@ class PracticeQuery:
             )
 
         return cast(ChangeScheduleType, await ctx.call(work))
+
+    @strawberry.field(
+        description="The earliest window of `minutes` for a change, from `start` (default "
+        "now) within `days` (default: the policy's horizon), that fits every interrupted "
+        "service's maintenance windows, avoids their service hours and every impacted "
+        "service's blackouts, and overlaps no change it would collide with."
+    )
+    async def suggest_change_window(
+        self,
+        info: PInfo,
+        id: strawberry.ID,
+        minutes: int = 60,
+        start: datetime | None = None,
+        days: int | None = None,
+    ) -> SuggestionType:
+        ctx = info.context
+        vis = await ctx.visibility()
+
+        def work() -> SuggestionOut:
+            return suggest_window(
+                ctx.store, vis, ctx.settings, str(id), minutes=minutes, start=start, days=days
+            )
+
+        return cast(SuggestionType, await ctx.call(work))
 
     @strawberry.field(description="Every clash between open changes, and every violation.")
     async def change_collisions(self, info: PInfo) -> CollisionReportType:

@@ -18,6 +18,7 @@ import strawberry
 from cmdb.api.routers._shared import _Stamped, validated
 from cmdb.api.routers.changes import (
     ChangeIn,
+    ChangePatchIn,
     ReviewIn,
     TransitionIn,
     assess_rfc,
@@ -26,6 +27,7 @@ from cmdb.api.routers.changes import (
     policy_of,
     review_rfc,
     transition_rfc,
+    update_rfc,
 )
 from cmdb.api.routers.incidents import (
     IncidentIn,
@@ -36,6 +38,7 @@ from cmdb.api.routers.incidents import (
     resolve_for,
 )
 from cmdb.auth.roles import Permission
+from cmdb.domain.errors import InvalidInput
 from cmdb.domain.records import (
     ChangeOutcome,
     ChangePriority,
@@ -49,6 +52,17 @@ from cmdb.gql.types import ChangeRecordType, IncidentType
 from cmdb.store.contract import GraphStore
 
 
+@strawberry.input(name="CIVersionInput", description="The version a change brings to a CI "
+    "(id, kind=value or unique name); the CI is among those it changes.")  # fmt: skip
+class CIVersionInput:
+    ci: str
+    version: str
+
+
+def _versions(given: list[CIVersionInput] | None) -> dict[str, str] | None:
+    return None if given is None else {v.ci: v.version for v in given}
+
+
 @strawberry.input(name="ChangeInput", description="A new RFC (a draft); CIs and services by "
     "id, kind=value or unique name.")  # fmt: skip
 class ChangeInput:
@@ -58,6 +72,7 @@ class ChangeInput:
     priority: ChangePriority = ChangePriority.NORMAL
     requester: str = strawberry.field(default="", description="default: the caller")
     cis: list[str] = strawberry.field(default_factory=list)
+    ci_versions: list[CIVersionInput] = strawberry.field(default_factory=list)
     services: list[str] = strawberry.field(default_factory=list)
     planned_start: datetime | None = None
     planned_end: datetime | None = None
@@ -68,6 +83,30 @@ class ChangeInput:
     related_changes: list[str] = strawberry.field(default_factory=list)
     references: list[str] = strawberry.field(default_factory=list)
     resources: list[str] = strawberry.field(default_factory=list)
+
+
+@strawberry.input(name="ChangeUpdateInput", description="What to amend (REST's PATCH "
+    "/changes/{id}): only the fields given change, and the lists given replace the stored "
+    "ones. The documentation until the change is closed; its CIs and window only as a "
+    "draft or assessed (which drops the assessment), or for an emergency change.")  # fmt: skip
+class ChangeUpdateInput:
+    title: str | None = strawberry.UNSET
+    priority: ChangePriority | None = strawberry.UNSET
+    requester: str | None = strawberry.UNSET
+    cis: list[str] | None = strawberry.UNSET
+    ci_versions: list[CIVersionInput] | None = strawberry.field(
+        default=strawberry.UNSET, description="its CIs join `cis`"
+    )
+    services: list[str] | None = strawberry.UNSET
+    planned_start: datetime | None = strawberry.UNSET
+    planned_end: datetime | None = strawberry.UNSET
+    reason: str | None = strawberry.UNSET
+    business_benefit: str | None = strawberry.UNSET
+    backout_plan: str | None = strawberry.UNSET
+    expected_impact: ExpectedImpact | None = strawberry.UNSET
+    related_changes: list[str] | None = strawberry.UNSET
+    references: list[str] | None = strawberry.UNSET
+    resources: list[str] | None = strawberry.UNSET
 
 
 async def _write(info: PInfo, fn: Any, *args: Any) -> Any:
@@ -82,14 +121,33 @@ async def _write(info: PInfo, fn: Any, *args: Any) -> Any:
 class PracticeMutation:
     @strawberry.mutation(description="Raise an RFC (a draft).")
     async def create_change(self, info: PInfo, input: ChangeInput) -> ChangeRecordType:
-        body = validated(ChangeIn, dict(vars(input)), where="input")
+        given = {**vars(input), "ci_versions": _versions(input.ci_versions)}
+        body = validated(ChangeIn, given, where="input")
         return cast(ChangeRecordType, await _write(info, create_rfc, body))
+
+    @strawberry.mutation(
+        description="Amend an RFC (an emergency change is documented after the fact this "
+        "way, so that it can be reviewed): the same fields and rules as REST's PATCH "
+        "/changes/{id}; a scoped caller amends only a change wholly in its view, to name "
+        "only what is in its view."
+    )
+    async def update_change(
+        self, info: PInfo, id: strawberry.ID, input: ChangeUpdateInput
+    ) -> ChangeRecordType:
+        given = {k: v for k, v in vars(input).items() if v is not strawberry.UNSET}
+        if not given:
+            raise InvalidInput("nothing to change: give at least one field", where="input")
+        if "ci_versions" in given:
+            given["ci_versions"] = _versions(given["ci_versions"])
+        body = validated(ChangePatchIn, given, where="input")
+        return cast(ChangeRecordType, await _write(info, update_rfc, str(id), body))
 
     @strawberry.mutation(
         description="One step of a change's lifecycle (an illegal one names the allowed next "
         "states); scheduling may set the window in the same step. Authorising a change, or "
         "rejecting an assessed one, needs a role whose change authority covers the approval "
-        "it needs (FORBIDDEN otherwise)."
+        "it needs (FORBIDDEN otherwise); a standard change authorised unassessed is assessed "
+        "in the same step, pre-approved only within the policy's ceiling."
     )
     async def transition_change(
         self,
@@ -107,7 +165,8 @@ class PracticeMutation:
         # Deciding the change needs the caller's change authority, which only its role gives.
         principal = info.context.require(Permission.EDIT)
         authority = authority_of(principal)
-        got = await _write(info, transition_rfc, str(id), body, authority)
+        policy = policy_of(info.context.settings)
+        got = await _write(info, transition_rfc, str(id), body, authority, policy)
         return cast(ChangeRecordType, got)
 
     @strawberry.mutation(

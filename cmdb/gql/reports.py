@@ -53,6 +53,12 @@ To = Annotated[
     datetime | None, strawberry.argument(description="count until this instant (no zone: UTC)")
 ]
 Top = Annotated[int, strawberry.argument(description=f"rows per ranking (1..{MAX_TOP})")]
+At = Annotated[
+    datetime | None,
+    strawberry.argument(
+        description="the report's instant, for ages and SLA clocks (no zone: UTC); default now"
+    ),
+]
 
 
 # --- answer types ----------------------------------------------------------------------
@@ -313,8 +319,8 @@ class CabAgendaType:
 # --- root fields -----------------------------------------------------------------------
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+def _now(at: datetime | None = None) -> datetime:
+    return instant(at) or datetime.now(UTC)
 
 
 def _period(start: datetime | None, end: datetime | None) -> Period:
@@ -341,11 +347,11 @@ class ReportsQuery:
         "rejected, emergency and failed counts; the backlog (open changes) and its age."
     )
     async def change_report(
-        self, info: RInfo, from_: From = None, to: To = None, top: Top = DEFAULT_TOP
+        self, info: RInfo, from_: From = None, to: To = None, top: Top = DEFAULT_TOP, at: At = None
     ) -> ChangesReportType:
         scope, period = await _scope(info), _period(from_, to)
         got = await info.context.call(
-            build_changes_report, info.context.store, _now(), period=period, scope=scope,
+            build_changes_report, info.context.store, _now(at), period=period, scope=scope,
             top=_top(top),
         )  # fmt: skip
         return cast(ChangesReportType, got)
@@ -355,11 +361,11 @@ class ReportsQuery:
         "breaches (response and resolution clocks counted in service hours)."
     )
     async def incident_report(
-        self, info: RInfo, from_: From = None, to: To = None, top: Top = DEFAULT_TOP
+        self, info: RInfo, from_: From = None, to: To = None, top: Top = DEFAULT_TOP, at: At = None
     ) -> IncidentsReportType:
         scope, period = await _scope(info), _period(from_, to)
         got = await info.context.call(
-            build_incidents_report, info.context.store, _now(), period=period, scope=scope,
+            build_incidents_report, info.context.store, _now(at), period=period, scope=scope,
             top=_top(top),
         )  # fmt: skip
         return cast(IncidentsReportType, got)
@@ -369,11 +375,11 @@ class ReportsQuery:
         "service; open known errors; the open problems' age and the incidents they explain."
     )
     async def problem_report(
-        self, info: RInfo, from_: From = None, to: To = None, top: Top = DEFAULT_TOP
+        self, info: RInfo, from_: From = None, to: To = None, top: Top = DEFAULT_TOP, at: At = None
     ) -> ProblemsReportType:
         scope, period = await _scope(info), _period(from_, to)
         got = await info.context.call(
-            build_problems_report, info.context.store, _now(), period=period, scope=scope,
+            build_problems_report, info.context.store, _now(at), period=period, scope=scope,
             top=_top(top),
         )  # fmt: skip
         return cast(ProblemsReportType, got)
@@ -383,11 +389,11 @@ class ReportsQuery:
         "most and named by most incidents (in the period)."
     )
     async def ci_report(
-        self, info: RInfo, from_: From = None, to: To = None, top: Top = DEFAULT_TOP
+        self, info: RInfo, from_: From = None, to: To = None, top: Top = DEFAULT_TOP, at: At = None
     ) -> CIsReportType:
         scope, period = await _scope(info), _period(from_, to)
         got = await info.context.call(
-            build_cis_report, info.context.store, _now(), period=period, scope=scope,
+            build_cis_report, info.context.store, _now(at), period=period, scope=scope,
             top=_top(top),
         )  # fmt: skip
         return cast(CIsReportType, got)
@@ -403,12 +409,13 @@ class ReportsQuery:
             int,
             strawberry.argument(description=f"most CIs listed per finding (1..{MAX_HEALTH_ROWS})"),
         ] = DEFAULT_HEALTH_ROWS,
+        at: At = None,
     ) -> HealthReportType:
         scope = await _scope(info)
         if not 1 <= limit <= MAX_HEALTH_ROWS:
             raise InvalidInput(f"limit must be between 1 and {MAX_HEALTH_ROWS}", where="limit")
         got = await info.context.call(
-            build_health_report, info.context.store, _now(), scope=scope, limit=limit
+            build_health_report, info.context.store, _now(at), scope=scope, limit=limit
         )
         return cast(HealthReportType, got)
 
@@ -430,12 +437,13 @@ class ReportsQuery:
         days: Annotated[
             int, strawberry.argument(description=f"1..{MAX_AGENDA_DAYS}")
         ] = DEFAULT_AGENDA_DAYS,
+        at: At = None,
     ) -> CabAgendaType:
         ctx = info.context
         scope = await _scope(info)
         if not 1 <= days <= MAX_AGENDA_DAYS:
             raise InvalidInput(f"days must be between 1 and {MAX_AGENDA_DAYS}", where="days")
-        now = _now()
+        now = _now(at)
         start = instant(from_) or now
         end = instant(to) or start + timedelta(days=days)
 

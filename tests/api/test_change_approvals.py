@@ -97,11 +97,23 @@ def test_an_emergency_change_needs_the_emergency_cab(api_embedded: Api) -> None:
     assert decided_by(api, "RFC-E") == ("authorised", "test-cab", "cab")
 
 
-def test_a_standard_change_needs_nobody_senior(api_embedded: Api) -> None:
-    api = api_embedded
-    rfc(api, "RFC-S", "srv-01", type="standard")  # pre-approved, whatever it touches
+def test_a_standard_change_is_pre_approved_only_within_the_ceiling(api: Api) -> None:
+    """Authorised straight from draft, unassessed: assessed in the same write, so its
+    pre-approval holds only while a normal change would be low risk (the policy's
+    standard_ceiling). srv-01 at night is a customer-facing outage: high, the CAB's."""
+    rfc(api, "RFC-S", "vm-app-01", type="standard")
     ok(move(api, "RFC-S", "authorised", CM))
     assert decided_by(api, "RFC-S") == ("authorised", "test-change-manager", "change_manager")
+    risk = api.store.get_change("RFC-S").risk
+    assert risk is not None and risk.approval.value == "pre_approved"  # recorded with it
+
+    rfc(api, "RFC-BIG", "srv-01", type="standard")
+    refused(api, "RFC-BIG", "authorised", CM, "cab")
+    message = move(api, "RFC-BIG", "authorised", CM).json()["error"]["message"]
+    assert "(high risk: customer-facing outage)" in message
+    assert api.store.get_change("RFC-BIG").risk is None  # the refusal wrote nothing
+    assert ok(move(api, "RFC-BIG", "authorised", CAB))["risk"]["approval"] == "cab"
+    assert decided_by(api, "RFC-BIG") == ("authorised", "test-cab", "cab")
 
 
 def test_withdrawing_a_draft_decides_nothing(api_embedded: Api) -> None:
@@ -168,4 +180,11 @@ def test_graphql_applies_the_same_levels(api_embedded: Api) -> None:
     err = error_of(gql(api, MOVE, {"id": "RFC-VH", "to": "AUTHORISED"}, role=CAB))
     assert err["extensions"]["code"] == "FORBIDDEN" and "needs board approval" in err["message"]
     got = data(api, MOVE, {"id": "RFC-VH", "to": "AUTHORISED"}, role=BOARD)
+    assert got == {"transitionChange": {"state": "AUTHORISED"}}
+
+    # A standard change is assessed on the way, as through REST.
+    rfc(api, "RFC-S", "srv-01", type="standard")
+    err = error_of(gql(api, MOVE, {"id": "RFC-S", "to": "AUTHORISED"}, role=CM))
+    assert err["extensions"]["code"] == "FORBIDDEN" and "RFC-S needs cab approval" in err["message"]
+    got = data(api, MOVE, {"id": "RFC-S", "to": "AUTHORISED"}, role=CAB)
     assert got == {"transitionChange": {"state": "AUTHORISED"}}

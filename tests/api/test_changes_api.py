@@ -15,6 +15,7 @@ from cmdb.domain.changeset import ChangeSet
 from cmdb.domain.service import Blackout, ServiceCalendar, TimeRange, Weekday
 from cmdb.store.refs import resolve_ci
 from tests.api.conftest import Api
+from tests.api.test_graphql import data
 
 BOOKING, APP_API, IDENTITY = "Online Ferry Booking", "Boarding Pass App API", "Identity & Sign-in"
 NIGHT = ("2026-12-01T02:00:00Z", "2026-12-01T03:00:00Z")
@@ -338,3 +339,40 @@ def test_a_scoped_token_sees_and_writes_only_inside_its_services(api: Api) -> No
     assert r.status_code == 200 and r.json()["state"] == "rejected"
     rows = get("/schedule", viewer, params={"start": "2026-12-01T00:00:00Z", "days": 2})
     assert [r["id"] for r in rows.json()["items"]] == []  # rejected: off the schedule
+
+
+def test_a_scoped_token_sees_only_the_linked_incidents_it_reads(api: Api) -> None:
+    """A change's linked incidents are trimmed like an incident's linked changes: a scoped
+    token is not shown the id of an incident it cannot read (REST and GraphQL)."""
+    rfc(api, "RFC-MIX", "vm-app-01", "booking-web-1", type="emergency", window=None)
+    ok(call(api, "POST", "/RFC-MIX/transition", {"to": "implemented"}, role=Role.CAB))
+    for inc_id, ci in (("INC-IN", "vm-app-01"), ("INC-OUT", "booking-web-1")):
+        r = api.client.post(
+            f"{API_PREFIX}/incidents",
+            json={"id": inc_id, "title": f"{ci} slow", "cis": [ci]},
+            headers=api.as_role(CM),
+        )
+        assert r.status_code == 201, r.text
+    ok(call(api, "PATCH", "/RFC-MIX", {"planned_start": NIGHT[0], "planned_end": NIGHT[1]}))
+    done = ok(call(api, "POST", "/RFC-MIX/review", {"outcome": "failed"}))
+    assert sorted(done["change"]["incident_ids"]) == ["INC-IN", "INC-OUT"]
+
+    viewer = api.token_for(Role.VIEWER, services=(cid(api, APP_API),), name="scoped-viewer")
+    incidents = api.client.get(f"{API_PREFIX}/incidents", headers=viewer).json()["items"]
+    assert [i["id"] for i in incidents] == ["INC-IN"]  # INC-OUT is outside its view
+    one = api.client.get(url("/RFC-MIX"), headers=viewer).json()
+    assert one["incident_ids"] == ["INC-IN"] and one["ci_ids"] == [cid(api, "vm-app-01")]
+    listed = api.client.get(url(""), headers=viewer).json()["items"]
+    assert [c["incident_ids"] for c in listed] == [["INC-IN"]]
+    q = '{ change(id: "RFC-MIX") { incidentIds } changes { incidentIds } }'
+    assert data(api, q, headers=viewer) == {
+        "change": {"incidentIds": ["INC-IN"]},
+        "changes": [{"incidentIds": ["INC-IN"]}],
+    }
+    # Unscoped callers see both.
+    assert sorted(ok(call(api, "GET", "/RFC-MIX", role=Role.VIEWER))["incident_ids"]) == [
+        "INC-IN",
+        "INC-OUT",
+    ]
+    every = data(api, q, role=Role.VIEWER)["change"]["incidentIds"]
+    assert sorted(every) == ["INC-IN", "INC-OUT"]

@@ -5,14 +5,24 @@ cover those routes)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from cmdb.api.app import API_PREFIX
 from cmdb.auth.roles import Role
+from cmdb.domain.service import Blackout, ServiceCalendar, TimeRange, Weekday
 from cmdb.store.refs import resolve_ci
 from tests.api.conftest import Api
-from tests.api.test_changes_api import BOOKING, NIGHT, rfc
+from tests.api.test_changes_api import (
+    APP_API,
+    BOOKING,
+    NIGHT,
+    call,
+    cid,
+    ok,
+    rfc,
+    set_service_windows,
+)
 from tests.api.test_graphql import data, error_of, gql
 from tests.api.test_graphql_operations import run
 from tests.api.test_incidents_api import OPENED, iso
@@ -185,3 +195,148 @@ def test_mutations_for_changes_and_incidents(api: Api) -> None:
     assert m("Prio", {"id": "INC-1"})["prioritiseIncident"] == {"priority": "P1", "major": True}
     done = m("Resolve", {"id": "INC-1"})["resolveIncident"]
     assert done["state"] == "RESOLVED" and done["respondedAt"] == done["resolvedAt"]
+
+
+UPDATE = """mutation Update($id: ID!, $input: ChangeUpdateInput!) {
+  updateChange(id: $id, input: $input) {
+    state reviewRequired cis { name } serviceIds ciVersions { ciId version }
+    reason plannedStart
+  }
+}
+mutation Review($id: ID!) { reviewChange(id: $id, outcome: SUCCESSFUL) { state reviewRequired } }
+"""
+
+
+def test_an_emergency_change_documented_after_the_fact_through_graphql(api: Api) -> None:
+    """updateChange: REST's PATCH (its fields, lists replacing, its scope and permission),
+    so an emergency change implemented undocumented can be documented, then reviewed."""
+    cm = Role.CHANGE_MANAGER
+    rfc(api, "RFC-E", type="emergency", window=None, reason="", backout_plan="")
+    ok(call(api, "POST", "/RFC-E/transition", {"to": "implemented"}, role=Role.CAB))
+    err = error_of(gql(api, UPDATE, {"id": "RFC-E"}, op="Review", role=cm))
+    assert "before it is documented" in err["message"]
+
+    doc = {
+        "cis": ["vm-app-01", "vm-app-03"],
+        "ciVersions": [{"ci": "vm-app-03", "version": "5.15.2"}],
+        "services": [APP_API],
+        "plannedStart": NIGHT[0],
+        "plannedEnd": NIGHT[1],
+        "reason": "CVE-2026-0001",
+        "backoutPlan": "restore the snapshot",
+    }
+    before = api.store.get_change("RFC-E")
+    for role in (Role.VIEWER, Role.DISCOVERY):
+        err = error_of(gql(api, UPDATE, {"id": "RFC-E", "input": doc}, op="Update", role=role))
+        assert "may not" in err["message"], err
+    err = error_of(gql(api, UPDATE, {"id": "RFC-E", "input": {}}, op="Update", role=cm))
+    assert err["extensions"]["where"] == "input" and "nothing to change" in err["message"]
+    assert api.store.get_change("RFC-E") == before
+
+    got = data(api, UPDATE, {"id": "RFC-E", "input": doc}, op="Update", role=cm)["updateChange"]
+    assert [c["name"] for c in got["cis"]] == ["vm-app-01", "vm-app-03"]
+    assert got["ciVersions"] == [{"ciId": cid(api, "vm-app-03"), "version": "5.15.2"}]
+    assert got["serviceIds"] == [cid(api, APP_API)] and got["reason"] == "CVE-2026-0001"
+    assert got["plannedStart"].startswith(NIGHT[0][:16]) and got["reviewRequired"]
+    # The lists given replace the stored ones, as in REST (a version only for a CI kept).
+    bad = {"id": "RFC-E", "input": {"cis": ["vm-app-01"]}}
+    err = error_of(gql(api, UPDATE, bad, op="Update", role=cm))
+    assert err["extensions"]["code"] == "INVALID_INPUT" and "ci_versions" in err["message"]
+    fewer = {"cis": ["vm-app-01"], "ciVersions": [], "services": []}
+    got = data(api, UPDATE, {"id": "RFC-E", "input": fewer}, op="Update", role=cm)
+    assert got["updateChange"]["cis"] == [{"name": "vm-app-01"}]
+    assert (got["updateChange"]["ciVersions"], got["updateChange"]["serviceIds"]) == ([], [])
+    rest_view = ok(call(api, "GET", "/RFC-E"))
+    assert (rest_view["ci_ids"], rest_view["ci_versions"]) == ([cid(api, "vm-app-01")], {})
+    assert rest_view["reason"] == "CVE-2026-0001"  # what was not given is kept
+
+    reviewed = data(api, UPDATE, {"id": "RFC-E"}, op="Review", role=cm)["reviewChange"]
+    assert reviewed == {"state": "REVIEWED", "reviewRequired": False}
+    amended = [h for h in api.store.history("RFC-E") if h.field == "ci_versions"][-1]
+    assert amended.actor == "test-change-manager" and amended.request_id  # in history
+
+
+def test_update_change_keeps_a_scoped_caller_inside_its_view(api: Api) -> None:
+    rfc(api, "RFC-IN", "vm-app-01")
+    rfc(api, "RFC-OUT", "booking-web-1")
+    editor = api.token_for(Role.CHANGE_MANAGER, services=(cid(api, APP_API),), name="scoped-cm")
+    before = api.store.list_changes()
+    err = error_of(
+        gql(api, UPDATE, {"id": "RFC-OUT", "input": {"reason": "x"}}, op="Update", headers=editor)
+    )
+    assert err["message"] == "no change 'RFC-OUT'"
+    outside = {"id": "RFC-IN", "input": {"cis": ["vm-app-01", "booking-web-1"]}}
+    err = error_of(gql(api, UPDATE, outside, op="Update", headers=editor))
+    assert err["extensions"]["code"] == "NOT_FOUND" and err["extensions"]["where"] == "cis.1"
+    assert api.store.list_changes() == before
+    got = data(api, UPDATE, {"id": "RFC-IN", "input": {"reason": "y"}}, op="Update", headers=editor)
+    assert got["updateChange"]["reason"] == "y"
+
+
+def test_a_change_shows_its_declared_versions_within_the_callers_scope(api: Api) -> None:
+    versions = {"vm-app-01": "5.15.2", "booking-web-1": "2.0"}
+    rfc(api, "RFC-MIX", "vm-app-01", "booking-web-1", ci_versions=versions)
+    q = '{ change(id: "RFC-MIX") { ciVersions { ciId version } } }'
+    every = data(api, q, role=Role.VIEWER)["change"]["ciVersions"]
+    assert sorted((v["ciId"], v["version"]) for v in every) == sorted(
+        (cid(api, ref), v) for ref, v in versions.items()
+    )
+    viewer = api.token_for(Role.VIEWER, services=(cid(api, APP_API),), name="scoped-viewer")
+    mine = [{"ciId": cid(api, "vm-app-01"), "version": "5.15.2"}]
+    assert data(api, q, headers=viewer) == {"change": {"ciVersions": mine}}
+    listed = data(api, "{ changes { ciVersions { ciId version } } }", headers=viewer)
+    assert listed == {"changes": [{"ciVersions": mine}]}
+    on_ci = data(
+        api, '{ ci(ref: "vm-app-01") { changes { ciVersions { ciId } } } }', headers=viewer
+    )
+    assert on_ci["ci"]["changes"] == [{"ciVersions": [{"ciId": mine[0]["ciId"]}]}]
+    assert cid(api, "booking-web-1") not in str(gql(api, q, headers=viewer))
+    # createChange declares them as REST's POST does.
+    made = data(
+        api,
+        "mutation($i: ChangeInput!) { createChange(input: $i) { ciIds ciVersions { version } } }",
+        {"i": {"id": "RFC-V", "title": "v", "ciVersions": [{"ci": "vm-app-03", "version": "6"}]}},
+        role=Role.CHANGE_MANAGER,
+    )["createChange"]
+    assert made == {"ciIds": [cid(api, "vm-app-03")], "ciVersions": [{"version": "6"}]}
+
+
+SUGGEST = """query($id: ID!, $minutes: Int!, $start: DateTime, $days: Int) {
+  suggestChangeWindow(id: $id, minutes: $minutes, start: $start, days: $days) {
+    changeId start end durationMinutes searchedFrom searchedTo services avoided
+  }
+}"""
+
+
+def test_the_suggested_window_as_rest_answers_it(api: Api) -> None:
+    maint = ServiceCalendar(
+        timezone="Europe/London", weekly={Weekday.SUN: [TimeRange(start=time(1), end=time(4))]}
+    )
+    freeze = Blackout(
+        start=datetime(2026, 12, 5, tzinfo=UTC), end=datetime(2026, 12, 7, tzinfo=UTC)
+    )
+    set_service_windows(api, BOOKING, maintenance_windows=maint, blackouts=[freeze])
+    rfc(api, "RFC-9", "bookings-db", window=("2026-12-13T01:00:00Z", "2026-12-13T02:30:00Z"))
+    rfc(api, "RFC-1", "srv-01", window=None)
+    asked = {"minutes": 60, "start": "2026-12-02T00:00:00", "days": 30}  # no zone: UTC
+    got = data(api, SUGGEST, {"id": "RFC-1", **asked}, role=Role.VIEWER)["suggestChangeWindow"]
+    assert got["start"].startswith("2026-12-13T02:30") and got["end"].startswith("2026-12-13T03:30")
+    assert got["avoided"] == ["RFC-9"] and f"{BOOKING} (down)" in got["services"]
+    rest_answer = ok(call(api, "GET", "/RFC-1/suggest-window", role=Role.VIEWER, params=asked))
+    assert got == {
+        "changeId": rest_answer["change_id"],
+        "start": rest_answer["start"].replace("Z", "+00:00"),
+        "end": rest_answer["end"].replace("Z", "+00:00"),
+        "durationMinutes": rest_answer["duration_minutes"],
+        "searchedFrom": rest_answer["searched_from"].replace("Z", "+00:00"),
+        "searchedTo": rest_answer["searched_to"].replace("Z", "+00:00"),
+        "services": rest_answer["services"],
+        "avoided": rest_answer["avoided"],
+    }
+    for bad, where in (({"minutes": 0}, "minutes"), ({"minutes": 60, "days": 0}, "days")):
+        err = error_of(gql(api, SUGGEST, {"id": "RFC-1", **bad}))
+        assert (err["extensions"]["code"], err["extensions"]["where"]) == ("INVALID_INPUT", where)
+    rfc(api, "RFC-OUT", "booking-web-1", window=None)
+    viewer = api.token_for(Role.VIEWER, services=(cid(api, APP_API),), name="scoped-viewer")
+    err = error_of(gql(api, SUGGEST, {"id": "RFC-OUT", "minutes": 60}, headers=viewer))
+    assert err["message"] == "no change 'RFC-OUT'"

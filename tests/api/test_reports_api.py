@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cmdb.api.app import API_PREFIX
@@ -15,6 +15,7 @@ from cmdb.practice.problems import log_problem
 from cmdb.store.refs import resolve_ci
 from tests.api.conftest import Api
 from tests.api.test_changes_api import APP_API, BOOKING, NIGHT, call, rfc
+from tests.api.test_graphql import data
 
 R = f"{API_PREFIX}/reports"
 REPORTS = ("changes", "incidents", "problems", "cis", "health", "cab-agenda")
@@ -157,3 +158,51 @@ def test_the_problems_report_counts_known_errors_and_trims_a_scope(api: Api) -> 
     assert [c["key"] for c in mine["by_ci"]] == [switch.id]
     text = api.client.get(f"{R}/problems", params={"format": "csv"}, headers=scoped).text
     assert "PRB-2" in text and db.id not in text and db.name not in text
+
+
+def test_at_sets_the_reports_instant(api: Api) -> None:
+    """``at`` is the CLI's --at: the instant ages and SLA clocks are read at (no zone: UTC),
+    on every report that has one, REST and GraphQL alike."""
+    viewer = api.as_role(Role.VIEWER)
+    then = "2030-01-01T00:00:00"
+    for name in REPORTS:
+        r = api.client.get(f"{R}/{name}", params={"at": then}, headers=viewer)
+        assert r.status_code == 200, (name, r.text)
+        assert r.json()["generated_at"] == then + "Z", name
+    bad = api.client.get(f"{R}/changes", params={"at": "soon"}, headers=viewer)
+    assert bad.status_code == 422 and bad.json()["error"]["where"].endswith("at")
+
+    rfc(api, "RFC-1", "vm-app-01")
+    r = api.client.post(
+        f"{API_PREFIX}/incidents",
+        json={"id": "INC-1", "title": "srv-01 down", "cis": ["srv-01"]},
+        headers=api.as_role(Role.CHANGE_MANAGER),
+    )
+    assert r.status_code == 201, r.text
+    raised = api.store.get_change("RFC-1").log[0].at
+    later = (raised + timedelta(days=10)).isoformat()
+    backlog = api.client.get(f"{R}/changes", params={"at": later}, headers=viewer).json()["backlog"]
+    assert abs(backlog["oldest"][0]["age_days"] - 10) < 0.01
+    now = api.client.get(f"{R}/changes", headers=viewer).json()["backlog"]
+    assert now["oldest"][0]["age_days"] < 1
+    # A month on, the open incident's clocks are long past their targets.
+    month = (raised + timedelta(days=30)).isoformat()
+    incidents = api.client.get(f"{R}/incidents", params={"at": month}, headers=viewer).json()
+    assert incidents["breached_incidents"] == 1 and incidents["breaches"]
+    assert api.client.get(f"{R}/incidents", headers=viewer).json()["breached_incidents"] == 0
+
+    q = """query($at: DateTime) {
+      changeReport(at: $at) { generatedAt backlog { oldest { id ageDays } } }
+      incidentReport(at: $at) { breachedIncidents }
+      problemReport(at: $at) { generatedAt }
+      ciReport(at: $at) { generatedAt }
+      cmdbHealth(at: $at) { generatedAt }
+      cabAgenda(at: $at) { generatedAt }
+    }"""
+    got = data(api, q, {"at": later}, role=Role.VIEWER)
+    assert (
+        got["changeReport"]["backlog"]["oldest"][0]["ageDays"] == backlog["oldest"][0]["age_days"]
+    )
+    got = data(api, q, {"at": then}, role=Role.VIEWER)
+    assert {got[k]["generatedAt"] for k in got if k != "incidentReport"} == {then + "+00:00"}
+    assert got["incidentReport"]["breachedIncidents"] == 1

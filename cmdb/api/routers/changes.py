@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from cmdb.api.deps import Editor, Reader, SettingsDep, Store, Visible
 from cmdb.api.routers._shared import instant, resolve_visible, stamped, validated
-from cmdb.api.scope import Visibility, check_writable, named, readable
+from cmdb.api.scope import Visibility, check_writable, incident_readable, named, readable
 from cmdb.auth.roles import authority as role_authority
 from cmdb.auth.tokens import Principal
 from cmdb.config import Settings
@@ -79,13 +79,18 @@ class ChangeOut(Change):
     )
 
 
-def change_out(change: Change, vis: Visibility) -> ChangeOut:
+def change_out(store: GraphStore, vis: Visibility, change: Change) -> ChangeOut:
+    """``change`` as the caller is shown it: the CIs, services and declared versions in its
+    view, and the linked incidents it reads (a linked record's id is a hint too)."""
     if not vis.unrestricted:
         change = change.model_copy(
             update={
                 "ci_ids": vis.keep(change.ci_ids),
                 "service_ids": vis.keep(change.service_ids),
                 "ci_versions": {k: v for k, v in change.ci_versions.items() if vis.allows(k)},
+                "incident_ids": [
+                    i for i in change.incident_ids if incident_readable(store, vis, i)
+                ],
             }
         )
     return ChangeOut.model_validate({**change.model_dump(), "allowed_next": allowed_next(change)})
@@ -250,7 +255,7 @@ def list_changes(
         and (svc_id is None or svc_id in c.service_ids)
     ]
     found.sort(key=lambda c: c.id)
-    return ChangeListOut(items=[change_out(c, vis) for c in found])
+    return ChangeListOut(items=[change_out(store, vis, c) for c in found])
 
 
 @router.get("/schedule", operation_id="scheduleChanges", response_model=ScheduleOut)
@@ -386,7 +391,7 @@ async def list_change_collisions(_: Reader, store: Store, vis: Visible) -> Colli
 @router.get("/{change_id}", operation_id="getChange", response_model=ChangeOut)
 def get_change(change_id: str, _: Reader, store: Store, vis: Visible) -> ChangeOut:
     """One RFC with its log and the states it may go to next."""
-    return change_out(visible_change(store, vis, change_id), vis)
+    return change_out(store, vis, visible_change(store, vis, change_id))
 
 
 @router.get(
@@ -415,6 +420,9 @@ def get_change_risk(
     return AssessmentOut.model_validate(result.model_dump())
 
 
+MAX_MINUTES = 7 * 24 * 60
+
+
 @router.get(
     "/{change_id}/suggest-window", operation_id="suggestChangeWindow", response_model=SuggestionOut
 )
@@ -424,7 +432,7 @@ def suggest_change_window(
     store: Store,
     vis: Visible,
     settings: SettingsDep,
-    minutes: Annotated[int, Query(ge=1, le=7 * 24 * 60, description="How long it takes.")] = 60,
+    minutes: Annotated[int, Query(ge=1, le=MAX_MINUTES, description="How long it takes.")] = 60,
     start: Start = None,
     days: Annotated[
         int | None, Query(ge=1, le=MAX_DAYS, description="Search horizon (default: policy).")
@@ -433,6 +441,25 @@ def suggest_change_window(
     """The earliest window that fits every interrupted service's maintenance windows,
     avoids their service hours and every impacted service's blackouts, and overlaps no
     change it would collide with."""
+    return suggest_window(store, vis, settings, change_id, minutes=minutes, start=start, days=days)
+
+
+def suggest_window(
+    store: GraphStore,
+    vis: Visibility,
+    settings: Settings,
+    change_id: str,
+    *,
+    minutes: int,
+    start: datetime | None,
+    days: int | None,
+) -> SuggestionOut:
+    """The answer of GET .../suggest-window (GraphQL's suggestChangeWindow too), trimmed
+    to what the caller sees: the services it respects and the changes it kept clear of."""
+    if not 1 <= minutes <= MAX_MINUTES:
+        raise InvalidInput(f"minutes must be between 1 and {MAX_MINUTES}", where="minutes")
+    if days is not None and not 1 <= days <= MAX_DAYS:
+        raise InvalidInput(f"days must be between 1 and {MAX_DAYS}", where="days")
     change = visible_change(store, vis, change_id)
     t0 = instant(start) or now()
     horizon = timedelta(days=days or policy_of(settings).suggest_horizon_days)
@@ -491,7 +518,7 @@ def create_rfc(store: GraphStore, vis: Visibility, actor: str, body: ChangeIn) -
     change = validated(Change, data, where="body")
     check_writable(vis, change, "raise it")
     made = create_change(store, change, actor=actor, now=now())
-    return change_out(made, vis)
+    return change_out(store, vis, made)
 
 
 def _writable_change(store: GraphStore, vis: Visibility, change_id: str, what: str) -> Change:
@@ -511,6 +538,14 @@ def update_change_route(
 ) -> ChangeOut:
     """Amend an RFC: its documentation until it is closed; its CIs and window only as a
     draft or assessed (which drops the assessment), or for an emergency change."""
+    return update_rfc(stamped(store, request), vis, principal.name, change_id, body)
+
+
+def update_rfc(
+    store: GraphStore, vis: Visibility, actor: str, change_id: str, body: ChangePatchIn
+) -> ChangeOut:
+    """The write behind PATCH /changes/{id} (GraphQL's updateChange too); ``store``
+    stamped. Only the fields set in ``body`` change; its lists replace the stored ones."""
     change = _writable_change(store, vis, change_id, "amend it")
     given = body.model_dump(include=body.model_fields_set)
     if not given:
@@ -530,8 +565,8 @@ def update_change_route(
         fields["ci_ids"] = list(dict.fromkeys([*ids, *versions]))
     candidate = validated(Change, {**change.model_dump(), **fields}, where="body")
     check_writable(vis, candidate, "name CIs outside it")
-    updated = update_change(stamped(store, request), change_id, fields, actor=principal.name)
-    return change_out(updated, vis)
+    updated = update_change(store, change_id, fields, actor=actor)
+    return change_out(store, vis, updated)
 
 
 @router.post("/{change_id}/transition", operation_id="transitionChange", response_model=ChangeOut)
@@ -542,13 +577,22 @@ def transition_change(
     store: Store,
     principal: Editor,
     vis: Visible,
+    settings: SettingsDep,
 ) -> ChangeOut:
     """One step of the lifecycle; an illegal one is refused (422) naming the state and the
     allowed next ones. Scheduling may set the window in the same step. Authorising a
     change, or rejecting an assessed one, needs a role whose change authority covers the
-    approval the change needs (403 otherwise): change-manager, cab, change-board."""
+    approval the change needs (403 otherwise): change-manager, cab, change-board. A
+    standard change authorised unassessed is assessed in the same step: it is pre-approved
+    only within the policy's ceiling, above it it needs what a normal change would."""
     return transition_rfc(
-        stamped(store, request), vis, principal.name, change_id, body, authority_of(principal)
+        stamped(store, request),
+        vis,
+        principal.name,
+        change_id,
+        body,
+        authority_of(principal),
+        policy_of(settings),
     )
 
 
@@ -568,7 +612,10 @@ def transition_rfc(
     change_id: str,
     body: TransitionIn,
     authority: ApprovalLevel,
+    policy: Policy,
 ) -> ChangeOut:
+    """The write behind POST .../transition (GraphQL's transitionChange too); ``store``
+    stamped. ``policy`` assesses a standard change authorised without an assessment."""
     _writable_change(store, vis, change_id, "move it")
     if body.to is ChangeState.REVIEWED:
         raise InvalidInput(
@@ -583,8 +630,9 @@ def transition_rfc(
         note=body.note,
         window=(body.planned_start, body.planned_end),
         authority=authority,
+        policy=policy,
     )
-    return change_out(moved, vis)
+    return change_out(store, vis, moved)
 
 
 @router.post("/{change_id}/assess", operation_id="assessChange", response_model=AssessOut)
@@ -608,7 +656,7 @@ def assess_rfc(
     _writable_change(store, vis, change_id, "assess it")
     changed, result = assess_change(store, change_id, policy, actor=actor, now=now())
     return AssessOut(
-        change=change_out(changed, vis),
+        change=change_out(store, vis, changed),
         assessment=AssessmentOut.model_validate(result.model_dump()),
     )
 
@@ -649,6 +697,6 @@ def review_rfc(
         note=body.note,
     )
     return ReviewOut(
-        change=change_out(reviewed, vis),
+        change=change_out(store, vis, reviewed),
         linked_incidents=[i.id for i in linked if readable(vis, i)],
     )

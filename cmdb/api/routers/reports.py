@@ -1,7 +1,8 @@
 """``/reports``: status accounting (cmdb/practice/reports.py), the same reports the
 ``cmdb report`` commands print. JSON by default; ``format=csv`` or ``Accept: text/csv``
-gives CSV. A token scoped to services gets reports over its scope only: a CI counts when
-it is inside, a change, incident or problem when the token reads it in ``/changes``,
+gives CSV; ``at`` is the report's instant (the CLI's ``--at``: ages and SLA clocks). A
+token scoped to services gets reports over its scope only: a CI counts when it is inside,
+a change, incident or problem when the token reads it in ``/changes``,
 ``/incidents`` or ``/problems`` (it names at least one CI or service inside: one rule,
 ``cmdb.practice.reports.reads``, behind ``cmdb.api.scope.readable``), and only the ids
 inside are shown.
@@ -53,6 +54,13 @@ To = Annotated[
     datetime | None, Query(description="count until this instant (ISO 8601; no zone: UTC)")
 ]
 Top = Annotated[int, Query(ge=1, le=1000, description="rows per ranking")]
+At = Annotated[
+    datetime | None,
+    Query(
+        description="the report's instant, for ages and SLA clocks (ISO 8601; no zone: UTC);"
+        " default now"
+    ),
+]
 Format = Annotated[
     ReportFormat | None,
     Query(description="json (default) or csv; Accept: text/csv also gives CSV"),
@@ -79,8 +87,8 @@ def _period(start: datetime | None, end: datetime | None) -> Period:
     return Period(start=instant(start), end=instant(end)).check()
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+def _now(at: datetime | None = None) -> datetime:
+    return instant(at) or datetime.now(UTC)
 
 
 @router.get(
@@ -97,11 +105,14 @@ def report_changes(
     from_: From = None,
     to: To = None,
     top: Top = DEFAULT_TOP,
+    at: At = None,
     format: Format = None,
 ) -> Any:
     """Changes raised in the period by state, type, priority, CI and service; rejected,
     emergency and failed counts; the backlog (open changes) and its age."""
-    report = build_changes_report(store, _now(), period=_period(from_, to), scope=vis.ids, top=top)
+    report = build_changes_report(
+        store, _now(at), period=_period(from_, to), scope=vis.ids, top=top
+    )
     return _render(report, request, format, "changes")
 
 
@@ -119,12 +130,13 @@ def report_incidents(
     from_: From = None,
     to: To = None,
     top: Top = DEFAULT_TOP,
+    at: At = None,
     format: Format = None,
 ) -> Any:
     """Incidents opened in the period by state, priority, service and CI; SLA breaches
     (response and resolution clocks counted in service hours)."""
     report = build_incidents_report(
-        store, _now(), period=_period(from_, to), scope=vis.ids, top=top
+        store, _now(at), period=_period(from_, to), scope=vis.ids, top=top
     )
     return _render(report, request, format, "incidents")
 
@@ -143,11 +155,14 @@ def report_problems(
     from_: From = None,
     to: To = None,
     top: Top = DEFAULT_TOP,
+    at: At = None,
     format: Format = None,
 ) -> Any:
     """Problems logged in the period by state, category, CI at fault and service; open
     known errors; the open problems' age and the incidents they explain."""
-    report = build_problems_report(store, _now(), period=_period(from_, to), scope=vis.ids, top=top)
+    report = build_problems_report(
+        store, _now(at), period=_period(from_, to), scope=vis.ids, top=top
+    )
     return _render(report, request, format, "problems")
 
 
@@ -160,11 +175,12 @@ def report_cis(
     from_: From = None,
     to: To = None,
     top: Top = DEFAULT_TOP,
+    at: At = None,
     format: Format = None,
 ) -> Any:
     """CIs by class, status, location, owner and environment; the CIs changed most and
     named by most incidents (in the period)."""
-    report = build_cis_report(store, _now(), period=_period(from_, to), scope=vis.ids, top=top)
+    report = build_cis_report(store, _now(at), period=_period(from_, to), scope=vis.ids, top=top)
     return _render(report, request, format, "cis")
 
 
@@ -180,11 +196,12 @@ def report_health(
     vis: Visible,
     request: Request,
     limit: Annotated[int, Query(ge=1, le=10_000, description="most CIs listed per finding")] = 1000,
+    at: At = None,
     format: Format = None,
 ) -> Any:
     """CMDB health: completeness of the required fields per class, stale CIs, orphans
     (no active relationship), suspected duplicates."""
-    report = build_health_report(store, _now(), scope=vis.ids, limit=limit)
+    report = build_health_report(store, _now(at), scope=vis.ids, limit=limit)
     return _render(report, request, format, "health")
 
 
@@ -205,12 +222,13 @@ def report_cab_agenda(
     ] = None,
     to: Annotated[datetime | None, Query(description="its end; `days` after the start")] = None,
     days: Annotated[int, Query(ge=1, le=366)] = 7,
+    at: At = None,
     format: Format = None,
 ) -> Any:
     """The changes a CAB meeting decides (assessed), those scheduled in the period and
     emergency changes awaiting review, each with its risk, impacted services, collisions
     and window violations."""
-    now = _now()
+    now = _now(at)
     start = instant(from_) or now
     end = instant(to) or start + timedelta(days=days)
     policy = load_policy(settings.practice_policy_file)

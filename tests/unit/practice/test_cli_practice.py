@@ -199,3 +199,75 @@ def test_the_emergency_path_on_the_command_line(run: Run) -> None:
     run("change", "assess", "RFC-N")
     run("change", "transition", "RFC-N", "authorised")
     fails(run("change", "update", "RFC-N", "--ci", "srv-02", ok=False), "fixed once authorised")
+
+
+def test_incident_list_with_the_rest_filters(run: Run) -> None:
+    for inc_id, ci, urgency in (("INC-2", "booking-web-1", "low"), ("INC-1", "srv-01", "high")):
+        run(
+            "incident", "open", inc_id, "--title", f"{ci} down", "--ci", ci,
+            "--urgency", urgency, "--at", "2026-12-01T22:50Z",
+        )  # fmt: skip
+    run("incident", "resolve", "INC-2", "--at", "2026-12-02T06:00Z")
+    every = js(run("incident", "list", "--json"))
+    assert [i["id"] for i in every] == ["INC-1", "INC-2"]  # by reference
+    assert [i["id"] for i in js(run("incident", "list", "--open", "--json"))] == ["INC-1"]
+    on_web = js(run("incident", "list", "--ci", "booking-web-1", "--json"))
+    assert [i["id"] for i in on_web] == ["INC-2"]
+    table = run("incident", "list").stdout
+    assert "INC-1" in table and "P1 MAJOR" in table and "srv-01" in table and "resolved" in table
+    assert "INC-2" not in run("incident", "list", "--open").stdout
+    fails(run("incident", "list", "--ci", "nope", ok=False), "nope")
+
+
+def test_change_update_drops_cis_and_sets_services(run: Run) -> None:
+    made = js(
+        run(
+            "change", "create", "RFC-1", "--title", "patch", "--ci", "vm-app-01",
+            "--ci", "vm-app-03", "--ci-version", "vm-app-03=5.15.2", "--json",
+        )
+    )  # fmt: skip
+    vm1, vm3 = made["ci_ids"]
+    assert made["ci_versions"] == {vm3: "5.15.2"} and made["service_ids"] == []
+    got = js(
+        run(
+            "change", "update", "RFC-1", "--drop-ci", "vm-app-03", "--service",
+            "Online Ferry Booking", "--service", "Card Payments", "--json",
+        )
+    )  # fmt: skip
+    # Dropping a CI drops the version declared for it.
+    assert (got["ci_ids"], got["ci_versions"]) == ([vm1], {})
+    both = got["service_ids"]
+    assert len(both) == 2
+    shown = run("change", "show", "RFC-1").stdout
+    assert "Online Ferry Booking, Card Payments" in shown and "vm-app-03" not in shown
+    got = js(run("change", "update", "RFC-1", "--drop-service", "Card Payments", "--json"))
+    assert got["service_ids"] == both[:1]  # Online Ferry Booking stays
+    assert "Card Payments" not in run("change", "show", "RFC-1").stdout
+    fails(
+        run("change", "update", "RFC-1", "--ci", "srv-01", "--drop-ci", "srv-01", ok=False),
+        "both added and dropped",
+    )
+    # Once authorised, what it changes is fixed: dropping a CI is refused like adding one.
+    run("change", "update", "RFC-1", *NIGHT, *DOCS)
+    run("change", "assess", "RFC-1")
+    run("change", "transition", "RFC-1", "authorised")
+    fails(
+        run("change", "update", "RFC-1", "--drop-ci", "vm-app-01", ok=False),
+        "fixed once authorised",
+    )
+
+
+def test_a_standard_change_authorised_unassessed_is_assessed_on_the_way(run: Run) -> None:
+    """The CLI passes the policy: the assessment is recorded, and with --authority a
+    standard change above the ceiling (srv-01 at night: high) needs the CAB."""
+    run("change", "create", "RFC-S", "--title", "s", "--type", "standard", "--ci", "srv-01", *NIGHT)
+    fails(
+        run(
+            "change", "transition", "RFC-S", "authorised", "--authority", "change_manager",
+            ok=False,
+        ),
+        "RFC-S needs cab approval",
+    )  # fmt: skip
+    assert js(run("change", "show", "RFC-S", "--json"))["risk"] is None  # nothing written
+    got = js(run("change", "transition", "RFC-S", "authorised", "--authority", "cab", "--json"))
+    assert got["state"] == "authorised" and got["risk"]["approval"] == "cab"
