@@ -96,6 +96,9 @@ class ChangeRisk(BaseModel):
     why: str
     score: float = 0.0
     assessed_at: Instant
+    service_ids: list[str] = Field(
+        default_factory=list, description="the services it takes down or degrades, by id"
+    )
 
 
 class Change(BaseModel):

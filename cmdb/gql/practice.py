@@ -48,6 +48,7 @@ from cmdb.gql.context import GqlContext
 from cmdb.practice.changes import assess
 from cmdb.practice.incidents import clocks
 from cmdb.practice.lifecycle import allowed_next
+from cmdb.practice.reports import assessment_seen
 
 strawberry.enum(ChangePriority, name="ChangePriority")
 strawberry.enum(ExpectedImpact, name="ExpectedImpact")
@@ -315,7 +316,8 @@ class ChangePractice:
 
         def work() -> Any:
             full = rest_visible_change(ctx.store, vis, change_id)
-            return assess(ctx.store, full, policy_of(ctx.settings), _now())
+            result = assess(ctx.store, full, policy_of(ctx.settings), _now())
+            return assessment_seen(vis.ids, result)
 
         return cast(RiskAssessmentType, await ctx.call(work))
 

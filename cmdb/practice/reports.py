@@ -55,7 +55,7 @@ from cmdb.practice.health import HealthBuilder, HealthReport, health_table
 from cmdb.practice.lifecycle import OPEN_STATES
 from cmdb.practice.policy import Policy
 from cmdb.practice.problems import OPEN_STATES as PROBLEM_OPEN
-from cmdb.practice.risk import evaluate, facts, failure_rate
+from cmdb.practice.risk import Assessment, evaluate, facts, failure_rate
 from cmdb.practice.scheduling import Planner
 from cmdb.practice.windows import Violation, utc
 from cmdb.store.contract import CIFilter, GraphStore
@@ -131,7 +131,34 @@ def seen(scope: Scope, rec: Rec) -> Rec:
     }
     if isinstance(rec, Change):
         update["ci_versions"] = {k: v for k, v in rec.ci_versions.items() if k in scope}
+        if rec.risk is not None:
+            # The explanation names services and customers the change reaches beyond the
+            # view; the class, approval and rule are what a scoped reader needs.
+            update["risk"] = rec.risk.model_copy(
+                update={"why": "", "service_ids": [i for i in rec.risk.service_ids if i in scope]}
+            )
     return rec.model_copy(update=update)
+
+
+def assessment_seen(scope: Scope, a: Assessment) -> Assessment:
+    """A live risk assessment as a scoped reader is shown it: the class, approval, rule and
+    score, without the facts and reasons that name what lies outside its view (services,
+    customers, sites, other changes)."""
+    if scope is None:
+        return a
+    f = a.facts
+    facts = f.model_copy(
+        update={
+            "customer_facing_down": [],
+            "customers": [],
+            "sla_breach": [],
+            "sites": [],
+            "service_ids": [i for i in f.service_ids if i in scope],
+            "history": f.history.model_copy(update={"changes": []}),
+        }
+    )
+    checks = [c.model_copy(update={"reasons": []}) for c in a.checks]
+    return a.model_copy(update={"why": "", "facts": facts, "checks": checks})
 
 
 def wholly_inside(scope: Scope, rec: Record) -> bool:
@@ -195,6 +222,15 @@ class ChangesReport(BaseModel):
     backlog: Backlog
 
 
+def services_of(change: Change) -> set[str]:
+    """The services a change concerns: those its RFC names, and those its recorded
+    assessment found it takes down or degrades."""
+    found = set(change.service_ids)
+    if change.risk is not None:
+        found.update(change.risk.service_ids)
+    return found
+
+
 def raised_at(change: Change) -> datetime | None:
     return change.log[0].at if change.log else None
 
@@ -220,7 +256,7 @@ def changes_report(
         by_type=tally(Counter(c.type.value for c in picked)),
         by_priority=tally(Counter(c.priority.value for c in picked)),
         by_ci=tally(Counter(i for c in picked for i in set(c.ci_ids)), name_of, top),
-        by_service=tally(Counter(i for c in picked for i in set(c.service_ids)), name_of, top),
+        by_service=tally(Counter(i for c in picked for i in services_of(c)), name_of, top),
         rejected=sum(c.entered(ChangeState.REJECTED) is not None for c in picked),
         emergency=sum(c.type is ChangeType.EMERGENCY for c in picked),
         failed=failed,

@@ -51,6 +51,7 @@ class RiskFacts(BaseModel):
     minutes_in_hours: float = 0.0
     history: FailureRate = FailureRate(reviewed=0, failed=0, changes=[])
     sites: list[str] = []
+    service_ids: list[str] = []  # the services it takes down or degrades
 
 
 class RuleCheck(BaseModel):
@@ -76,6 +77,7 @@ class Assessment(BaseModel):
             why=self.why,
             score=self.facts.score,
             assessed_at=at,
+            service_ids=self.facts.service_ids,
         )
 
 
@@ -120,6 +122,7 @@ def facts(
                 s.name for s in hit if s.severity == "down" and s.kind == "customer_facing"
             ),
             "customers": sorted({c for s in hit for c in s.customers}),
+            "service_ids": sorted(s.id for s in hit),
             "sla_breach": sorted(s.name for s in mine if s.window and s.window.breach),
             "minutes_in_hours": max(
                 (s.window.minutes_in_hours for s in hit if s.window is not None), default=0.0

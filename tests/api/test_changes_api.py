@@ -376,3 +376,25 @@ def test_a_scoped_token_sees_only_the_linked_incidents_it_reads(api: Api) -> Non
     ]
     every = data(api, q, role=Role.VIEWER)["change"]["incidentIds"]
     assert sorted(every) == ["INC-IN", "INC-OUT"]
+
+
+def test_a_scoped_token_gets_the_risk_without_what_lies_beyond(api: Api) -> None:
+    """srv-01 at night takes the customer-facing Online Ferry Booking down: a token scoped to
+    Identity & Sign-in (which srv-01 also serves) reads the change and its risk class, not
+    the names and ids of the services and customers outside its view."""
+    rfc(api, "RFC-1", "srv-01")
+    assessed = ok(call(api, "POST", "/RFC-1/assess"))["change"]
+    booking = cid(api, BOOKING)
+    assert booking in assessed["risk"]["service_ids"] and assessed["risk"]["why"]
+    scoped = api.token_for(
+        Role.VIEWER, services=(cid(api, "Identity & Sign-in"),), name="scoped-risk"
+    )
+    mine = api.client.get(url("/RFC-1"), headers=scoped).json()
+    assert mine["risk"]["risk_class"] == assessed["risk"]["risk_class"]
+    assert mine["risk"]["why"] == "" and booking not in mine["risk"]["service_ids"]
+    live = api.client.get(url("/RFC-1/risk"), headers=scoped).json()
+    assert live["risk_class"] == assessed["risk"]["risk_class"] and live["why"] == ""
+    assert BOOKING not in str(live) and booking not in str(live)
+    # The changes report counts the services the assessment found, not only those named.
+    report = api.client.get(f"{API_PREFIX}/reports/changes", headers=api.as_role(Role.VIEWER))
+    assert booking in {c["key"] for c in report.json()["by_service"]}

@@ -38,6 +38,7 @@ from cmdb.practice.changes import transition_change as practice_transition
 from cmdb.practice.collisions import Collision
 from cmdb.practice.lifecycle import OPEN_STATES, allowed_next
 from cmdb.practice.policy import Policy, load_policy
+from cmdb.practice.reports import assessment_seen, seen
 from cmdb.practice.review import review_change
 from cmdb.practice.risk import Assessment
 from cmdb.practice.scheduling import Planner, Suggestion
@@ -83,11 +84,8 @@ def change_out(store: GraphStore, vis: Visibility, change: Change) -> ChangeOut:
     """``change`` as the caller is shown it: the CIs, services and declared versions in its
     view, and the linked incidents it reads (a linked record's id is a hint too)."""
     if not vis.unrestricted:
-        change = change.model_copy(
+        change = seen(vis.ids, change).model_copy(
             update={
-                "ci_ids": vis.keep(change.ci_ids),
-                "service_ids": vis.keep(change.service_ids),
-                "ci_versions": {k: v for k, v in change.ci_versions.items() if vis.allows(k)},
                 "incident_ids": [
                     i for i in change.incident_ids if incident_readable(store, vis, i)
                 ],
@@ -417,7 +415,7 @@ def get_change_risk(
     recorded (POST .../assess records it)."""
     change = visible_change(store, vis, change_id)
     result = assess(store, change, policy_of(settings), now())
-    return AssessmentOut.model_validate(result.model_dump())
+    return AssessmentOut.model_validate(assessment_seen(vis.ids, result).model_dump())
 
 
 MAX_MINUTES = 7 * 24 * 60
@@ -657,7 +655,7 @@ def assess_rfc(
     changed, result = assess_change(store, change_id, policy, actor=actor, now=now())
     return AssessOut(
         change=change_out(store, vis, changed),
-        assessment=AssessmentOut.model_validate(result.model_dump()),
+        assessment=AssessmentOut.model_validate(assessment_seen(vis.ids, result).model_dump()),
     )
 
 

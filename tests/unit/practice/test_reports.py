@@ -14,12 +14,15 @@ from cmdb.domain.history import EntityKind, HistoryEntry, HistoryOp
 from cmdb.domain.identifiers import Identifier
 from cmdb.domain.model import CI, LifecycleStatus, Sighting
 from cmdb.domain.records import (
+    ApprovalLevel,
     Change,
     ChangeOutcome,
+    ChangeRisk,
     ChangeState,
     ChangeType,
     Incident,
     IncidentState,
+    RiskClass,
     StateEntry,
 )
 from cmdb.domain.service import (
@@ -334,3 +337,13 @@ def test_csv_is_one_header_and_rows_and_quotes_formulas() -> None:
     assert ["by_ci", "'-x", "'-x", "1", ""] in rows
     oldest = next(x for x in rows if x[0] == "backlog_oldest")
     assert oldest[1] == "'=HYPERLINK(1)"
+
+
+def test_changes_by_service_count_the_services_the_assessment_found() -> None:
+    risk = ChangeRisk(
+        risk_class=RiskClass.HIGH, approval=ApprovalLevel.CAB, rule="r", why="w",
+        assessed_at=NOW, service_ids=["s1", "s2"],
+    )  # fmt: skip
+    named = Change(id="RFC-N", title="t", ci_ids=["a"], service_ids=["s1"], risk=risk)
+    r = changes_report([named], NOW)
+    assert counts(r.by_service) == {"s1": 1, "s2": 1}  # s1 named and found: counted once
