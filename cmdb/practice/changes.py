@@ -14,6 +14,7 @@ from cmdb.domain.records import ApprovalLevel, Change, ChangeOutcome, ChangeStat
 from cmdb.practice.lifecycle import amend, started, transition, validated
 from cmdb.practice.policy import Policy
 from cmdb.practice.risk import Assessment, evaluate, facts, failure_rate
+from cmdb.practice.sites import sites_of
 from cmdb.store.contract import GraphStore
 from impact.queries import change_impact
 from impact.report import ImpactReport
@@ -141,8 +142,7 @@ def assess(store: GraphStore, change: Change, policy: Policy, now: datetime) -> 
     cis = affected_cis(store, change)
     report = impact_of(store, change, now)
     history = failure_rate(store.list_changes(), change.ci_ids, exclude=change.id)
-    sites = [c.location for c in cis if c.location]
-    return evaluate(change.id, facts(change, report, history, sites), policy)
+    return evaluate(change.id, facts(change, report, history, sites_of(store, cis)), policy)
 
 
 def assess_change(

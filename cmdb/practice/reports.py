@@ -57,6 +57,7 @@ from cmdb.practice.policy import Policy
 from cmdb.practice.problems import OPEN_STATES as PROBLEM_OPEN
 from cmdb.practice.risk import Assessment, evaluate, facts, failure_rate
 from cmdb.practice.scheduling import Planner
+from cmdb.practice.sites import sites_of
 from cmdb.practice.windows import Violation, utc
 from cmdb.store.contract import CIFilter, GraphStore
 
@@ -657,7 +658,7 @@ def cab_agenda(
     out: dict[AgendaSection, list[AgendaItem]] = {"decide": [], "scheduled": [], "review": []}
     for section, ch in agenda_sections(changes, start, end):
         report = planner.impact(ch.ci_ids, window_of(ch, now))
-        sites = [loc for c in ch.ci_ids if (loc := planner.ci(c).location)]
+        sites = sites_of(store, [planner.ci(c) for c in ch.ci_ids])
         history = failure_rate(changes, ch.ci_ids, exclude=ch.id)
         assessed = evaluate(ch.id, facts(ch, report, history, sites), policy)
         services = [

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from cmdb.domain.changeset import ChangeSet
+from cmdb.domain.changeset import ChangeSet, CIUpsert
 from cmdb.domain.history import HistoryOp
 from cmdb.domain.records import (
     Change,
@@ -28,6 +28,7 @@ from cmdb.domain.records import (
 )
 from cmdb.domain.service import Blackout, ServiceCalendar, TimeRange, Weekday
 from cmdb.practice.changes import (
+    assess,
     assess_change,
     create_change,
     save,
@@ -38,6 +39,7 @@ from cmdb.practice.incidents import clocks, mark, open_incident, reprioritise
 from cmdb.practice.policy import default_policy
 from cmdb.practice.review import review_change
 from cmdb.practice.scheduling import Planner
+from cmdb.practice.sites import sites_of
 from cmdb.sample.load import natural_key
 from cmdb.store.contract import GraphStore
 from cmdb.store.refs import resolve_ci
@@ -491,3 +493,23 @@ def test_an_amended_window_drops_the_assessment_in_history(store: GraphStore) ->
         h.field for h in store.history("RFC-1") if h.actor == "alice" and h.op is HistoryOp.UPDATE
     }
     assert fields == {"planned_start", "planned_end", "risk"}
+
+
+def test_many_sites_counts_top_level_locations(store: GraphStore) -> None:
+    """Hall 2 is inside the Gullhaven Data Centre: one site, not two. An instance is where
+    it runs; a place no Location CI names is its own site."""
+    cis = [resolve_ci(store, n) for n in ("vm-int-01", "vm-db-02", "booking-engine-1")]
+    assert sites_of(store, cis) == ["Gullhaven Data Centre"]
+    rfc(store, "RFC-1", "vm-int-01", "vm-db-02")
+    got = assess(store, store.get_change("RFC-1"), POLICY, NOW)
+    assert got.rule != "many sites" and got.facts.sites == ["Gullhaven Data Centre"]
+    store.apply(
+        ChangeSet(
+            actor="t", source="manual",
+            ci_upserts=[CIUpsert(id=cid(store, "vm-db-02"), ci_class="VirtualMachine",
+                                 name="vm-db-02", location="Skerry DR site")],
+        )
+    )  # fmt: skip
+    moved = assess(store, store.get_change("RFC-1"), POLICY, NOW)
+    assert moved.facts.sites == ["Gullhaven Data Centre", "Skerry DR site"]
+    assert (moved.rule, moved.approval.value) == ("many sites", "board")
