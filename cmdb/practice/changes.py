@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from cmdb.auth.roles import covers
 from cmdb.domain.changeset import ChangeSet
 from cmdb.domain.errors import InvalidInput, NotFound
+from cmdb.domain.instant import utc
 from cmdb.domain.model import CI
 from cmdb.domain.records import ApprovalLevel, Change, ChangeOutcome, ChangeState, ChangeType
 from cmdb.practice.lifecycle import amend, started, transition, validated
@@ -63,23 +65,53 @@ def transition_change(
 
     Once a change is authorised its window is what was decided: a window may then only be
     filled in where none was planned (an emergency change may move it; it is reviewed).
-    With ``policy``, a standard change authorised without an assessment is assessed in the
-    same write, so its pre-approval holds only within the policy's ceiling."""
+    With ``policy`` (every shell passes it), authorising judges the risk again and a riskier
+    answer is the one the decider's authority is checked against (so a standard change's
+    pre-approval holds only within the policy's ceiling); a window filled in after the
+    decision is refused if it would need a more senior decision."""
     change = store.get_change(change_id)
+    filled = False
     if window != (None, None):
+        before = change
         change = _rewindowed(change, window)
-    if (
-        policy is not None
-        and change.type is ChangeType.STANDARD
-        and to is ChangeState.AUTHORISED
-        and change.risk is None
-    ):
-        change = change.model_copy(update={"risk": assess(store, change, policy, now).summary(now)})
+        filled = change.state not in (ChangeState.DRAFT, ChangeState.ASSESSED) and (
+            (change.planned_start, change.planned_end) != (before.planned_start, before.planned_end)
+        )
+    if policy is not None and change.type is not ChangeType.EMERGENCY:
+        if filled:
+            _check_filled_window(store, change, policy, now)
+        elif to is ChangeState.AUTHORISED:
+            change = _reassessed(store, change, policy, now)
     moved = transition(
         change, to, at=now, by=actor, note=note, outcome=outcome, authority=authority
     )
     save(store, [moved], actor=actor)
     return moved
+
+
+def _reassessed(store: GraphStore, change: Change, policy: Policy, now: datetime) -> Change:
+    """At authorisation the risk is judged again: the graph, the history or the clock may
+    have moved since the assessment (a standard change may never have had one). A riskier
+    answer replaces the recorded one, so the decider's authority is checked against it."""
+    fresh = assess(store, change, policy, now).summary(now)
+    recorded = change.risk
+    if recorded is None or not covers(recorded.approval, fresh.approval):
+        return change.model_copy(update={"risk": fresh})
+    return change
+
+
+def _check_filled_window(store: GraphStore, change: Change, policy: Policy, now: datetime) -> None:
+    """A window filled in after the decision must not need a more senior decision than the
+    one taken (the change was assessed as if it ran for an hour from then)."""
+    fresh = assess(store, change, policy, now)
+    recorded = change.risk
+    if recorded is not None and not covers(recorded.approval, fresh.approval):
+        raise InvalidInput(
+            f"{change.id} in this window needs {fresh.approval.value} approval ({fresh.rule}),"
+            f" more than the {recorded.approval.value} it was {change.state.value} with:"
+            " reject it and raise a new RFC for this window",
+            where="planned_start",
+        )
 
 
 def _rewindowed(change: Change, window: tuple[datetime | None, datetime | None]) -> Change:
@@ -91,7 +123,7 @@ def _rewindowed(change: Change, window: tuple[datetime | None, datetime | None])
             and change.type is not ChangeType.EMERGENCY
             and new is not None
             and old is not None
-            and new != old
+            and utc(new) != old  # an unzoned time is UTC, as stored
         ):
             raise InvalidInput(
                 f"{change.id} is {change.state.value}: its window was decided as planned"

@@ -244,6 +244,12 @@ def amend(change: Change, fields: dict[str, object]) -> Change:
     if change.state is S.CLOSED:
         raise InvalidInput(f"{change.id} is closed", where="state")
     substance = sorted(k for k in SUBSTANCE & set(fields) if fields[k] != getattr(change, k))
+    if substance and change.state in (S.REVIEWED, S.CLOSED):
+        # What was done is what the review judged (and what discovery's check trusts).
+        raise InvalidInput(
+            f"{change.id} is {change.state.value}: its CIs and window are what was reviewed",
+            where=substance[0],
+        )
     update = dict(fields)
     if substance and change.type is not ChangeType.EMERGENCY:
         if change.state not in (S.DRAFT, S.ASSESSED):

@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 
 from cmdb.domain.changeset import ChangeSet, CIUpsert
+from cmdb.domain.errors import InvalidInput
 from cmdb.domain.history import HistoryOp
 from cmdb.domain.records import (
+    ApprovalLevel,
     Change,
     ChangeOutcome,
     ChangePriority,
@@ -513,3 +515,44 @@ def test_many_sites_counts_top_level_locations(store: GraphStore) -> None:
     moved = assess(store, store.get_change("RFC-1"), POLICY, NOW)
     assert moved.facts.sites == ["Gullhaven Data Centre", "Skerry DR site"]
     assert (moved.rule, moved.approval.value) == ("many sites", "board")
+
+
+def test_a_window_filled_in_after_the_decision_may_not_need_a_higher_one(
+    store: GraphStore,
+) -> None:
+    """Assessed without a window (as if for an hour from 02:00: a night outage, cab), then
+    scheduled into the working day (an SLA breach: board): refused; a night window is fine.
+    Reviewed, its CIs and window are what was reviewed."""
+    rfc(store, "RFC-1", "srv-01", window=None)
+    night = NIGHT[0]
+    _, result = assess_change(store, "RFC-1", POLICY, actor="carol", now=night)
+    assert result.approval.value == "cab"
+    transition_change(
+        store, "RFC-1", ChangeState.AUTHORISED, actor="chair", now=night,
+        authority=ApprovalLevel.CAB, policy=POLICY,
+    )  # fmt: skip
+    day = (datetime(2026, 12, 1, 10, 0, tzinfo=UTC), datetime(2026, 12, 1, 16, 0, tzinfo=UTC))
+    before = store.get_change("RFC-1")
+    with pytest.raises(InvalidInput, match="needs board approval") as err:
+        transition_change(
+            store, "RFC-1", ChangeState.SCHEDULED, actor="cm", now=night, window=day,
+            policy=POLICY,
+        )  # fmt: skip
+    assert err.value.where == "planned_start" and store.get_change("RFC-1") == before
+    # The same night window again, written without a zone, is the same window.
+    plain = (NIGHT[0].replace(tzinfo=None), NIGHT[1].replace(tzinfo=None))
+    done = transition_change(
+        store, "RFC-1", ChangeState.SCHEDULED, actor="cm", now=night, window=NIGHT,
+        policy=POLICY,
+    )  # fmt: skip
+    assert (done.planned_start, done.planned_end) == NIGHT
+    again = transition_change(
+        store, "RFC-1", ChangeState.IMPLEMENTED, actor="cm", now=NIGHT[1], window=plain,
+        policy=POLICY,
+    )  # fmt: skip
+    reviewed, _ = review_change(
+        store, "RFC-1", ChangeOutcome.SUCCESSFUL, POLICY, actor="cab", now=NIGHT[1]
+    )
+    assert again.state is ChangeState.IMPLEMENTED and reviewed.state is ChangeState.REVIEWED
+    with pytest.raises(InvalidInput, match="what was reviewed"):
+        update_change(store, "RFC-1", {"ci_ids": [cid(store, "srv-02")]}, actor="cm")
