@@ -281,15 +281,17 @@ class _Job:
         sighting = ci.sources.get(self.run_rec.source)
         if sighting is None:
             return None
-        looked = self.last_look
+        known = [sighting.last_seen]
         if (
-            looked is not None
+            self.last_look is not None
             and sighting.missed_runs == 0
             and sighting.scope == self.run_rec.scope
-            and looked > sighting.last_seen
         ):
-            return looked
-        return sighting.last_seen
+            known.append(self.last_look)
+        if ci.updated_at is not None:
+            # Written since (by a person or another source): its values were current then.
+            known.append(ci.updated_at)
+        return max(known)
 
     def _sweep(self, plan: Plan, reason: str | None, *, write: bool) -> list[Miss]:
         run, report = self.run_rec, self.report

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from cmdb.domain.records import Change, ChangeState, DiscoveryRun, RunProblem
+from cmdb.domain.records import Change, ChangeOutcome, ChangeState, DiscoveryRun, RunProblem
 
 
 class FieldDiff(BaseModel):
@@ -102,6 +102,9 @@ _DONE = frozenset({ChangeState.REVIEWED, ChangeState.CLOSED})
 
 
 def approved(c: Change) -> bool:
+    """Authorised and not undone: a failed or backed-out change covers nothing it left."""
+    if c.outcome in (ChangeOutcome.FAILED, ChangeOutcome.BACKED_OUT):
+        return False
     return c.state in APPROVED_STATES or (
         c.state in _DONE
         and any(e.state in (ChangeState.AUTHORISED, ChangeState.IMPLEMENTED) for e in c.log)

@@ -15,6 +15,7 @@ import orjson
 from typer.testing import CliRunner
 
 from cmdb.cli import app
+from cmdb.domain.changeset import ChangeSet, CIUpsert
 from cmdb.domain.identifiers import Identifier, IdentifierKind
 from cmdb.domain.records import Change, ChangeOutcome, ChangeState, ChangeType
 from cmdb.practice.changes import create_change, transition_change
@@ -255,3 +256,31 @@ def test_cmdb_discover_prints_why(tmp_path: Path) -> None:
     assert "unauthorised changes:" in out
     assert "web-01: version: 1.4.0 -> 1.5.0: RFC-7 brings version 1.4.2 to web-01" in out
     assert "found 1.5.0" in out
+
+
+def test_a_backed_out_change_or_a_later_edit_covers_nothing(
+    store: GraphStore, clock: FakeClock
+) -> None:
+    go(store, clock, scan("1.4.0"))
+    cis = ids(store)
+    start = clock() + HOUR
+    window = (start, start + HOUR)
+    authorise(store, clock, "RFC-7", [cis["web-01"]], {cis["web-01"]: "1.4.2"}, window)
+    backed = store.get_change("RFC-7").model_copy(update={"outcome": ChangeOutcome.BACKED_OUT})
+    found = Discrepancy(
+        ci_id=cis["web-01"], name="web-01", field="version", before="1.4.0", after="1.4.2",
+        observed_at=start + 5 * HOUR, since=start - HOUR,
+    )  # fmt: skip
+    assert [d.change_id for d in unauthorised([found], [backed])] == ["RFC-7"]
+    # Someone wrote web-01 by hand after the window: the source's next difference arose
+    # after that, and RFC-7 no longer explains it.
+    clock.set(start + 3 * HOUR)
+    store.apply(
+        ChangeSet(
+            actor="ops", source="manual",
+            ci_upserts=[CIUpsert(id=cis["web-01"], ci_class="Server", name="web-01", owner="ops")],
+        )
+    )  # fmt: skip
+    clock.set(start + 5 * HOUR)
+    [left] = go(store, clock, scan("1.4.2")).discrepancies
+    assert left.change_id == "RFC-7" and "window ended" in left.why
