@@ -272,7 +272,6 @@ class ChangePractice:
     business_benefit: str
     backout_plan: str
     resources: list[str]
-    related_changes: list[str]
     references: list[str]
     outcome: ChangeOutcome | None
     review_required: bool = strawberry.field(
@@ -297,6 +296,15 @@ class ChangePractice:
             return linked
         reads = {i.id for i in await info.context.loaders.incidents() if readable(vis, i)}
         return [i for i in linked if i in reads]
+
+    @strawberry.field(description="related changes (those the caller reads)")
+    async def related_changes(self, info: PInfo) -> list[str]:
+        related = _record(self).related_changes
+        vis = await info.context.visibility()
+        if vis.unrestricted or not related:
+            return related
+        reads = {c.id for c in await info.context.loaders.changes() if readable(vis, c)}
+        return [c for c in related if c in reads]
 
     @strawberry.field(description="Every state, in order, with who and why.")
     def log(self) -> list[StateEntryType]:

@@ -138,6 +138,8 @@ def seen(scope: Scope, rec: Rec) -> Rec:
             update["risk"] = rec.risk.model_copy(
                 update={"why": "", "service_ids": [i for i in rec.risk.service_ids if i in scope]}
             )
+        # A step's note may carry the assessment's explanation (or anything a person wrote).
+        update["log"] = [e.model_copy(update={"note": ""}) for e in rec.log]
     return rec.model_copy(update=update)
 
 

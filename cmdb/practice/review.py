@@ -14,7 +14,7 @@ rate (:func:`cmdb.practice.risk.failure_rate`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Set
+from collections.abc import Callable, Iterable, Set
 from datetime import datetime, timedelta
 
 from cmdb.domain.changeset import ChangeSet
@@ -57,7 +57,10 @@ def review_change(
     actor: str,
     now: datetime,
     note: str = "",
+    may_link: Callable[[Incident], bool] | None = None,
 ) -> tuple[Change, list[Incident]]:
+    """Record the review; link the incidents found (``may_link``: only those it allows,
+    e.g. those a service-scoped caller may write)."""
     change = store.get_change(change_id)
     reviewed = transition(
         change, ChangeState.REVIEWED, at=now, by=actor, note=note, outcome=outcome
@@ -76,6 +79,8 @@ def review_change(
         impacted |= {c.id for c in report.cis if c.severity in ("degraded", "down")}
         impacted |= {s.id for s in report.services if s.severity in ("degraded", "down")}
     found = linked_incidents(store.list_incidents(), impacted, start, end)
+    if may_link is not None:
+        found = [i for i in found if may_link(i)]
     reviewed = reviewed.model_copy(
         update={"incident_ids": sorted({*change.incident_ids, *(i.id for i in found)})}
     )

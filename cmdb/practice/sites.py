@@ -15,35 +15,45 @@ from cmdb.domain.model import CI
 from cmdb.store.contract import CIFilter, Direction, GraphStore
 
 HOSTING = ("RUNS_ON", "HOSTED_ON")
-MAX_HOPS = 4  # instance -> VM -> server: more is a modelling loop, not a site
+MAX_HOPS = 4  # service -> application -> instance -> cluster -> VM: more is a loop
+MAX_VISITS = 500
 
 
 def sites_of(store: GraphStore, cis: Iterable[CI]) -> list[str]:
     """The distinct sites of ``cis``, by name (unplaced CIs add none)."""
     found: set[str] = set()
     for ci in cis:
-        place = _placed(store, ci)
-        if place is not None:
-            found.add(place)
+        found |= _placed(store, ci)
     return sorted(found)
 
 
-def _placed(store: GraphStore, ci: CI) -> str | None:
+def _placed(store: GraphStore, ci: CI) -> set[str]:
+    """Every site ``ci`` is at: its own, or, for a CI with none, the sites of what it runs
+    or is hosted on, of a cluster's members, of what an application or service contains."""
+    found: set[str] = set()
     todo, seen = [ci], {ci.id}
-    for _ in range(MAX_HOPS):
+    for _ in range(MAX_HOPS + 1):
         nxt: list[CI] = []
         for c in todo:
             site = _site_of(store, c)
             if site is not None:
-                return site
-            for n in store.neighbours(c.id, direction=Direction.OUT, types=HOSTING):
-                if n.ci.id not in seen:
-                    seen.add(n.ci.id)
-                    nxt.append(n.ci)
+                found.add(site)
+                continue
+            for n in _beneath(store, c):
+                if n.id not in seen and len(seen) < MAX_VISITS:
+                    seen.add(n.id)
+                    nxt.append(n)
         if not nxt:
-            return None
+            break
         todo = nxt
-    return None
+    return found
+
+
+def _beneath(store: GraphStore, ci: CI) -> list[CI]:
+    out = [n.ci for n in store.neighbours(ci.id, direction=Direction.OUT, types=HOSTING)]
+    out += [n.ci for n in store.neighbours(ci.id, direction=Direction.IN, types=("MEMBER_OF",))]
+    out += [n.ci for n in store.neighbours(ci.id, direction=Direction.OUT, types=("CONTAINS",))]
+    return out
 
 
 def _site_of(store: GraphStore, ci: CI) -> str | None:

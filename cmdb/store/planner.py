@@ -608,9 +608,10 @@ class _Planner:
                 else:
                     self.plan.result.rels_updated += 1
                 for name, b, a in changes:
-                    self.plan.history.append(
-                        PendingHistory(EntityKind.REL, rid, HistoryOp.UPDATE, name, b, a)
-                    )
+                    # Kept retired beside a retired CI: the same record as a retirement.
+                    retiring = (name, a) == ("status", "retired")
+                    op = HistoryOp.RETIRE if retiring else HistoryOp.UPDATE
+                    self.plan.history.append(PendingHistory(EntityKind.REL, rid, op, name, b, a))
         self.plan.rels[rid] = rel
         return rid
 

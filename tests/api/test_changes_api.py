@@ -389,7 +389,12 @@ def test_a_scoped_token_gets_the_risk_without_what_lies_beyond(api: Api) -> None
     scoped = api.token_for(
         Role.VIEWER, services=(cid(api, "Identity & Sign-in"),), name="scoped-risk"
     )
+    rfc(api, "RFC-SECRET", "notifier-1")  # outside Identity & Sign-in
+    ok(call(api, "PATCH", "/RFC-1", {"related_changes": ["RFC-SECRET"]}))
+    assert api.client.get(url("/RFC-SECRET"), headers=scoped).status_code == 404
     mine = api.client.get(url("/RFC-1"), headers=scoped).json()
+    assert mine["related_changes"] == [] and all(e["note"] == "" for e in mine["log"])
+    assert any(e["note"] for e in ok(call(api, "GET", "/RFC-1"))["log"])  # the assessment's
     assert mine["risk"]["risk_class"] == assessed["risk"]["risk_class"]
     assert mine["risk"]["why"] == "" and booking not in mine["risk"]["service_ids"]
     live = api.client.get(url("/RFC-1/risk"), headers=scoped).json()
@@ -398,3 +403,34 @@ def test_a_scoped_token_gets_the_risk_without_what_lies_beyond(api: Api) -> None
     # The changes report counts the services the assessment found, not only those named.
     report = api.client.get(f"{API_PREFIX}/reports/changes", headers=api.as_role(Role.VIEWER))
     assert booking in {c["key"] for c in report.json()["by_service"]}
+
+
+def test_a_scoped_review_links_only_incidents_the_token_reads(api: Api) -> None:
+    """srv-03 hosts vm-int-01, which runs notifier-1 and payments-adapter-1: a change on it
+    takes Passenger Notifications down, and the booking services with it. A CAB token
+    scoped to Passenger Notifications reviews it: the incidents it reads (on that service,
+    on notifier-1) are linked; the one on payments-adapter-1, outside its view, is not
+    written."""
+    rfc(api, "RFC-1", "srv-03", type="emergency")
+    ok(call(api, "POST", "/RFC-1/transition", {"to": "implemented"}, role=Role.CAB))
+    for iid, ci in (
+        ("INC-S", "Passenger Notifications"),
+        ("INC-N", "notifier-1"),
+        ("INC-P", "payments-adapter-1"),
+    ):
+        r = api.client.post(
+            f"{API_PREFIX}/incidents",
+            json={"id": iid, "title": f"{ci} down", "cis": [ci]},
+            headers=api.as_role(CM),
+        )
+        assert r.status_code == 201, r.text
+    scoped = api.token_for(
+        Role.CAB, services=(cid(api, "Passenger Notifications"),), name="scoped-cab"
+    )
+    r = api.client.post(url("/RFC-1/review"), json={"outcome": "failed"}, headers=scoped)
+    assert r.status_code == 200, r.text
+    assert sorted(r.json()["linked_incidents"]) == ["INC-N", "INC-S"]
+    assert api.store.get_incident("INC-S").change_ids == ["RFC-1"]
+    assert api.store.get_incident("INC-N").change_ids == ["RFC-1"]
+    assert api.store.get_incident("INC-P").change_ids == []
+    assert api.store.get_change("RFC-1").incident_ids == ["INC-N", "INC-S"]

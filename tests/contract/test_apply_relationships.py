@@ -248,6 +248,10 @@ def test_an_edge_made_with_a_retired_ci_in_one_batch_is_retired_with_it(
     assert all_rels(store, include_retired=False) == []
     (kept,) = all_rels(store, include_retired=True)
     assert kept.confidence == 0.5  # what the upsert said is kept on the retired edge
+    assert {(h.op, h.field) for h in store.history(kept.id)[1:]} == {
+        (HistoryOp.RETIRE, "status"),  # recorded as a retirement, as the cascade records it
+        (HistoryOp.UPDATE, "confidence"),
+    }
     # The same batch again changes nothing, and an edge reported to a retired CI later
     # stays retired: the order of writes does not decide whether it is active.
     n = history_len(store)

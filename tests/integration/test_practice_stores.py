@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from cmdb.domain.changeset import ChangeSet, CIUpsert
+from cmdb.domain.changeset import ChangeSet, CIRef, CIUpsert, RelRetire
 from cmdb.domain.errors import InvalidInput
 from cmdb.domain.history import HistoryOp
 from cmdb.domain.records import (
@@ -515,6 +515,20 @@ def test_many_sites_counts_top_level_locations(store: GraphStore) -> None:
     moved = assess(store, store.get_change("RFC-1"), POLICY, NOW)
     assert moved.facts.sites == ["Gullhaven Data Centre", "Skerry DR site"]
     assert (moved.rule, moved.approval.value) == ("many sites", "board")
+    # An instance on a cluster is wherever the cluster's members are: every site counts.
+    vm = cid(store, "vm-app-02")
+    halls = [n.ci.id for n in store.neighbours(vm, types=["LOCATED_IN"])]
+    store.apply(
+        ChangeSet(
+            actor="t", source="manual",
+            ci_upserts=[CIUpsert(id=vm, ci_class="VirtualMachine", name="vm-app-02",
+                                 location="Skerry DR site")],
+            rel_retires=[RelRetire(type="LOCATED_IN", source=CIRef(id=vm), target=CIRef(id=h))
+                         for h in halls],
+        )
+    )  # fmt: skip
+    web = [resolve_ci(store, "booking-web-1")]
+    assert sites_of(store, web) == ["Gullhaven Data Centre", "Skerry DR site"]
 
 
 def test_a_window_filled_in_after_the_decision_may_not_need_a_higher_one(

@@ -19,7 +19,14 @@ from starlette.concurrency import run_in_threadpool
 
 from cmdb.api.deps import Editor, Reader, SettingsDep, Store, Visible
 from cmdb.api.routers._shared import instant, resolve_visible, stamped, validated
-from cmdb.api.scope import Visibility, check_writable, incident_readable, named, readable
+from cmdb.api.scope import (
+    Visibility,
+    change_readable,
+    check_writable,
+    incident_readable,
+    named,
+    readable,
+)
 from cmdb.auth.roles import authority as role_authority
 from cmdb.auth.tokens import Principal
 from cmdb.config import Settings
@@ -88,6 +95,9 @@ def change_out(store: GraphStore, vis: Visibility, change: Change) -> ChangeOut:
             update={
                 "incident_ids": [
                     i for i in change.incident_ids if incident_readable(store, vis, i)
+                ],
+                "related_changes": [
+                    c for c in change.related_changes if change_readable(store, vis, c)
                 ],
             }
         )
@@ -693,6 +703,9 @@ def review_rfc(
         actor=actor,
         now=now(),
         note=body.note,
+        # A scoped caller links only incidents it reads: it never writes a record it
+        # could not see.
+        may_link=None if vis.unrestricted else (lambda inc: readable(vis, inc)),
     )
     return ReviewOut(
         change=change_out(store, vis, reviewed),
