@@ -113,6 +113,10 @@ demo: install
 	@echo "  $(CMDB) --db $(DEMO_DB) impact spof \"Online Ferry Booking\""
 	@echo "  $(CMDB) --db $(DEMO_DB) runs list"
 	@echo "  $(CMDB) --db $(DEMO_DB) neighbours srv-01 --direction in   # two of the three cluster VMs"
+	@echo "  $(CMDB) --db $(DEMO_DB) problem log PRB-1 --title 'pool exhausted' --ci bookings-db --workaround 'restart pgbouncer'"
+	@echo "  $(CMDB) --db $(DEMO_DB) problem similar identity-db --text 'too many connections'"
+	@echo "  $(CMDB) --db $(DEMO_DB) incident open INC-1 --title 'bookings fail' --ci bookings-db   # shows the known error"
+	@echo "  $(CMDB) --db $(DEMO_DB) report problems"
 	@echo "  $(CMDB) --help"
 	@echo
 	@CMDB_AUTH_DISABLED=true $(DEMO) serve --host 127.0.0.1 --port 8000
