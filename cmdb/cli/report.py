@@ -7,6 +7,7 @@ Registered by the main CLI as ``app.add_typer(report.app, name="report")``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -90,68 +91,54 @@ def _span(from_: str | None, to: str | None) -> str:
     return f" {from_ or '...'} - {to or '...'}" if from_ or to else ""
 
 
-@app.command("changes")
-def changes(
-    ctx: typer.Context,
-    from_: FromOpt = None,
-    to: ToOpt = None,
-    top: TopOpt = DEFAULT_TOP,
-    at: AtOpt = None,
-    as_json: JsonOpt = False,
-    as_csv: CsvOpt = False,
-) -> None:
+def _period_command(name: str, title: str, build: Callable[..., Report], doc: str) -> None:
+    """One ``cmdb report NAME`` over a period: the four period reports differ only in what
+    they build and how their table is titled."""
+
+    def command(
+        ctx: typer.Context,
+        from_: FromOpt = None,
+        to: ToOpt = None,
+        top: TopOpt = DEFAULT_TOP,
+        at: AtOpt = None,
+        as_json: JsonOpt = False,
+        as_csv: CsvOpt = False,
+    ) -> None:
+        report = build(cli(ctx).store(), _now(at), period=_period(from_, to), top=top)
+        _emit(report, as_json, as_csv, title + _span(from_, to))
+
+    command.__doc__ = doc
+    app.command(name)(command)
+
+
+_period_command(
+    "changes",
+    "changes",
+    build_changes_report,
     """Changes raised in the period by state, type, priority, CI and service; rejected,
-    emergency and failed counts; the backlog and its age."""
-    report = build_changes_report(cli(ctx).store(), _now(at), period=_period(from_, to), top=top)
-    _emit(report, as_json, as_csv, "changes" + _span(from_, to))
-
-
-@app.command("incidents")
-def incidents(
-    ctx: typer.Context,
-    from_: FromOpt = None,
-    to: ToOpt = None,
-    top: TopOpt = DEFAULT_TOP,
-    at: AtOpt = None,
-    as_json: JsonOpt = False,
-    as_csv: CsvOpt = False,
-) -> None:
+    emergency and failed counts; the backlog and its age.""",
+)
+_period_command(
+    "incidents",
+    "incidents",
+    build_incidents_report,
     """Incidents opened in the period by state, priority, service and CI; SLA breaches
-    (response and resolution clocks in service hours)."""
-    report = build_incidents_report(cli(ctx).store(), _now(at), period=_period(from_, to), top=top)
-    _emit(report, as_json, as_csv, "incidents" + _span(from_, to))
-
-
-@app.command("problems")
-def problems(
-    ctx: typer.Context,
-    from_: FromOpt = None,
-    to: ToOpt = None,
-    top: TopOpt = DEFAULT_TOP,
-    at: AtOpt = None,
-    as_json: JsonOpt = False,
-    as_csv: CsvOpt = False,
-) -> None:
+    (response and resolution clocks in service hours).""",
+)
+_period_command(
+    "problems",
+    "problems",
+    build_problems_report,
     """Problems logged in the period by state, category, CI at fault and service; open
-    known errors; the open problems' age and the incidents they explain."""
-    report = build_problems_report(cli(ctx).store(), _now(at), period=_period(from_, to), top=top)
-    _emit(report, as_json, as_csv, "problems" + _span(from_, to))
-
-
-@app.command("cis")
-def cis(
-    ctx: typer.Context,
-    from_: FromOpt = None,
-    to: ToOpt = None,
-    top: TopOpt = DEFAULT_TOP,
-    at: AtOpt = None,
-    as_json: JsonOpt = False,
-    as_csv: CsvOpt = False,
-) -> None:
+    known errors; the open problems' age and the incidents they explain.""",
+)
+_period_command(
+    "cis",
+    "CIs",
+    build_cis_report,
     """CIs by class, status, location, owner and environment; those changed most and named
-    by most incidents (in the period)."""
-    report = build_cis_report(cli(ctx).store(), _now(at), period=_period(from_, to), top=top)
-    _emit(report, as_json, as_csv, "CIs" + _span(from_, to))
+    by most incidents (in the period).""",
+)
 
 
 @app.command("health")

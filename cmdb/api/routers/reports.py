@@ -10,6 +10,7 @@ inside are shown.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
@@ -91,97 +92,69 @@ def _now(at: datetime | None = None) -> datetime:
     return instant(at) or datetime.now(UTC)
 
 
-@router.get(
-    "/changes",
-    operation_id="reportChanges",
-    response_model=ChangesReport,
-    responses=CSV_RESPONSE,
-)
-def report_changes(
-    _: Reader,
-    store: Store,
-    vis: Visible,
-    request: Request,
-    from_: From = None,
-    to: To = None,
-    top: Top = DEFAULT_TOP,
-    at: At = None,
-    format: Format = None,
-) -> Any:
+def _period_report(
+    name: str,
+    operation_id: str,
+    model: type[Report],
+    build: Callable[..., Report],
+    doc: str,
+) -> None:
+    """One ``GET /reports/{name}`` over a period (from, to, top, at): the four period
+    reports differ only in what they build."""
+
+    def endpoint(
+        _: Reader,
+        store: Store,
+        vis: Visible,
+        request: Request,
+        from_: From = None,
+        to: To = None,
+        top: Top = DEFAULT_TOP,
+        at: At = None,
+        format: Format = None,
+    ) -> Any:
+        report = build(store, _now(at), period=_period(from_, to), scope=vis.ids, top=top)
+        return _render(report, request, format, name)
+
+    endpoint.__name__ = f"report_{name}"  # the OpenAPI summary, as for the other routes
+    endpoint.__doc__ = doc
+    router.get(f"/{name}", operation_id=operation_id, response_model=model, responses=CSV_RESPONSE)(
+        endpoint
+    )
+
+
+_period_report(
+    "changes",
+    "reportChanges",
+    ChangesReport,
+    build_changes_report,
     """Changes raised in the period by state, type, priority, CI and service; rejected,
-    emergency and failed counts; the backlog (open changes) and its age."""
-    report = build_changes_report(
-        store, _now(at), period=_period(from_, to), scope=vis.ids, top=top
-    )
-    return _render(report, request, format, "changes")
-
-
-@router.get(
-    "/incidents",
-    operation_id="reportIncidents",
-    response_model=IncidentsReport,
-    responses=CSV_RESPONSE,
+    emergency and failed counts; the backlog (open changes) and its age.""",
 )
-def report_incidents(
-    _: Reader,
-    store: Store,
-    vis: Visible,
-    request: Request,
-    from_: From = None,
-    to: To = None,
-    top: Top = DEFAULT_TOP,
-    at: At = None,
-    format: Format = None,
-) -> Any:
+_period_report(
+    "incidents",
+    "reportIncidents",
+    IncidentsReport,
+    build_incidents_report,
     """Incidents opened in the period by state, priority, service and CI; SLA breaches
-    (response and resolution clocks counted in service hours)."""
-    report = build_incidents_report(
-        store, _now(at), period=_period(from_, to), scope=vis.ids, top=top
-    )
-    return _render(report, request, format, "incidents")
-
-
-@router.get(
-    "/problems",
-    operation_id="reportProblems",
-    response_model=ProblemsReport,
-    responses=CSV_RESPONSE,
+    (response and resolution clocks counted in service hours).""",
 )
-def report_problems(
-    _: Reader,
-    store: Store,
-    vis: Visible,
-    request: Request,
-    from_: From = None,
-    to: To = None,
-    top: Top = DEFAULT_TOP,
-    at: At = None,
-    format: Format = None,
-) -> Any:
+_period_report(
+    "problems",
+    "reportProblems",
+    ProblemsReport,
+    build_problems_report,
     """Problems logged in the period by state, category, CI at fault and service; open
-    known errors; the open problems' age and the incidents they explain."""
-    report = build_problems_report(
-        store, _now(at), period=_period(from_, to), scope=vis.ids, top=top
-    )
-    return _render(report, request, format, "problems")
-
-
-@router.get("/cis", operation_id="reportCis", response_model=CIsReport, responses=CSV_RESPONSE)
-def report_cis(
-    _: Reader,
-    store: Store,
-    vis: Visible,
-    request: Request,
-    from_: From = None,
-    to: To = None,
-    top: Top = DEFAULT_TOP,
-    at: At = None,
-    format: Format = None,
-) -> Any:
+    known errors; the open problems' age and the incidents they explain.""",
+)
+_period_report(
+    "cis",
+    "reportCis",
+    CIsReport,
+    build_cis_report,
     """CIs by class, status, location, owner and environment; the CIs changed most and
-    named by most incidents (in the period)."""
-    report = build_cis_report(store, _now(at), period=_period(from_, to), scope=vis.ids, top=top)
-    return _render(report, request, format, "cis")
+    named by most incidents (in the period).""",
+)
 
 
 @router.get(
