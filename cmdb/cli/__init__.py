@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import typer
 from pydantic import ValidationError
@@ -11,14 +11,37 @@ from pydantic import ValidationError
 from cmdb.config import Settings
 from cmdb.domain.errors import InvalidInput
 
-from . import change, ci, data, db, discover, graph, impact, incident, problem, rel
-from . import report as report_cli
-from . import serve as serve_cli
-from . import token as token_cli
-from ._common import Cli, CliGroup
+from ._common import Cli
+from ._lazy import LazyGroup
+
+
+class RootGroup(LazyGroup):
+    # In the order `cmdb --help` lists them.
+    lazy: ClassVar[dict[str, tuple[str, str]]] = {
+        "ci": ("cmdb.cli.ci", "app"),
+        "rel": ("cmdb.cli.rel", "app"),
+        "sample": ("cmdb.cli.data", "sample_app"),
+        "db": ("cmdb.cli.db", "app"),
+        "impact": ("cmdb.cli.impact", "impact_app"),
+        "change": ("cmdb.cli.change", "app"),
+        "incident": ("cmdb.cli.incident", "app"),
+        "problem": ("cmdb.cli.problem", "app"),
+        "report": ("cmdb.cli.report", "app"),
+        "neighbours": ("cmdb.cli.graph", "neighbours"),
+        "subgraph": ("cmdb.cli.graph", "subgraph"),
+        "history": ("cmdb.cli.graph", "history"),
+        "counts": ("cmdb.cli.graph", "counts"),
+        "export": ("cmdb.cli.data", "export"),
+        "import": ("cmdb.cli.data", "import_"),
+        "discover": ("cmdb.cli.discover", "discover"),
+        "runs": ("cmdb.cli.discover", "runs_app"),
+        "token": ("cmdb.cli.token", "app"),
+        "serve": ("cmdb.cli.serve", "serve"),
+    }
+
 
 app = typer.Typer(
-    cls=CliGroup,
+    cls=RootGroup,
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     add_completion=False,
@@ -47,24 +70,5 @@ def main(
     ctx.obj = state
     ctx.call_on_close(state.close)
 
-
-app.add_typer(ci.app, name="ci")
-app.add_typer(rel.app, name="rel")
-app.add_typer(data.sample_app, name="sample")
-app.add_typer(db.app, name="db")
-app.add_typer(impact.impact_app, name="impact")
-app.add_typer(change.app, name="change")
-app.add_typer(incident.app, name="incident")
-app.add_typer(problem.app, name="problem")
-app.add_typer(report_cli.app, name="report")
-app.command("neighbours")(graph.neighbours)
-app.command("subgraph")(graph.subgraph)
-app.command("history")(graph.history)
-app.command("counts")(graph.counts)
-app.command("export")(data.export)
-app.command("import")(data.import_)
-discover.register(app)
-app.add_typer(token_cli.app, name="token")
-app.command("serve")(serve_cli.serve)
 
 __all__ = ["app"]

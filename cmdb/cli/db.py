@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from cmdb.config import StoreKind
-from cmdb.store.neo4j.migrations import load_migrations
 
 from ._common import JsonOpt, cli, print_json
 
@@ -45,6 +44,9 @@ def check(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         assert isinstance(store, Neo4jStore)
         missing = store.check_schema()
     if as_json:
+        # Here, not at the top: the migrations module needs the Neo4j driver.
+        from cmdb.store.neo4j.migrations import load_migrations
+
         print_json(
             {
                 "store": state.settings.store.value,

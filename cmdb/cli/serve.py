@@ -8,11 +8,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-import uvicorn
 from rich.console import Console
 from rich.panel import Panel
 
-from cmdb.api.app import LOCAL_DEV_WARNING, create_app
 from cmdb.config import Settings
 from cmdb.domain.errors import InvalidInput
 
@@ -56,6 +54,12 @@ def serve(
     ] = False,
 ) -> None:
     """Start the API server: REST under /api/v1, GraphQL at /graphql, the impact map at /ui."""
+    # The web stack is imported here, not at the top: `cmdb --help` lists this command
+    # and should not pay a second for FastAPI, Strawberry and uvicorn.
+    import uvicorn
+
+    from cmdb.api.app import LOCAL_DEV_WARNING, create_app
+
     settings = cli(ctx).settings
     host = host or settings.api_host
     port = settings.api_port if port is None else port

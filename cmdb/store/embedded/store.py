@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from pydantic import TypeAdapter
@@ -40,7 +40,6 @@ from cmdb.store.contract import (
     Subgraph,
     split_walk,
 )
-from cmdb.store.embedded.index import GraphIndex, walk_closure
 from cmdb.store.embedded.schema import DDL, SCHEMA_VERSION
 from cmdb.store.planner import (
     Clock,
@@ -53,6 +52,10 @@ from cmdb.store.planner import (
     replay_fields,
 )
 from cmdb.store.timefmt import aware, from_text, to_text
+
+if TYPE_CHECKING:
+    # numpy costs ~0.1 s to import: only a traversal needs it, not `cmdb ci show`.
+    from cmdb.store.embedded.index import GraphIndex
 
 _CHUNK = 400  # bound parameters per IN list, well under SQLite's limit
 # JSON path of one source's sighting in a CI document (the source is a bound parameter).
@@ -159,6 +162,15 @@ class _SqlLoader(Loader):
             for ci_id, text in self.conn.execute(q, [source, *part]):
                 out[ci_id] = None if text is None else Sighting.model_validate_json(text)
         return out
+
+
+def _index_of(rels: Iterable[Relationship]) -> GraphIndex:
+    """An index of the given relationships (the graph as it was at some instant)."""
+    from cmdb.store.embedded.index import GraphIndex
+
+    index = GraphIndex()
+    index.bulk_load([(r.source_id, r.target_id, r.type, r.active) for r in rels])
+    return index
 
 
 class EmbeddedStore:
@@ -376,6 +388,8 @@ class EmbeddedStore:
             try:
                 gen = int(self._meta(conn, "generation"))
                 if self._index is None:
+                    from cmdb.store.embedded.index import GraphIndex
+
                     index = GraphIndex()
                     rows = conn.execute(
                         "SELECT source_id, target_id, type, status = 'active' FROM rels"
@@ -602,8 +616,7 @@ class EmbeddedStore:
             index = self._graph()
         else:
             past = self._rels_as_of(as_of)
-            index = GraphIndex()
-            index.bulk_load([(r.source_id, r.target_id, r.type, r.active) for r in past.values()])
+            index = _index_of(past.values())
         with self._index_lock:
             for r in root_list:
                 index.node(r)
@@ -664,11 +677,12 @@ class EmbeddedStore:
             index = self._graph()
         else:
             past = self._rels_as_of(as_of)
-            index = GraphIndex()
-            index.bulk_load([(r.source_id, r.target_id, r.type, r.active) for r in past.values()])
+            index = _index_of(past.values())
         with self._index_lock:
             for r in roots:
                 index.node(r)
+            from cmdb.store.embedded.index import walk_closure
+
             w = walk_closure(index, roots, ways, leaf_ways, max_depth, max_nodes)
         node_ids = w.walked + w.leaves
         if as_of is None:
