@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import to_jsonable_python
 
 from cmdb.domain.classes import check_class, is_a
 from cmdb.domain.identifiers import Identifier
@@ -180,9 +181,28 @@ class CI(BaseModel):
         return f"{self.name} ({self.ci_class}, {self.id})"
 
     def field_values(self) -> dict[str, Any]:
-        """The user-visible fields as JSON values: what history records and compares."""
-        dumped = self.model_dump(mode="json", include=set(CI_FIELDS), by_alias=False)
-        return {f: dumped.get(f) for f in CI_FIELDS}
+        """The user-visible fields as JSON values: what history records and compares.
+
+        Written out rather than through ``model_dump``: every write computes this for every
+        CI it touches, and the generic dump was a third of a batch's planning time. A test
+        holds it equal to ``model_dump(mode="json")``.
+        """
+        return {
+            "ci_class": self.ci_class,
+            "name": self.name,
+            "description": self.description,
+            "status": self.status.value,
+            "owner": self.owner,
+            "location": self.location,
+            "version": self.version,
+            "environment": self.environment,
+            "criticality": None if self.criticality is None else self.criticality.value,
+            "identifiers": [{"kind": i.kind.value, "value": i.value} for i in self.identifiers],
+            "attributes": to_jsonable_python(self.attributes),
+            "redundancy": None if self.redundancy is None else self.redundancy.model_dump(),
+            "service": None if self.service is None else self.service.model_dump(mode="json"),
+            "agreements": [a.model_dump(mode="json") for a in self.agreements],
+        }
 
 
 class RelationshipStatus(StrEnum):
@@ -227,5 +247,12 @@ class Relationship(BaseModel):
         return self.status is RelationshipStatus.ACTIVE
 
     def field_values(self) -> dict[str, Any]:
-        dumped = self.model_dump(mode="json", include=set(REL_FIELDS))
-        return {f: dumped.get(f) for f in REL_FIELDS}
+        """As CI.field_values: written out, and held equal to the generic dump by a test."""
+        return {
+            "type": self.type,
+            "source_id": self.source_id,
+            "target_id": self.target_id,
+            "status": self.status.value,
+            "confidence": self.confidence,
+            "attributes": to_jsonable_python(self.attributes),
+        }

@@ -41,6 +41,7 @@ from cmdb.store.contract import (
     split_walk,
 )
 from cmdb.store.embedded.schema import DDL, SCHEMA_VERSION
+from cmdb.store.gcpause import gc_paused
 from cmdb.store.planner import (
     Clock,
     IdentKey,
@@ -70,6 +71,10 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]
 
 def _dump(model: Any) -> str:
     return orjson.dumps(model.model_dump(mode="json", by_alias=True)).decode()
+
+
+def _by_id(model: CI | Relationship) -> str:
+    return model.id
 
 
 def _json(value: Any) -> str | None:
@@ -219,6 +224,7 @@ class EmbeddedStore:
             # writer killed mid-batch); only an OS crash may lose the last commits.
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA cache_size=-65536")
             conn.create_function("cmdb_lower", 1, _lower, deterministic=True)
             self._local.conn = conn
             with self._conns_lock:
@@ -254,8 +260,9 @@ class EmbeddedStore:
             now = aware(self._clock())
             if last and from_text(last) > now:
                 now = from_text(last)  # keep history ordered if the clock steps back
-            p = plan(changeset, _SqlLoader(conn), now)
-            self._write(conn, p, changeset, now, gen)
+            with gc_paused():
+                p = plan(changeset, _SqlLoader(conn), now)
+                self._write(conn, p, changeset, now, gen)
             conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(gen),))
             conn.execute("UPDATE meta SET value = ? WHERE key = 'last_at'", (to_text(now),))
             conn.execute("COMMIT")
@@ -291,7 +298,8 @@ class EmbeddedStore:
                     _dump(c),
                     gen,
                 )
-                for c in p.cis.values()
+                # In key order: B-tree inserts in order fill pages instead of splitting them.
+                for c in sorted(p.cis.values(), key=_by_id)
             ],
         )
         # A sighting alone changed: patched into the document, which stays unparsed.
@@ -314,7 +322,7 @@ class EmbeddedStore:
             )
         conn.executemany(
             "INSERT INTO identifiers (kind, value, ci_id, is_unique) VALUES (?,?,?,?)",
-            [(k, v, ci, int(u)) for k, v, ci, u in p.new_idents],
+            [(k, v, ci, int(u)) for k, v, ci, u in sorted(p.new_idents)],
         )
         conn.executemany(
             "INSERT INTO rels (id, type, source_id, target_id, status, doc, gen)"
@@ -322,7 +330,7 @@ class EmbeddedStore:
             " doc=excluded.doc, gen=excluded.gen",
             [
                 (r.id, r.type, r.source_id, r.target_id, r.status.value, _dump(r), gen)
-                for r in p.rels.values()
+                for r in sorted(p.rels.values(), key=_by_id)
             ],
         )
         for kind, recs in (

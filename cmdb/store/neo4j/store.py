@@ -60,6 +60,7 @@ from cmdb.store.contract import (
     split_walk,
 )
 from cmdb.store.embedded.index import GraphIndex, walk_closure
+from cmdb.store.gcpause import gc_paused
 from cmdb.store.neo4j import cypher
 from cmdb.store.neo4j.migrations import migrate, missing_constraints
 from cmdb.store.planner import (
@@ -290,10 +291,11 @@ class Neo4jStore:
             if meta["last_at"] and from_text(meta["last_at"]) > now:
                 now = from_text(meta["last_at"])
             loader = _TxLoader(tx)
-            p = plan(changeset, loader, now)
-            self._write_plan(tx, p, changeset, now, int(meta["seq"]), int(meta["gen"]))
-            if p.sightings:
-                self._patch_sightings(tx, p, loader.raw, int(meta["gen"]))
+            with gc_paused():
+                p = plan(changeset, loader, now)
+                self._write_plan(tx, p, changeset, now, int(meta["seq"]), int(meta["gen"]))
+                if p.sightings:
+                    self._patch_sightings(tx, p, loader.raw, int(meta["gen"]))
             return p.result
 
         return self._write(work)
