@@ -19,6 +19,7 @@ from cmdb.domain.errors import CmdbError, InvalidInput
 from cmdb.domain.model import CI, utcnow
 from cmdb.domain.records import Change, DiscoveryRun, RunProblem, RunStatus
 from cmdb.store.contract import GraphStore, SightingHit
+from cmdb.store.gcpause import gc_paused
 from discovery.reconcile import staleness
 from discovery.reconcile.identify import Group
 from discovery.reconcile.plan import Context, Plan, Progress, build, diffs, no_progress, outcome
@@ -90,7 +91,11 @@ def reconcile(
     if not dry_run:
         job.write_run()
     try:
-        job.run()
+        # A run builds a large heap that lives until it ends and whose only cycles are
+        # broken at the end (Plan.release): each pass of the cyclic collector over it
+        # found nothing to free, and the passes took a seventh of a 20k-object run.
+        with gc_paused():
+            job.run()
     except CmdbError as exc:
         job.fail(exc)
     except BaseException as exc:
@@ -106,7 +111,10 @@ def ingest(store: GraphStore, fmt: str, items: Iterable[Item], **options: Any) -
     failure while reading is recorded as a failed run (unless a dry run), then raised.
     """
     try:
-        inventory = collect(fmt, items)
+        # Reading builds a large heap that lives to the end of the run and holds no
+        # reference cycles: the cyclic collector is paused (see reconcile).
+        with gc_paused():
+            inventory = collect(fmt, items)
     except InvalidInput:
         raise
     except Exception as exc:
@@ -189,7 +197,7 @@ class _Job:
 
     # -- the run -----------------------------------------------------------------------
     def run(self) -> None:
-        run, report = self.run_rec, self.report
+        run = self.run_rec
         previous = staleness.runs_of(self.store, run.source, run.scope)
         # When this source last looked at this scope to the end: a CI it saw then unchanged
         # (its sighting's last_seen is refreshed only every touch_after) was as it was.
@@ -212,6 +220,13 @@ class _Job:
         )
         self.scan = self.store.list_sightings(run.source)
         plan = build(self.store, self.inv, ctx, self.scan)
+        try:
+            self._run_plan(plan, ctx, previous)
+        finally:
+            plan.release()
+
+    def _run_plan(self, plan: Plan, ctx: Context, previous: list[DiscoveryRun]) -> None:
+        run, report = self.run_rec, self.report
         report.conflicts += plan.conflicts
         items = sum(1 for c in self.inv.cis if not c.unresolved)
         reason = staleness.suspicious(items, previous, run.id)

@@ -68,6 +68,13 @@ class Plan:
         r = self.by_key.get(key)
         return r.group if r is not None else None
 
+    def release(self) -> None:
+        """Break the record <-> group cycles once the run is done, so reference counting
+        frees the whole plan (and the input it holds) at once: left to the cyclic
+        collector, a 20k-object run's 1.4M objects took it 2.4 s in one pause."""
+        for r in self.records:
+            r.group = None
+
 
 def _find(store: GraphStore, wanted: set[Identifier], ctx: Context) -> dict[Identifier, list[CI]]:
     ordered = sorted(wanted, key=str)
