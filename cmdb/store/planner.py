@@ -55,6 +55,18 @@ _UPSERT_SCALARS = (
 R = TypeVar("R", Change, Incident, Problem)
 
 
+@dataclass(frozen=True, slots=True)
+class CIHead:
+    """What a relationship needs of each end: which CI, its class, whether it is retired.
+
+    A batch of relationships reads only these (stored beside each document), not the
+    documents themselves: decoding both ends' whole CIs was most of planning an edge."""
+
+    id: str
+    ci_class: str
+    status: LifecycleStatus
+
+
 @dataclass
 class Loaded:
     """What the store read for a batch: CIs by id, unique identifiers, relationships."""
@@ -64,6 +76,8 @@ class Loaded:
     rels: dict[str, Relationship] = field(default_factory=dict)
     # One source's sightings of CIs only touched or missed (their documents stay unread).
     sightings: dict[str, Sighting | None] = field(default_factory=dict)
+    # Relationship ends not otherwise loaded.
+    heads: dict[str, CIHead] = field(default_factory=dict)
 
 
 class Loader:
@@ -74,6 +88,11 @@ class Loader:
 
     def load_idents(self, keys: set[IdentKey]) -> dict[IdentKey, str]:
         raise NotImplementedError
+
+    def load_heads(self, ids: set[str]) -> dict[str, CIHead]:
+        """Id, class and status of each CI that exists; stores answer it without
+        parsing documents."""
+        return {i: CIHead(c.id, c.ci_class, c.status) for i, c in self.load_cis(ids).items()}
 
     def load_rels(self, ids: set[str]) -> dict[str, Relationship]:
         raise NotImplementedError
@@ -255,10 +274,12 @@ class _Planner:
         keys: set[IdentKey] = set()
         refs: list[CIRef] = [r.ref for r in self.cs.ci_retires]
         light = [t.ref for t in self.cs.touches] + [m.ref for m in self.cs.misses]
+        ends: list[CIRef] = []
         for rel_up in self.cs.rel_upserts:
-            refs += [rel_up.source, rel_up.target]
+            ends += [rel_up.source, rel_up.target]
         for rel_ret in self.cs.rel_retires:
-            refs += [rel_ret.source, rel_ret.target]
+            ends += [rel_ret.source, rel_ret.target]
+        keys.update(_key(r.identifier) for r in ends if r.identifier is not None)
         for up in self.cs.ci_upserts:
             if up.id:
                 ids.add(up.id)
@@ -268,7 +289,8 @@ class _Planner:
                 ids.add(ref.id)
             elif ref.identifier is not None:
                 keys.add(_key(ref.identifier))
-        full_keys = set(keys)
+        full_keys = {_key(r.identifier) for r in refs if r.identifier is not None}
+        full_keys.update(_key(i) for up in self.cs.ci_upserts for i in up.identifiers if i.unique)
         keys.update(_key(r.identifier) for r in light if r.identifier is not None)
         linked: list[Record] = [*self.cs.changes, *self.cs.incidents, *self.cs.problems]
         for rec in linked:
@@ -277,6 +299,9 @@ class _Planner:
         self.loaded.idents = self.loader.load_idents(keys) if keys else {}
         ids.update(v for k, v in self.loaded.idents.items() if k in full_keys)
         self.loaded.cis = self.loader.load_cis(ids) if ids else {}
+        head_ids = {i for r in ends if (i := self._ref_id(r)) is not None} - ids
+        if head_ids:
+            self.loaded.heads = self.loader.load_heads(head_ids)
         # Touched or missed only: one source's sighting is all that is read (and written).
         light_ids = {i for r in light if (i := self._ref_id(r)) is not None} - ids
         if light_ids:
@@ -487,6 +512,14 @@ class _Planner:
             raise NotFound(f"no CI {ref}", where=where)
         return ci
 
+    def _end(self, ref: CIRef, where: str) -> CI | CIHead:
+        """A relationship's end: as this batch leaves it, else as stored."""
+        ci_id = self._ref_id(ref)
+        found = (self._ci(ci_id) or self.loaded.heads.get(ci_id)) if ci_id else None
+        if found is None:
+            raise NotFound(f"no CI {ref}", where=where)
+        return found
+
     def _retire_ci(self, idx: int, ref: CIRef, status: LifecycleStatus) -> None:
         ci = self._resolve(ref, f"ci_retires[{idx}].ref")
         if ci.status == status:
@@ -504,24 +537,24 @@ class _Planner:
 
     # -- relationships -----------------------------------------------------------------
     def _rels(self) -> None:
-        ends: list[tuple[str, CI, CI]] = []
+        ends: list[tuple[str, CI | CIHead, CI | CIHead]] = []
         for idx, r in enumerate(self.cs.rel_upserts):
             where = f"rel_upserts[{idx}]"
             ends.append(
                 (
                     where,
-                    self._resolve(r.source, f"{where}.source"),
-                    self._resolve(r.target, f"{where}.target"),
+                    self._end(r.source, f"{where}.source"),
+                    self._end(r.target, f"{where}.target"),
                 )
             )
-        retire_ends: list[tuple[str, CI, CI]] = []
+        retire_ends: list[tuple[str, CI | CIHead, CI | CIHead]] = []
         for idx, rr in enumerate(self.cs.rel_retires):
             where = f"rel_retires[{idx}]"
             retire_ends.append(
                 (
                     where,
-                    self._resolve(rr.source, f"{where}.source"),
-                    self._resolve(rr.target, f"{where}.target"),
+                    self._end(rr.source, f"{where}.source"),
+                    self._end(rr.target, f"{where}.target"),
                 )
             )
         ids: set[str] = set()
@@ -541,8 +574,8 @@ class _Planner:
         self,
         where: str,
         type_name: str,
-        s: CI,
-        t: CI,
+        s: CI | CIHead,
+        t: CI | CIHead,
         confidence: float | None,
         attrs: dict[str, Any],
     ) -> str:
@@ -615,7 +648,7 @@ class _Planner:
         self.plan.rels[rid] = rel
         return rid
 
-    def _retire_rel(self, where: str, type_name: str, s: CI, t: CI) -> None:
+    def _retire_rel(self, where: str, type_name: str, s: CI | CIHead, t: CI | CIHead) -> None:
         rid = relationship_id(get_type(type_name).name, s.id, t.id)
         existing = self.plan.rels.get(rid) or self.loaded.rels.get(rid)
         if existing is None:

@@ -24,7 +24,14 @@ from cmdb.domain.changeset import ApplyResult, ChangeSet
 from cmdb.domain.errors import IdentityConflict, InvalidInput, NotFound, StoreUnavailable
 from cmdb.domain.history import EntityKind, HistoryEntry
 from cmdb.domain.identifiers import Identifier
-from cmdb.domain.model import CI, Relationship, RelationshipStatus, Sighting, utcnow
+from cmdb.domain.model import (
+    CI,
+    LifecycleStatus,
+    Relationship,
+    RelationshipStatus,
+    Sighting,
+    utcnow,
+)
 from cmdb.domain.records import Change, DiscoveryRun, Incident, IncidentState, Problem
 from cmdb.domain.relationships import get_type
 from cmdb.store import cursor as cursors
@@ -43,6 +50,7 @@ from cmdb.store.contract import (
 from cmdb.store.embedded.schema import DDL, SCHEMA_VERSION
 from cmdb.store.gcpause import gc_paused
 from cmdb.store.planner import (
+    CIHead,
     Clock,
     IdentKey,
     Loader,
@@ -110,6 +118,14 @@ class _SqlLoader(Loader):
     def load_cis(self, ids: set[str]) -> dict[str, CI]:
         docs = self._docs("SELECT doc FROM cis WHERE id IN ({marks})", ids)
         return {ci.id: ci for ci in (CI.model_validate_json(d) for d in docs)}
+
+    def load_heads(self, ids: set[str]) -> dict[str, CIHead]:
+        out: dict[str, CIHead] = {}
+        for part in _chunks(sorted(ids)):
+            q = f"SELECT id, class, status FROM cis WHERE id IN ({','.join('?' * len(part))})"
+            for ci_id, ci_class, status in self.conn.execute(q, part):
+                out[ci_id] = CIHead(ci_id, ci_class, LifecycleStatus(status))
+        return out
 
     def load_idents(self, keys: set[IdentKey]) -> dict[IdentKey, str]:
         out: dict[IdentKey, str] = {}

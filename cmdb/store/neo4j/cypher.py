@@ -44,6 +44,9 @@ RETURN m.seq AS seq, m.gen AS gen, m.last_at AS last_at
 SET_META = "MATCH (m:CmdbMeta {name: 'cmdb'}) SET m.seq = $seq, m.last_at = $last_at"
 
 LOAD_CIS = "MATCH (c:CI) WHERE c.id IN $ids RETURN c.doc AS doc"
+LOAD_CI_HEADS = (
+    "MATCH (c:CI) WHERE c.id IN $ids RETURN c.id AS id, c.class AS class, c.status AS status"
+)
 
 # Unique identifiers live either as a CI's primary key (the first it was created with,
 # kept on the node so a plain ingest creates one node per CI) or as Ident nodes.

@@ -43,7 +43,7 @@ from cmdb.domain.errors import (
 )
 from cmdb.domain.history import EntityKind, HistoryEntry, HistoryOp
 from cmdb.domain.identifiers import Identifier
-from cmdb.domain.model import CI, Relationship, Sighting, utcnow
+from cmdb.domain.model import CI, LifecycleStatus, Relationship, Sighting, utcnow
 from cmdb.domain.records import Change, DiscoveryRun, Incident, IncidentState, Problem
 from cmdb.domain.relationships import get_type
 from cmdb.store import cursor as cursors
@@ -64,6 +64,7 @@ from cmdb.store.gcpause import gc_paused
 from cmdb.store.neo4j import cypher
 from cmdb.store.neo4j.migrations import migrate, missing_constraints
 from cmdb.store.planner import (
+    CIHead,
     Clock,
     IdentKey,
     Loader,
@@ -115,6 +116,10 @@ class _TxLoader(Loader):
     def load_cis(self, ids: set[str]) -> dict[str, CI]:
         res = self.tx.run(cypher.LOAD_CIS, ids=list(ids))
         return {c.id: c for c in (CI.model_validate_json(r["doc"]) for r in res)}
+
+    def load_heads(self, ids: set[str]) -> dict[str, CIHead]:
+        res = self.tx.run(cypher.LOAD_CI_HEADS, ids=list(ids))
+        return {r["id"]: CIHead(r["id"], r["class"], LifecycleStatus(r["status"])) for r in res}
 
     def load_idents(self, keys: set[IdentKey]) -> dict[IdentKey, str]:
         by_text = {f"{k}={v}": (k, v) for k, v in keys}
