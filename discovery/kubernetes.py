@@ -839,15 +839,31 @@ class _Scan:
     def _selector_edges(self) -> Iterator[Item]:
         # A ReplicaSet or Pod whose owner is in the input is reached through that owner.
         by_ns: dict[str, list[_Selectable]] = {}
+        # Per namespace, label -> positions of the selectables carrying it: a selector's
+        # matches are the intersection of its labels' lists (every selector against every
+        # Pod of its namespace was a sixth of reading a 20k-object cluster).
+        by_label: dict[str, dict[tuple[str, str], list[int]]] = {}
         for s in self.selectables:
             if not any(owner in self.defined for owner in s.owners):
-                by_ns.setdefault(s.namespace, []).append(s)
+                found = by_ns.setdefault(s.namespace, [])
+                labels = by_label.setdefault(s.namespace, {})
+                for label in s.labels.items():
+                    labels.setdefault(label, []).append(len(found))
+                found.append(s)
         for sel in self.selectors:
-            for s in by_ns.get(sel.namespace, []):
-                if all(s.labels.get(k) == v for k, v in sel.selector.items()):
-                    yield _rel(
-                        "DEPENDS_ON", sel.ref, s.ref, sel.where, attributes={"via": "selector"}
-                    )
+            candidates = by_ns.get(sel.namespace, [])
+            if not candidates:
+                continue
+            labels = by_label[sel.namespace]
+            wanted = [labels.get(label, []) for label in sel.selector.items()]
+            if wanted:
+                wanted.sort(key=len)
+                hits = set(wanted[0]).intersection(*wanted[1:])
+                matched = [candidates[i] for i in sorted(hits)]
+            else:
+                matched = candidates  # an empty selector: every selectable, as before
+            for s in matched:
+                yield _rel("DEPENDS_ON", sel.ref, s.ref, sel.where, attributes={"via": "selector"})
 
 
 def _documents(path: Path) -> Iterator[tuple[int, Any]]:
