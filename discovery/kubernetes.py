@@ -20,6 +20,7 @@ walked.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -146,7 +147,14 @@ class Ref:
     identifiers: tuple[Identifier, ...] = ()
 
     def placeholder(self) -> Placeholder:
-        return Placeholder(ci_class=self.ci_class, name=self.name, identifiers=self.identifiers)
+        return _placeholder(self.ci_class, self.name, self.identifiers)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _placeholder(ci_class: str, name: str, identifiers: tuple[Identifier, ...]) -> Placeholder:
+    # Every edge carries one for each end, and most ends (a namespace, a Service, a
+    # ConfigMap) are the ends of many edges: one frozen record per end is enough.
+    return Placeholder(ci_class=ci_class, name=name, identifiers=identifiers)
 
 
 def _rel(
