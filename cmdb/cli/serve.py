@@ -52,6 +52,15 @@ def serve(
             help="Restart on code changes (development; settings from CMDB_* only).",
         ),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes, each with its own store and driver (settings from"
+            " CMDB_* only when more than 1).",
+        ),
+    ] = 1,
 ) -> None:
     """Start the API server: REST under /api/v1, GraphQL at /graphql, the impact map at /ui."""
     # The web stack is imported here, not at the top: `cmdb --help` lists this command
@@ -75,13 +84,26 @@ def serve(
         err.print(Panel(text, title="WARNING", style="bold red", expand=False))
     else:
         out.print("  every request needs a token: cmdb token create NAME --role viewer")
-    if reload:
+    if reload or workers > 1:
+        # Each process builds its own app (and opens its own store) from the environment:
+        # an option given to this process cannot reach them.
+        option = "--reload" if reload else "--workers"
+        if reload and workers > 1:
+            raise InvalidInput("--reload runs one process; drop --workers", where="--workers")
         if settings != Settings():
             raise InvalidInput(
-                "--reload reads its settings from CMDB_* variables only; set CMDB_DB_PATH"
+                f"{option} reads its settings from CMDB_* variables only; set CMDB_DB_PATH"
                 " instead of --db",
-                where="--reload",
+                where=option,
             )
-        uvicorn.run("cmdb.api.app:create_app", factory=True, host=host, port=port, reload=True)
+        uvicorn.run(
+            "cmdb.api.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            reload=reload,
+            workers=None if reload else workers,
+            log_level="info",
+        )
         return
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")

@@ -55,6 +55,34 @@ def test_reload_refuses_a_db_override(tmp_path: Path, started: list[dict[str, An
     assert not started
 
 
+def test_workers_start_that_many_processes_from_the_environment(
+    tmp_path: Path, started: list[dict[str, Any]]
+) -> None:
+    refused = run(tmp_path, "--workers", "4")
+    assert refused.exit_code == 2 and "CMDB_DB_PATH" in refused.stderr
+    assert not started
+    result = CliRunner().invoke(
+        app,
+        ["serve", "--workers", "4", "--port", "8124"],
+        env={"CMDB_STORE": "embedded", "CMDB_DB_PATH": str(tmp_path / "s.db"), "COLUMNS": "200"},
+    )
+    assert result.exit_code == 0, result.output
+    (call,) = started
+    # An import string and a factory: each worker process builds its own app and store.
+    assert call["app"] == "cmdb.api.app:create_app" and call["factory"] is True
+    assert (call["workers"], call["port"], call["reload"]) == (4, 8124, False)
+
+
+def test_reload_and_workers_do_not_mix(tmp_path: Path, started: list[dict[str, Any]]) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["serve", "--workers", "2", "--reload"],
+        env={"CMDB_STORE": "embedded", "CMDB_DB_PATH": str(tmp_path / "s.db")},
+    )
+    assert result.exit_code == 2 and "--workers" in result.stderr
+    assert not started
+
+
 def test_urls_show_a_wildcard_bind_as_loopback() -> None:
     assert urls("0.0.0.0", 80)["impact map"] == "http://127.0.0.1:80/ui"
     assert urls("::1", 8000)["GraphiQL"] == "http://[::1]:8000/graphql"
