@@ -393,6 +393,41 @@ class GraphIndex:
         new = _sorted_unique(nbrs[~inside[nbrs]]).astype(np.int64, copy=False)
         return edges.astype(np.int64, copy=False), new
 
+    def edges_among(
+        self, node_ids: Iterable[str], types: Iterable[str] | None
+    ) -> list[tuple[str, str, str]]:
+        """The active edges (of ``types``, or any) with both ends among ``node_ids``, as
+        (source id, target id, type): what a subgraph shows between the CIs it reached.
+        Read from the nodes' own outgoing runs, so it costs what those nodes have."""
+        self._ensure_fresh()
+        assert self._out is not None
+        get = self.pos.get
+        nodes = _sorted_unique(
+            np.array([p for i in node_ids if (p := get(i)) is not None], dtype=np.int64)
+        )
+        if not len(nodes):
+            return []
+        inside = np.zeros(len(self.ids), dtype=np.bool_)
+        inside[nodes] = True
+        edges = self._out.edges_at(self._out.positions(nodes)).astype(np.int64, copy=False)
+        added = [e for s in nodes.tolist() for e in self._overlay_out.get(s, ())]
+        if added:
+            edges = np.concatenate([edges, np.array(added, dtype=np.int64)])
+        keep = inside[self._dst[edges]] & self._active[edges]
+        if types is not None:
+            keep &= _mask(types)[self._type[edges]]
+        edges = edges[keep]
+        ids = self.ids
+        return [
+            (ids[s], ids[d], TYPE_NAMES[t])
+            for s, d, t in zip(
+                self._src[edges].tolist(),
+                self._dst[edges].tolist(),
+                self._type[edges].tolist(),
+                strict=True,
+            )
+        ]
+
     def edge(self, e: int) -> tuple[str, str, str]:
         return self.ids[self._src[e]], self.ids[self._dst[e]], TYPE_NAMES[self._type[e]]
 

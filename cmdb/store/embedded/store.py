@@ -30,6 +30,7 @@ from cmdb.domain.model import (
     Relationship,
     RelationshipStatus,
     Sighting,
+    relationship_id,
     utcnow,
 )
 from cmdb.domain.records import Change, DiscoveryRun, Incident, IncidentState, Problem
@@ -657,7 +658,7 @@ class EmbeddedStore:
         # at the depth cap, or two roots side by side, belong to the picture too.
         if as_of is None:
             nodes = self._cis_by_id(node_ids)
-            rels = self._edges_among(node_ids, type_names)
+            rels = self._edges_among(index, node_ids, type_names)
         else:
             nodes = self._cis_as_of(node_ids, as_of)
             among = set(node_ids)
@@ -711,7 +712,7 @@ class EmbeddedStore:
         node_ids = w.walked + w.leaves
         if as_of is None:
             nodes = self._cis_by_id(node_ids)
-            rels = self._edges_among(node_ids, type_names)
+            rels = self._edges_among(index, node_ids, type_names)
         else:
             nodes = self._cis_as_of(node_ids, as_of)
             among = set(node_ids)
@@ -733,21 +734,15 @@ class EmbeddedStore:
         )
 
     def _edges_among(
-        self, node_ids: Sequence[str], type_names: Sequence[str] | None
+        self, index: GraphIndex, node_ids: Sequence[str], type_names: Sequence[str] | None
     ) -> dict[str, Relationship]:
-        among, conn = set(node_ids), self._conn()
-        ids: set[str] = set()
-        for part in _chunks(node_ids):
-            q = (
-                "SELECT id, target_id, type FROM rels WHERE status = 'active'"
-                f" AND source_id IN ({','.join('?' * len(part))})"
-            )
-            ids.update(
-                rid
-                for rid, target, typ in conn.execute(q, part)
-                if target in among and (type_names is None or typ in type_names)
-            )
-        return _SqlLoader(conn).load_rels(ids)
+        # The index knows the edges between the nodes; a relationship's id follows from
+        # its type and ends, so only the documents shown are read (scanning every stored
+        # edge of every node was a third of an impact query at 100k CIs).
+        with self._index_lock:
+            found = index.edges_among(node_ids, type_names)
+        ids = {relationship_id(t, s, d) for s, d, t in found}
+        return _SqlLoader(self._conn()).load_rels(ids)
 
     # -- history and as-of -------------------------------------------------------------
     @staticmethod
