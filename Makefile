@@ -125,5 +125,9 @@ demo: install
 serve: install
 	@$(CMDB) serve
 
+# The quick benchmarks (a few minutes); bench/README.md lists them all with their latest
+# tables. The peer comparison (bench/peer_cartography.py) and the 100k sizes take longer.
 bench: install
+	$(PY) bench/cli_start.py
+	$(PY) bench/readers.py --sizes 20k
 	$(PY) bench/store.py $(BENCH_ARGS)
