@@ -129,5 +129,5 @@ serve: install
 # tables. The peer comparison (bench/peer_cartography.py) and the 100k sizes take longer.
 bench: install
 	$(PY) bench/cli_start.py
-	$(PY) bench/readers.py --sizes 20k
+	$(PY) bench/readers.py --sizes 20k --baseline-repeat 1
 	$(PY) bench/store.py $(BENCH_ARGS)
