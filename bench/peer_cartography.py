@@ -1072,9 +1072,9 @@ def print_table(results: dict[str, Any]) -> None:
     for label, r in results["sizes"].items():
         c = r["cartography"]
         if "date" in r:
-            lb, la = r["loadavg_before"], r["loadavg_after"]
-            print(f"  {label}: run {r['date']}, load average {lb[0]:.2f} {lb[1]:.2f} {lb[2]:.2f} "
-                  f"before, {la[0]:.2f} {la[1]:.2f} {la[2]:.2f} after")  # fmt: skip
+            lb, la = (" ".join(f"{x:.2f}" for x in r[k] if x is not None)
+                      for k in ("loadavg_before", "loadavg_after"))  # fmt: skip
+            print(f"  {label}: run {r['date']}, load average {lb} before, {la} after")
         for fmt, m in r["cmdb"].items():
             print(
                 f"  {label} cmdb {fmt}: graph after the full run {m['full']['graph']}; "
