@@ -503,10 +503,7 @@ class _Planner:
         self._set_sighting(ci_id, ci, new, flipped)
 
     def _resolve(self, ref: CIRef, where: str) -> CI:
-        ci_id = ref.id
-        if ci_id is None:
-            assert ref.identifier is not None
-            ci_id = self.loaded.idents.get(_key(ref.identifier))
+        ci_id = self._ref_id(ref)
         ci = self._ci(ci_id) if ci_id else None
         if ci is None:
             raise NotFound(f"no CI {ref}", where=where)
