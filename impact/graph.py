@@ -30,6 +30,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
+from functools import cached_property
+from itertools import pairwise
 
 import numpy as np
 
@@ -37,7 +39,7 @@ from cmdb.domain.classes import is_a
 from cmdb.domain.model import CI, RETIRED_STATUSES
 from cmdb.domain.relationships import REGISTRY, ImpactFlow
 from cmdb.store.contract import Subgraph
-from impact._arrays import BoolArray, Csr, IntArray, bfs
+from impact._arrays import BoolArray, Csr, IntArray, bfs, topological_order
 
 TYPE_NAMES: tuple[str, ...] = tuple(REGISTRY)
 TYPE_CODE: dict[str, int] = {name: i for i, name in enumerate(TYPE_NAMES)}
@@ -51,6 +53,60 @@ class GroupKind(IntEnum):
     HARD = 0
     CLUSTER = 1
     REPLICAS = 2
+
+
+Members = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What each node needs, as plain tuples: the SPOF passes read them node by node, and
+    a tuple of ints is what a Python loop reads fastest (numpy scalars are slow one by one).
+    """
+
+    rank: IntArray | None  # position in a topological order (causes first); None: a cycle
+    up: list[Members]  # every distinct member of the node's groups
+    hard: list[Members]  # members needed alone (groups without slack)
+    quorum: list[tuple[tuple[int, Members], ...]]  # (tolerance, members) of groups with slack
+
+    @classmethod
+    def of(cls, g: ImpactGraph) -> Needs:
+        n = g.n
+        tolerance = g.gsize - g.gk
+        alone = tolerance[g.egroup] == 0
+        hard = _per_node(g.src[alone], g.dst[alone], n)
+        none: tuple[tuple[int, Members], ...] = ()
+        quorum = [none] * n
+        up = list(hard)
+        slack = np.flatnonzero(tolerance > 0)
+        if len(slack):
+            gm, src = g.gmem, g.src.tolist()
+            ptr, items = gm.ptr.tolist(), gm.items.tolist()
+            by_node: dict[int, list[tuple[int, Members]]] = {}
+            for grp, v, t in zip(
+                slack.tolist(), g.gnode[slack].tolist(), tolerance[slack].tolist(), strict=True
+            ):
+                members = tuple(src[e] for e in items[ptr[grp] : ptr[grp + 1]])
+                by_node.setdefault(v, []).append((t, members))
+            for v, groups in by_node.items():
+                quorum[v] = tuple(groups)
+                up[v] = tuple(sorted({*hard[v], *(u for _t, ms in groups for u in ms)}))
+        order = topological_order(n, g.src, g.dst)
+        rank: IntArray | None = None
+        if order is not None:
+            rank = np.empty(n, dtype=np.int64)
+            rank[order] = np.arange(n, dtype=np.int64)
+        return cls(rank=rank, up=up, hard=hard, quorum=quorum)
+
+
+def _per_node(src: IntArray, dst: IntArray, n: int) -> list[Members]:
+    """The sources of the edges into each node, sorted."""
+    order = np.lexsort((src, dst))
+    flat = src[order].tolist()
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(dst, minlength=n), out=ptr[1:])
+    bounds = ptr.tolist()
+    return [tuple(flat[a:b]) for a, b in pairwise(bounds)]
 
 
 @dataclass(frozen=True)
@@ -98,6 +154,12 @@ class ImpactGraph:
 
     def type_name(self, e: int) -> str:
         return TYPE_NAMES[int(self.etype[e])]
+
+    @cached_property
+    def needs(self) -> Needs:
+        """Per-node member tuples and a topological rank, built once per graph (a graph
+        answers many questions: SPOF of each service, availability, recovery)."""
+        return Needs.of(self)
 
 
 def build_impact_graph(

@@ -29,11 +29,12 @@ property test.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 from pydantic import BaseModel
 
+from impact._arrays import reach
 from impact.cone import Cone, cone_of
 from impact.dominators import immediate_dominators
 from impact.graph import ImpactGraph
@@ -79,7 +80,9 @@ def kill_sets(cone: Cone, down: Iterable[int] = ()) -> list[int]:
     return kill
 
 
-def _killers(members: tuple[int, ...], tolerance: int, kill: list[int], everyone: int) -> int:
+def _killers(
+    members: tuple[int, ...], tolerance: int, kill: Mapping[int, int] | list[int], everyone: int
+) -> int:
     """CIs that kill more than ``tolerance`` of ``members``."""
     if tolerance <= 0:
         acc = 0
@@ -105,23 +108,104 @@ def spof_indices(
     graph: ImpactGraph, service: int, *, already_down: Iterable[str] = ()
 ) -> list[int]:
     """Graph nodes whose failure alone takes ``service`` down (the service excluded)."""
-    cone = cone_of(graph, service)
-    result, _ = _spofs(graph, cone, already_down)
-    return result
+    down = _down(graph, already_down)
+    fast = _ordered_cone(graph, service)
+    if fast is not None:
+        found, _ = _kill_root(graph, fast, down)
+    else:
+        found, _ = _spofs(graph, cone_of(graph, service), down)
+    return _by_class(graph, found)
 
 
-def _spofs(graph: ImpactGraph, cone: Cone, already_down: Iterable[str]) -> tuple[list[int], bool]:
+def _down(graph: ImpactGraph, already_down: Iterable[str]) -> set[int]:
+    """Nodes down before any new failure (open incidents and what they take down)."""
     pre = list(already_down)
-    down: list[int] = []
-    if pre:
-        base = propagate(graph, {}, already_down=pre)
-        gone = np.flatnonzero(base.sev == int(Severity.DOWN)).tolist()
-        down = [cone.local[i] for i in gone if i in cone.local]
+    if not pre:
+        return set()
+    base = propagate(graph, {}, already_down=pre)
+    return set(np.flatnonzero(base.sev == int(Severity.DOWN)).tolist())
+
+
+def _by_class(graph: ImpactGraph, found: list[int]) -> list[int]:
+    cis = graph.cis
+    # Node numbers follow the sorted ids, so the node breaks ties like the id would.
+    return sorted(found, key=lambda i: (cis[i].ci_class, i))
+
+
+def _ordered_cone(graph: ImpactGraph, service: int) -> list[int] | None:
+    """The cone's nodes, causes first (the service last), when the graph has no cycle."""
+    rank = graph.needs.rank
+    if rank is None:
+        return None
+    nodes = np.flatnonzero(reach(graph.inc, np.array([service], dtype=np.int64), graph.n))
+    ordered: list[int] = nodes[np.argsort(rank[nodes])].tolist()
+    return ordered
+
+
+def _kill_root(graph: ImpactGraph, order: list[int], down: set[int]) -> tuple[list[int], bool]:
+    """The kill-set pass over an acyclic cone in causes-first order, bit j for ``order[j]``:
+    the SPOFs of the service (``order[-1]``) and whether it is down already."""
+    needs = graph.needs
+    hard, quorum = needs.hard, needs.quorum
+    m = len(order)
+    if order[-1] in down:
+        return [], True
+    everyone = (1 << m) - 1
+    kill: dict[int, int] = {}
+    for j, v in enumerate(order):
+        if v in down:
+            kill[v] = everyone
+            continue
+        acc = 1 << j
+        for u in hard[v]:
+            acc |= kill[u]
+        groups = quorum[v]
+        if groups:
+            for tolerance, members in groups:
+                acc |= _killers(members, tolerance, kill, everyone)
+        kill[v] = acc
+    return [order[j] for j in _bits(kill[order[-1]]) if j != m - 1], False
+
+
+def _bits(x: int) -> list[int]:
+    """Positions of the set bits of ``x``, lowest first."""
+    raw = np.frombuffer(x.to_bytes((x.bit_length() + 7) // 8, "little"), dtype=np.uint8)
+    found: list[int] = np.flatnonzero(np.unpackbits(raw, bitorder="little")).tolist()
+    return found
+
+
+def _idoms(graph: ImpactGraph, order: list[int]) -> dict[int, int]:
+    """Immediate dominator per node of an acyclic cone (``order`` causes first), on edges
+    from a CI to what it needs, rooted at the service; -1 for the service.
+
+    In a DAG taken owners first, ``dom(v) = {v} | AND of dom(owner)`` is exact in one pass,
+    and the dominators of v form a chain in that order: with bit i for the i-th node from
+    the service, the immediate dominator is the highest bit of ``dom(v) - {v}``. A node's
+    set is dropped once read, so only the sets still waiting for owners are held.
+    """
+    up = graph.needs.up
+    m = len(order)
+    dom: dict[int, int] = {}
+    get = dom.get
+    out: dict[int, int] = {}
+    bit = 1
+    for v in reversed(order):
+        d = dom.pop(v, 0)
+        j = d.bit_length() - 1
+        out[v] = -1 if j < 0 else order[m - 1 - j]
+        d |= bit
+        for u in up[v]:
+            dom[u] = get(u, d) & d
+        bit <<= 1
+    return out
+
+
+def _spofs(graph: ImpactGraph, cone: Cone, down_nodes: set[int]) -> tuple[list[int], bool]:
+    down = [cone.local[i] for i in down_nodes if i in cone.local]
     if cone.root in down:
         return [], True
     mask = kill_sets(cone, down)[cone.root]
-    found = [cone.nodes[v] for v in range(cone.size) if v != cone.root and mask >> v & 1]
-    return sorted(found, key=lambda i: (graph.cis[i].ci_class, graph.ids[i])), False
+    return [cone.nodes[v] for v in range(cone.size) if v != cone.root and mask >> v & 1], False
 
 
 def funnels(cone: Cone) -> list[int]:
@@ -136,26 +220,41 @@ def single_points_of_failure(
     s = graph.index(service_id)
     if s is None:
         raise KeyError(service_id)
-    cone = cone_of(graph, s)
-    found, is_down = _spofs(graph, cone, list(already_down))
-    idom = funnels(cone)
-    out: list[Spof] = []
-    for i in found:
-        d = idom[cone.local[i]]
-        via = None if d < 0 or d == cone.root else cone.nodes[d]
+    down = _down(graph, already_down)
+    order = _ordered_cone(graph, s)
+    if order is not None:
+        found, is_down = _kill_root(graph, order, down)
+        idom = _idoms(graph, order) if found else {}
+        size = len(order)
+    else:
+        cone = cone_of(graph, s)
+        found, is_down = _spofs(graph, cone, down)
+        local = funnels(cone)
+        nodes = cone.nodes
+        idom = {i: -1 if local[v] < 0 else nodes[local[v]] for i, v in cone.local.items()}
+        size = cone.size
+    ids, cis = graph.ids, graph.cis
+    out: list[dict[str, str | None]] = []
+    for i in _by_class(graph, found):
+        via = idom[i]
+        far = via < 0 or via == s
+        ci = cis[i]
         out.append(
-            Spof(
-                id=graph.ids[i],
-                name=graph.name(i),
-                ci_class=graph.cis[i].ci_class,
-                funnel=None if via is None else graph.name(via),
-                funnel_id=None if via is None else graph.ids[via],
-            )
+            {
+                "id": ids[i],
+                "name": ci.name,
+                "ci_class": ci.ci_class,
+                "funnel": None if far else cis[via].name,
+                "funnel_id": None if far else ids[via],
+            }
         )
-    return SpofResult(
-        service=service_id,
-        service_name=graph.name(s),
-        cone_size=cone.size,
-        already_down=is_down,
-        spofs=out,
+    # pydantic validates the list of plain dicts in one call (faster than a model per SPOF).
+    return SpofResult.model_validate(
+        {
+            "service": service_id,
+            "service_name": graph.name(s),
+            "cone_size": size,
+            "already_down": is_down,
+            "spofs": out,
+        }
     )
