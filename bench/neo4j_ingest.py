@@ -6,10 +6,15 @@ Figures, each beside its baseline:
     client);
   * relationship upserts through the store    vs raw labelled ``UNWIND ... MATCH ... CREATE``;
   * closure through ``Neo4jStore.subgraph``   vs the best of two hand-written one-trip
-    Cypher closures returning the same nodes and edges.
+    Cypher closures returning the same nodes and edges;
+  * reading every CI of the estate (``list_cis`` pages of 10,000, decoded into ``CI``
+    models) vs the raw driver's ``MATCH (c:CI) RETURN c.doc`` with no decoding, and the
+    same with each document parsed by orjson (and, for reference, by
+    ``CI.model_validate_json``).
 
-Targets (issue 3): CI upsert >= 0.7x raw and >= 50x the per-row loop; relationships >= 0.5x
-raw; closure <= 1.3x hand Cypher, one round trip.
+Targets (issues 3 and 12): CI upsert >= 0.7x raw and >= 50x the per-row loop;
+relationships >= 0.5x raw; closure <= 1.3x hand Cypher, one round trip; all 100k CIs
+read in <= 1.5 s (>= 70k documents/s).
 
 Usage: python bench/neo4j_ingest.py [--size 20k] [--batch 5000] [--out FILE]
 It starts the local launcher (or uses NEO4J_URI), like the tests.
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -32,6 +38,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import orjson  # noqa: E402
 from neo4j import Driver, GraphDatabase  # noqa: E402
 
 from bench.estate import REL_TYPES, generate, parse_size  # noqa: E402
@@ -147,6 +154,22 @@ def hand_closure(driver: Driver, query: str, root: str) -> int:
     return len(recs)
 
 
+def read_all_store(store: Neo4jStore) -> int:
+    """Every CI through the store's paged listing, as a caller (e.g. an export) reads it."""
+    n, cursor = 0, None
+    while True:
+        page = store.list_cis(limit=10_000, cursor=cursor)
+        n += len(page.items)
+        if page.next_cursor is None:
+            return n
+        cursor = page.next_cursor
+
+
+def read_all_raw(driver: Driver) -> list[str]:
+    recs, _, _ = driver.execute_query("MATCH (c:CI) RETURN c.doc AS doc")
+    return [r["doc"] for r in recs]
+
+
 def median_time(fn: Callable[[], Any], repeat: int) -> float:
     fn()  # warm the plan cache and page cache, as a long-running server would be
     return statistics.median(timed(fn) for _ in range(repeat))
@@ -171,6 +194,7 @@ def main() -> int:
     n_rels = sum(len(c.rel_upserts) for c in rel_sets)
     raw, _ = raw_rows(changesets)
 
+    load_before = os.getloadavg()
     server = find_or_start(ROOT)
     driver = GraphDatabase.driver(
         server.uri, auth=(server.user, server.password), notifications_min_severity="OFF"
@@ -259,6 +283,18 @@ def main() -> int:
                 "ratio_store_query_over_best_hand": t_store_query / t_hand[best],
                 "round_trips": 1,
             }
+        # Reading every CI back: the store's pages against the raw driver.
+        assert read_all_store(store) == n_cis == len(read_all_raw(driver))
+        reads = {
+            "store_list_cis_s": median_time(lambda: read_all_store(store), args.repeat),
+            "raw_docs_s": median_time(lambda: read_all_raw(driver), args.repeat),
+            "raw_docs_orjson_s": median_time(
+                lambda: [orjson.loads(d) for d in read_all_raw(driver)], args.repeat
+            ),
+            "raw_docs_validated_s": median_time(
+                lambda: [CI.model_validate_json(d) for d in read_all_raw(driver)], args.repeat
+            ),
+        }
         results = {
             "size": size,
             "cis": n_cis,
@@ -277,6 +313,9 @@ def main() -> int:
                 "ratio_vs_raw": t_raw_rel / t_store_rel,
             },
             "closure": closures,
+            "read_all": {**reads, "cis": n_cis},
+            "load_avg_before_after": [load_before, os.getloadavg()],
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
             "commit": subprocess.run(
                 ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
@@ -304,6 +343,20 @@ def main() -> int:
             f"{'  same query, no model parsing, ms':<34}{c['store_query_only_s'] * 1000:>14.1f}"
             f"{c['hand_s'][c['best_hand']] * 1000:>16.1f}{c['ratio_store_query_over_best_hand']:>8.2f}x"
         )
+    rd = results["read_all"]
+    for label, key in (
+        ("raw driver, no decoding", "raw_docs_s"),
+        ("raw driver + orjson.loads", "raw_docs_orjson_s"),
+        ("raw driver + CI.model_validate_json", "raw_docs_validated_s"),
+    ):
+        store_s = rd["store_list_cis_s"]
+        lines.append(
+            f"{'read all CIs, s (vs ' + label + ')':<34}{store_s:>14.2f}{rd[key]:>16.2f}"
+            f"{store_s / rd[key]:>8.2f}x"
+            + (f"  <= 1.5 s at 100k ({n_cis / store_s:,.0f} CIs/s)" if key == "raw_docs_s" else "")
+        )
+    lb, la = results["load_avg_before_after"]
+    lines.append(f"{results['date']}; load average {lb[0]:.2f} before, {la[0]:.2f} after")
     print("\n".join(lines))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -61,7 +61,7 @@ from cmdb.store.contract import (
 )
 from cmdb.store.embedded.index import GraphIndex, walk_closure
 from cmdb.store.gcpause import gc_paused
-from cmdb.store.neo4j import cypher
+from cmdb.store.neo4j import cypher, decode
 from cmdb.store.neo4j.migrations import migrate, missing_constraints
 from cmdb.store.planner import (
     CIHead,
@@ -85,7 +85,8 @@ def _j(value: Any) -> str | None:
 
 
 def _doc(model: Any) -> str:
-    return orjson.dumps(model.model_dump(mode="json", by_alias=True)).decode()
+    # pydantic-core writes the JSON itself: no intermediate dict of Python values.
+    return str(model.model_dump_json(by_alias=True))
 
 
 def _sighting_in(doc: str | None, source: str) -> Sighting | None:
@@ -93,46 +94,77 @@ def _sighting_in(doc: str | None, source: str) -> Sighting | None:
     if doc is None:
         return None
     found = orjson.loads(doc).get("sources", {}).get(source)
-    return None if found is None else Sighting.model_validate(found)
+    return None if found is None else decode.sighting(found)
 
 
 _INSTANT = TypeAdapter(datetime)
 
 
+def _chunks(tx: ManagedTransaction, query: str, **params: Any) -> list[Any]:
+    """The rows of a ``cypher.chunked`` query, from its few records."""
+    out: list[Any] = []
+    for rec in tx.run(query, **params):
+        out += rec[0]
+    return out
+
+
 class _TxLoader(Loader):
+    """The planner's reads, inside the write transaction.
+
+    ``read`` keeps every CI id asked for or found by identifier: ``load_rels`` looks for
+    stored relationships only among the edges leaving those CIs (see
+    ``cypher.LOAD_RELS_FROM``); ``heads`` keeps the class and status that identifier
+    look-ups return, so the relationship ends they found are not read twice.
+    """
+
     def __init__(self, tx: ManagedTransaction) -> None:
         self.tx = tx
         self.raw: dict[str, str] = {}  # documents read for a sighting patch
+        self.read: set[str] = set()
+        self.heads: dict[str, CIHead] = {}
 
     def load_sightings(self, ids: set[str], source: str) -> dict[str, Sighting | None]:
-        query = "MATCH (c:CI) WHERE c.id IN $ids RETURN c.id AS id, c.doc AS doc"
-        res = self.tx.run(query, ids=list(ids))
+        self.read |= ids
         out: dict[str, Sighting | None] = {}
-        for r in res:
-            self.raw[r["id"]] = r["doc"]
-            out[r["id"]] = _sighting_in(r["doc"], source)
+        for ci_id, doc in _chunks(self.tx, cypher.LOAD_CI_ID_DOCS, ids=list(ids)):
+            self.raw[ci_id] = doc
+            out[ci_id] = _sighting_in(doc, source)
         return out
 
     def load_cis(self, ids: set[str]) -> dict[str, CI]:
-        res = self.tx.run(cypher.LOAD_CIS, ids=list(ids))
-        return {c.id: c for c in (CI.model_validate_json(r["doc"]) for r in res)}
+        self.read |= ids
+        docs = _chunks(self.tx, cypher.LOAD_CI_DOCS, ids=list(ids))
+        return {c.id: c for c in map(decode.ci, docs)}
 
     def load_heads(self, ids: set[str]) -> dict[str, CIHead]:
-        res = self.tx.run(cypher.LOAD_CI_HEADS, ids=list(ids))
-        return {r["id"]: CIHead(r["id"], r["class"], LifecycleStatus(r["status"])) for r in res}
+        self.read |= ids
+        out = {i: h for i in ids if (h := self.heads.get(i)) is not None}
+        rest = [i for i in ids if i not in out]
+        if rest:
+            for ci_id, ci_class, status in _chunks(self.tx, cypher.LOAD_CI_HEADS, ids=rest):
+                out[ci_id] = CIHead(ci_id, ci_class, LifecycleStatus(status))
+        return out
 
     def load_idents(self, keys: set[IdentKey]) -> dict[IdentKey, str]:
         by_text = {f"{k}={v}": (k, v) for k, v in keys}
-        res = self.tx.run(cypher.LOAD_IDENTS, keys=list(by_text))
-        return {by_text[r["k"]]: r["id"] for r in res}
+        out: dict[IdentKey, str] = {}
+        for key, ci_id, ci_class, status in _chunks(
+            self.tx, cypher.LOAD_IDENTS, keys=list(by_text)
+        ):
+            out[by_text[key]] = ci_id
+            self.heads[ci_id] = CIHead(ci_id, ci_class, LifecycleStatus(status))
+        self.read.update(out.values())
+        return out
 
     def load_rels(self, ids: set[str]) -> dict[str, Relationship]:
-        res = self.tx.run(cypher.load_rels(), ids=list(ids))
-        return {x.id: x for x in (Relationship.model_validate_json(r["doc"]) for r in res)}
+        if not self.read:  # every end is new in this batch: no stored edge between them
+            return {}
+        docs = _chunks(self.tx, cypher.LOAD_RELS_FROM, ids=list(ids), **{"from": list(self.read)})
+        return {x.id: x for x in map(decode.rel, docs)}
 
     def load_rels_touching(self, ci_ids: set[str]) -> dict[str, Relationship]:
         res = self.tx.run(cypher.ACTIVE_RELS_TOUCHING, ids=list(ci_ids))
-        return {x.id: x for x in (Relationship.model_validate_json(r["doc"]) for r in res)}
+        return {x.id: x for x in (decode.rel(r["doc"]) for r in res)}
 
     def _records(self, label: str, ids: set[str]) -> list[str]:
         q = f"MATCH (x:{label}) WHERE x.id IN $ids RETURN x.doc AS doc"
@@ -281,9 +313,14 @@ class Neo4jStore:
 
     def _rows(self, query: str, **params: Any) -> list[dict[str, Any]]:
         def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
-            return [r.data() for r in tx.run(query, **params)]
+            # dict(zip(...)), not Record.data(): data() walks every value recursively
+            # looking for graph types, which these flat answers never hold.
+            return [dict(zip(r.keys(), r.values(), strict=True)) for r in tx.run(query, **params)]
 
         return self._read(work)
+
+    def _chunked(self, query: str, **params: Any) -> list[Any]:
+        return self._read(lambda tx: _chunks(tx, query, **params))
 
     # -- writing -----------------------------------------------------------------------
     def apply(self, changeset: ChangeSet) -> ApplyResult:
@@ -439,15 +476,15 @@ class Neo4jStore:
         rows = self._rows(cypher.LOAD_CIS, ids=[ci_id])
         if not rows:
             raise NotFound(f"no CI {ci_id}", where="id")
-        return CI.model_validate_json(rows[0]["doc"])
+        return decode.ci(rows[0]["doc"])
 
     def _cis_by_id(self, ids: Sequence[str]) -> dict[str, CI]:
-        rows = self._rows(cypher.LOAD_CIS, ids=list(ids))
-        return {c.id: c for c in (CI.model_validate_json(r["doc"]) for r in rows)}
+        docs = self._chunked(cypher.LOAD_CI_DOCS, ids=list(ids))
+        return {c.id: c for c in map(decode.ci, docs)}
 
     def find_by_identifier(self, identifier: Identifier) -> list[CI]:
         rows = self._rows(cypher.FIND_BY_IDENT, key=str(identifier))
-        return [CI.model_validate_json(r["doc"]) for r in rows]
+        return [decode.ci(r["doc"]) for r in rows]
 
     def find_by_identifiers(self, identifiers: Iterable[Identifier]) -> dict[Identifier, list[CI]]:
         wanted = {str(i): i for i in identifiers}
@@ -455,21 +492,23 @@ class Neo4jStore:
         out: dict[Identifier, list[CI]] = {}
         parsed: dict[str, CI] = {}
         for lo in range(0, len(keys), 5000):  # one round trip per chunk
-            for r in self._rows(cypher.FIND_BY_IDENTS, keys=keys[lo : lo + 5000]):
-                ci = parsed.get(r["id"])
+            for key, ci_id, doc in self._chunked(cypher.FIND_BY_IDENTS, keys=keys[lo : lo + 5000]):
+                ci = parsed.get(ci_id)
                 if ci is None:
-                    ci = parsed[r["id"]] = CI.model_validate_json(r["doc"])
-                out.setdefault(wanted[r["k"]], []).append(ci)
+                    ci = parsed[ci_id] = decode.ci(doc)
+                out.setdefault(wanted[key], []).append(ci)
         for found in out.values():
             found.sort(key=lambda c: c.id)
         return out
 
     def list_sightings(self, source: str) -> dict[str, SightingHit]:
+        # The reconciler needs each CI's id, class and this source's sighting: the rest of
+        # the document is parsed as plain JSON and never built into a CI.
         out: dict[str, SightingHit] = {}
-        for r in self._rows(cypher.LIST_SIGHTED, source=source):
-            found = _sighting_in(r["doc"], source)
+        for ci_id, ci_class, doc in self._chunked(cypher.LIST_SIGHTED, source=source):
+            found = _sighting_in(doc, source)
             if found is not None:
-                out[r["id"]] = SightingHit(ci_id=r["id"], ci_class=r["class"], sighting=found)
+                out[ci_id] = SightingHit(ci_id=ci_id, ci_class=ci_class, sighting=found)
         return out
 
     def list_cis(
@@ -502,13 +541,10 @@ class Neo4jStore:
         if flt.source:
             where.append("$source IN c.sources")
             params["source"] = flt.source
-        q = (
-            f"MATCH (c:{label}) WHERE {' AND '.join(where)} "
-            "RETURN c.id AS id, c.doc AS doc ORDER BY c.id LIMIT $limit"
-        )
-        rows = self._rows(q, **params)
-        items = [CI.model_validate_json(r["doc"]) for r in rows[:limit]]
-        nxt = cursors.encode(rows[limit - 1]["id"]) if len(rows) > limit else None
+        match = f"MATCH (c:{label}) WHERE {' AND '.join(where)} WITH c ORDER BY c.id LIMIT $limit"
+        docs = self._chunked(cypher.chunked(match, "c.doc", by="c"), **params)
+        items = [decode.ci(d) for d in docs[:limit]]
+        nxt = cursors.encode(items[-1].id) if len(docs) > limit else None
         return Page(items=items, next_cursor=nxt)
 
     # -- reading relationships ---------------------------------------------------------
@@ -516,7 +552,7 @@ class Neo4jStore:
         if not ids:
             return {}
         rows = self._rows(cypher.load_rels(), ids=list(ids))
-        return {x.id: x for x in (Relationship.model_validate_json(r["doc"]) for r in rows)}
+        return {x.id: x for x in (decode.rel(r["doc"]) for r in rows)}
 
     def get_relationship(self, rel_id: str, *, as_of: datetime | None = None) -> Relationship:
         found = (
@@ -549,7 +585,7 @@ class Neo4jStore:
             "RETURN r.id AS id, r.doc AS doc ORDER BY r.id LIMIT $limit"
         )
         rows = self._rows(q, after=cursors.decode(cursor), type=wanted, limit=limit + 1)
-        items = [Relationship.model_validate_json(r["doc"]) for r in rows[:limit]]
+        items = [decode.rel(r["doc"]) for r in rows[:limit]]
         nxt = cursors.encode(rows[limit - 1]["id"]) if len(rows) > limit else None
         return RelPage(items=items, next_cursor=nxt)
 
@@ -569,7 +605,7 @@ class Neo4jStore:
                 "RETURN DISTINCT r.doc AS doc",
                 id=ci_id,
             )
-            rels = [Relationship.model_validate_json(r["doc"]) for r in rows]
+            rels = [decode.rel(r["doc"]) for r in rows]
         else:
             ids = self._rows(
                 "MATCH (c:CI {id: $id})-[r]-(:CI) RETURN DISTINCT r.id AS id", id=ci_id
@@ -616,37 +652,35 @@ class Neo4jStore:
                 root_list, direction, type_names, max_depth, max_nodes, as_of
             )
         cap = max(max_nodes, len(root_list))
-        rows = self._rows(
-            cypher.subgraph(direction.value, type_names, max_depth),
+        query = cypher.subgraph(direction.value, type_names, max_depth)
+        rows = self._chunked(
+            cypher.rows_of(query, "doc, d, edges"),
             roots=root_list,
             depth=max_depth,
             limit=cap + 1,
         )
         by_nodes = len(rows) > cap
         kept = rows[:cap]  # the query orders by depth, so a cut keeps the nearest CIs
-        nodes = {c.id: c for c in (CI.model_validate_json(r["doc"]) for r in kept)}
+        nodes = {c.id: c for c in (decode.ci(doc) for doc, _d, _e in kept)}
         missing = [r for r in root_list if r not in nodes]
         if missing:
             raise NotFound(f"no CI {', '.join(missing)}", where="roots")
         edges: dict[str, Relationship] = {}
         seen_docs: set[str] = set()
         by_depth = False
-        for r in kept:
-            at_cap = r["d"] == max_depth
-            for doc in r["edges"]:
-                if doc in seen_docs:  # a BOTH walk meets each edge from both ends
-                    continue
-                seen_docs.add(doc)
-                rel = Relationship.model_validate_json(doc)
-                if rel.source_id in nodes and rel.target_id in nodes:
+        for _, d, out in kept:
+            for far, _type, doc in out:
+                if far not in nodes:
+                    by_depth = by_depth or d == max_depth
+                elif doc not in seen_docs:  # a BOTH walk meets each edge from both ends
+                    seen_docs.add(doc)
+                    rel = decode.rel(doc)
                     edges[rel.id] = rel
-                elif at_cap:
-                    by_depth = True
         return Subgraph(
             roots=root_list,
             nodes=nodes,
             edges=sorted(edges.values(), key=lambda e: e.id),
-            depth_reached=max((int(r["d"]) for r in kept), default=0),
+            depth_reached=max((int(d) for _doc_, d, _e in kept), default=0),
             truncated_by_depth=by_depth and not by_nodes,
             truncated_by_nodes=by_nodes,
         )
@@ -661,38 +695,28 @@ class Neo4jStore:
     ) -> Subgraph:
         along, against = ways
         cap = max(max_nodes, len(roots))
-        rows = self._rows(
-            cypher.walk(along, against, max_depth, *(leaf_ways or ((), ()))),
-            roots=roots,
-            limit=cap,
-        )
-        walked = sorted((r for r in rows if r["d"] >= 0), key=lambda r: r["d"])
+        query = cypher.walk(along, against, max_depth, *(leaf_ways or ((), ())))
+        # Rows are [CI document, walk depth (-1: a leaf), edges as (leaves the CI, far
+        # end's id, type, document)]; only edges between two CIs of the answer are decoded.
+        rows = self._chunked(cypher.rows_of(query, "doc, d, edges"), roots=roots, limit=cap)
+        walked = sorted((r for r in rows if r[1] >= 0), key=lambda r: int(r[1]))
         by_nodes = len(walked) > cap
         walked = walked[:cap]
-        nodes = {c.id: c for c in (CI.model_validate_json(r["doc"]) for r in walked)}
+        nodes = {c.id: c for c in (decode.ci(r[0]) for r in walked)}
         missing = [r for r in roots if r not in nodes]
         if missing:
             raise NotFound(f"no CI {', '.join(missing)}", where="roots")
-        inside = set(nodes)
         # The depth cap cut something if a CI at the cap has a walkable edge out of the walk.
-        by_depth = False
-        for r in walked:
-            if r["d"] != max_depth or by_nodes or by_depth:
-                continue
-            ci_id = CI.model_validate_json(r["doc"]).id
-            for doc in r["edges"]:
-                rel = Relationship.model_validate_json(doc)
-                far = [
-                    *([rel.target_id] if rel.type in along and rel.source_id == ci_id else []),
-                    *([rel.source_id] if rel.type in against and rel.target_id == ci_id else []),
-                ]
-                if any(f not in inside for f in far):
-                    by_depth = True
-                    break
+        by_depth = not by_nodes and any(
+            far not in nodes and (rtype in along if leaving else rtype in against)
+            for _doc_, d, out in walked
+            if d == max_depth
+            for leaving, far, rtype, _edoc in out
+        )
         kept = walked
         if not by_nodes and leaf_ways is not None:
             found = sorted(
-                ((CI.model_validate_json(r["doc"]), r) for r in rows if r["d"] < 0),
+                ((decode.ci(r[0]), r) for r in rows if r[1] < 0),
                 key=lambda x: x[0].id,
             )
             room = cap - len(nodes)
@@ -702,19 +726,17 @@ class Neo4jStore:
                 kept.append(r)
         edges: dict[str, Relationship] = {}
         seen_docs: set[str] = set()
-        for r in kept:
-            for doc in r["edges"]:
-                if doc in seen_docs:  # an edge between two CIs comes from both ends
-                    continue
-                seen_docs.add(doc)
-                rel = Relationship.model_validate_json(doc)
-                if rel.source_id in nodes and rel.target_id in nodes:
+        for *_, out in kept:
+            for _leaving, far, _type, doc in out:
+                if far in nodes and doc not in seen_docs:  # met from both ends
+                    seen_docs.add(doc)
+                    rel = decode.rel(doc)
                     edges[rel.id] = rel
         return Subgraph(
             roots=roots,
             nodes=nodes,
             edges=sorted(edges.values(), key=lambda e: e.id),
-            depth_reached=max((int(r["d"]) for r in walked), default=0),
+            depth_reached=max((int(r[1]) for r in walked), default=0),
             truncated_by_depth=by_depth,
             truncated_by_nodes=by_nodes,
         )
