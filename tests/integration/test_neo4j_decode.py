@@ -87,7 +87,7 @@ def _full_service() -> dict[str, Any]:
     hours = [TimeRange.model_validate({"start": "08:00", "end": "00:00"})]
     calendar = ServiceCalendar(
         timezone="Europe/London",
-        weekly={"mon": hours, "sat": []},  # type: ignore[dict-item]
+        weekly={"mon": hours, "sat": []},
         exceptions=[CalendarException.model_validate({"day": "2026-12-25", "hours": []})],
     )
     return {
