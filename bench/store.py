@@ -225,13 +225,14 @@ def bench_ingest(
     raw = sqlite3.connect(raw_path, isolation_level=None)
     raw.execute("PRAGMA journal_mode=WAL")
     raw.execute("PRAGMA synchronous=NORMAL")
+    # The store's own table layout (schema 2: rowid tables, a unique id), no other index.
     raw.execute(
-        "CREATE TABLE cis (id TEXT PRIMARY KEY, class TEXT NOT NULL, name TEXT NOT NULL,"
-        " doc TEXT NOT NULL) WITHOUT ROWID"
+        "CREATE TABLE cis (id TEXT NOT NULL UNIQUE, class TEXT NOT NULL, name TEXT NOT NULL,"
+        " doc TEXT NOT NULL)"
     )
     raw.execute(
-        "CREATE TABLE rels (id TEXT PRIMARY KEY, type TEXT NOT NULL, source_id TEXT NOT NULL,"
-        " target_id TEXT NOT NULL, doc TEXT NOT NULL) WITHOUT ROWID"
+        "CREATE TABLE rels (id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,"
+        " source_id TEXT NOT NULL, target_id TEXT NOT NULL, doc TEXT NOT NULL)"
     )
     t_raw = 0.0
     for gen in sorted(ci_rows.keys() | rel_rows.keys()):

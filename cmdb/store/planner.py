@@ -163,7 +163,10 @@ class Plan:
 
 
 def _key(ident: Identifier) -> IdentKey:
-    return (ident.kind.value, ident.value)
+    # ``_value_`` is where Enum keeps a member's value; ``.value`` reaches it through a
+    # Python-level descriptor, ~1 us a call on Python 3.11, and this runs for every
+    # identifier and reference of a batch (a fifth of planning a 5k-CI batch).
+    return (ident.kind._value_, ident.value)
 
 
 def _seen(
@@ -410,7 +413,7 @@ class _Planner:
                 )
         else:
             self.plan.result.unchanged += 1
-        known = {(i.kind.value, i.value) for i in (existing.identifiers if existing else [])}
+        known = {_key(i) for i in (existing.identifiers if existing else [])}
         for ident in ci.identifiers:
             ikey = _key(ident)
             if ikey not in known:
@@ -554,15 +557,18 @@ class _Planner:
                     self._end(rr.target, f"{where}.target"),
                 )
             )
-        ids: set[str] = set()
-        for (_, s, t), r in zip(ends, self.cs.rel_upserts, strict=True):
-            ids.add(relationship_id(get_type(r.type).name, s.id, t.id))
+        # Each id once (a sha256): the loader needs them all before any upsert is planned.
+        rids = [
+            relationship_id(get_type(r.type).name, s.id, t.id)
+            for (_, s, t), r in zip(ends, self.cs.rel_upserts, strict=True)
+        ]
+        ids = set(rids)
         for (_, s, t), rr in zip(retire_ends, self.cs.rel_retires, strict=True):
             ids.add(relationship_id(get_type(rr.type).name, s.id, t.id))
         self.loaded.rels = self.loader.load_rels(ids) if ids else {}
-        for (where, s, t), r in zip(ends, self.cs.rel_upserts, strict=True):
+        for (where, s, t), r, rid in zip(ends, self.cs.rel_upserts, rids, strict=True):
             self.plan.result.rel_ids.append(
-                self._upsert_rel(where, r.type, s, t, r.confidence, r.attributes)
+                self._upsert_rel(where, r.type, s, t, r.confidence, r.attributes, rid)
             )
         for (where, s, t), rr in zip(retire_ends, self.cs.rel_retires, strict=True):
             self._retire_rel(where, rr.type, s, t)
@@ -575,6 +581,7 @@ class _Planner:
         t: CI | CIHead,
         confidence: float | None,
         attrs: dict[str, Any],
+        rid: str | None = None,  # relationship_id(type, s, t) when the caller has it
     ) -> str:
         try:
             rtype = check_allowed(type_name, s.ci_class, t.ci_class)
@@ -583,7 +590,8 @@ class _Planner:
             raise
         if s.id == t.id:
             raise InvalidInput("a CI cannot relate to itself", where=where)
-        rid = relationship_id(rtype.name, s.id, t.id)
+        if rid is None:
+            rid = relationship_id(rtype.name, s.id, t.id)
         existing = self.plan.rels.get(rid) or self.loaded.rels.get(rid)
         # No active edge touches a retired CI (see _cascade): one reported to or from a
         # withdrawn or disposed CI is kept, retired, so the order of writes does not matter.

@@ -359,7 +359,7 @@ class EmbeddedStore:
                     c.id,
                     c.ci_class,
                     c.name,
-                    c.status.value,
+                    c.status._value_,  # not .value: see planner._key
                     c.environment,
                     c.owner,
                     c.location,
@@ -397,7 +397,7 @@ class EmbeddedStore:
             " VALUES (?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET status=excluded.status,"
             " doc=excluded.doc, gen=excluded.gen",
             [
-                (r.id, r.type, r.source_id, r.target_id, r.status.value, _dump(r), gen)
+                (r.id, r.type, r.source_id, r.target_id, r.status._value_, _dump(r), gen)
                 for r in sorted(p.rels.values(), key=_by_id)
             ],
         )
@@ -430,9 +430,9 @@ class EmbeddedStore:
             " source, run_id, request_id, at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (
-                    h.entity_kind.value,
+                    h.entity_kind._value_,
                     h.entity_id,
-                    h.op.value,
+                    h.op._value_,
                     h.field,
                     _json(h.before),
                     _json(h.after),
