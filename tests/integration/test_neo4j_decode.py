@@ -27,6 +27,7 @@ from cmdb.domain.service import (
     TimeRange,
 )
 from cmdb.sample.via_discovery import load_via_discovery
+from cmdb.store.contract import Direction, Page, Subgraph
 from cmdb.store.neo4j import decode
 from cmdb.store.neo4j.store import Neo4jStore
 from tests.fakes import FakeClock
@@ -77,10 +78,21 @@ def test_the_sample_estate_decodes_as_validated(store: Neo4jStore) -> None:
     n_cis, n_rels = _assert_every_document_decodes_alike(store)
     assert n_cis >= 50 and n_rels >= 50
     # What the store's reads hand out is the validated model too.
-    listed = store.list_cis(limit=1000).items
+    page = store.list_cis(limit=1000)
+    listed = page.items
     assert len(listed) == n_cis
     for ci in listed:
         _assert_same(ci, CI.model_validate_json(ci.model_dump_json(by_alias=True)))
+    # The page (and a subgraph) are assembled without re-validating the decoded models.
+    _assert_same(page, Page(items=listed, next_cursor=None))
+    roots = [c.id for c in listed if c.ci_class == "Service"]
+    for sub in (
+        store.subgraph(roots, direction=Direction.BOTH, max_depth=3),
+        store.subgraph(
+            roots, walk={"DEPENDS_ON": Direction.OUT}, leaves={"MEMBER_OF": Direction.IN}
+        ),
+    ):
+        _assert_same(sub, Subgraph.model_validate(sub.model_dump()))
 
 
 def _full_service() -> dict[str, Any]:

@@ -17,12 +17,14 @@ data (the sample estate, a generated estate, discovered Kubernetes objects).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from pydantic_core import SchemaValidator
 
 from cmdb.domain.model import CI, Relationship, Sighting
+from cmdb.store.gcpause import gc_paused
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -95,3 +97,11 @@ def sighting(data: Any) -> Sighting:
     """A sighting from its parsed JSON (a dict taken out of a document)."""
     out: Sighting = _SIGHTING.python(data)
     return out
+
+
+def cis(docs: Iterable[str]) -> list[CI]:
+    """Many CIs at once, with the cyclic collector paused: each CI is a dozen container
+    objects, and the collector's passes over a growing list of them took 60-80 % of
+    decoding 20k CIs (no cycles are made, reference counting frees them)."""
+    with gc_paused():
+        return [ci(d) for d in docs]

@@ -320,7 +320,8 @@ class Neo4jStore:
         return self._read(work)
 
     def _chunked(self, query: str, **params: Any) -> list[Any]:
-        return self._read(lambda tx: _chunks(tx, query, **params))
+        with gc_paused():  # a big answer is many lists: see decode.cis
+            return self._read(lambda tx: _chunks(tx, query, **params))
 
     # -- writing -----------------------------------------------------------------------
     def apply(self, changeset: ChangeSet) -> ApplyResult:
@@ -480,12 +481,13 @@ class Neo4jStore:
 
     def _cis_by_id(self, ids: Sequence[str]) -> dict[str, CI]:
         docs = self._chunked(cypher.LOAD_CI_DOCS, ids=list(ids))
-        return {c.id: c for c in map(decode.ci, docs)}
+        return {c.id: c for c in decode.cis(docs)}
 
     def find_by_identifier(self, identifier: Identifier) -> list[CI]:
         rows = self._rows(cypher.FIND_BY_IDENT, key=str(identifier))
         return [decode.ci(r["doc"]) for r in rows]
 
+    @gc_paused()  # many small objects, no cycles: see decode.cis
     def find_by_identifiers(self, identifiers: Iterable[Identifier]) -> dict[Identifier, list[CI]]:
         wanted = {str(i): i for i in identifiers}
         keys = sorted(wanted)
@@ -501,6 +503,7 @@ class Neo4jStore:
             found.sort(key=lambda c: c.id)
         return out
 
+    @gc_paused()  # many small objects, no cycles: see decode.cis
     def list_sightings(self, source: str) -> dict[str, SightingHit]:
         # The reconciler needs each CI's id, class and this source's sighting: the rest of
         # the document is parsed as plain JSON and never built into a CI.
@@ -508,9 +511,12 @@ class Neo4jStore:
         for ci_id, ci_class, doc in self._chunked(cypher.LIST_SIGHTED, source=source):
             found = _sighting_in(doc, source)
             if found is not None:
-                out[ci_id] = SightingHit(ci_id=ci_id, ci_class=ci_class, sighting=found)
+                out[ci_id] = SightingHit.model_construct(
+                    ci_id=ci_id, ci_class=ci_class, sighting=found
+                )
         return out
 
+    @gc_paused()  # many small objects, no cycles: see decode.cis
     def list_cis(
         self, flt: CIFilter | None = None, *, limit: int = 100, cursor: str | None = None
     ) -> Page:
@@ -543,9 +549,11 @@ class Neo4jStore:
             params["source"] = flt.source
         match = f"MATCH (c:{label}) WHERE {' AND '.join(where)} WITH c ORDER BY c.id LIMIT $limit"
         docs = self._chunked(cypher.chunked(match, "c.doc", by="c"), **params)
-        items = [decode.ci(d) for d in docs[:limit]]
+        items = decode.cis(docs[:limit])
         nxt = cursors.encode(items[-1].id) if len(docs) > limit else None
-        return Page(items=items, next_cursor=nxt)
+        # Built from models just decoded: validating the Page would run every CI's
+        # model validator again (~1/3 of reading a page).
+        return Page.model_construct(items=items, next_cursor=nxt)
 
     # -- reading relationships ---------------------------------------------------------
     def _rels_by_id(self, ids: Sequence[str]) -> dict[str, Relationship]:
@@ -587,7 +595,7 @@ class Neo4jStore:
         rows = self._rows(q, after=cursors.decode(cursor), type=wanted, limit=limit + 1)
         items = [decode.rel(r["doc"]) for r in rows[:limit]]
         nxt = cursors.encode(rows[limit - 1]["id"]) if len(rows) > limit else None
-        return RelPage(items=items, next_cursor=nxt)
+        return RelPage.model_construct(items=items, next_cursor=nxt)
 
     def neighbours(
         self,
@@ -625,6 +633,7 @@ class Neo4jStore:
         out.sort(key=lambda n: (n.direction.value, n.relationship.type, n.ci.name, n.ci.id))
         return out
 
+    @gc_paused()  # many small objects, no cycles: see decode.cis
     def subgraph(
         self,
         roots: Iterable[str],
@@ -661,7 +670,7 @@ class Neo4jStore:
         )
         by_nodes = len(rows) > cap
         kept = rows[:cap]  # the query orders by depth, so a cut keeps the nearest CIs
-        nodes = {c.id: c for c in (decode.ci(doc) for doc, _d, _e in kept)}
+        nodes = {c.id: c for c in decode.cis(doc for doc, _d, _e in kept)}
         missing = [r for r in root_list if r not in nodes]
         if missing:
             raise NotFound(f"no CI {', '.join(missing)}", where="roots")
@@ -676,7 +685,7 @@ class Neo4jStore:
                     seen_docs.add(doc)
                     rel = decode.rel(doc)
                     edges[rel.id] = rel
-        return Subgraph(
+        return Subgraph.model_construct(  # of decoded models: see list_cis
             roots=root_list,
             nodes=nodes,
             edges=sorted(edges.values(), key=lambda e: e.id),
@@ -702,7 +711,7 @@ class Neo4jStore:
         walked = sorted((r for r in rows if r[1] >= 0), key=lambda r: int(r[1]))
         by_nodes = len(walked) > cap
         walked = walked[:cap]
-        nodes = {c.id: c for c in (decode.ci(r[0]) for r in walked)}
+        nodes = {c.id: c for c in decode.cis(r[0] for r in walked)}
         missing = [r for r in roots if r not in nodes]
         if missing:
             raise NotFound(f"no CI {', '.join(missing)}", where="roots")
@@ -732,7 +741,7 @@ class Neo4jStore:
                     seen_docs.add(doc)
                     rel = decode.rel(doc)
                     edges[rel.id] = rel
-        return Subgraph(
+        return Subgraph.model_construct(  # of decoded models: see list_cis
             roots=roots,
             nodes=nodes,
             edges=sorted(edges.values(), key=lambda e: e.id),
