@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.estate import parse_size, size_label  # noqa: E402
+from cmdb.store.gcpause import gc_paused  # noqa: E402
 from discovery import io  # noqa: E402
 from discovery.records import collect  # noqa: E402
 from discovery.registry import reader  # noqa: E402
@@ -341,7 +342,11 @@ def reader_run(path: Path) -> Callable[[], int]:
     read = reader("k8s")
 
     def run() -> int:
-        return len(collect("k8s", read([path])).cis)
+        # As discovery.reconcile.engine.ingest reads: the cyclic collector paused (the
+        # records are a large heap without cycles; with it on, a 20k-object read spends
+        # about half its time in collections that free nothing).
+        with gc_paused():
+            return len(collect("k8s", read([path])).cis)
 
     return run
 
