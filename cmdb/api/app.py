@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 
 from cmdb.api import errors, logredact
@@ -25,6 +26,9 @@ from cmdb.store.factory import open_store
 log = logging.getLogger("cmdb.api")
 
 API_PREFIX = "/api/v1"
+# Worker threads for store calls, per store kind (see the lifespan).
+STORE_THREADS = {"embedded": 4, "neo4j": 16}
+DEFAULT_STORE_THREADS = 8
 LOCAL_DEV_WARNING = (
     "AUTHENTICATION IS OFF (CMDB_AUTH_DISABLED=true): every request acts as admin. "
     "Local development only; never expose this server."
@@ -45,6 +49,13 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = store is None
         app.state.store = store if store is not None else open_store(settings)
+        # Store calls run in the thread pool, and the embedded store's are Python holding
+        # the GIL: 40 threads (anyio's default) only queue for it, starve the event loop
+        # and pay a context switch each. A few threads keep the cores busy; Neo4j calls
+        # mostly wait on the server, so more of them overlap usefully.
+        to_thread.current_default_thread_limiter().total_tokens = STORE_THREADS.get(
+            app.state.store.kind, DEFAULT_STORE_THREADS
+        )
         if settings.auth_disabled:
             log.warning(LOCAL_DEV_WARNING)
         try:

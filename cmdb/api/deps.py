@@ -78,13 +78,6 @@ async def get_principal(request: Request) -> Principal:
     return principal
 
 
-def principal_for(request: Request) -> Principal:
-    """The same, blocking, for code already off the event loop (the GraphQL context)."""
-    principal = _known(request) or tokens_of(request).authenticate(bearer(request))
-    request.state.principal = principal
-    return principal
-
-
 def require(permission: Permission) -> Callable[[Request], Awaitable[Principal]]:
     """A dependency: the caller, if its role grants ``permission``; else 403."""
 

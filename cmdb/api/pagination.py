@@ -25,12 +25,13 @@ DEFAULT_LIMIT = 100
 Fetch = Callable[[int, str | None], tuple[list[T], str | None]]
 
 
-def page_limit(
+async def page_limit(
     settings: SettingsDep,
     limit: Annotated[
         int, Query(ge=1, description="rows per page, at most the server's page limit")
     ] = DEFAULT_LIMIT,
 ) -> int:
+    # async: pure, and a sync dependency costs a thread-pool hop on every list request.
     if limit > settings.page_limit_max:
         raise InvalidInput(f"limit is at most {settings.page_limit_max}", where="limit")
     return limit

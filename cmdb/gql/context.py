@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
+from starlette.concurrency import run_in_threadpool
 from strawberry.fastapi import BaseContext
 
 from cmdb.api.scope import Visibility
@@ -54,8 +55,9 @@ class GqlContext(BaseContext):
         return self._principal
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run one synchronous store call (or a few, as one unit) in a worker thread."""
-        return await asyncio.to_thread(fn, *args, **kwargs)
+        """Run one synchronous store call (or a few, as one unit) in a worker thread: the
+        REST routes' pool, so both share one bound on the threads holding the GIL."""
+        return await run_in_threadpool(fn, *args, **kwargs)
 
     async def visibility(self) -> Visibility:
         if self._visibility is None:

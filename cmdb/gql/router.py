@@ -29,7 +29,7 @@ from strawberry.http import GraphQLRequestData, GraphQLRequestProtocol
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.types.unset import UNSET
 
-from cmdb.api.deps import principal_for
+from cmdb.api.deps import get_principal
 from cmdb.api.errors import error_response, request_id
 from cmdb.config import Settings
 from cmdb.gql.context import GqlContext
@@ -49,7 +49,8 @@ def _is_ide_page(request: BaseRequestProtocol | Request) -> bool:
     )
 
 
-def json_only(request: Request) -> None:
+async def json_only(request: Request) -> None:
+    # async: pure, and a sync dependency costs a thread-pool hop on every request.
     if request.method != "POST":
         return
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -61,9 +62,10 @@ def json_only(request: Request) -> None:
         )
 
 
-def get_context(request: Request) -> GqlContext:
-    """A plain ``def``: FastAPI runs it in its thread pool (the token check reads SQLite)."""
-    principal = None if _is_ide_page(request) else principal_for(request)
+async def get_context(request: Request) -> GqlContext:
+    """The token check reads SQLite only for a token not verified lately, and then in
+    the thread pool (a sync context getter would take a hop on every request)."""
+    principal = None if _is_ide_page(request) else await get_principal(request)
     return GqlContext(
         store=request.app.state.store,
         settings=request.app.state.settings,

@@ -5,7 +5,11 @@ from __future__ import annotations
 import logging
 
 import strawberry
-from strawberry.extensions import AddValidationRules, DisableIntrospection, SchemaExtension
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    SchemaExtension,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -15,6 +19,7 @@ from cmdb.gql.limits import MaxTokens, rules
 from cmdb.gql.mutation import Mutation
 from cmdb.gql.query import Query
 from cmdb.gql.types import all_ci_types
+from cmdb.gql.validated import KnownValid, SkipKnownValid
 from graphql import GraphQLError
 
 log = logging.getLogger("cmdb.api")
@@ -32,9 +37,11 @@ class CmdbSchema(strawberry.Schema):
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     limits = rules(settings)
+    known = KnownValid()
     extensions: list[type[SchemaExtension] | object] = [
         lambda: MaxTokens(settings.graphql_max_tokens),
         lambda: AddValidationRules(limits),
+        lambda: SkipKnownValid(known),
         MaskErrors,
     ]
     if not settings.graphql_introspection:

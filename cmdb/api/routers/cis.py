@@ -26,6 +26,7 @@ from cmdb.api.models import (
     NeighbourOut,
 )
 from cmdb.api.pagination import Cursor, Limit, filtered_page
+from cmdb.api.responses import json_answer, page_answer
 from cmdb.api.routers._shared import (
     AsOf,
     Types,
@@ -52,7 +53,7 @@ class RetireStatus(StrEnum):
 
 
 @router.get("/cis", operation_id="listCis", response_model=CIPageOut)
-def list_cis(
+async def list_cis(
     _: Reader,
     store: Store,
     vis: Visible,
@@ -68,7 +69,7 @@ def list_cis(
     name: Annotated[str | None, Query(description="exact name")] = None,
     name_contains: str | None = None,
     source: Annotated[str | None, Query(description="seen by this source")] = None,
-) -> CIPageOut:
+) -> Response:
     """CIs ordered by id, filtered, a page at a time."""
     if ci_class is not None:
         check_class(ci_class, where="class")
@@ -88,8 +89,14 @@ def list_cis(
         return page.items, page.next_cursor
 
     keep = None if vis.unrestricted else (lambda c: vis.allows(c.id))
-    items, nxt = filtered_page(fetch, keep, lambda c: c.id, limit=limit, cursor=cursor)
-    return CIPageOut.model_validate({"items": items, "next_cursor": nxt})
+
+    def page() -> Response:
+        items, nxt = filtered_page(fetch, keep, lambda c: c.id, limit=limit, cursor=cursor)
+        return page_answer(CI, items, nxt)
+
+    # One thread-pool hop for the store and the JSON (a sync route takes two, and has its
+    # answer validated again against the response model).
+    return await run_in_threadpool(page)
 
 
 def _write_out(outcome: str, ci: CI) -> CIWriteOut:
@@ -135,7 +142,7 @@ def create_ci(
 @router.get(
     "/cis/{ref:path}/neighbours", operation_id="listCiNeighbours", response_model=list[NeighbourOut]
 )
-def neighbours(
+async def neighbours(
     ref: str,
     _: Reader,
     store: Store,
@@ -143,13 +150,16 @@ def neighbours(
     direction: Direction = Direction.BOTH,
     types: Types = None,
     as_of: AsOf = None,
-) -> list[Neighbour]:
+) -> Response:
     """The CIs one relationship away (out: this CI is the source; in: the target)."""
-    ci = resolve_visible(store, vis, ref)
-    found = store.neighbours(
-        ci.id, direction=direction, types=type_names(types), as_of=instant(as_of)
-    )
-    return [n for n in found if vis.allows(n.ci.id)]
+    names, at = type_names(types), instant(as_of)
+
+    def found() -> Response:
+        ci = resolve_visible(store, vis, ref)
+        near = store.neighbours(ci.id, direction=direction, types=names, as_of=at)
+        return json_answer(list[Neighbour], [n for n in near if vis.allows(n.ci.id)])
+
+    return await run_in_threadpool(found)
 
 
 @router.get("/cis/{ref:path}/history", operation_id="getCiHistory", response_model=CIHistoryOut)
@@ -165,16 +175,16 @@ def ci_history(ref: str, _: Reader, store: Store, vis: Visible, as_of: AsOf = No
 
 
 @router.get("/cis/{ref:path}", operation_id="getCi", response_model=CIOut)
-async def get_ci(ref: str, _: Reader, store: Store, vis: Visible, as_of: AsOf = None) -> CI:
+async def get_ci(ref: str, _: Reader, store: Store, vis: Visible, as_of: AsOf = None) -> Response:
     """One CI as it is, or as it was at as_of (404 if it did not exist then)."""
-    # The busiest read: one thread-pool hop for the store, not two (a sync route also
-    # sends its response's serialisation to the pool).
+    # The busiest read: one thread-pool hop for the store and the JSON, not two (a sync
+    # route also sends its response's validation to the pool).
     return await run_in_threadpool(_get_ci, store, vis, ref, instant(as_of))
 
 
-def _get_ci(store: GraphStore, vis: Visibility, ref: str, at: datetime | None) -> CI:
+def _get_ci(store: GraphStore, vis: Visibility, ref: str, at: datetime | None) -> Response:
     ci = resolve_visible(store, vis, ref)
-    return ci if at is None else store.get_ci(ci.id, as_of=at)
+    return json_answer(CI, ci if at is None else store.get_ci(ci.id, as_of=at))
 
 
 @router.patch("/cis/{ref:path}", operation_id="updateCi", response_model=CIWriteOut)

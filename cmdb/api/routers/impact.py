@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from cmdb.api.deps import Reader, Store, Visible, ids_allowed
+from cmdb.api.responses import json_answer
 from cmdb.api.routers._shared import resolve_visible
 from cmdb.api.scope import Visibility
 from cmdb.domain.errors import InvalidInput
@@ -132,9 +133,11 @@ def _limits(depth: int, max_nodes: int) -> Limits:
 # --- trimming answers to the caller's scope ---------------------------------------------
 
 
-def _visible_report(report: ImpactReport, vis: Visibility) -> ImpactReportOut:
+def _visible_report(report: ImpactReport, vis: Visibility) -> ImpactReport:
+    """The report trimmed to what the caller may see (the engine's own, untouched, for
+    an unscoped caller: it is written as it is, not validated again)."""
     if vis.unrestricted:
-        return ImpactReportOut.model_validate(report, from_attributes=True)
+        return report
     services = [
         s.model_copy(update={"paths": [p for p in s.paths if ids_allowed(vis, p.ci_ids)]})
         for s in report.services
@@ -157,7 +160,7 @@ def _visible_report(report: ImpactReport, vis: Visibility) -> ImpactReportOut:
             "warnings": [],
         }
     )
-    return ImpactReportOut.model_validate(trimmed, from_attributes=True)
+    return trimmed
 
 
 # --- routes -----------------------------------------------------------------------------
@@ -170,11 +173,10 @@ async def impact_change(body: ChangeImpactIn, store: Store, _: Reader, vis: Visi
     # The CAB's question, asked most: one thread-pool hop (a sync route takes two), and
     # the report, already a validated model, serialised once by pydantic rather than
     # validated again against the response model.
-    out = await run_in_threadpool(_impact_change, body, store, vis)
-    return Response(out.model_dump_json(), media_type="application/json")
+    return await run_in_threadpool(_impact_change, body, store, vis)
 
 
-def _impact_change(body: ChangeImpactIn, store: GraphStore, vis: Visibility) -> ImpactReportOut:
+def _impact_change(body: ChangeImpactIn, store: GraphStore, vis: Visibility) -> Response:
     if body.end <= body.start:
         raise InvalidInput("the window must end after it starts", where="end")
     report = change_impact(
@@ -187,14 +189,18 @@ def _impact_change(body: ChangeImpactIn, store: GraphStore, vis: Visibility) -> 
         limits=_limits(body.depth, body.max_nodes),
         paths=body.paths,
     )
-    return _visible_report(report, vis)
+    return json_answer(ImpactReport, _visible_report(report, vis))
 
 
 @router.post("/incident", operation_id="impactIncident", response_model=ImpactReportOut)
-def impact_incident(
+async def impact_incident(
     body: IncidentImpactIn, store: Store, _: Reader, vis: Visible
-) -> ImpactReportOut:
+) -> Response:
     """The CIs are failing now: the services hit, and how long each SLA has before breach."""
+    return await run_in_threadpool(_impact_incident, body, store, vis)
+
+
+def _impact_incident(body: IncidentImpactIn, store: GraphStore, vis: Visibility) -> Response:
     report = incident_impact(
         store,
         _resolve_all(store, vis, body.cis),
@@ -203,7 +209,7 @@ def impact_incident(
         limits=_limits(body.depth, body.max_nodes),
         paths=body.paths,
     )
-    return _visible_report(report, vis)
+    return json_answer(ImpactReport, _visible_report(report, vis))
 
 
 @router.get("/spof/{service:path}", operation_id="impactSpof", response_model=SpofOut)
