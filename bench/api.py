@@ -95,6 +95,21 @@ def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, list[float]]:
     return statistics.median(samples), samples
 
 
+def timed_pair(a: Callable[[], Any], b: Callable[[], Any], repeats: int) -> tuple[float, float]:
+    """Median seconds of ``a`` and of ``b``, called alternately (after a warm-up call of
+    each), so a change in the machine's load falls on both alike."""
+    a(), b()
+    sa, sb = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a()
+        t1 = time.perf_counter()
+        b()
+        sb.append(time.perf_counter() - t1)
+        sa.append(t1 - t0)
+    return statistics.median(sa), statistics.median(sb)
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:,.2f} ms"
 
@@ -283,8 +298,7 @@ def main() -> None:
 
         got = rest().json()
         assert len(got["services"]) == len(report.services), "REST and engine disagree"
-        t_in, _ = timed(inproc, args.repeats)
-        t_rest, _ = timed(rest, args.repeats)
+        t_in, t_rest = timed_pair(inproc, rest, args.repeats)
         limit = 1.5 * t_in + 0.001
         rows.append(
             {
@@ -339,8 +353,7 @@ def main() -> None:
                     calls += 1
             return calls
 
-        t_gql, _ = timed(graphql, max(3, args.repeats // 6))
-        t_page, _ = timed(rest_page, max(3, args.repeats // 6))
+        t_gql, t_page = timed_pair(graphql, rest_page, max(3, args.repeats // 6))
         t0 = time.perf_counter()
         rest_calls = rest_assembled()
         t_assembled = time.perf_counter() - t0
