@@ -506,12 +506,22 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
+def _idle_cores() -> int:
+    """Cores the load average leaves free (as ``make -l`` judges it): a worker on a busy
+    machine waits for a core, and this process would then wait for the worker."""
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:  # no load average on this platform
+        busy = 0.0
+    return max(0, int(_cpus() - busy + 0.5))
+
+
 def _parts(text: str) -> list[tuple[int, int]] | None:
     """(start, end) of each part, cut at document starts; None where one process reads.
 
     The first part, read here while the caller also builds records from it, is half the
     size of the others (two cores: a third here, two thirds in the worker)."""
-    workers = min(_cpus() - 1, _MAX_WORKERS)
+    workers = min(_cpus() - 1, _idle_cores() - 1, _MAX_WORKERS)
     if workers < 1 or len(text) < PARALLEL_MIN_BYTES or _UNSPLITTABLE.search(text):
         return None
     shares = 1 + 2 * workers

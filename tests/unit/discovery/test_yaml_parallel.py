@@ -4,6 +4,7 @@ same documents, lines and errors, or it is not cut at all."""
 from __future__ import annotations
 
 import itertools
+import os
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ def _manifest(n: int) -> str:
 def _read(path: Path, parallel: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setattr(io, "PARALLEL_MIN_BYTES", 1 if parallel else 10**12)
     monkeypatch.setattr(io, "_cpus", lambda: 3)  # two workers, even on a one-core runner
+    monkeypatch.setattr(io, "_idle_cores", lambda: 3)
     try:
         return list(yaml_documents(path))
     except InvalidInput as exc:
@@ -110,6 +112,7 @@ def test_documents_before_the_error_are_given_once(
     path.write_text("---\n".join(docs))
     monkeypatch.setattr(io, "PARALLEL_MIN_BYTES", 1)
     monkeypatch.setattr(io, "_cpus", lambda: 3)
+    monkeypatch.setattr(io, "_idle_cores", lambda: 3)
     seen: list[str] = []
     with pytest.raises(InvalidInput) as caught:
         for _line, doc in yaml_documents(path):
@@ -145,12 +148,14 @@ def test_what_cutting_could_change_is_read_in_one_process(
 ) -> None:
     monkeypatch.setattr(io, "PARALLEL_MIN_BYTES", 1)
     monkeypatch.setattr(io, "_cpus", lambda: 4)
+    monkeypatch.setattr(io, "_idle_cores", lambda: 4)
     assert io._parts(text * 50) is None
     assert io._parts("a: 1\n---\nb: 2\n" * 50) is not None
 
 
 def test_one_core_or_a_small_file_reads_in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
     text = "a: 1\n---\nb: 2\n" * 50
+    monkeypatch.setattr(io, "_idle_cores", lambda: 4)
     monkeypatch.setattr(io, "_cpus", lambda: 1)
     monkeypatch.setattr(io, "PARALLEL_MIN_BYTES", 1)
     assert io._parts(text) is None
@@ -163,6 +168,7 @@ def test_cuts_fall_on_document_starts_only(monkeypatch: pytest.MonkeyPatch) -> N
     text = _manifest(50)
     monkeypatch.setattr(io, "PARALLEL_MIN_BYTES", 1)
     monkeypatch.setattr(io, "_cpus", lambda: 5)
+    monkeypatch.setattr(io, "_idle_cores", lambda: 5)
     parts = io._parts(text)
     assert parts is not None and len(parts) == 5
     assert parts[0][0] == 0 and parts[-1][1] == len(text)
@@ -172,3 +178,16 @@ def test_cuts_fall_on_document_starts_only(monkeypatch: pytest.MonkeyPatch) -> N
     # The first part, read by the caller's process, is the smallest.
     sizes = [e - s for s, e in parts]
     assert sizes[0] == min(sizes)
+
+
+def test_a_busy_machine_reads_in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "a: 1\n---\nb: 2\n" * 50
+    monkeypatch.setattr(io, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(io, "_cpus", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.8, 1.0, 1.0))
+    assert io._idle_cores() == 0
+    assert io._parts(text) is None
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 1.0, 1.0))
+    assert io._idle_cores() == 2
+    parts = io._parts(text)
+    assert parts is not None and len(parts) == 2
