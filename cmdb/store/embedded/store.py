@@ -36,6 +36,7 @@ from cmdb.domain.model import (
 from cmdb.domain.records import Change, DiscoveryRun, Incident, IncidentState, Problem
 from cmdb.domain.relationships import get_type
 from cmdb.store import cursor as cursors
+from cmdb.store import decode
 from cmdb.store.contract import (
     CIFilter,
     Counts,
@@ -120,7 +121,7 @@ class _SqlLoader(Loader):
 
     def load_cis(self, ids: set[str]) -> dict[str, CI]:
         docs = self._docs("SELECT doc FROM cis WHERE id IN ({marks})", ids)
-        return {ci.id: ci for ci in (CI.model_validate_json(d) for d in docs)}
+        return {ci.id: ci for ci in decode.cis(docs)}
 
     def load_heads(self, ids: set[str]) -> dict[str, CIHead]:
         out: dict[str, CIHead] = {}
@@ -148,7 +149,7 @@ class _SqlLoader(Loader):
 
     def load_rels(self, ids: set[str]) -> dict[str, Relationship]:
         docs = self._docs("SELECT doc FROM rels WHERE id IN ({marks})", ids)
-        return {r.id: r for r in (Relationship.model_validate_json(d) for d in docs)}
+        return {r.id: r for r in decode.rels(docs)}
 
     def load_rels_touching(self, ci_ids: set[str]) -> dict[str, Relationship]:
         docs = [
@@ -159,7 +160,7 @@ class _SqlLoader(Loader):
                 "SELECT doc FROM rels WHERE status = 'active' AND target_id IN ({marks})", ci_ids
             ),
         ]
-        return {r.id: r for r in (Relationship.model_validate_json(d) for d in docs)}
+        return {r.id: r for r in decode.rels(docs)}
 
     def load_changes(self, ids: set[str]) -> dict[str, Change]:
         docs = self._docs("SELECT doc FROM records WHERE kind = 'change' AND id IN ({marks})", ids)
@@ -184,7 +185,7 @@ class _SqlLoader(Loader):
                 f" WHERE id IN ({','.join('?' * len(part))})"
             )
             for ci_id, text in self.conn.execute(q, [source, *part]):
-                out[ci_id] = None if text is None else Sighting.model_validate_json(text)
+                out[ci_id] = None if text is None else decode.sighting_json(text)
         return out
 
 
@@ -497,7 +498,7 @@ class EmbeddedStore:
         row = self._conn().execute("SELECT doc FROM cis WHERE id = ?", (ci_id,)).fetchone()
         if row is None:
             raise NotFound(f"no CI {ci_id}", where="id")
-        return CI.model_validate_json(row[0])
+        return decode.ci(row[0])
 
     def find_by_identifier(self, identifier: Identifier) -> list[CI]:
         rows = self._conn().execute(
@@ -505,7 +506,7 @@ class EmbeddedStore:
             " WHERE i.kind = ? AND i.value = ? ORDER BY c.id",
             (identifier.kind.value, identifier.value),
         )
-        return [CI.model_validate_json(r[0]) for r in rows]
+        return decode.cis(r[0] for r in rows)
 
     def find_by_identifiers(self, identifiers: Iterable[Identifier]) -> dict[Identifier, list[CI]]:
         wanted = {(i.kind.value, i.value): i for i in identifiers}
@@ -533,9 +534,7 @@ class EmbeddedStore:
             (source,),
         )
         return {
-            ci_id: SightingHit(
-                ci_id=ci_id, ci_class=cls, sighting=Sighting.model_validate_json(text)
-            )
+            ci_id: SightingHit(ci_id=ci_id, ci_class=cls, sighting=decode.sighting_json(text))
             for ci_id, cls, text in rows
         }
 
@@ -585,7 +584,7 @@ class EmbeddedStore:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY id LIMIT ?"
         rows = self._conn().execute(sql, [*params, limit + 1]).fetchall()
-        items = [CI.model_validate_json(r[1]) for r in rows[:limit]]
+        items = decode.cis(r[1] for r in rows[:limit])
         nxt = cursors.encode(rows[limit - 1][0]) if len(rows) > limit else None
         return Page(items=items, next_cursor=nxt)
 
@@ -599,7 +598,7 @@ class EmbeddedStore:
         row = self._conn().execute("SELECT doc FROM rels WHERE id = ?", (rel_id,)).fetchone()
         if row is None:
             raise NotFound(f"no relationship {rel_id}", where="id")
-        return Relationship.model_validate_json(row[0])
+        return decode.rel(row[0])
 
     def list_relationships(
         self,
@@ -625,7 +624,7 @@ class EmbeddedStore:
         if where:
             sql += " WHERE " + " AND ".join(where)
         rows = self._conn().execute(sql + " ORDER BY id LIMIT ?", [*params, limit + 1]).fetchall()
-        items = [Relationship.model_validate_json(r[1]) for r in rows[:limit]]
+        items = decode.rels(r[1] for r in rows[:limit])
         nxt = cursors.encode(rows[limit - 1][0]) if len(rows) > limit else None
         return RelPage(items=items, next_cursor=nxt)
 
