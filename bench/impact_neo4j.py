@@ -150,7 +150,7 @@ def _wipe(driver: Driver) -> None:
     with driver.session() as s:
         s.run(
             "MATCH (n) WHERE NOT n:CmdbMigration "
-            "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 20000 ROWS"
+            "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS"
         ).consume()
 
 

@@ -55,7 +55,7 @@ def wipe(driver: Driver) -> None:
     with driver.session() as s:
         s.run(
             "MATCH (n) WHERE NOT n:CmdbMigration "
-            "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 20000 ROWS"
+            "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 5000 ROWS"
         ).consume()
 
 

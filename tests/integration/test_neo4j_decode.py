@@ -1,5 +1,5 @@
 """The Neo4j store decodes its own documents without the domain's Python validators
-(cmdb/store/neo4j/decode.py). That is only sound if, on everything the store writes, the
+(cmdb/store/decode.py). That is only sound if, on everything the store writes, the
 result is the very model ``model_validate_json`` gives: these tests hold it so on real
 data (the sample estate as six discovery feeds reconcile it, and CIs with every optional
 part filled in) and check that the decoder still refuses what the schema refuses."""
@@ -27,8 +27,8 @@ from cmdb.domain.service import (
     TimeRange,
 )
 from cmdb.sample.via_discovery import load_via_discovery
+from cmdb.store import decode
 from cmdb.store.contract import Direction, Page, Subgraph
-from cmdb.store.neo4j import decode
 from cmdb.store.neo4j.store import Neo4jStore
 from tests.fakes import FakeClock
 from tests.neo4j_support import fresh_store

@@ -12,6 +12,7 @@ lets store upserts run close to a raw ``UNWIND ... CREATE``.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -47,6 +48,7 @@ from cmdb.domain.model import CI, LifecycleStatus, Relationship, Sighting, utcno
 from cmdb.domain.records import Change, DiscoveryRun, Incident, IncidentState, Problem
 from cmdb.domain.relationships import get_type
 from cmdb.store import cursor as cursors
+from cmdb.store import decode
 from cmdb.store.contract import (
     CIFilter,
     Counts,
@@ -61,7 +63,7 @@ from cmdb.store.contract import (
 )
 from cmdb.store.embedded.index import GraphIndex, walk_closure
 from cmdb.store.gcpause import gc_paused
-from cmdb.store.neo4j import cypher, decode
+from cmdb.store.neo4j import cypher
 from cmdb.store.neo4j.migrations import migrate, missing_constraints
 from cmdb.store.planner import (
     CIHead,
@@ -109,6 +111,21 @@ class _Quiet(list[Any]):
 
     def __repr__(self) -> str:
         return f"<{len(self)} values>"
+
+
+SEND = 1000  # rows per write statement: see _send
+
+
+def _send(tx: ManagedTransaction, query: str, rows: Iterable[dict[str, Any]]) -> None:
+    """Run an ``UNWIND $rows`` write in statements of SEND rows, built as they are sent.
+
+    Results are left for the commit to consume: the server runs a statement while this
+    process builds (documents, history) and packs the next one's rows, instead of the two
+    taking turns. Statements still run in order, in the one transaction.
+    """
+    it = iter(rows)
+    while chunk := list(itertools.islice(it, SEND)):
+        tx.run(query, rows=_Quiet(chunk))
 
 
 def _chunks(tx: ManagedTransaction, query: str, **params: Any) -> list[Any]:
@@ -389,54 +406,55 @@ class Neo4jStore:
                     }
                 )
         # CIs: new ones created per class (labels from the registry), others updated.
-        new_by_class: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        changed: list[dict[str, Any]] = []
-        pkeys: dict[str, str] = {}
+        new_by_class: dict[str, list[CI]] = defaultdict(list)
+        changed: list[CI] = []
         for ci in p.cis.values():
+            (new_by_class[ci.ci_class] if ci.id in p.created_cis else changed).append(ci)
+        pkeys: dict[str, str] = {}
+
+        def created(ci: CI) -> dict[str, Any]:
             props = _ci_props(ci, gen)
-            if ci.id in p.created_cis:
-                first = next((i for i in ci.identifiers if i.unique), None)
-                if first is not None:
-                    props["pkey"] = f"{first.kind.value}={first.value}"
-                    pkeys[ci.id] = props["pkey"]
-                h = creations[ci.id]
-                props.update(self._creation(common, creations_seq[ci.id], h.after))
-                new_by_class[ci.ci_class].append(props)
-            else:
-                changed.append(props)
-        for ci_class, rows in new_by_class.items():
-            tx.run(cypher.create_cis(ci_class), rows=_Quiet(rows)).consume()
-        if changed:
-            tx.run(cypher.UPDATE_CIS, rows=_Quiet(changed)).consume()
-        idents = [
+            first = next((i for i in ci.identifiers if i.unique), None)
+            if first is not None:
+                props["pkey"] = pkeys[ci.id] = f"{first.kind.value}={first.value}"
+            props.update(self._creation(common, creations_seq[ci.id], creations[ci.id].after))
+            return props
+
+        for ci_class, cis in new_by_class.items():
+            _send(tx, cypher.create_cis(ci_class), map(created, cis))
+        _send(tx, cypher.UPDATE_CIS, (_ci_props(ci, gen) for ci in changed))
+        idents = (
             {"key": f"{k}={v}", "kind": k, "value": v, "ci": ci_id, "unique": u}
             for k, v, ci_id, u in p.new_idents
             if pkeys.get(ci_id) != f"{k}={v}"
-        ]
-        if idents:
-            tx.run(cypher.ADD_IDENTS, rows=_Quiet(idents)).consume()
+        )
+        _send(tx, cypher.ADD_IDENTS, idents)
         # Relationships grouped by (type, active): each group is one UNWIND statement.
-        new_rels: dict[tuple[str, bool], list[dict[str, Any]]] = defaultdict(list)
-        changed_rels: dict[tuple[str, bool], list[dict[str, Any]]] = defaultdict(list)
-        moved_rels: dict[tuple[str, bool], list[dict[str, Any]]] = defaultdict(list)
+        new_rels: dict[tuple[str, bool], list[Relationship]] = defaultdict(list)
+        changed_rels: dict[tuple[str, bool], list[Relationship]] = defaultdict(list)
+        moved_rels: dict[tuple[str, bool], list[Relationship]] = defaultdict(list)
         for rel in p.rels.values():
-            props = _rel_props(rel, gen)
-            row = {"id": rel.id, "s": rel.source_id, "t": rel.target_id, "props": props}
             key = (rel.type, rel.active)
+            if rel.id in p.created_rels:
+                new_rels[key].append(rel)
+            elif rel.id in p.status_changed_rels:
+                moved_rels[key].append(rel)
+            else:
+                changed_rels[key].append(rel)
+
+        def rel_row(rel: Relationship) -> dict[str, Any]:
+            props = _rel_props(rel, gen)
             if rel.id in p.created_rels:
                 h = creations[rel.id]
                 props.update(self._creation(common, creations_seq[rel.id], h.after))
-                new_rels[key].append(row)
-            elif rel.id in p.status_changed_rels:
-                moved_rels[key].append(row)
-            else:
-                changed_rels[key].append(row)
-        for (rtype, active), rows in new_rels.items():
-            tx.run(cypher.create_rels(rtype, active), rows=_Quiet(rows)).consume()
-        for (rtype, active), rows in changed_rels.items():
-            tx.run(cypher.update_rels(rtype, active), rows=_Quiet(rows)).consume()
-        for (rtype, active), rows in moved_rels.items():
-            tx.run(cypher.move_rels(rtype, active), rows=_Quiet(rows)).consume()
+            return {"id": rel.id, "s": rel.source_id, "t": rel.target_id, "props": props}
+
+        for (rtype, active), rels in new_rels.items():
+            _send(tx, cypher.create_rels(rtype, active), map(rel_row, rels))
+        for (rtype, active), rels in changed_rels.items():
+            _send(tx, cypher.update_rels(rtype, active), map(rel_row, rels))
+        for (rtype, active), rels in moved_rels.items():
+            _send(tx, cypher.move_rels(rtype, active), map(rel_row, rels))
         _upsert_records(tx, p.changes.values(), p.incidents.values(), p.problems.values())
         if p.runs:
             runs = [
