@@ -65,13 +65,38 @@ def _strip(schema: Any, removed: set[tuple[str, str]]) -> Any:
     return {k: _strip(v, removed) for k, v in schema.items()}
 
 
+def _models(schema: Any, out: set[type]) -> set[type]:
+    if isinstance(schema, dict):
+        if schema.get("type") == "model" and isinstance(schema.get("cls"), type):
+            out.add(schema["cls"])
+        for v in schema.values():
+            _models(v, out)
+    elif isinstance(schema, list):
+        for v in schema:
+            _models(v, out)
+    return out
+
+
 class TrustedDecoder:
     """``model_validate_json`` for one model class, minus the idempotent validators."""
 
     def __init__(self, model: type[M]) -> None:
         self.model = model
         self.removed: set[tuple[str, str]] = set()
-        self._validator = SchemaValidator(_strip(model.__pydantic_core_schema__, self.removed))
+        schema = _strip(model.__pydantic_core_schema__, self.removed)
+        # pydantic-core builds a "model" schema of a complete class from the class's own
+        # __pydantic_validator__ (a "prebuilt" validator), whatever the schema says: the
+        # stripped schema would be ignored and every validator would still run. Marked
+        # incomplete while the validator is built, the classes are built from this schema.
+        classes = _models(schema, set())
+        saved = {c: c.__dict__.get("__pydantic_complete__", False) for c in classes}
+        try:
+            for c in classes:
+                c.__pydantic_complete__ = False  # type: ignore[attr-defined]
+            self._validator = SchemaValidator(schema)
+        finally:
+            for c, complete in saved.items():
+                c.__pydantic_complete__ = complete  # type: ignore[attr-defined]
 
     def json(self, doc: str | bytes) -> Any:
         return self._validator.validate_json(doc)
