@@ -25,8 +25,10 @@ What one run does, per store (embedded, Neo4j):
    was given; its CPU per request is the steadier figure.
 
 Run: ``.venv/bin/python bench/api_load.py --duration 60`` (``--stores embedded`` to skip
-Neo4j; ``--profile DIR`` records each server with py-spy). JSON in
-bench/results/api_load.json.
+Neo4j; ``--profile DIR`` records each server with py-spy; ``--baseline-tree DIR`` serves a
+second copy of the packages too, config by config, e.g. the API as it was before a change:
+``git archive REV cmdb/api cmdb/gql | tar -x -C DIR`` over a copy of cmdb, discovery and
+impact). JSON in bench/results/api_load.json.
 """
 
 from __future__ import annotations
@@ -185,14 +187,20 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(env: dict[str, str], workers: int, log: Path) -> Iterator[tuple[str, psutil.Process]]:
-    """``cmdb serve`` on loopback, stopped (SIGTERM, then SIGKILL) when the block ends."""
+def serve(
+    env: dict[str, str], workers: int, log: Path, tree: Path | None = None
+) -> Iterator[tuple[str, psutil.Process]]:
+    """``cmdb serve`` on loopback, stopped (SIGTERM, then SIGKILL) when the block ends;
+    from ``tree`` (another copy of the packages) when given."""
     port = free_port()
     cmd = [sys.executable, "-m", "cmdb.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     if workers > 1:
         cmd += ["--workers", str(workers)]
+    where = {"PYTHONPATH": str(tree)} if tree is not None else {}
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=out, stderr=out)
+        proc = subprocess.Popen(
+            cmd, env={**os.environ, **env, **where}, cwd=tree, stdout=out, stderr=out
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -411,13 +419,17 @@ def run_config(
     est: Estate,
     args: argparse.Namespace,
     tmp: Path,
+    variant: str = "",
+    tree: Path | None = None,
 ) -> dict[str, Any]:
     label = f"{store_name}, {workers} worker{'s' if workers > 1 else ''}"
+    label += f", {variant}" if variant else ""
+    name = f"{store_name}-w{workers}{'-' + variant.split()[0] if variant else ''}"
     print(f"{label}: {args.duration:.0f} s of load ...", file=sys.stderr)
-    with serve(env, workers, tmp / f"serve-{store_name}-{workers}.log") as (base, proc):
+    with serve(env, workers, tmp / f"serve-{name}.log", tree) as (base, proc):
         spy = None
         if args.profile:
-            out = Path(args.profile) / f"{store_name}-w{workers}.txt"
+            out = Path(args.profile) / f"{name}.txt"
             out.parent.mkdir(parents=True, exist_ok=True)
             spy = subprocess.Popen(
                 [
@@ -453,6 +465,7 @@ def run_config(
         {
             "store": store_name,
             "workers": workers,
+            "variant": variant,
             "label": label,
             "wall_s": wall,
             "server_cpu_s": server_cpu,
@@ -481,6 +494,12 @@ def main() -> None:
     ap.add_argument("--push-cis", type=int, default=300, help="CIs per discovery push")
     ap.add_argument("--push-every", type=float, default=10.0, help="seconds between pushes")
     ap.add_argument("--profile", default=None, help="record each server with py-spy here")
+    ap.add_argument(
+        "--baseline-tree",
+        default=None,
+        help="a copy of the packages (cmdb, discovery, impact) to serve as the baseline too",
+    )
+    ap.add_argument("--baseline-name", default="before", help="its label in the table")
     ap.add_argument("--out", default=str(BENCH / "results" / "api_load.json"))
     args = ap.parse_args()
 
@@ -497,15 +516,33 @@ def main() -> None:
     common = {"CMDB_TOKENS_PATH": str(tokens_path), "CMDB_TOKEN_RATE_PER_MIN": "1000000"}
     results: list[dict[str, Any]] = []
     workers = [int(w) for w in args.workers.split(",")]
+    variants: list[tuple[str, Path | None]] = [("", None)]
+    if args.baseline_tree:
+        variants.insert(0, (args.baseline_name, Path(args.baseline_tree).resolve()))
     for store_name in args.stores.split(","):
         opener = embedded(est, tmp) if store_name == "embedded" else neo4j(est)
         with opener as opened:
             targets = sample_targets(opened.store, rng)
+            env = {**common, **opened.env}
             for w in workers:
-                env = {**common, **opened.env}
-                results.append(
-                    run_config(store_name, env, opened.database, w, tokens, targets, est, args, tmp)
-                )
+                # The server before, then this one, config by config: a change in the
+                # machine's load between them falls on both alike.
+                for variant, tree in variants:
+                    results.append(
+                        run_config(
+                            store_name,
+                            env,
+                            opened.database,
+                            w,
+                            tokens,
+                            targets,
+                            est,
+                            args,
+                            tmp,
+                            variant,
+                            tree,
+                        )
+                    )
 
     print_table(results, size, args)
     out = Path(args.out)
@@ -547,6 +584,7 @@ def print_table(results: list[dict[str, Any]], size: int, args: argparse.Namespa
         "store, server",
         "req/s",
         "x 1 worker (same run)",
+        "x baseline server (same run)",
         "x issue figure (not this run)",
         "impact p99",
         "errors",
@@ -557,20 +595,24 @@ def print_table(results: list[dict[str, Any]], size: int, args: argparse.Namespa
         "target >= 4x, p99 <= 500 ms, 0 errors",
     ):
         summary.add_column(col)
-    single = {r["store"]: r["rps"] for r in results if r["workers"] == 1}
+    single = {(r["store"], r["variant"]): r["rps"] for r in results if r["workers"] == 1}
+    before = {(r["store"], r["workers"]): r["rps"] for r in results if r["variant"]}
     for r in results:
         ref = ISSUE_RPS.get(r["store"], float("nan"))
         p99 = r["kinds"]["impact"]["p99_ms"]
         met = (
-            r["rps"] >= TARGET_FACTOR * ref
+            not r["variant"]
+            and r["rps"] >= TARGET_FACTOR * ref
             and p99 <= TARGET_IMPACT_P99_S * 1000
             and r["errors"] == 0
         )
-        base = single.get(r["store"])
+        base = single.get((r["store"], r["variant"]))
+        old = None if r["variant"] else before.get((r["store"], r["workers"]))
         summary.add_row(
             r["label"],
             f"{r['rps']:.0f}",
             f"{r['rps'] / base:.2f}x" if base else "-",
+            f"{r['rps'] / old:.2f}x" if old else "-",
             f"{r['rps'] / ref:.2f}x of {ref:.0f}",
             f"{p99:.0f} ms",
             str(r["errors"]),
@@ -580,7 +622,7 @@ def print_table(results: list[dict[str, Any]], size: int, args: argparse.Namespa
             else f"{1000 * r['database_cpu_s'] / max(1, r['reads_with_warmup']):.1f}",
             f"{r['client_cpu_s']:.0f}",
             f"{r['load_average_before'][0]:.1f} / {r['load_average_after'][0]:.1f}",
-            "yes" if met else "NO",
+            "-" if r["variant"] else "yes" if met else "NO",
         )
     console.print(summary)
     detail = Table(title="latency per kind (ms): p50 / p95 / p99, requests, errors")
