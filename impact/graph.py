@@ -68,6 +68,7 @@ class Needs:
     up: list[Members]  # every distinct member of the node's groups
     hard: list[Members]  # members needed alone (groups without slack)
     quorum: list[tuple[tuple[int, Members], ...]]  # (tolerance, members) of groups with slack
+    by_class: IntArray  # position of each node in (class, id) order: how answers list CIs
 
     @classmethod
     def of(cls, g: ImpactGraph) -> Needs:
@@ -96,7 +97,11 @@ class Needs:
         if order is not None:
             rank = np.empty(n, dtype=np.int64)
             rank[order] = np.arange(n, dtype=np.int64)
-        return cls(rank=rank, up=up, hard=hard, quorum=quorum)
+        # Node numbers follow the sorted ids, so a stable sort on the class breaks ties by id.
+        classes = np.array([c.ci_class for c in g.cis], dtype=object)
+        by_class = np.empty(n, dtype=np.int64)
+        by_class[np.argsort(classes, kind="stable")] = np.arange(n, dtype=np.int64)
+        return cls(rank=rank, up=up, hard=hard, quorum=quorum, by_class=by_class)
 
 
 def _per_node(src: IntArray, dst: IntArray, n: int) -> list[Members]:
