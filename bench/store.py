@@ -24,6 +24,7 @@ built by ``bulk_load`` from the generated edges with store-shaped ids.
     python bench/store.py                                  # 10k and 100k
     python bench/store.py --sizes 10k,100k,1m --ingest-sizes 10k,100k
     python bench/store.py --sizes 1m --parts memory        # memory alone, no store
+    python bench/store.py --sizes 100k --parts ingest,read  # every CI read back (target 5)
 """
 
 from __future__ import annotations
@@ -50,11 +51,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
+import orjson
 from estate import REL_TYPES, Estate, generate, parse_size, size_label
 
+from cmdb.domain.model import CI
 from cmdb.store.contract import Direction
 from cmdb.store.embedded.index import GraphIndex
 from cmdb.store.embedded.store import EmbeddedStore
+from cmdb.store.gcpause import gc_paused
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_IGRAPH = 2.0  # index closure at most 2x igraph's time
@@ -288,6 +292,61 @@ def bench_ingest(
         out["estate_cis"] = est.n_cis
         out["extrapolated_total_s_at_least"] = t_apply + (est.n_cis - len(ids)) / last
     return out, ids, path
+
+
+# -- 1b. reading every CI ----------------------------------------------------------------
+
+TARGET_READ_PER_S = 70_000  # issue 12, target 5: all 100k CIs in <= 1.5 s
+
+
+def bench_read(path: Path, repeat: int) -> dict[str, Any]:
+    """Every CI of the estate through ``list_cis`` (pages of 10,000, as an export reads),
+    beside the same rows read raw, raw + orjson, and raw + pydantic's full validation (how
+    the store decoded before issue 12), in the same run; best of ``repeat``."""
+    store = EmbeddedStore(path)
+    conn = sqlite3.connect(path)
+
+    def through_store() -> int:
+        n, cursor = 0, None
+        while True:
+            page = store.list_cis(limit=10_000, cursor=cursor)
+            n += len(page.items)
+            cursor = page.next_cursor
+            if cursor is None:
+                return n
+
+    def rows() -> list[tuple[str, str]]:
+        return conn.execute("SELECT id, doc FROM cis ORDER BY id").fetchall()
+
+    def raw() -> int:
+        return len(rows())
+
+    def raw_orjson() -> int:
+        with gc_paused():  # as the store decodes many documents
+            return len([orjson.loads(d) for _, d in rows()])
+
+    def raw_validated() -> int:
+        with gc_paused():
+            return len([CI.model_validate_json(d) for _, d in rows()])
+
+    out: dict[str, Any] = {}
+    for name, fn in (
+        ("store", through_store),
+        ("raw_rows", raw),
+        ("raw_orjson", raw_orjson),
+        ("raw_model_validate_json", raw_validated),
+    ):
+        best, n = float("inf"), 0
+        for _ in range(repeat):
+            gc.collect()
+            t0 = time.perf_counter()
+            n = fn()
+            best = min(best, time.perf_counter() - t0)
+        out[name] = {"s": best, "cis": n, "per_s": n / best}
+        print(f"    read all: {name} {best:.2f} s ({n / best:,.0f} CIs/s)", flush=True)
+    store.close()
+    conn.close()
+    return out
 
 
 # -- 2. closure ------------------------------------------------------------------------
@@ -532,6 +591,24 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
                 f"{ing['raw_cis_per_s']:,.0f} CIs/s",
                 f"raw {ing['ratio_raw_over_store']:.1f}x faster", "-", "",
             ])  # fmt: skip
+        rd = r.get("read")
+        if rd:
+            st = rd["store"]
+            ok = st["per_s"] >= TARGET_READ_PER_S
+            first = "read every CI (list_cis, pages of 10k)"
+            for base, label in (
+                ("raw_rows", "raw SQLite rows"),
+                ("raw_orjson", "raw rows + orjson.loads"),
+                ("raw_model_validate_json", "raw rows + model_validate_json (before)"),
+            ):
+                b = rd[base]
+                rows.append([
+                    size_key, first if base == "raw_rows" else "",
+                    f"{st['per_s']:,.0f} CIs/s" if base == "raw_rows" else "",
+                    label, f"{b['per_s']:,.0f} CIs/s", f"store {st['s'] / b['s']:.2f}x its time",
+                    f">= {TARGET_READ_PER_S:,} CIs/s" if base == "raw_rows" else "",
+                    ("yes" if ok else "NO") if base == "raw_rows" else "",
+                ])  # fmt: skip
         clo = r.get("closure")
         if clo:
             for c in clo["cases"]:
@@ -619,6 +696,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--repeat", type=int, default=7, help="timed runs per closure (median)")
     ap.add_argument("--subgraph-repeat", type=int, default=3)
+    ap.add_argument("--read-repeat", type=int, default=3, help="runs of each full read")
     ap.add_argument(
         "--ingest-sizes",
         default=None,
@@ -636,7 +714,7 @@ def main(argv: list[str] | None = None) -> int:
         help="stop an ingest after this much apply time, measure what was ingested and"
         " extrapolate the rest (default 600)",
     )
-    ap.add_argument("--parts", default="ingest,closure,memory")
+    ap.add_argument("--parts", default="ingest,read,closure,memory")
     ap.add_argument("--workdir", default=str(ROOT / "bench/results/tmp"))
     ap.add_argument("--keep-files", action="store_true", help="keep the SQLite files")
     ap.add_argument("--_memory-worker", dest="memory_worker", default=None, help=argparse.SUPPRESS)
@@ -677,7 +755,7 @@ def main(argv: list[str] | None = None) -> int:
         "sizes": {},
     }
     for size in sizes:
-        if not parts & {"ingest", "closure"}:
+        if not parts & {"ingest", "closure", "read"}:
             break
         key = size_label(size)
         print(f"== {key}", flush=True)
@@ -712,6 +790,9 @@ def main(argv: list[str] | None = None) -> int:
                 f" CIs/s ({ing['store_s']:.1f} s vs {ing['raw_s']:.1f} s)",
                 flush=True,
             )
+        if "read" in parts and path is not None and not r["ingest"]["partial"]:
+            print("  read all CIs ...", flush=True)
+            r["read"] = bench_read(path, args.read_repeat)
         if "closure" in parts:
             print("  closure ...", flush=True)
             if path is not None and not r["ingest"]["partial"]:
