@@ -23,8 +23,15 @@ explains it:
   impact flows; a SPOF's immediate dominator is always the service or another SPOF (any
   failure path to the service passes it, and what kills the funnel kills the service).
 
+**How it runs.** When the impact graph has no cycle (the usual estate), both are one pass
+each over the cone in a topological order kept per graph (``ImpactGraph.needs``): kill sets
+causes first, dominator sets ``dom(v) = {v} | AND of dom(owner)`` from the service down,
+where the immediate dominator is the highest bit (see :func:`_idoms`). With a cycle, the
+cone's strongly connected components iterate to the fixpoint and the funnel comes from
+:func:`impact.dominators.immediate_dominators` (Cooper-Harvey-Kennedy).
+
 The brute-force check (fail each CI alone with :func:`impact.propagate.propagate`) is the
-property test.
+property test; another holds the acyclic passes to the general algorithm and to networkx.
 """
 
 from __future__ import annotations
