@@ -9,15 +9,7 @@ line and column.
 
 from __future__ import annotations
 
-import itertools
-import marshal
-import os
-import pickle
-import re
-import subprocess
-import sys
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import Element
@@ -460,13 +452,7 @@ def yaml_documents(path: Path) -> Iterator[tuple[int, Any]]:
             f"invalid YAML: character U+{ord(bad.group()):04X} is not allowed",
             where=f"{path}:{line}:{col}",
         )
-    documents: Iterator[tuple[int, Any]]
-    if not _use_libyaml():
-        documents = _py_documents(text)
-    elif (parts := _parts(text)) is not None:
-        documents = _parallel_documents(text, parts)
-    else:
-        documents = iter(_CDocuments(text))
+    documents = _CDocuments(text) if _use_libyaml() else _py_documents(text)
     try:
         for line, data in documents:
             if data is not None:
@@ -477,115 +463,6 @@ def yaml_documents(path: Path) -> Iterator[tuple[int, Any]]:
         raise InvalidInput(f"invalid YAML: {exc.problem or exc}", where=where) from exc
     except yaml.YAMLError as exc:
         raise InvalidInput(f"invalid YAML: {exc}", where=str(path)) from exc
-
-
-# --- a large YAML stream on several cores -------------------------------------------------
-#
-# Composing nodes is most of a large manifest's read (PyYAML's C layer makes a Python node and
-# calls Python hooks for every node), and it runs on one core while the others wait. A stream
-# of many documents is cut at document-start markers ("---" at the start of a line: YAML
-# forbids that line inside any scalar, so it always starts a document) and the later parts are
-# parsed in worker processes while this one parses the first and its caller builds records
-# from it. Only where cutting cannot change the result: no anchors (aliases are counted over
-# the whole file), no directives (they belong to the document after them), and "\n" as the
-# only line break (so a part's line numbers shift by a count of "\n"). Any error, in any part,
-# and any failure to run the workers, sends the whole text through the one-process reader
-# again, past the documents already given: the error (and its place) is the one that reader
-# gives, and nothing is given twice.
-
-PARALLEL_MIN_BYTES = 8 * 1024 * 1024  # below this, starting a worker costs more than it saves
-_MAX_WORKERS = 4
-_DOC_START = re.compile(r"^---(?=[ \t\n]|$)", re.MULTILINE)
-_UNSPLITTABLE = re.compile("[&\r\x85\u2028\u2029]|^%", re.MULTILINE)
-
-
-def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def _idle_cores() -> int:
-    """Cores the load average leaves free (as ``make -l`` judges it): a worker on a busy
-    machine waits for a core, and this process would then wait for the worker."""
-    try:
-        busy = os.getloadavg()[0]
-    except OSError:  # no load average on this platform
-        busy = 0.0
-    return max(0, int(_cpus() - busy + 0.5))
-
-
-def _parts(text: str) -> list[tuple[int, int]] | None:
-    """(start, end) of each part, cut at document starts; None where one process reads.
-
-    The first part, read here while the caller also builds records from it, is half the
-    size of the others (two cores: a third here, two thirds in the worker)."""
-    workers = min(_cpus() - 1, _idle_cores() - 1, _MAX_WORKERS)
-    if workers < 1 or len(text) < PARALLEL_MIN_BYTES or _UNSPLITTABLE.search(text):
-        return None
-    shares = 1 + 2 * workers
-    cuts = [0]
-    for k in range(workers):
-        want = len(text) * (1 + 2 * k) // shares
-        found = _DOC_START.search(text, max(want, cuts[-1] + 1))
-        if found is None:
-            break
-        cuts.append(found.start())
-    if len(cuts) < 2:
-        return None
-    cuts.append(len(text))
-    return list(itertools.pairwise(cuts))
-
-
-def _parse_part(part: str) -> list[tuple[int, Any]]:
-    """A worker's share: every document of one part (empty ones too, to keep the count)."""
-    return list(_CDocuments(part))
-
-
-def _run_worker(part: str) -> list[tuple[int, Any]]:
-    # A plain child interpreter (discovery/_yaml_worker.py), not multiprocessing: its spawn
-    # re-imports the caller's __main__ (``python -m cmdb.cli`` would run the CLI again in
-    # every worker) and fork would copy an API worker's threads' locks mid-state.
-    proc = subprocess.run(
-        [sys.executable, "-m", "discovery._yaml_worker"],
-        input=part.encode("utf-8"),
-        capture_output=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"YAML worker exited with {proc.returncode}")
-    kind, body = proc.stdout[:1], proc.stdout[1:]
-    # Our own child's output (discovery/_yaml_worker.py), not the input's.
-    docs: list[tuple[int, Any]] = marshal.loads(body) if kind == b"m" else pickle.loads(body)
-    return docs
-
-
-def _parallel_documents(text: str, parts: list[tuple[int, int]]) -> Iterator[tuple[int, Any]]:
-    given = 0
-    # Threads only wait on the workers' pipes (the GIL is free meanwhile).
-    pool = ThreadPoolExecutor(max_workers=len(parts) - 1, thread_name_prefix="yaml-worker")
-    try:
-        later = [
-            (text.count("\n", 0, start), pool.submit(_run_worker, text[start:end]))
-            for start, end in parts[1:]
-        ]
-        start, end = parts[0]
-        for item in _CDocuments(text[start:end]):
-            yield item
-            given += 1
-        for shift, future in later:
-            for line, data in future.result():
-                yield line + shift, data
-                given += 1
-    except (yaml.YAMLError, OSError, RuntimeError, ValueError, pickle.UnpicklingError, EOFError):
-        # A part that is not valid YAML on its own, or a worker that could not run: read
-        # the rest the one-process way (its error, if any, is the one to give).
-        for i, item in enumerate(_CDocuments(text)):
-            if i >= given:
-                yield item
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
 
 
 _LINE_BREAKS = "\n\r\x85\u2028\u2029"
