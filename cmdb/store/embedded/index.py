@@ -264,34 +264,23 @@ class GraphIndex:
                 if len(frontier) <= SMALL_LEVEL
                 else None
             )
+            edges: npt.NDArray[Any]
+            new: npt.NDArray[Any]
             if small is not None:
-                taken, new = small
-                if count + len(new) > max_nodes:
-                    new = new[: max(0, max_nodes - count)]
-                    by_nodes = True
-                followed.append(taken)
-                if not len(new):
-                    break
-                visited[new] = True
-                levels.append(new)
-                count += len(new)
-                depth += 1
-                frontier = new
-                if by_nodes:
-                    break
-                continue
-            edges, nbrs = self._steps(specs, frontier)
-            if len(nbrs) * 16 < n:
-                unseen = visited[nbrs]
-                np.logical_not(unseen, out=unseen)
-                new = _sorted_unique(nbrs[unseen])
-            else:  # a big level: mark, drop the visited and collect in passes over the nodes
-                if scratch is None:
-                    scratch = np.zeros(n, dtype=np.bool_)
-                scratch[nbrs] = True
-                np.greater(scratch, visited, out=scratch)  # marked and not yet visited
-                new = np.flatnonzero(scratch)
-                scratch.fill(False)
+                edges, new = small
+            else:
+                edges, nbrs = self._steps(specs, frontier)
+                if len(nbrs) * 16 < n:
+                    unseen = visited[nbrs]
+                    np.logical_not(unseen, out=unseen)
+                    new = _sorted_unique(nbrs[unseen])
+                else:  # a big level: mark, drop the visited, collect in passes over the nodes
+                    if scratch is None:
+                        scratch = np.zeros(n, dtype=np.bool_)
+                    scratch[nbrs] = True
+                    np.greater(scratch, visited, out=scratch)  # marked and not yet visited
+                    new = np.flatnonzero(scratch)
+                    scratch.fill(False)
             if count + len(new) > max_nodes:
                 new = new[: max(0, max_nodes - count)]
                 by_nodes = True
