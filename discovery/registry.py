@@ -12,17 +12,17 @@ from discovery.records import Item
 
 Reader = Callable[[Sequence[Path]], Iterator[Item]]
 
-# format name -> module under discovery/
+# format name -> module under discovery/adapters/
 FORMATS: dict[str, str] = {
-    "k8s": "discovery.kubernetes",
-    "compose": "discovery.compose",
-    "terraform": "discovery.terraform",
-    "nmap": "discovery.nmap",
-    "ansible": "discovery.ansible",
-    "backstage": "discovery.backstage",
-    "cyclonedx": "discovery.cyclonedx",
-    "csv": "discovery.generic",
-    "json": "discovery.generic",
+    "k8s": "discovery.adapters.kubernetes",
+    "compose": "discovery.adapters.compose",
+    "terraform": "discovery.adapters.terraform",
+    "nmap": "discovery.adapters.nmap",
+    "ansible": "discovery.adapters.ansible",
+    "backstage": "discovery.adapters.backstage",
+    "cyclonedx": "discovery.adapters.cyclonedx",
+    "csv": "discovery.adapters.generic",
+    "json": "discovery.adapters.generic",
 }
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from cmdb.domain.errors import InvalidInput
 from cmdb.domain.identifiers import IdentifierKind
-from discovery import nmap, terraform
-from discovery.ansible import read
+from discovery.adapters import nmap, terraform
+from discovery.adapters.ansible import read
 from discovery.records import DiscoveredCI, Inventory, Severity, collect
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -9,7 +9,7 @@ import pytest
 from cmdb.domain.errors import InvalidInput
 from cmdb.domain.identifiers import IdentifierKind
 from cmdb.domain.relationships import check_allowed
-from discovery.backstage import parse_ref, read
+from discovery.adapters.backstage import parse_ref, read
 from discovery.records import DiscoveredCI, Inventory, Severity, collect
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -9,7 +9,13 @@ import pytest
 from cmdb.domain.errors import InvalidInput
 from cmdb.domain.identifiers import IdentifierKind
 from cmdb.domain.relationships import check_allowed
-from discovery.compose import environment, hosts_in_env, is_secret_key, mask_url_password, read
+from discovery.adapters.compose import (
+    environment,
+    hosts_in_env,
+    is_secret_key,
+    mask_url_password,
+    read,
+)
 from discovery.records import DiscoveredRel, Inventory, Severity, collect
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -11,7 +11,7 @@ import pytest
 from cmdb.domain.errors import InvalidInput
 from cmdb.domain.identifiers import IdentifierKind
 from cmdb.domain.relationships import check_allowed
-from discovery.cyclonedx import read
+from discovery.adapters.cyclonedx import read
 from discovery.records import Inventory, Severity, collect
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -9,7 +9,7 @@ import pytest
 
 from cmdb.domain.errors import InvalidInput
 from cmdb.domain.identifiers import IdentifierKind
-from discovery.generic import dump_json, read_csv, read_json, to_document
+from discovery.adapters.generic import dump_json, read_csv, read_json, to_document
 from discovery.records import DiscoveredCI, DiscoveredRel, Inventory, Severity, collect
 from discovery.schema import ImportDocument, ImportRel, format_loc
 

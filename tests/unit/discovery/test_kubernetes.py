@@ -11,7 +11,7 @@ import pytest
 from cmdb.domain.errors import InvalidInput
 from cmdb.domain.identifiers import IdentifierKind
 from cmdb.domain.relationships import check_allowed
-from discovery.kubernetes import hosts_in_env, object_key, read, service_of
+from discovery.adapters.kubernetes import hosts_in_env, object_key, read, service_of
 from discovery.records import DiscoveredCI, DiscoveredRel, Inventory, Item, Severity, collect
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -12,8 +12,8 @@ import pytest
 from cmdb.domain.errors import InvalidInput
 from cmdb.domain.identifiers import Identifier, IdentifierKind
 from cmdb.domain.relationships import check_allowed
+from discovery.adapters.terraform import classify, parse_address, read
 from discovery.records import DiscoveredRel, Inventory, Item, Severity, Stat, collect
-from discovery.terraform import classify, parse_address, read
 
 ROOT = Path(__file__).resolve().parents[3]
 TERRAFORM = ROOT.parent / "shared" / "data" / "inventories" / "terraform"
