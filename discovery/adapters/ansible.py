@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from cmdb.domain.errors import InvalidInput
 from cmdb.domain.identifiers import Identifier, IdentifierKind
+from discovery.adapters._coerce import as_identifier, as_int, as_list, stripped_text
 from discovery.io import json_document
 from discovery.records import DiscoveredCI, Item, Problem, Severity, Stat
 
@@ -134,8 +135,7 @@ class _Facts:
         return self.raw.get(name) if value is None else value
 
     def text(self, name: str) -> str | None:
-        value = self.get(name)
-        return value.strip() if isinstance(value, str) and value.strip() else None
+        return stripped_text(self.get(name))
 
 
 def _host_ci(facts: _Facts, inventory_name: str | None, path: Path) -> Iterator[Item]:
@@ -144,8 +144,8 @@ def _host_ci(facts: _Facts, inventory_name: str | None, path: Path) -> Iterator[
     macs, shared_macs = _macs(facts, path, problems)
     identifiers = [
         *_serial(facts),
-        *(_ident(IdentifierKind.FQDN, f) for f in fqdns),
-        *(_ident(IdentifierKind.HOSTNAME, h) for h in _hostnames(facts, fqdns)),
+        *(as_identifier(IdentifierKind.FQDN, f) for f in fqdns),
+        *(as_identifier(IdentifierKind.HOSTNAME, h) for h in _hostnames(facts, fqdns)),
         *macs,
         *_ips(facts, path, problems),
     ]
@@ -165,13 +165,6 @@ def _host_ci(facts: _Facts, inventory_name: str | None, path: Path) -> Iterator[
         )
     except ValidationError as exc:
         yield Problem(severity=Severity.ERROR, where=str(path), message=f"bad host record: {exc}")
-
-
-def _ident(kind: IdentifierKind, value: str) -> Identifier | None:
-    try:
-        return Identifier(kind=kind, value=value)
-    except ValidationError:
-        return None
 
 
 def _ci_class(facts: _Facts) -> str:
@@ -219,7 +212,7 @@ def _serial(facts: _Facts) -> list[Identifier | None]:
     serial = facts.text("product_serial")
     if serial is None or serial.lower() in _PLACEHOLDER_SERIALS or set(serial) <= {"0", " "}:
         return []
-    return [_ident(IdentifierKind.SERIAL, serial)]
+    return [as_identifier(IdentifierKind.SERIAL, serial)]
 
 
 # -- interfaces ----------------------------------------------------------------------------
@@ -228,7 +221,7 @@ def _serial(facts: _Facts) -> list[Identifier | None]:
 def _interfaces(facts: _Facts) -> Iterator[dict[str, Any]]:
     """Per-interface facts; Linux lists names (details under ansible_<name>), Windows dicts."""
     listed = facts.get("interfaces")
-    for entry in listed if isinstance(listed, list) else []:
+    for entry in as_list(listed):
         if isinstance(entry, dict):
             yield entry
         elif isinstance(entry, str):
@@ -249,7 +242,7 @@ def _macs(facts: _Facts, path: Path, problems: list[Problem]) -> tuple[list[Iden
     for value in raw:
         if not isinstance(value, str) or not value.strip():
             continue
-        mac = _ident(IdentifierKind.MAC, value)
+        mac = as_identifier(IdentifierKind.MAC, value)
         if mac is None:
             problems.append(
                 Problem(severity=Severity.WARNING, where=str(path), message=f"bad MAC {value!r}")
@@ -269,7 +262,7 @@ def _raw_ips(facts: _Facts) -> Iterator[Any]:
                 yield entry.get("address")
     for fact in ("all_ipv4_addresses", "all_ipv6_addresses", "ip_addresses"):
         listed = facts.get(fact)
-        yield from listed if isinstance(listed, list) else []
+        yield from as_list(listed)
     default = facts.get("default_ipv4")
     if isinstance(default, dict):
         yield default.get("address")
@@ -278,7 +271,8 @@ def _raw_ips(facts: _Facts) -> Iterator[Any]:
 def _ips(facts: _Facts, path: Path, problems: list[Problem]) -> list[Identifier]:
     ips: list[Identifier] = []
     for value in dict.fromkeys(v for v in _raw_ips(facts) if isinstance(v, str) and v.strip()):
-        ip = _ident(IdentifierKind.IP, value.split("%", 1)[0])  # drop an IPv6 zone (fe80::1%eth0)
+        # An IPv6 zone (fe80::1%eth0) names the interface, not the address: dropped.
+        ip = as_identifier(IdentifierKind.IP, value.split("%", 1)[0])
         if ip is None:
             problems.append(
                 Problem(severity=Severity.WARNING, where=str(path), message=f"bad IP {value!r}")
@@ -299,7 +293,7 @@ def _attributes(facts: _Facts) -> dict[str, Any]:
         "kernel": facts.text("kernel"),
         "architecture": facts.text("architecture"),
         "cpu_count": _cpu_count(facts),
-        "memory_mb": _number(facts.get("memtotal_mb")),
+        "memory_mb": as_int(facts.get("memtotal_mb")),
         "virtualization_type": facts.text("virtualization_type"),
         "virtualization_role": facts.text("virtualization_role"),
         "product_name": facts.text("product_name"),
@@ -316,16 +310,12 @@ def _attributes(facts: _Facts) -> dict[str, Any]:
     return {k: v for k, v in attrs.items() if v is not None}
 
 
-def _number(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
 def _cpu_count(facts: _Facts) -> int | None:
-    vcpus = _number(facts.get("processor_vcpus"))
+    vcpus = as_int(facts.get("processor_vcpus"))
     if vcpus:
         return vcpus
     parts = [
-        _number(facts.get(f))
+        as_int(facts.get(f))
         for f in ("processor_count", "processor_cores", "processor_threads_per_core")
     ]
     if all(parts):
@@ -333,4 +323,4 @@ def _cpu_count(facts: _Facts) -> int | None:
         for p in parts:
             total *= p or 1
         return total
-    return _number(facts.get("processor_count"))
+    return as_int(facts.get("processor_count"))

@@ -23,13 +23,13 @@ from typing import Any
 from cmdb.domain.errors import ForbiddenRelationship, InvalidInput
 from cmdb.domain.identifiers import Identifier, IdentifierKind
 from cmdb.domain.relationships import check_allowed
+from discovery.adapters._build import problem
 from discovery.io import yaml_documents
 from discovery.records import (
     DiscoveredCI,
     DiscoveredRel,
     Item,
     Placeholder,
-    Problem,
     Severity,
     Stat,
 )
@@ -205,16 +205,16 @@ def read(paths: Sequence[Path]) -> Iterator[Item]:
 
 def _document(doc: object, where: str, catalog: _Catalog) -> Iterator[Item]:
     if not isinstance(doc, Mapping):
-        yield _problem(Severity.ERROR, where, "not a Backstage entity (expected a mapping)")
+        yield problem(Severity.ERROR, where, "not a Backstage entity (expected a mapping)")
         return
     kind = doc.get("kind")
     if not isinstance(kind, str) or not doc.get("apiVersion"):
-        yield _problem(Severity.ERROR, where, "not a Backstage entity: needs apiVersion and kind")
+        yield problem(Severity.ERROR, where, "not a Backstage entity: needs apiVersion and kind")
         return
     ci_class = ci_class_for(kind.lower())
     if ci_class is None:
         what = "says nothing about the estate" if kind.lower() in _NOT_MODELLED else "is unknown"
-        yield _problem(Severity.UNSUPPORTED, where, f"kind {kind!r} {what}: skipped")
+        yield problem(Severity.UNSUPPORTED, where, f"kind {kind!r} {what}: skipped")
         yield Stat(name="entities_skipped")
         return
     yield from _entity(doc, kind.lower(), where, catalog)
@@ -225,20 +225,20 @@ def _entity(doc: Mapping[str, Any], kind: str, where: str, catalog: _Catalog) ->
     meta = meta if isinstance(meta, Mapping) else {}
     name = meta.get("name")
     if not isinstance(name, str) or not name.strip():
-        yield _problem(Severity.ERROR, where, f"{KINDS[kind]} entity has no metadata.name")
+        yield problem(Severity.ERROR, where, f"{KINDS[kind]} entity has no metadata.name")
         return
     spec = doc.get("spec")
     spec = spec if isinstance(spec, Mapping) else {}
     namespace = meta.get("namespace") or DEFAULT_NAMESPACE
     if not isinstance(namespace, str):
-        yield _problem(Severity.ERROR, where, f"{name}: metadata.namespace is not a string")
+        yield problem(Severity.ERROR, where, f"{name}: metadata.namespace is not a string")
         return
     ref = Ref(kind, namespace.strip().lower(), name.strip().lower())
     ci_class = ci_class_for(kind, spec.get("type"))
     assert ci_class is not None  # kind was checked by the caller
     if ref.key in catalog.entities:
         first = catalog.entities[ref.key].where
-        yield _problem(Severity.WARNING, where, f"{ref.key} is also defined at {first}; merged")
+        yield problem(Severity.WARNING, where, f"{ref.key} is also defined at {first}; merged")
     relations = doc.get("relations")
     entity = _Entity(ref, ci_class, spec, relations if isinstance(relations, list) else [], where)
     catalog.entities[ref.key] = entity
@@ -319,7 +319,7 @@ def _spec_field(entity: _Entity, rule: _Rule, catalog: _Catalog) -> Iterator[Ite
         default = rule.default_kind
         if default is None and isinstance(raw, str) and ":" not in raw:
             default = _DEPENDS_FALLBACK
-            yield _problem(
+            yield problem(
                 Severity.WARNING,
                 where,
                 f"{raw!r} names no kind (Backstage requires one here); taken as a Component",
@@ -327,7 +327,7 @@ def _spec_field(entity: _Entity, rule: _Rule, catalog: _Catalog) -> Iterator[Ite
         try:
             target = parse_ref(raw, default_kind=default, default_namespace=entity.ref.namespace)
         except ValueError as exc:
-            yield _problem(Severity.ERROR, where, str(exc))
+            yield problem(Severity.ERROR, where, str(exc))
             continue
         yield from _edge(entity, target, rule.rel, rule.direction, where, catalog)
 
@@ -335,18 +335,18 @@ def _spec_field(entity: _Entity, rule: _Rule, catalog: _Catalog) -> Iterator[Ite
 def _relation(entity: _Entity, index: int, rel: object, catalog: _Catalog) -> Iterator[Item]:
     where = f"{entity.where} ({entity.ref.key} relations[{index}])"
     if not isinstance(rel, Mapping) or not isinstance(rel.get("type"), str):
-        yield _problem(Severity.ERROR, where, "a relation needs a type and a targetRef")
+        yield problem(Severity.ERROR, where, "a relation needs a type and a targetRef")
         return
     known = _RELATIONS.get(rel["type"].lower())
     if known is None:
-        yield _problem(Severity.UNSUPPORTED, where, f"relation type {rel['type']!r}: skipped")
+        yield problem(Severity.UNSUPPORTED, where, f"relation type {rel['type']!r}: skipped")
         return
     raw = rel.get("targetRef", rel.get("target"))
     try:
         # A processed relation always carries a full reference: no defaults apply.
         target = parse_ref(raw, default_kind=None, default_namespace=entity.ref.namespace)
     except ValueError as exc:
-        yield _problem(Severity.ERROR, where, str(exc))
+        yield problem(Severity.ERROR, where, str(exc))
         return
     yield from _edge(entity, target, known[0], known[1], where, catalog)
 
@@ -358,7 +358,7 @@ def _edge(
     defined = catalog.entities.get(other.key)
     other_class = defined.ci_class if defined else ci_class_for(other.kind)
     if other_class is None:
-        yield _problem(
+        yield problem(
             Severity.UNSUPPORTED, where, f"{other.key}: kind {other.kind!r} is not modelled"
         )
         return
@@ -370,7 +370,7 @@ def _edge(
     try:
         check_allowed(rel, src_class, tgt_class)
     except ForbiddenRelationship as exc:
-        yield _problem(Severity.ERROR, where, exc.message)
+        yield problem(Severity.ERROR, where, exc.message)
         return
     yield DiscoveredRel(
         type=rel,
@@ -380,7 +380,3 @@ def _edge(
         source_placeholder=placeholder if direction is _Dir.IN else None,
         where=where,
     )
-
-
-def _problem(severity: Severity, where: str, message: str) -> Problem:
-    return Problem(severity=severity, where=where, message=message)

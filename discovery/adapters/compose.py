@@ -26,13 +26,21 @@ from urllib.parse import urlsplit
 
 from cmdb.domain.errors import CmdbError, InvalidInput
 from cmdb.domain.identifiers import Identifier, IdentifierKind
-from cmdb.domain.relationships import check_allowed
+from discovery.adapters._build import Ref, edge
+from discovery.adapters._coerce import (
+    as_bool,
+    as_dict,
+    as_int,
+    as_list,
+    as_text,
+    compact,
+    scalar_text,
+    scalar_texts,
+)
 from discovery.io import yaml_documents
 from discovery.records import (
     DiscoveredCI,
-    DiscoveredRel,
     Item,
-    Placeholder,
     Problem,
     Severity,
     Stat,
@@ -50,43 +58,6 @@ _URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^/@:\s]*):[^/@\
 _HOST_PORT = re.compile(r"^(?P<host>[A-Za-z0-9._-]+):(?P<port>[0-9]{1,5})$")
 # What Compose does to a directory name to make a project name.
 _PROJECT_CHARS = re.compile(r"[^a-z0-9_-]")
-
-
-def _map(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _seq(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _scalar_text(value: object) -> str | None:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str | int | float):
-        return str(value)
-    return None
-
-
-def _count(value: object) -> int | None:
-    # bool is an int in Python; ``replicas: true`` is not a count.
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _flag(value: object) -> bool | None:
-    return value if isinstance(value, bool) else None
-
-
-def _texts(values: object) -> list[str]:
-    return [t for t in (_scalar_text(v) for v in _seq(values)) if t]
-
-
-def _compact(attrs: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in attrs.items() if v is not None and v != {} and v != []}
 
 
 def is_secret_key(key: str) -> bool:
@@ -107,12 +78,12 @@ def environment(value: object) -> list[tuple[str, str | None]]:
     pairs: list[tuple[str, str | None]] = []
     if isinstance(value, dict):
         for k, v in value.items():
-            key = _scalar_text(k)
+            key = scalar_text(k)
             if key:
-                pairs.append((key, _scalar_text(v)))
+                pairs.append((key, scalar_text(v)))
     else:
-        for entry in _seq(value):
-            text = _scalar_text(entry)
+        for entry in as_list(value):
+            text = scalar_text(entry)
             if text:
                 key, sep, val = text.partition("=")
                 pairs.append((key, val if sep else None))
@@ -145,42 +116,9 @@ def project_name(path: Path, doc: dict[str, Any], given: str | None) -> str:
     last two normalised as Compose does (lower case, ``[a-z0-9_-]``)."""
     if given:
         return given
-    raw = _text(doc.get("name")) or path.resolve().parent.name
+    raw = as_text(doc.get("name")) or path.resolve().parent.name
     name = _PROJECT_CHARS.sub("", raw.lower())
     return name or "default"
-
-
-@dataclass(frozen=True)
-class Ref:
-    key: str
-    ci_class: str
-    name: str
-
-    def placeholder(self) -> Placeholder:
-        return Placeholder(ci_class=self.ci_class, name=self.name)
-
-
-def _rel(
-    rtype: str,
-    source: Ref,
-    target: Ref,
-    where: str,
-    *,
-    confidence: float = 1.0,
-    attributes: dict[str, Any] | None = None,
-) -> DiscoveredRel:
-    # Refuse here, per service, an edge the registry would refuse at apply time.
-    check_allowed(rtype, source.ci_class, target.ci_class)
-    return DiscoveredRel(
-        type=rtype,
-        source=source.key,
-        target=target.key,
-        confidence=confidence,
-        attributes=attributes or {},
-        source_placeholder=source.placeholder(),
-        target_placeholder=target.placeholder(),
-        where=where,
-    )
 
 
 def _ci(ref: Ref, attributes: dict[str, Any], where: str) -> DiscoveredCI:
@@ -189,7 +127,7 @@ def _ci(ref: Ref, attributes: dict[str, Any], where: str) -> DiscoveredCI:
         ci_class=ref.ci_class,
         name=ref.name,
         identifiers=(Identifier(kind=IdentifierKind.KEY, value=ref.key),),
-        attributes=_compact(attributes),
+        attributes=compact(attributes),
         where=where,
     )
 
@@ -219,15 +157,15 @@ class _Project:
 def _resource_ci(project: _Project, section: str, name: str, spec: object) -> DiscoveredCI:
     """A network, volume, secret or config. Secrets and configs by name only: their ``file``,
     ``environment`` and inline ``content`` are where the values are, and are never read."""
-    body = _map(spec)
+    body = as_dict(spec)
     attrs: dict[str, Any] = {
         "kind": _RESOURCES[section][2],
         "project": project.name,
         "external": body.get("external") is True or None,
-        "real_name": _text(body.get("name")),
+        "real_name": as_text(body.get("name")),
     }
     if section in ("networks", "volumes"):
-        attrs["driver"] = _text(body.get("driver"))
+        attrs["driver"] = as_text(body.get("driver"))
     return _ci(project.resource(section, name), attrs, project.where)
 
 
@@ -264,7 +202,7 @@ class _Service:
         return self.project.service(self.name)
 
     def add(self, rtype: str, target: Ref, **kw: Any) -> None:
-        self.items.append(_rel(rtype, self.ref, target, self.project.where, **kw))
+        self.items.append(edge(rtype, self.ref, target, self.project.where, **kw))
 
     def problem(self, severity: Severity, message: str) -> None:
         self.items.append(
@@ -278,13 +216,13 @@ class _Service:
 
 def _ports(body: dict[str, Any]) -> list[Any]:
     ports: list[Any] = []
-    for port in _seq(body.get("ports")):
+    for port in as_list(body.get("ports")):
         if isinstance(port, dict):  # long syntax
             fields = ("target", "published", "protocol", "mode", "host_ip", "name")
-            long_form = _compact({k: _scalar_text(port.get(k)) for k in fields})
+            long_form = compact({k: scalar_text(port.get(k)) for k in fields})
             if long_form:
                 ports.append(long_form)
-        elif (short := _scalar_text(port)) is not None:
+        elif (short := scalar_text(port)) is not None:
             ports.append(short)
     return ports
 
@@ -299,25 +237,25 @@ def _kept_environment(body: dict[str, Any]) -> dict[str, str]:
 
 def _service_attrs(s: _Service) -> dict[str, Any]:
     body = s.body
-    deploy = _map(body.get("deploy"))
+    deploy = as_dict(body.get("deploy"))
     build = body.get("build")
     return {
         "project": s.project.name,
-        "image": _text(body.get("image")),
-        "build": _text(build) or _text(_map(build).get("context")),
-        "container_name": _text(body.get("container_name")),
-        "hostname": _text(body.get("hostname")),
+        "image": as_text(body.get("image")),
+        "build": as_text(build) or as_text(as_dict(build).get("context")),
+        "container_name": as_text(body.get("container_name")),
+        "hostname": as_text(body.get("hostname")),
         "ports": _ports(body),
-        "expose": _texts(body.get("expose")),
-        "profiles": _texts(body.get("profiles")),
+        "expose": scalar_texts(body.get("expose")),
+        "profiles": scalar_texts(body.get("profiles")),
         # Swarm's deploy.replicas, or Compose's older top-level scale.
-        "replicas": _count(deploy.get("replicas", body.get("scale"))),
-        "deploy_mode": _text(deploy.get("mode")),
-        "placement_constraints": _texts(_map(deploy.get("placement")).get("constraints")),
-        "restart": _scalar_text(body.get("restart")),
-        "network_mode": _text(body.get("network_mode")),
+        "replicas": as_int(deploy.get("replicas", body.get("scale"))),
+        "deploy_mode": as_text(deploy.get("mode")),
+        "placement_constraints": scalar_texts(as_dict(deploy.get("placement")).get("constraints")),
+        "restart": scalar_text(body.get("restart")),
+        "network_mode": as_text(body.get("network_mode")),
         "environment": _kept_environment(body),
-        "env_file": _texts(body.get("env_file")) or _texts([body.get("env_file")]),
+        "env_file": scalar_texts(body.get("env_file")) or scalar_texts([body.get("env_file")]),
     }
 
 
@@ -325,15 +263,15 @@ def _depends_on(s: _Service) -> None:
     value = s.body.get("depends_on")
     if isinstance(value, dict):  # map form: {db: {condition: service_healthy}}
         for name, spec in value.items():
-            spec = _map(spec)
+            spec = as_dict(spec)
             attrs = {
-                "condition": _text(spec.get("condition")),
-                "required": _flag(spec.get("required")),
-                "restart": _flag(spec.get("restart")),
+                "condition": as_text(spec.get("condition")),
+                "required": as_bool(spec.get("required")),
+                "restart": as_bool(spec.get("restart")),
             }
-            _depend(s, name, {"via": "depends_on", **_compact(attrs)})
+            _depend(s, name, {"via": "depends_on", **compact(attrs)})
     else:
-        for name in _seq(value):
+        for name in as_list(value):
             _depend(s, name, {"via": "depends_on"})
 
 
@@ -345,11 +283,11 @@ def _depend(s: _Service, name: object, attributes: dict[str, Any]) -> None:
 
 
 def _links(s: _Service) -> None:
-    for link in _texts(s.body.get("links")):
+    for link in scalar_texts(s.body.get("links")):
         name, _sep, alias = link.partition(":")
         if alias:
             s.link_aliases[alias] = name
-        _depend(s, name, _compact({"via": "links", "alias": alias or None}))
+        _depend(s, name, compact({"via": "links", "alias": alias or None}))
     if s.body.get("external_links"):
         s.problem(Severity.UNSUPPORTED, "external_links name containers outside Compose")
 
@@ -357,14 +295,14 @@ def _links(s: _Service) -> None:
 def _shared_namespaces(s: _Service) -> None:
     """``volumes_from``, and ``network_mode``/``ipc``/``pid`` of ``service:x``: the service
     cannot start without x."""
-    for entry in _texts(s.body.get("volumes_from")):
+    for entry in scalar_texts(s.body.get("volumes_from")):
         if entry.startswith("container:"):
             s.problem(Severity.UNSUPPORTED, f"volumes_from {entry} names a non-Compose container")
             continue
         name = entry.removeprefix("service:").split(":")[0]
         _depend(s, name, {"via": "volumes_from"})
     for option in ("network_mode", "ipc", "pid"):
-        value = _text(s.body.get(option)) or ""
+        value = as_text(s.body.get(option)) or ""
         if value.startswith("service:"):
             _depend(s, value.removeprefix("service:"), {"via": option})
         elif value.startswith("container:"):
@@ -376,9 +314,9 @@ def _networks(s: _Service) -> None:
     if isinstance(value, dict):
         names = [str(n) for n in value]
         for spec in value.values():
-            s.aliases.update(_texts(_map(spec).get("aliases")))
+            s.aliases.update(scalar_texts(as_dict(spec).get("aliases")))
     else:
-        names = _texts(value)
+        names = scalar_texts(value)
     if not names and s.body.get("network_mode") is None:
         # Compose puts a service without networks on the project's ``default`` network.
         names = ["default"]
@@ -388,7 +326,7 @@ def _networks(s: _Service) -> None:
 
 
 def _volumes(s: _Service) -> None:
-    for volume in _seq(s.body.get("volumes")):
+    for volume in as_list(s.body.get("volumes")):
         name = _named_volume(volume)
         if name:
             s.add("DEPENDS_ON", s.project.resource("volumes", name), attributes={"via": "volumes"})
@@ -398,8 +336,8 @@ def _named_volume(volume: object) -> str | None:
     """The named volume a mount uses; None for bind mounts, anonymous volumes and tmpfs."""
     if isinstance(volume, dict):  # long syntax
         is_volume = volume.get("type", "volume") == "volume"
-        return _text(volume.get("source")) if is_volume else None
-    text = _text(volume)
+        return as_text(volume.get("source")) if is_volume else None
+    text = as_text(volume)
     if not text or ":" not in text:
         return None  # ``/data`` alone is an anonymous volume
     source = text.split(":", 1)[0]
@@ -411,8 +349,8 @@ def _named_volume(volume: object) -> str | None:
 
 def _secrets_and_configs(s: _Service) -> None:
     for section in ("secrets", "configs"):
-        for entry in _seq(s.body.get(section)):
-            name = _text(entry) or _text(_map(entry).get("source"))
+        for entry in as_list(s.body.get(section)):
+            name = as_text(entry) or as_text(as_dict(entry).get("source"))
             if name:
                 target = s.project.resource(section, name)
                 s.add("DEPENDS_ON", target, attributes={"via": section})
@@ -446,7 +384,7 @@ def _unsupported_keys(s: _Service) -> None:
 def _service_records(s: _Service) -> None:
     s.items.append(_ci(s.ref, _service_attrs(s), s.project.where))
     s.aliases.update(
-        a for a in (_text(s.body.get("container_name")), _text(s.body.get("hostname"))) if a
+        a for a in (as_text(s.body.get("container_name")), as_text(s.body.get("hostname"))) if a
     )
     _depends_on(s)
     _links(s)
@@ -460,7 +398,7 @@ def _service_records(s: _Service) -> None:
 
 def _brief(value: object) -> str:
     """A short description of a value for a message: never a walk of a nested structure."""
-    text = _scalar_text(value)
+    text = scalar_text(value)
     return repr(text[:60]) if text is not None else f"a {type(value).__name__}"
 
 
@@ -501,7 +439,7 @@ class _Scan:
             message = f"top-level {', '.join(unknown)} not modelled (include is not followed)"
             yield Problem(severity=Severity.UNSUPPORTED, where=project.where, message=message)
         for section in _RESOURCES:
-            for name, spec in _map(doc.get(section)).items():
+            for name, spec in as_dict(doc.get(section)).items():
                 yield from self._resource(project, section, name, spec)
 
     def _resource(
@@ -549,7 +487,7 @@ class _Scan:
                 if target is None or target == hint.service:
                     continue
                 target_ref = Ref(f"compose:{hint.project}/{target}", "Container", target)
-                yield _rel(
+                yield edge(
                     "DEPENDS_ON",
                     hint.source,
                     target_ref,

@@ -21,6 +21,8 @@ from pydantic import ValidationError
 from cmdb.domain.errors import ForbiddenRelationship, InvalidInput
 from cmdb.domain.identifiers import Identifier, IdentifierKind
 from cmdb.domain.relationships import check_allowed
+from discovery.adapters._build import problem
+from discovery.adapters._coerce import as_list, stripped_text
 from discovery.io import json_document
 from discovery.records import (
     DiscoveredCI,
@@ -67,7 +69,7 @@ def _read_one(path: Path) -> Iterator[Item]:
     if isinstance(app, Mapping):
         yield from _application(app, bom)
     else:
-        yield _problem(
+        yield problem(
             Severity.WARNING, str(path), "no metadata.component: packages link to no application"
         )
     yield from _components(_list(doc, "components", path), "components", bom, nested_in=None)
@@ -91,7 +93,7 @@ def _check_envelope(doc: object, path: Path) -> None:
 def _unsupported_parts(doc: Mapping[str, Any], path: Path) -> Iterator[Problem]:
     for key in doc:
         if key not in _READ and key not in _IGNORED:
-            yield _problem(Severity.UNSUPPORTED, f"{path}:{key}", f"{key!r} is not read")
+            yield problem(Severity.UNSUPPORTED, f"{path}:{key}", f"{key!r} is not read")
 
 
 def _list(doc: Mapping[str, Any], key: str, path: Path) -> list[Any]:
@@ -133,26 +135,26 @@ def _components(
 
 
 def _component_ci(comp: object, ci_class: str, where: str, bom: _Bom) -> DiscoveredCI | Problem:
-    if not isinstance(comp, Mapping) or not _text(comp.get("name")):
-        return _problem(Severity.ERROR, where, "a component needs a name")
-    purl = _text(comp.get("purl"))
+    if not isinstance(comp, Mapping) or not stripped_text(comp.get("name")):
+        return problem(Severity.ERROR, where, "a component needs a name")
+    purl = stripped_text(comp.get("purl"))
     key = _local_key(comp, where, bom)
     if isinstance(key, Problem):
         return key
     ident = _identifier(IdentifierKind.PURL, purl, where) if purl else _key_id(key, where)
     if isinstance(ident, Problem):
         return ident
-    group = _text(comp.get("group"))
+    group = stripped_text(comp.get("group"))
     name = f"{group}/{comp['name']}" if group else str(comp["name"])
-    fields = {f: comp[f] for f in ("version", "description") if _text(comp.get(f))}
-    attrs: dict[str, Any] = {"type": comp.get("type")} if _text(comp.get("type")) else {}
+    fields = {f: comp[f] for f in ("version", "description") if stripped_text(comp.get(f))}
+    attrs: dict[str, Any] = {"type": comp.get("type")} if stripped_text(comp.get("type")) else {}
     if group:
         attrs["group"] = group
     licenses = _licenses(comp.get("licenses"))
     if licenses:
         attrs["licenses"] = licenses
     for src in ("bom-ref", "cpe", "scope"):
-        if _text(comp.get(src)):
+        if stripped_text(comp.get(src)):
             attrs[src.replace("-", "_")] = comp[src]
     return _ci(key, ci_class, name, (ident,), fields, attrs, where, bom)
 
@@ -162,9 +164,9 @@ def _local_key(item: Mapping[str, Any], where: str, bom: _Bom) -> str | Problem:
     ref = item.get("bom-ref")
     if isinstance(ref, str) and ref.strip():
         if key_for(ref) in bom.classes:
-            return _problem(Severity.ERROR, where, f"bom-ref {ref!r} is defined twice")
+            return problem(Severity.ERROR, where, f"bom-ref {ref!r} is defined twice")
         return key_for(ref)
-    purl = _text(item.get("purl"))
+    purl = stripped_text(item.get("purl"))
     # The place in the file (``components[3]``) is unique within it.
     return key_for(purl or f"{bom.path.name}#{where.rsplit(':', 1)[-1]}")
 
@@ -172,14 +174,18 @@ def _local_key(item: Mapping[str, Any], where: str, bom: _Bom) -> str | Problem:
 def _licenses(value: object) -> list[str]:
     """SPDX ids, names or expressions, in the order given."""
     out: list[str] = []
-    for entry in value if isinstance(value, list) else []:
+    for entry in as_list(value):
         if not isinstance(entry, Mapping):
             continue
         lic = entry.get("license")
         if isinstance(lic, Mapping):
-            text = _text(lic.get("id")) or _text(lic.get("name")) or _text(lic.get("url"))
+            text = (
+                stripped_text(lic.get("id"))
+                or stripped_text(lic.get("name"))
+                or stripped_text(lic.get("url"))
+            )
         else:
-            text = _text(entry.get("expression"))
+            text = stripped_text(entry.get("expression"))
         if text:
             out.append(text)
     return out
@@ -201,18 +207,18 @@ def _services(items: list[Any], place: str, bom: _Bom) -> Iterator[Item]:
 
 
 def _service_ci(svc: object, where: str, bom: _Bom) -> DiscoveredCI | Problem:
-    if not isinstance(svc, Mapping) or not _text(svc.get("name")):
-        return _problem(Severity.ERROR, where, "a service needs a name")
+    if not isinstance(svc, Mapping) or not stripped_text(svc.get("name")):
+        return problem(Severity.ERROR, where, "a service needs a name")
     key = _local_key(svc, where, bom)
     if isinstance(key, Problem):
         return key
-    fields = {f: svc[f] for f in ("version", "description") if _text(svc.get(f))}
+    fields = {f: svc[f] for f in ("version", "description") if stripped_text(svc.get(f))}
     attrs: dict[str, Any] = {}
     for src in ("endpoints", "authenticated", "x-trust-boundary", "group", "bom-ref"):
         if svc.get(src) is not None:
             attrs[src.replace("-", "_")] = svc[src]
     provider = svc.get("provider")
-    if isinstance(provider, Mapping) and _text(provider.get("name")):
+    if isinstance(provider, Mapping) and stripped_text(provider.get("name")):
         attrs["provider"] = provider["name"]
     flows = _data_flows(svc.get("data"))
     if flows:
@@ -226,9 +232,9 @@ def _service_ci(svc: object, where: str, bom: _Bom) -> DiscoveredCI | Problem:
 def _data_flows(value: object) -> list[str]:
     """``classification:flow`` per entry (1.2-1.4 shape), e.g. ``PII:bi-directional``."""
     out: list[str] = []
-    for entry in value if isinstance(value, list) else []:
-        if isinstance(entry, Mapping) and _text(entry.get("classification")):
-            flow = _text(entry.get("flow")) or "unknown"
+    for entry in as_list(value):
+        if isinstance(entry, Mapping) and stripped_text(entry.get("classification")):
+            flow = stripped_text(entry.get("flow")) or "unknown"
             out.append(f"{entry['classification']}:{flow}")
     return out
 
@@ -236,18 +242,18 @@ def _data_flows(value: object) -> list[str]:
 def _dependencies(items: list[Any], bom: _Bom) -> Iterator[Item]:
     for i, dep in enumerate(items):
         where = f"{bom.path}:dependencies[{i}]"
-        if not isinstance(dep, Mapping) or not _text(dep.get("ref")):
-            yield _problem(Severity.ERROR, where, "a dependency needs a ref")
+        if not isinstance(dep, Mapping) or not stripped_text(dep.get("ref")):
+            yield problem(Severity.ERROR, where, "a dependency needs a ref")
             continue
         targets = dep.get("dependsOn") or []
         if not isinstance(targets, list):
-            yield _problem(Severity.ERROR, where, "dependsOn must be a list of bom-refs")
+            yield problem(Severity.ERROR, where, "dependsOn must be a list of bom-refs")
             continue
         for target in targets:
-            if _text(target):
+            if stripped_text(target):
                 yield _rel("DEPENDS_ON", key_for(dep["ref"]), key_for(target), bom, where, {})
             else:
-                yield _problem(Severity.ERROR, where, f"{target!r} is not a bom-ref")
+                yield problem(Severity.ERROR, where, f"{target!r} is not a bom-ref")
 
 
 def _rel(
@@ -258,13 +264,13 @@ def _rel(
         src_ph = None if source in bom.classes else _placeholder(source)
         tgt_ph = None if target in bom.classes else _placeholder(target)
     except ValidationError as exc:
-        return _problem(Severity.ERROR, where, f"bad bom-ref: {_first_error(exc)}")
+        return problem(Severity.ERROR, where, f"bad bom-ref: {_first_error(exc)}")
     src_class = src_ph.ci_class if src_ph else bom.classes[source]
     tgt_class = tgt_ph.ci_class if tgt_ph else bom.classes[target]
     try:
         check_allowed(rel, src_class, tgt_class)
     except ForbiddenRelationship as exc:
-        return _problem(Severity.ERROR, where, exc.message)
+        return problem(Severity.ERROR, where, exc.message)
     return DiscoveredRel(
         type=rel,
         source=source,
@@ -280,7 +286,7 @@ def _identifier(kind: IdentifierKind, value: str, where: str) -> Identifier | Pr
     try:
         return Identifier(kind=kind, value=value)
     except ValidationError as exc:
-        return _problem(Severity.ERROR, where, f"bad {kind.value}: {_first_error(exc)}")
+        return problem(Severity.ERROR, where, f"bad {kind.value}: {_first_error(exc)}")
 
 
 def _key_id(key: str, where: str) -> Identifier | Problem:
@@ -319,11 +325,3 @@ def _ci(
         attributes=attrs,
         where=where,
     )
-
-
-def _text(value: object) -> str | None:
-    return value.strip() if isinstance(value, str) and value.strip() else None
-
-
-def _problem(severity: Severity, where: str, message: str) -> Problem:
-    return Problem(severity=severity, where=where, message=message)

@@ -20,7 +20,6 @@ walked.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,13 +29,21 @@ from urllib.parse import urlsplit
 
 from cmdb.domain.errors import CmdbError, InvalidInput
 from cmdb.domain.identifiers import Identifier, IdentifierKind
-from cmdb.domain.relationships import check_allowed
+from discovery.adapters._build import Ref, edge
+from discovery.adapters._coerce import (
+    as_dict,
+    as_int,
+    as_list,
+    as_text,
+    compact,
+    scalar_text,
+    str_map,
+    texts,
+)
 from discovery.io import json_document, yaml_documents
 from discovery.records import (
     DiscoveredCI,
-    DiscoveredRel,
     Item,
-    Placeholder,
     Problem,
     Severity,
     Stat,
@@ -80,53 +87,6 @@ _STATUS_COUNTERS = (
 )
 
 
-# --- reading defensively: manifests leave sections null (``selector:``) or mistyped ---------
-
-
-def _map(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _seq(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _count(value: object) -> int | None:
-    # bool is an int in Python; ``replicas: true`` is not a count.
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _scalar_text(value: object) -> str | None:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str | int | float):
-        return str(value)
-    return None
-
-
-def _str_map(value: object) -> dict[str, str]:
-    """Labels and selectors: scalar keys and values only, anything nested left out."""
-    out: dict[str, str] = {}
-    for k, v in _map(value).items():
-        key, val = _scalar_text(k), _scalar_text(v)
-        if key is not None and val is not None:
-            out[key] = val
-    return out
-
-
-def _texts(values: object) -> list[str]:
-    return [v for v in _seq(values) if isinstance(v, str) and v]
-
-
-def _compact(attrs: dict[str, Any]) -> dict[str, Any]:
-    """Drop what the object did not say, so absent and empty read the same."""
-    return {k: v for k, v in attrs.items() if v is not None and v != {} and v != []}
-
-
 # --- keys and references ----------------------------------------------------------------------
 
 
@@ -135,49 +95,6 @@ def object_key(cluster: str, kind: str, name: str, namespace: str | None = None)
     if namespace is None:
         return f"k8s:{cluster}/{kind}/{name}"
     return f"k8s:{cluster}/{namespace}/{kind}/{name}"
-
-
-@dataclass(frozen=True)
-class Ref:
-    """One end of a relationship, with what a placeholder for it would be."""
-
-    key: str
-    ci_class: str
-    name: str
-    identifiers: tuple[Identifier, ...] = ()
-
-    def placeholder(self) -> Placeholder:
-        return _placeholder(self.ci_class, self.name, self.identifiers)
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _placeholder(ci_class: str, name: str, identifiers: tuple[Identifier, ...]) -> Placeholder:
-    # Every edge carries one for each end, and most ends (a namespace, a Service, a
-    # ConfigMap) are the ends of many edges: one frozen record per end is enough.
-    return Placeholder(ci_class=ci_class, name=name, identifiers=identifiers)
-
-
-def _rel(
-    rtype: str,
-    source: Ref,
-    target: Ref,
-    where: str,
-    *,
-    confidence: float = 1.0,
-    attributes: dict[str, Any] | None = None,
-) -> DiscoveredRel:
-    # Refuse here, per object, an edge the registry would refuse at apply time.
-    check_allowed(rtype, source.ci_class, target.ci_class)
-    return DiscoveredRel(
-        type=rtype,
-        source=source.key,
-        target=target.key,
-        confidence=confidence,
-        attributes=attributes or {},
-        source_placeholder=source.placeholder(),
-        target_placeholder=target.placeholder(),
-        where=where,
-    )
 
 
 # --- env values that name a Service ------------------------------------------------------------
@@ -279,11 +196,11 @@ class _Entity:
 
     @property
     def metadata(self) -> dict[str, Any]:
-        return _map(self.obj.get("metadata"))
+        return as_dict(self.obj.get("metadata"))
 
     @property
     def spec(self) -> dict[str, Any]:
-        return _map(self.obj.get("spec"))
+        return as_dict(self.obj.get("spec"))
 
     @property
     def ns(self) -> str:
@@ -300,7 +217,7 @@ class _Entity:
     def ci(self, ci_class: str, attributes: dict[str, Any]) -> None:
         self.ci_class = ci_class
         identifiers = [Identifier(kind=IdentifierKind.KEY, value=self.key)]
-        uid = _text(self.metadata.get("uid"))
+        uid = as_text(self.metadata.get("uid"))
         if uid:
             identifiers.append(Identifier(kind=IdentifierKind.K8S_UID, value=uid))
         base = {"kind": self.kind, "namespace": self.namespace, "cluster": self.cluster}
@@ -310,7 +227,7 @@ class _Entity:
                 ci_class=ci_class,
                 name=self.name,
                 identifiers=tuple(identifiers),
-                attributes=_compact({**base, **attributes}),
+                attributes=compact({**base, **attributes}),
                 where=self.where,
             )
         )
@@ -320,7 +237,7 @@ class _Entity:
         return Ref(object_key(self.cluster, kind, name, self.ns), ci_class, name)
 
     def add(self, rtype: str, source: Ref, target: Ref, **kw: Any) -> None:
-        self.items.append(_rel(rtype, source, target, self.where, **kw))
+        self.items.append(edge(rtype, source, target, self.where, **kw))
 
     def problem(self, severity: Severity, message: str) -> None:
         self.items.append(
@@ -338,18 +255,18 @@ def _entity(obj: dict[str, Any], cluster: str, where: str) -> _Entity:
     kind = obj.get("kind")
     if not isinstance(kind, str) or not kind:
         raise ValueError("an object without kind")
-    meta = _map(obj.get("metadata"))
+    meta = as_dict(obj.get("metadata"))
     name = meta.get("name")
     if not isinstance(name, str) or not name:
-        if _text(meta.get("generateName")):
+        if as_text(meta.get("generateName")):
             raise _Unsupported(f"{kind} has only generateName: its name exists once created")
         raise ValueError(f"{kind} has no metadata.name")
     namespace: str | None = None
     if kind not in _CLUSTER_SCOPED:
         given = meta.get("namespace")
-        if given is not None and not _text(given):
+        if given is not None and not as_text(given):
             raise ValueError(f"{kind} {name}: metadata.namespace is not a name")
-        namespace = _text(given) or DEFAULT_NAMESPACE
+        namespace = as_text(given) or DEFAULT_NAMESPACE
     for part in (name, namespace or ""):
         if "/" in part:
             raise ValueError(f"{part!r} is not a Kubernetes name ('/' would make keys ambiguous)")
@@ -365,24 +282,24 @@ class _Unsupported(Exception):
 
 def _pod_template(kind: str, obj: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
     """(labels of the pods it makes, their pod spec)."""
-    spec = _map(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     if kind == "Pod":
-        return _str_map(_map(obj.get("metadata")).get("labels")), spec
+        return str_map(as_dict(obj.get("metadata")).get("labels")), spec
     if kind == "CronJob":
-        spec = _map(_map(spec.get("jobTemplate")).get("spec"))
-    template = _map(spec.get("template"))
-    return _str_map(_map(template.get("metadata")).get("labels")), _map(template.get("spec"))
+        spec = as_dict(as_dict(spec.get("jobTemplate")).get("spec"))
+    template = as_dict(spec.get("template"))
+    return str_map(as_dict(template.get("metadata")).get("labels")), as_dict(template.get("spec"))
 
 
 def _containers(pod_spec: dict[str, Any]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for section in ("initContainers", "containers", "ephemeralContainers"):
-        out.extend(c for c in _seq(pod_spec.get(section)) if isinstance(c, dict))
+        out.extend(c for c in as_list(pod_spec.get(section)) if isinstance(c, dict))
     return out
 
 
 def _images(pod_spec: dict[str, Any]) -> list[str]:
-    images = (_text(c.get("image")) for c in _containers(pod_spec))
+    images = (as_text(c.get("image")) for c in _containers(pod_spec))
     return list(dict.fromkeys(i for i in images if i))
 
 
@@ -394,29 +311,29 @@ def _uses(e: _Entity, kind: str, name: object, via: str) -> None:
 
 
 def _volume_deps(e: _Entity, volume: dict[str, Any]) -> None:
-    claim = _text(_map(volume.get("persistentVolumeClaim")).get("claimName"))
+    claim = as_text(as_dict(volume.get("persistentVolumeClaim")).get("claimName"))
     if claim:
         target = e.local("PersistentVolumeClaim", claim, "StorageVolume")
         e.add("DEPENDS_ON", e.ref, target, attributes={"via": "volume"})
-    _uses(e, "ConfigMap", _map(volume.get("configMap")).get("name"), "volume")
-    _uses(e, "Secret", _map(volume.get("secret")).get("secretName"), "volume")
-    for source in _seq(_map(volume.get("projected")).get("sources")):
-        _uses(e, "ConfigMap", _map(_map(source).get("configMap")).get("name"), "volume")
-        _uses(e, "Secret", _map(_map(source).get("secret")).get("name"), "volume")
+    _uses(e, "ConfigMap", as_dict(volume.get("configMap")).get("name"), "volume")
+    _uses(e, "Secret", as_dict(volume.get("secret")).get("secretName"), "volume")
+    for source in as_list(as_dict(volume.get("projected")).get("sources")):
+        _uses(e, "ConfigMap", as_dict(as_dict(source).get("configMap")).get("name"), "volume")
+        _uses(e, "Secret", as_dict(as_dict(source).get("secret")).get("name"), "volume")
 
 
 def _container_deps(e: _Entity, container: dict[str, Any]) -> None:
-    for env in _seq(container.get("env")):
-        env = _map(env)
-        source = _map(env.get("valueFrom"))
-        _uses(e, "ConfigMap", _map(source.get("configMapKeyRef")).get("name"), "env")
-        _uses(e, "Secret", _map(source.get("secretKeyRef")).get("name"), "env")
-        var, value = _text(env.get("name")), env.get("value")
+    for env in as_list(container.get("env")):
+        env = as_dict(env)
+        source = as_dict(env.get("valueFrom"))
+        _uses(e, "ConfigMap", as_dict(source.get("configMapKeyRef")).get("name"), "env")
+        _uses(e, "Secret", as_dict(source.get("secretKeyRef")).get("name"), "env")
+        var, value = as_text(env.get("name")), env.get("value")
         if var and isinstance(value, str):
             _env_service_deps(e, var, value)
-    for env_from in _seq(container.get("envFrom")):
-        _uses(e, "ConfigMap", _map(_map(env_from).get("configMapRef")).get("name"), "envFrom")
-        _uses(e, "Secret", _map(_map(env_from).get("secretRef")).get("name"), "envFrom")
+    for env_from in as_list(container.get("envFrom")):
+        _uses(e, "ConfigMap", as_dict(as_dict(env_from).get("configMapRef")).get("name"), "envFrom")
+        _uses(e, "Secret", as_dict(as_dict(env_from).get("secretRef")).get("name"), "envFrom")
 
 
 def _env_service_deps(e: _Entity, var: str, value: str) -> None:
@@ -443,12 +360,12 @@ def _service_ref(cluster: str, name: str, namespace: str) -> Ref:
 
 
 def _pod_spec_deps(e: _Entity, pod_spec: dict[str, Any]) -> None:
-    for volume in _seq(pod_spec.get("volumes")):
-        _volume_deps(e, _map(volume))
+    for volume in as_list(pod_spec.get("volumes")):
+        _volume_deps(e, as_dict(volume))
     for container in _containers(pod_spec):
         _container_deps(e, container)
-    for secret in _seq(pod_spec.get("imagePullSecrets")):
-        _uses(e, "Secret", _map(secret).get("name"), "imagePullSecrets")
+    for secret in as_list(pod_spec.get("imagePullSecrets")):
+        _uses(e, "Secret", as_dict(secret).get("name"), "imagePullSecrets")
 
 
 # --- status and other attributes ------------------------------------------------------------
@@ -457,54 +374,55 @@ def _pod_spec_deps(e: _Entity, pod_spec: dict[str, Any]) -> None:
 def _status(obj: dict[str, Any]) -> dict[str, Any]:
     """A summary of ``status``: counters, phase, condition states and IPs. Timestamps and
     generations are left out: they change on every poll and would make every run an update."""
-    status = _map(obj.get("status"))
+    status = as_dict(obj.get("status"))
     out: dict[str, Any] = {}
     for name in _STATUS_COUNTERS:
-        count = _count(status.get(name))
+        count = as_int(status.get(name))
         if count is not None:
             out[name] = count
     conditions: dict[str, str] = {}
-    for cond in _seq(status.get("conditions")):
-        ctype, cstate = _text(_map(cond).get("type")), _text(_map(cond).get("status"))
+    for cond in as_list(status.get("conditions")):
+        cond = as_dict(cond)
+        ctype, cstate = as_text(cond.get("type")), as_text(cond.get("status"))
         if ctype and cstate:
             conditions[ctype] = cstate
-    ips = [_text(_map(i).get("ip")) for i in _seq(status.get("podIPs"))] or [
-        _text(status.get("podIP"))
+    ips = [as_text(as_dict(i).get("ip")) for i in as_list(status.get("podIPs"))] or [
+        as_text(status.get("podIP"))
     ]
     out.update(
-        phase=_text(status.get("phase")),
+        phase=as_text(status.get("phase")),
         conditions=conditions,
         pod_ips=[ip for ip in ips if ip],
-        host_ip=_text(status.get("hostIP")),
+        host_ip=as_text(status.get("hostIP")),
     )
-    return _compact(out)
+    return compact(out)
 
 
 def _claim_attrs(spec: dict[str, Any]) -> dict[str, Any]:
     return {
-        "storage_class": _text(spec.get("storageClassName")),
-        "access_modes": _texts(spec.get("accessModes")),
-        "volume_mode": _text(spec.get("volumeMode")),
-        "requested_storage": _scalar_text(
-            _map(_map(spec.get("resources")).get("requests")).get("storage")
+        "storage_class": as_text(spec.get("storageClassName")),
+        "access_modes": texts(spec.get("accessModes")),
+        "volume_mode": as_text(spec.get("volumeMode")),
+        "requested_storage": scalar_text(
+            as_dict(as_dict(spec.get("resources")).get("requests")).get("storage")
         ),
     }
 
 
 def _service_ports(spec: dict[str, Any]) -> list[dict[str, Any]]:
     ports = []
-    for port in _seq(spec.get("ports")):
+    for port in as_list(spec.get("ports")):
         fields = {
-            k: _scalar_text(_map(port).get(k))
+            k: scalar_text(as_dict(port).get(k))
             for k in ("name", "protocol", "port", "targetPort", "nodePort")
         }
-        ports.append(_compact(fields))
+        ports.append(compact(fields))
     return [p for p in ports if p]
 
 
 def _lb_addresses(obj: dict[str, Any]) -> list[str]:
-    ingress = _seq(_map(_map(obj.get("status")).get("loadBalancer")).get("ingress"))
-    found = (_text(_map(i).get("ip")) or _text(_map(i).get("hostname")) for i in ingress)
+    ingress = as_list(as_dict(as_dict(obj.get("status")).get("loadBalancer")).get("ingress"))
+    found = (as_text(as_dict(i).get("ip")) or as_text(as_dict(i).get("hostname")) for i in ingress)
     return [a for a in found if a]
 
 
@@ -512,7 +430,7 @@ def _lb_addresses(obj: dict[str, Any]) -> list[str]:
 
 
 def _namespace(e: _Entity) -> None:
-    e.ci("CloudResource", {"labels": _str_map(e.metadata.get("labels")), "status": _status(e.obj)})
+    e.ci("CloudResource", {"labels": str_map(e.metadata.get("labels")), "status": _status(e.obj)})
 
 
 def _workload(e: _Entity) -> None:
@@ -521,10 +439,10 @@ def _workload(e: _Entity) -> None:
     e.ci(
         "KubernetesWorkload",
         {
-            "replicas": _count(spec.get("replicas")),
+            "replicas": as_int(spec.get("replicas")),
             "images": _images(pod_spec),
-            "labels": _str_map(e.metadata.get("labels")),
-            "schedule": _text(spec.get("schedule")),
+            "labels": str_map(e.metadata.get("labels")),
+            "schedule": as_text(spec.get("schedule")),
             "status": _status(e.obj),
         },
     )
@@ -536,16 +454,16 @@ def _workload(e: _Entity) -> None:
 def _claim_templates(e: _Entity, spec: dict[str, Any]) -> None:
     """A StatefulSet's claims are named ``{template}-{set}-{ordinal}``: emit those, so they
     match the real claims of a dump that has them."""
-    templates = [_map(t) for t in _seq(spec.get("volumeClaimTemplates"))]
+    templates = [as_dict(t) for t in as_list(spec.get("volumeClaimTemplates"))]
     if not templates:
         return
-    replicas = _count(spec.get("replicas"))
+    replicas = as_int(spec.get("replicas"))
     count = 1 if replicas is None else max(replicas, 0)
     if count > MAX_TEMPLATE_CLAIMS:
         e.problem(Severity.WARNING, f"{count} replicas: claims listed for {MAX_TEMPLATE_CLAIMS}")
         count = MAX_TEMPLATE_CLAIMS
     for template in templates:
-        tname = _text(_map(template.get("metadata")).get("name"))
+        tname = as_text(as_dict(template.get("metadata")).get("name"))
         if not tname:
             e.problem(Severity.ERROR, "a volumeClaimTemplate has no metadata.name")
             continue
@@ -560,7 +478,7 @@ def _template_claim(e: _Entity, template: dict[str, Any], claim: str) -> None:
         "namespace": e.ns,
         "cluster": e.cluster,
         "template_of": e.name,
-        **_claim_attrs(_map(template.get("spec"))),
+        **_claim_attrs(as_dict(template.get("spec"))),
     }
     e.items.append(
         DiscoveredCI(
@@ -568,7 +486,7 @@ def _template_claim(e: _Entity, template: dict[str, Any], claim: str) -> None:
             ci_class="StorageVolume",
             name=claim,
             identifiers=(Identifier(kind=IdentifierKind.KEY, value=target.key),),
-            attributes=_compact(attrs),
+            attributes=compact(attrs),
             where=e.where,
         )
     )
@@ -577,14 +495,14 @@ def _template_claim(e: _Entity, template: dict[str, Any], claim: str) -> None:
 
 
 def _pod(e: _Entity) -> None:
-    labels = _str_map(e.metadata.get("labels"))
+    labels = str_map(e.metadata.get("labels"))
     spec = e.spec
     e.ci(
         "Pod",
         {
             "images": _images(spec),
             "labels": labels,
-            "node": _text(spec.get("nodeName")),
+            "node": as_text(spec.get("nodeName")),
             "status": _status(e.obj),
         },
     )
@@ -594,17 +512,17 @@ def _pod(e: _Entity) -> None:
 
 def _service(e: _Entity) -> None:
     spec = e.spec
-    stype = _text(spec.get("type")) or "ClusterIP"
-    selector = _str_map(spec.get("selector"))
+    stype = as_text(spec.get("type")) or "ClusterIP"
+    selector = str_map(spec.get("selector"))
     e.ci(
         "LoadBalancer",
         {
             "type": stype,
             "ports": _service_ports(spec),
             "selector": selector,
-            "labels": _str_map(e.metadata.get("labels")),
-            "cluster_ip": _text(spec.get("clusterIP")),
-            "external_name": _text(spec.get("externalName")),
+            "labels": str_map(e.metadata.get("labels")),
+            "cluster_ip": as_text(spec.get("clusterIP")),
+            "external_name": as_text(spec.get("externalName")),
             "addresses": _lb_addresses(e.obj),
         },
     )
@@ -615,32 +533,33 @@ def _service(e: _Entity) -> None:
 
 def _ingress(e: _Entity) -> None:
     spec = e.spec
-    rules = [_map(r) for r in _seq(spec.get("rules"))]
-    hosts = [h for h in (_text(r.get("host")) for r in rules) if h]
-    annotations = _map(e.metadata.get("annotations"))
+    rules = [as_dict(r) for r in as_list(spec.get("rules"))]
+    hosts = [h for h in (as_text(r.get("host")) for r in rules) if h]
+    annotations = as_dict(e.metadata.get("annotations"))
     e.ci(
         "LoadBalancer",
         {
-            "ingress_class": _text(spec.get("ingressClassName"))
-            or _text(annotations.get("kubernetes.io/ingress.class")),
+            "ingress_class": as_text(spec.get("ingressClassName"))
+            or as_text(annotations.get("kubernetes.io/ingress.class")),
             "hosts": list(dict.fromkeys(hosts)),
-            "labels": _str_map(e.metadata.get("labels")),
+            "labels": str_map(e.metadata.get("labels")),
             "addresses": _lb_addresses(e.obj),
         },
     )
-    backends = [_map(spec.get("defaultBackend")), _map(spec.get("backend"))]
+    backends = [as_dict(spec.get("defaultBackend")), as_dict(spec.get("backend"))]
     for rule in rules:
-        paths = _seq(_map(rule.get("http")).get("paths"))
-        backends.extend(_map(_map(p).get("backend")) for p in paths)
+        paths = as_list(as_dict(rule.get("http")).get("paths"))
+        backends.extend(as_dict(as_dict(p).get("backend")) for p in paths)
     for backend in backends:
         _ingress_backend(e, backend)
-    for tls in _seq(spec.get("tls")):
-        _uses(e, "Secret", _map(tls).get("secretName"), "tls")
+    for tls in as_list(spec.get("tls")):
+        _uses(e, "Secret", as_dict(tls).get("secretName"), "tls")
 
 
 def _ingress_backend(e: _Entity, backend: dict[str, Any]) -> None:
     # networking.k8s.io/v1 says service.name; v1beta1 said serviceName.
-    name = _text(_map(backend.get("service")).get("name")) or _text(backend.get("serviceName"))
+    service = as_dict(backend.get("service"))
+    name = as_text(service.get("name")) or as_text(backend.get("serviceName"))
     if name:
         e.add("DEPENDS_ON", e.ref, _service_ref(e.cluster, name, e.ns))
     elif backend.get("resource") is not None:
@@ -649,7 +568,7 @@ def _ingress_backend(e: _Entity, backend: dict[str, Any]) -> None:
 
 def _claim(e: _Entity) -> None:
     spec = e.spec
-    volume = _text(spec.get("volumeName"))
+    volume = as_text(spec.get("volumeName"))
     e.ci(
         "StorageVolume",
         {**_claim_attrs(spec), "volume_name": volume, "status": _status(e.obj)},
@@ -664,16 +583,16 @@ def _volume_ref(cluster: str, name: str) -> Ref:
 
 def _volume(e: _Entity) -> None:
     spec = e.spec
-    claim_ref = _map(spec.get("claimRef"))
-    claim, claim_ns = _text(claim_ref.get("name")), _text(claim_ref.get("namespace"))
+    claim_ref = as_dict(spec.get("claimRef"))
+    claim, claim_ns = as_text(claim_ref.get("name")), as_text(claim_ref.get("namespace"))
     e.ci(
         "StorageVolume",
         {
-            "capacity": _scalar_text(_map(spec.get("capacity")).get("storage")),
-            "storage_class": _text(spec.get("storageClassName")),
-            "access_modes": _texts(spec.get("accessModes")),
-            "volume_mode": _text(spec.get("volumeMode")),
-            "reclaim_policy": _text(spec.get("persistentVolumeReclaimPolicy")),
+            "capacity": scalar_text(as_dict(spec.get("capacity")).get("storage")),
+            "storage_class": as_text(spec.get("storageClassName")),
+            "access_modes": texts(spec.get("accessModes")),
+            "volume_mode": as_text(spec.get("volumeMode")),
+            "reclaim_policy": as_text(spec.get("persistentVolumeReclaimPolicy")),
             "claim": f"{claim_ns or DEFAULT_NAMESPACE}/{claim}" if claim else None,
             "status": _status(e.obj),
         },
@@ -688,7 +607,7 @@ def _volume(e: _Entity) -> None:
 
 def _config(e: _Entity) -> None:
     # Name only: a ConfigMap's data and a Secret's data/stringData are never read.
-    secret_type = _text(e.obj.get("type")) if e.kind == "Secret" else None
+    secret_type = as_text(e.obj.get("type")) if e.kind == "Secret" else None
     e.ci("CloudResource", {"secret_type": secret_type})
 
 
@@ -716,13 +635,13 @@ def _owner_refs(e: _Entity) -> tuple[list[tuple[str, Ref]], int]:
     """(owner kind and reference for each usable ownerReference, how many were unusable)."""
     refs: list[tuple[str, Ref]] = []
     bad = 0
-    for owner in _seq(e.metadata.get("ownerReferences")):
-        owner = _map(owner)
-        kind, name = _text(owner.get("kind")), _text(owner.get("name"))
+    for owner in as_list(e.metadata.get("ownerReferences")):
+        owner = as_dict(owner)
+        kind, name = as_text(owner.get("kind")), as_text(owner.get("name"))
         if not kind or not name or "/" in name:
             bad += 1
             continue
-        uid = _text(owner.get("uid"))
+        uid = as_text(owner.get("uid"))
         ids = (Identifier(kind=IdentifierKind.K8S_UID, value=uid),) if uid else ()
         namespace = None if kind in _CLUSTER_SCOPED else e.ns
         key = object_key(e.cluster, kind, name, namespace)
@@ -835,7 +754,7 @@ class _Scan:
         for p in self.pending:
             if p.namespace in self.namespaces:
                 target = _service_ref(self.cluster, p.service, p.namespace)
-                yield _rel(
+                yield edge(
                     "DEPENDS_ON",
                     p.source,
                     target,
@@ -871,7 +790,7 @@ class _Scan:
             else:
                 matched = candidates  # an empty selector: every selectable, as before
             for s in matched:
-                yield _rel("DEPENDS_ON", sel.ref, s.ref, sel.where, attributes={"via": "selector"})
+                yield edge("DEPENDS_ON", sel.ref, s.ref, sel.where, attributes={"via": "selector"})
 
 
 def _documents(path: Path) -> Iterator[tuple[int, Any]]:

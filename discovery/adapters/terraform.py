@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from cmdb.domain.errors import InvalidInput
 from cmdb.domain.identifiers import Identifier, IdentifierKind
+from discovery.adapters._coerce import as_identifier, as_list
 from discovery.io import json_document
 from discovery.records import (
     DiscoveredCI,
@@ -237,7 +238,7 @@ def _provider_name(raw: object) -> str:
 def _sensitive_names(raw: object) -> frozenset[str]:
     """Top-level attribute names from ``sensitive_attributes`` paths (or plain names)."""
     names: set[str] = set()
-    for path in raw if isinstance(raw, list) else []:
+    for path in as_list(raw):
         step = path[0] if isinstance(path, list) and path else path
         if isinstance(step, dict) and isinstance(step.get("value"), str):
             names.add(step["value"])
@@ -605,27 +606,18 @@ def _stable_provider_id(value: Any) -> bool:
     )
 
 
-def _identifier(kind: IdentifierKind, value: Any) -> Identifier | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        return Identifier(kind=kind, value=value)
-    except ValidationError:
-        return None
-
-
 def _identifiers(inst: _Instance, ci_class: str) -> list[Identifier]:
     found: list[Identifier | None] = [Identifier(kind=IdentifierKind.KEY, value=inst.key)]
     for name in ("id", "arn"):
         value = inst.attributes.get(name)
         if name not in inst.sensitive and _stable_provider_id(value):
-            found.append(_identifier(IdentifierKind.CLOUD_ID, value))
+            found.append(as_identifier(IdentifierKind.CLOUD_ID, value))
     if ci_class == "VirtualMachine":
         for _top, near, value in _leaves(inst):
             if near in _IP_NAMES:
-                found.append(_identifier(IdentifierKind.IP, value))
+                found.append(as_identifier(IdentifierKind.IP, value))
             elif near in _DNS_NAMES and isinstance(value, str) and "." in value:
-                found.append(_identifier(IdentifierKind.FQDN, value))
+                found.append(as_identifier(IdentifierKind.FQDN, value))
     return list(dict.fromkeys(i for i in found if i is not None))
 
 
