@@ -21,8 +21,8 @@ FORMATS: dict[str, str] = {
     "ansible": "discovery.adapters.ansible",
     "backstage": "discovery.adapters.backstage",
     "cyclonedx": "discovery.adapters.cyclonedx",
-    "csv": "discovery.adapters.generic",
-    "json": "discovery.adapters.generic",
+    "csv": "discovery.adapters.csv",
+    "json": "discovery.adapters.json",
 }
 
 
@@ -30,7 +30,4 @@ def reader(fmt: str) -> Reader:
     module = FORMATS.get(fmt)
     if module is None:
         raise InvalidInput(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}", where="format")
-    mod = importlib.import_module(module)
-    if fmt in ("csv", "json"):
-        return cast(Reader, getattr(mod, f"read_{fmt}"))
-    return cast(Reader, mod.read)
+    return cast(Reader, importlib.import_module(module).read)

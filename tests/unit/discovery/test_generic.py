@@ -9,7 +9,9 @@ import pytest
 
 from cmdb.domain.errors import InvalidInput
 from cmdb.domain.identifiers import IdentifierKind
-from discovery.adapters.generic import dump_json, read_csv, read_json, to_document
+from discovery.adapters.csv import read as read_csv
+from discovery.adapters.json import dump_json, to_document
+from discovery.adapters.json import read as read_json
 from discovery.records import DiscoveredCI, DiscoveredRel, Inventory, Severity, collect
 from discovery.schema import ImportDocument, ImportRel, format_loc
 
