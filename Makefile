@@ -8,7 +8,7 @@ CMDB := $(VENV)/bin/cmdb
 STAMP := $(VENV)/.installed-stamp
 # Browser libraries (GraphiQL, Cytoscape) come from npm at build time and are served by
 # the app as static files: nothing loads from a CDN at run time.
-VENDOR := cmdb/api/static/vendor
+VENDOR := cmdb/web/static/vendor
 ASSETS := $(VENDOR)/.assets-stamp
 DEMO_DB := .cmdb/demo.db
 DEMO := COLUMNS=$${COLUMNS:-120} $(CMDB) --db $(DEMO_DB)

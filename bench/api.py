@@ -51,10 +51,10 @@ sys.path.append(str(BENCH))
 import httpx  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
-from cmdb.api.app import create_app  # noqa: E402
 from cmdb.auth.roles import Role  # noqa: E402
 from cmdb.auth.tokens import TokenStore  # noqa: E402
 from cmdb.config import Settings  # noqa: E402
+from cmdb.server.app import create_app  # noqa: E402
 from cmdb.store.contract import GraphStore  # noqa: E402
 from cmdb.store.embedded.store import EmbeddedStore  # noqa: E402
 from impact.queries import change_impact  # noqa: E402
@@ -271,7 +271,7 @@ def main() -> None:
         "-m",
         "uvicorn",
         "--factory",
-        "cmdb.api.app:create_app",
+        "cmdb.server.app:create_app",
         "--host",
         "127.0.0.1",
         "--port",

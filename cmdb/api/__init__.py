@@ -1,1 +1,1 @@
-"""The HTTP shell: FastAPI (REST, OpenAPI) and, mounted in it, the GraphQL API (cmdb.gql)."""
+"""The REST shell: FastAPI routers per resource over the use cases in ``cmdb.app``."""

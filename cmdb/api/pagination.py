@@ -13,9 +13,9 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends, Query
 
-from cmdb.api.deps import SettingsDep
 from cmdb.domain.errors import InvalidInput
 from cmdb.store import cursor as cursors
+from cmdb.web.deps import SettingsDep
 
 T = TypeVar("T")
 

@@ -36,7 +36,7 @@ class RootGroup(LazyGroup):
         "discover": ("cmdb.cli.discover", "discover"),
         "runs": ("cmdb.cli.discover", "runs_app"),
         "token": ("cmdb.cli.token", "app"),
-        "serve": ("cmdb.cli.serve", "serve"),
+        "serve": ("cmdb.server.serve", "serve"),
     }
 
 

@@ -12,9 +12,8 @@ from pydantic import ValidationError
 from cmdb.domain.changeset import CIRef, CIRetire, CIUpsert
 from cmdb.domain.classes import check_class
 from cmdb.domain.errors import InvalidInput
-from cmdb.domain.identifiers import Identifier
+from cmdb.domain.identifiers import Identifier, natural_key
 from cmdb.domain.model import Criticality, LifecycleStatus
-from cmdb.sample.load import natural_key
 from cmdb.store.contract import CIFilter
 from cmdb.store.refs import resolve_ci
 

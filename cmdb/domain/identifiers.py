@@ -121,3 +121,12 @@ class Identifier(BaseModel):
         if len(v) > MAX_VALUE_CHARS:
             raise ValueError(f"identifier values are at most {MAX_VALUE_CHARS} characters")
         return v
+
+
+def natural_key(ci_class: str, name: str) -> Identifier:
+    """``key=<class>:<name>`` lowercased: what identifies a CI that has no better identifier.
+
+    The sample estate, ``cmdb ci add``, REST and GraphQL all give a CI made by hand this
+    key, so creating the same CI twice, by any of them, changes nothing.
+    """
+    return Identifier(kind=IdentifierKind.KEY, value=f"{ci_class}:{name}".lower())

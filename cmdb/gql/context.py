@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from starlette.concurrency import run_in_threadpool
 from strawberry.fastapi import BaseContext
 
-from cmdb.api.scope import Visibility
+from cmdb.app.scope import Visibility
 from cmdb.auth.roles import Permission, grants
 from cmdb.auth.tokens import Principal
 from cmdb.config import Settings

@@ -17,8 +17,8 @@ from typing import Any
 
 from strawberry.extensions import SchemaExtension
 
-from cmdb.api.errors import status_of
 from cmdb.domain.errors import AmbiguousReference, CmdbError
+from cmdb.web.errors import status_of
 from graphql import GraphQLError
 
 log = logging.getLogger("cmdb.api")

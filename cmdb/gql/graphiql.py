@@ -1,7 +1,7 @@
 """The GraphiQL explorer page, on assets this server ships (the machines are offline).
 
 ``make install`` copies React, ReactDOM and GraphiQL 3.9 (UMD) from npm into
-``cmdb/api/static/vendor``; the page loads them from ``/static/vendor`` and its own boot
+``cmdb/web/static/vendor``; the page loads them from ``/static/vendor`` and its own boot
 script from ``/graphql/graphiql.js``, so its Content-Security-Policy needs no inline
 script and no other origin. A browser cannot attach a bearer token to a page load, so
 the page itself is public (it holds no data); every query it sends carries the token

@@ -8,7 +8,7 @@ incidents) is dropped, and the report's score is recomputed over what is left.
 
 from __future__ import annotations
 
-from cmdb.api.scope import Visibility
+from cmdb.app.scope import Visibility
 from impact.availability import AvailabilityResult
 from impact.cause import CauseResult
 from impact.explain import ImpactPath

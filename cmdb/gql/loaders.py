@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from strawberry.dataloader import DataLoader
 
-from cmdb.api.scope import Visibility
+from cmdb.app.scope import Visibility
 from cmdb.domain.errors import CmdbError, NotFound
 from cmdb.domain.history import HistoryEntry
 from cmdb.domain.model import CI, Relationship

@@ -31,7 +31,7 @@ from cmdb.domain.changeset import (
 )
 from cmdb.domain.classes import check_class
 from cmdb.domain.errors import Forbidden, InvalidInput, NotFound
-from cmdb.domain.identifiers import Identifier
+from cmdb.domain.identifiers import Identifier, natural_key
 from cmdb.domain.model import CI, Criticality, LifecycleStatus
 from cmdb.domain.relationships import parse_phrase
 from cmdb.gql.context import GqlContext
@@ -39,7 +39,6 @@ from cmdb.gql.practice_mutation import PracticeMutation
 from cmdb.gql.problems import ProblemMutation
 from cmdb.gql.query import resolve_ref
 from cmdb.gql.types import CIType, GInfo, RelType, to_gql
-from cmdb.sample.load import natural_key
 from discovery.reconcile.policy import load_precedence
 from discovery.reconcile.service import ingest_payload
 

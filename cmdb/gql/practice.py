@@ -30,7 +30,7 @@ from cmdb.api.routers.changes import (
     suggest_window,
 )
 from cmdb.api.routers.changes import visible_change as rest_visible_change
-from cmdb.api.scope import readable
+from cmdb.app.scope import readable
 from cmdb.domain.records import (
     ApprovalLevel,
     Change,

@@ -15,7 +15,6 @@ from typing import Any, cast
 
 import strawberry
 
-from cmdb.api.routers._shared import _Stamped, validated
 from cmdb.api.routers.changes import (
     ChangeIn,
     ChangePatchIn,
@@ -37,6 +36,8 @@ from cmdb.api.routers.incidents import (
     prioritise_for,
     resolve_for,
 )
+from cmdb.app.caller import Stamped as _Stamped
+from cmdb.app.inputs import validated
 from cmdb.auth.roles import Permission
 from cmdb.domain.errors import InvalidInput
 from cmdb.domain.records import (

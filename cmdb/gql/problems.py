@@ -4,10 +4,10 @@
 mutations of their life (cmdb/practice/problems.py, similar.py do the work).
 
 Scope, as for changes and incidents: a service-scoped token reads a problem naming at
-least one CI or service in its view (``cmdb.api.scope.readable``), shown with only the
+least one CI or service in its view (``cmdb.app.scope.readable``), shown with only the
 ids in view (its incidents and changes: those it reads); anything else answers "not
 found". It writes a problem only when everything the problem names is in view
-(``cmdb.api.scope.writable``), judged on the record as it would be written,
+(``cmdb.app.scope.writable``), judged on the record as it would be written,
 since the services a problem affects are computed by the write itself.
 
 Similar problems for a scoped caller are scored on what it sees: the problems it reads,
@@ -24,8 +24,9 @@ import strawberry
 from pydantic import BaseModel, ConfigDict, Field
 from strawberry.types import Info
 
-from cmdb.api.routers._shared import _Stamped, resolve_visible, validated
-from cmdb.api.scope import (
+from cmdb.app.caller import Stamped as _Stamped
+from cmdb.app.inputs import MAX_REFS, resolve_visible, validated
+from cmdb.app.scope import (
     Visibility,
     change_readable,
     check_writable,
@@ -70,7 +71,6 @@ MAX_SIMILAR = 100
 DEFAULT_SIMILAR = 10
 MAX_QUERY_TEXT = 2_000
 MAX_TEXT = 10_000
-MAX_REFS = 200
 
 
 def _now() -> datetime:

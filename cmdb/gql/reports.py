@@ -18,8 +18,8 @@ from typing import Annotated, cast
 import strawberry
 from strawberry.types import Info
 
-from cmdb.api.routers._shared import instant
 from cmdb.api.routers.changes import policy_of
+from cmdb.app.inputs import instant
 from cmdb.auth.roles import Permission
 from cmdb.domain.errors import InvalidInput
 from cmdb.gql.context import GqlContext

@@ -29,12 +29,12 @@ from strawberry.http import GraphQLRequestData, GraphQLRequestProtocol
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.types.unset import UNSET
 
-from cmdb.api.deps import get_principal
-from cmdb.api.errors import error_response, request_id
 from cmdb.config import Settings
 from cmdb.gql.context import GqlContext
 from cmdb.gql.graphiql import BOOT, CSP, PAGE
 from cmdb.gql.schema import build_schema
+from cmdb.web.deps import get_principal
+from cmdb.web.errors import error_response, request_id
 
 PATH = "/graphql"
 _KINDS = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 415: "unsupported"}
@@ -159,7 +159,7 @@ def _boot_script() -> Response:
 
 
 def mount_graphql(app: FastAPI, settings: Settings) -> None:
-    from cmdb.api.ui import mount_static  # /static once, whoever asks first
+    from cmdb.web.ui import mount_static  # /static once, whoever asks first
 
     mount_static(app)
     app.include_router(CmdbGraphQLRouter(settings), prefix=PATH)

@@ -19,7 +19,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from cmdb.api.scope import Visibility, readable
+from cmdb.app.scope import Visibility, readable
 from cmdb.domain.classes import ABSTRACT, ROOT, all_classes, concrete_classes, lineage
 from cmdb.domain.errors import InvalidInput
 from cmdb.domain.history import EntityKind, HistoryOp
@@ -244,7 +244,7 @@ class IncidentType(IncidentPractice):
 def scoped_record(rec: reports.Rec, vis: Visibility) -> Any:
     """The record (a change or an incident: the GraphQL type it is shown as) as the caller
     is shown it, only the CI and service ids in its view, or None when it may not read it:
-    :func:`cmdb.api.scope.readable`, the one reading rule."""
+    :func:`cmdb.app.scope.readable`, the one reading rule."""
     if not readable(vis, rec):
         return None
     return reports.seen(vis.ids, rec)

@@ -115,7 +115,7 @@ def named(rec: Record) -> list[str]:
 
 def reads(scope: Scope, rec: Record) -> bool:
     """The one rule for who reads a change, incident or problem record (reports here, and the
-    ``/changes`` and ``/incidents`` routers through ``cmdb.api.scope.readable``): without
+    ``/changes`` and ``/incidents`` routers through ``cmdb.app.scope.readable``): without
     a scope every record; with one, the records naming at least one CI or service inside
     it, since they concern what the reader looks after."""
     return scope is None or any(i in scope for i in named(rec))

@@ -16,16 +16,11 @@ from pydantic import ValidationError
 
 from cmdb.domain.changeset import ApplyResult, ChangeSet, CIRef, CIUpsert, RelUpsert
 from cmdb.domain.errors import InvalidInput
-from cmdb.domain.identifiers import Identifier, IdentifierKind
+from cmdb.domain.identifiers import Identifier, natural_key
 from cmdb.store.contract import GraphStore
 
 SOURCE = "sample"
 FILE = "estate.json"
-
-
-def natural_key(ci_class: str, name: str) -> Identifier:
-    """``key=<class>:<name>`` lowercased: what identifies a CI that has no better identifier."""
-    return Identifier(kind=IdentifierKind.KEY, value=f"{ci_class}:{name}".lower())
 
 
 def read_estate() -> dict[str, Any]:

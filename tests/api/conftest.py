@@ -16,11 +16,11 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from cmdb.api.app import create_app
 from cmdb.auth.roles import Role
 from cmdb.auth.tokens import TokenStore
 from cmdb.config import Settings
 from cmdb.sample.load import load_sample
+from cmdb.server.app import create_app
 from cmdb.store.contract import GraphStore
 from tests.contract.conftest import STORE_FACTORIES, STORE_MARKS
 from tests.fakes import FakeClock

@@ -21,13 +21,13 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from cmdb.api.app import API_PREFIX, create_app
-from cmdb.api.scope import Visibility
+from cmdb.app.scope import Visibility
 from cmdb.auth.roles import GRANTS, Permission, Role
 from cmdb.auth.tokens import Principal, TokenStore
 from cmdb.config import Settings
 from cmdb.domain.changeset import ChangeSet
 from cmdb.domain.records import Change, Incident, Problem
+from cmdb.server.app import API_PREFIX, create_app
 from tests.api.conftest import Api, make_api
 
 # Open by design: load balancers carry no token.

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from cmdb.api.app import API_PREFIX
 from cmdb.auth.roles import Role
 from cmdb.domain.changeset import ChangeSet
+from cmdb.server.app import API_PREFIX
 from cmdb.store.refs import resolve_ci
 from tests.api.conftest import Api
 from tests.api.test_changes_api import call, ok, rfc

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cmdb.api.app import API_PREFIX
 from cmdb.auth.roles import Role
 from cmdb.practice.problems import link, log_problem
+from cmdb.server.app import API_PREFIX
 from cmdb.store.refs import resolve_ci
 from tests.api.conftest import Api
 from tests.api.test_changes_api import NIGHT, call, rfc

@@ -8,9 +8,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from cmdb.api.app import API_PREFIX
 from cmdb.auth.roles import Role
 from cmdb.domain.service import Blackout, ServiceCalendar, TimeRange, Weekday
+from cmdb.server.app import API_PREFIX
 from cmdb.store.refs import resolve_ci
 from tests.api.conftest import Api
 from tests.api.test_changes_api import (

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cmdb.api.app import API_PREFIX
 from cmdb.auth.roles import Role
+from cmdb.server.app import API_PREFIX
 from cmdb.store.refs import resolve_ci
 from tests.api.conftest import Api
 from tests.api.test_changes_api import APP_API, BOOKING, rfc

@@ -9,10 +9,10 @@ from typing import Any
 
 import httpx
 
-from cmdb.api.app import API_PREFIX
 from cmdb.auth.roles import Role
 from cmdb.domain.changeset import ChangeSet
 from cmdb.domain.records import Change
+from cmdb.server.app import API_PREFIX
 from cmdb.store.refs import resolve_ci
 from tests.api.conftest import Api
 from tests.api.test_graphql import data

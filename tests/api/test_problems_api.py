@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from cmdb.api.app import API_PREFIX
 from cmdb.auth.roles import Role
+from cmdb.server.app import API_PREFIX
 from cmdb.store.refs import resolve_ci
 from tests.api.conftest import Api
 

@@ -9,9 +9,9 @@ import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cmdb.api.app import API_PREFIX
 from cmdb.auth.roles import Role
 from cmdb.practice.problems import log_problem
+from cmdb.server.app import API_PREFIX
 from cmdb.store.refs import resolve_ci
 from tests.api.conftest import Api
 from tests.api.test_changes_api import APP_API, BOOKING, NIGHT, call, rfc

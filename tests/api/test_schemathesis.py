@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from cmdb.api.app import API_PREFIX
 from cmdb.auth.roles import Role
+from cmdb.server.app import API_PREFIX
 from tests.api.conftest import Api
 from tests.api.security import has_graphql, secure_api
 

@@ -18,9 +18,9 @@ import uvicorn
 from fastapi.testclient import TestClient
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cmdb.api.app import API_PREFIX
-from cmdb.api.ratelimit import RateLimits
 from cmdb.auth.roles import Role
+from cmdb.server.app import API_PREFIX
+from cmdb.web.ratelimit import RateLimits
 from tests.api.conftest import Api, make_api
 from tests.api.security import NO_LIMIT, has_graphql
 

@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from cmdb.api.app import API_PREFIX, create_app
-from cmdb.api.logredact import MASK, RedactingFilter, Redactor
 from cmdb.auth.roles import Role
 from cmdb.auth.tokens import TokenStore
 from cmdb.config import Settings
 from cmdb.sample.load import load_sample
+from cmdb.server.app import API_PREFIX, create_app
 from cmdb.store.contract import GraphStore
 from cmdb.store.embedded.store import EmbeddedStore
+from cmdb.web.logredact import MASK, RedactingFilter, Redactor
 from tests.fakes import FakeClock
 
 PASSWORD = "hunter2-Saltmarsh!"

@@ -26,9 +26,9 @@ from typing import Any
 
 import pytest
 
-from cmdb.api.app import API_PREFIX
 from cmdb.auth.roles import Permission, Role
 from cmdb.auth.tokens import TokenStore
+from cmdb.server.app import API_PREFIX
 from tests.api.conftest import Api
 from tests.api.security import (
     OPENAPI,
@@ -98,7 +98,7 @@ def test_the_matrix_sees_the_api() -> None:
 def test_every_route_checks_a_permission(case: RouteCase) -> None:
     assert case.permissions, (
         f"{case.id} has no deps.require(...) check in its dependencies: add Reader, Editor, "
-        "Discoverer or Admin (cmdb/api/deps.py), or list it in PUBLIC if it must be open"
+        "Discoverer or Admin (cmdb/web/deps.py), or list it in PUBLIC if it must be open"
     )
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cmdb.api.app import API_PREFIX
 from cmdb.auth.roles import Role
+from cmdb.server.app import API_PREFIX
 from tests.api.conftest import Api
 from tests.api.security import SCOPE_SERVICE, secure_api, stored_hashes
 

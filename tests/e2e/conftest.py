@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from cmdb.api.app import create_app
 from cmdb.auth.roles import Role
 from cmdb.auth.tokens import TokenStore
 from cmdb.config import Settings
 from cmdb.sample.load import load_sample
+from cmdb.server.app import create_app
 from cmdb.store.factory import open_store
 
 CHROMIUM = Path("/usr/bin/chromium")

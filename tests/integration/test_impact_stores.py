@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from cmdb.domain.changeset import ChangeSet, CIRef, RelRetire, RelUpsert
+from cmdb.domain.identifiers import natural_key
 from cmdb.domain.model import CI
 from cmdb.domain.records import Incident
-from cmdb.sample.load import natural_key
 from cmdb.store.contract import GraphStore
 from cmdb.store.refs import resolve_ci
 from impact.queries import (

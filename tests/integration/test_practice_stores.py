@@ -16,6 +16,7 @@ import pytest
 from cmdb.domain.changeset import ChangeSet, CIRef, CIUpsert, RelRetire
 from cmdb.domain.errors import InvalidInput
 from cmdb.domain.history import HistoryOp
+from cmdb.domain.identifiers import natural_key
 from cmdb.domain.records import (
     ApprovalLevel,
     Change,
@@ -42,7 +43,6 @@ from cmdb.practice.policy import default_policy
 from cmdb.practice.review import review_change
 from cmdb.practice.scheduling import Planner
 from cmdb.practice.sites import sites_of
-from cmdb.sample.load import natural_key
 from cmdb.store.contract import GraphStore
 from cmdb.store.refs import resolve_ci
 from tests.fakes import FakeClock

@@ -107,8 +107,8 @@ def test_serve_still_finds_its_stack() -> None:
         assert root.get_command(ctx, name) is not None, name
     serve = root.get_command(ctx, "serve")
     assert serve is not None and serve.callback is not None
-    assert serve.callback.__module__ == "cmdb.cli.serve"
+    assert serve.callback.__module__ == "cmdb.server.serve"
     # The web stack itself is imported when the server starts, not to list the command.
-    import cmdb.cli.serve as serve_module
+    import cmdb.server.serve as serve_module
 
     assert "uvicorn" in serve_module.serve.__code__.co_names

@@ -17,8 +17,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
-from cmdb.api.jsondepth import json_depth, too_deep
-from cmdb.api.ratelimit import TokenBuckets
 from cmdb.auth.roles import Role
 from cmdb.auth.tokens import (
     MAX_TOKEN_CHARS,
@@ -28,6 +26,8 @@ from cmdb.auth.tokens import (
 )
 from cmdb.cli import app
 from cmdb.domain.errors import InvalidInput, NotFound
+from cmdb.web.jsondepth import json_depth, too_deep
+from cmdb.web.ratelimit import TokenBuckets
 from tests.fakes import FakeClock
 
 
@@ -264,7 +264,7 @@ def test_json_depth_matches_the_parsed_document(value: object) -> None:
 
 
 def test_json_depth_across_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    import cmdb.api.jsondepth as jd
+    import cmdb.web.jsondepth as jd
 
     doc = json.dumps([{'a\\"[': ["\\\\", [[{"b": "]]]"}]]]}]).encode()
     expected = json_depth(doc)

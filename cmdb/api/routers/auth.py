@@ -1,7 +1,7 @@
 """Credentials: who am I, and token management for admins.
 
 Every path here is a credential endpoint, rate-limited per client address
-(cmdb/api/ratelimit.py). A token's clear text appears once, in the answer that creates
+(cmdb/web/ratelimit.py). A token's clear text appears once, in the answer that creates
 it; nothing here ever returns a secret or its hash. Managing tokens takes an admin token
 that is not scoped to services: a scoped admin could otherwise mint itself an unscoped one.
 """
@@ -15,12 +15,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from cmdb.api.deps import Admin, Reader, Store, get_tokens
 from cmdb.auth.roles import GRANTS, Permission, Role, authority
 from cmdb.auth.services import resolve_services
 from cmdb.auth.tokens import Principal, TokenInfo, TokenStore, parse_duration
 from cmdb.domain.errors import Forbidden, InvalidInput
 from cmdb.domain.records import ApprovalLevel
+from cmdb.web.deps import Admin, Reader, Store, get_tokens
 
 router = APIRouter(tags=["auth"])
 

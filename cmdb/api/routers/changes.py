@@ -17,9 +17,9 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from cmdb.api.deps import Editor, Reader, SettingsDep, Store, Visible
 from cmdb.api.routers._shared import instant, resolve_visible, stamped, validated
-from cmdb.api.scope import (
+from cmdb.app.inputs import MAX_REFS
+from cmdb.app.scope import (
     Visibility,
     change_readable,
     check_writable,
@@ -51,11 +51,11 @@ from cmdb.practice.risk import Assessment
 from cmdb.practice.scheduling import Planner, Suggestion
 from cmdb.practice.windows import Violation
 from cmdb.store.contract import GraphStore
+from cmdb.web.deps import Editor, Reader, SettingsDep, Store, Visible
 from impact.report import ImpactReport
 
 router = APIRouter(prefix="/changes", tags=["changes"])
 
-MAX_REFS = 200
 MAX_TEXT = 10_000
 MAX_DAYS = 366
 

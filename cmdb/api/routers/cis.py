@@ -15,7 +15,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from cmdb.api.deps import Editor, Reader, Store, Visible
 from cmdb.api.models import (
     CIHistoryOut,
     CIIn,
@@ -26,7 +25,6 @@ from cmdb.api.models import (
     NeighbourOut,
 )
 from cmdb.api.pagination import Cursor, Limit, filtered_page
-from cmdb.api.responses import json_answer, page_answer
 from cmdb.api.routers._shared import (
     AsOf,
     Types,
@@ -36,13 +34,15 @@ from cmdb.api.routers._shared import (
     type_names,
     validated,
 )
-from cmdb.api.scope import Visibility
+from cmdb.app.scope import Visibility
 from cmdb.domain.changeset import CIRef, CIRetire, CIUpsert
 from cmdb.domain.classes import check_class
 from cmdb.domain.errors import NotFound
+from cmdb.domain.identifiers import natural_key
 from cmdb.domain.model import CI, LifecycleStatus
-from cmdb.sample.load import natural_key
 from cmdb.store.contract import CIFilter, Direction, GraphStore, Neighbour
+from cmdb.web.deps import Editor, Reader, Store, Visible
+from cmdb.web.responses import json_answer, page_answer
 
 router = APIRouter(tags=["cis"])
 

@@ -6,11 +6,11 @@ from collections import Counter
 
 from fastapi import APIRouter
 
-from cmdb.api.deps import Reader, Store, Visible
 from cmdb.api.models import CountsOut
 from cmdb.api.routers._shared import every_ci
 from cmdb.domain.model import Relationship
 from cmdb.store.contract import Counts, GraphStore
+from cmdb.web.deps import Reader, Store, Visible
 
 router = APIRouter(tags=["counts"])
 

@@ -9,9 +9,9 @@ from typing import IO
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from cmdb.api.deps import Admin, Store
 from cmdb.api.routers._shared import unscoped_only
 from cmdb.store import snapshot
+from cmdb.web.deps import Admin, Store
 
 router = APIRouter(tags=["export"])
 

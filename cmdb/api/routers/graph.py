@@ -8,11 +8,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from cmdb.api.deps import Reader, Store, Visible
 from cmdb.api.models import SubgraphOut
 from cmdb.api.routers._shared import AsOf, Types, instant, resolve_visible, type_names
-from cmdb.api.scope import Visibility
+from cmdb.app.scope import Visibility
 from cmdb.store.contract import Direction, Subgraph
+from cmdb.web.deps import Reader, Store, Visible
 
 router = APIRouter(tags=["graph"])
 

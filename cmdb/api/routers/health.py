@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from cmdb.api.deps import Store
+from cmdb.web.deps import Store
 
 router = APIRouter(tags=["health"])
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from cmdb.api.deps import Reader, Store, Visible
 from cmdb.api.models import HistoryOut
 from cmdb.api.routers._shared import AsOf, instant
-from cmdb.api.scope import Visibility
+from cmdb.app.scope import Visibility
 from cmdb.domain.errors import NotFound
 from cmdb.domain.history import EntityKind, HistoryEntry
 from cmdb.store.contract import GraphStore
+from cmdb.web.deps import Reader, Store, Visible
 
 router = APIRouter(tags=["history"])
 

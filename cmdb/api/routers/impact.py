@@ -14,13 +14,14 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from cmdb.api.deps import Reader, Store, Visible, ids_allowed
-from cmdb.api.responses import json_answer
 from cmdb.api.routers._shared import resolve_visible
-from cmdb.api.scope import Visibility
+from cmdb.app.inputs import MAX_REFS
+from cmdb.app.scope import Visibility
 from cmdb.domain.errors import InvalidInput
 from cmdb.domain.model import CI
 from cmdb.store.contract import GraphStore
+from cmdb.web.deps import Reader, Store, Visible, ids_allowed
+from cmdb.web.responses import json_answer
 from impact.availability import AvailabilityResult
 from impact.cause import CauseResult
 from impact.fetch import DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES
@@ -40,7 +41,6 @@ from impact.spof import SpofResult
 
 router = APIRouter(prefix="/impact", tags=["impact"])
 
-MAX_REFS = 200
 MAX_DEPTH = 4 * DEFAULT_MAX_DEPTH
 MAX_NODES = 10 * DEFAULT_MAX_NODES
 

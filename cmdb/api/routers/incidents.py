@@ -15,10 +15,10 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from cmdb.api.deps import Editor, Reader, SettingsDep, Store, Visible
 from cmdb.api.routers._shared import instant, resolve_visible, stamped
 from cmdb.api.routers.changes import now, policy_of
-from cmdb.api.scope import Visibility, change_readable, check_writable, readable
+from cmdb.app.inputs import MAX_REFS
+from cmdb.app.scope import Visibility, change_readable, check_writable, readable
 from cmdb.domain.errors import InvalidInput, NotFound
 from cmdb.domain.model import CI
 from cmdb.domain.records import Incident, IncidentState, Level
@@ -27,11 +27,11 @@ from cmdb.practice.clocks import ServiceClock
 from cmdb.practice.incidents import clocks, mark, open_incident, reprioritise
 from cmdb.practice.policy import Policy
 from cmdb.store.contract import GraphStore
+from cmdb.web.deps import Editor, Reader, SettingsDep, Store, Visible
 from impact.queries import incident_impact
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
-MAX_REFS = 200
 # An incident may be recorded after it began, not before it happens (clock skew allowed).
 SKEW = timedelta(minutes=5)
 

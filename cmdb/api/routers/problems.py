@@ -18,10 +18,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from cmdb.api.deps import Editor, Reader, Store, Visible
 from cmdb.api.routers._shared import resolve_visible, stamped
 from cmdb.api.routers.changes import now
-from cmdb.api.scope import (
+from cmdb.app.inputs import MAX_REFS
+from cmdb.app.scope import (
     Visibility,
     change_readable,
     check_writable,
@@ -43,10 +43,10 @@ from cmdb.practice.problems import (
 )
 from cmdb.practice.similar import similar_problems
 from cmdb.store.contract import GraphStore
+from cmdb.web.deps import Editor, Reader, Store, Visible
 
 router = APIRouter(prefix="/problems", tags=["problems"])
 
-MAX_REFS = 200
 MAX_TEXT = 10_000
 MAX_QUERY_TEXT = 2_000
 MAX_SIMILAR = 100

@@ -7,16 +7,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from cmdb.api.deps import Editor, Reader, Store, Visible
 from cmdb.api.models import RelationshipIn, RelationshipOut, RelPageOut, RelWriteOut
 from cmdb.api.pagination import Cursor, Limit, filtered_page
 from cmdb.api.routers._shared import AsOf, apply, instant, resolve_visible
-from cmdb.api.scope import Visibility
+from cmdb.app.scope import Visibility
 from cmdb.domain.changeset import CIRef, RelRetire, RelUpsert
 from cmdb.domain.errors import InvalidInput, NotFound
 from cmdb.domain.model import Relationship
 from cmdb.domain.relationships import check_allowed, get_type, parse_phrase
 from cmdb.store.contract import GraphStore
+from cmdb.web.deps import Editor, Reader, Store, Visible
 
 router = APIRouter(tags=["relationships"])
 

@@ -4,7 +4,7 @@ gives CSV; ``at`` is the report's instant (the CLI's ``--at``: ages and SLA cloc
 token scoped to services gets reports over its scope only: a CI counts when it is inside,
 a change, incident or problem when the token reads it in ``/changes``,
 ``/incidents`` or ``/problems`` (it names at least one CI or service inside: one rule,
-``cmdb.practice.reports.reads``, behind ``cmdb.api.scope.readable``), and only the ids
+``cmdb.practice.reports.reads``, behind ``cmdb.app.scope.readable``), and only the ids
 inside are shown.
 """
 
@@ -17,7 +17,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from cmdb.api.deps import Reader, SettingsDep, Store, Visible
 from cmdb.api.routers._shared import instant
 from cmdb.practice.health import HealthReport
 from cmdb.practice.policy import load_policy
@@ -38,6 +37,7 @@ from cmdb.practice.reports import (
     build_problems_report,
     to_csv,
 )
+from cmdb.web.deps import Reader, SettingsDep, Store, Visible
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 

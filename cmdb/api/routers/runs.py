@@ -15,12 +15,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.datastructures import UploadFile
 
-from cmdb.api.deps import Discoverer, Reader, SettingsDep, Store
 from cmdb.api.models import RunListOut, RunOut, RunReportOut
 from cmdb.api.pagination import page_limit
 from cmdb.api.routers._shared import stamped, unscoped_only
 from cmdb.domain.errors import InvalidInput, NotFound
 from cmdb.domain.records import DiscoveryRun
+from cmdb.web.deps import Discoverer, Reader, SettingsDep, Store
 from discovery.reconcile.policy import load_precedence
 from discovery.reconcile.service import ingest_payload
 from discovery.registry import FORMATS

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from cmdb.api.deps import Reader, Store, Visible
 from cmdb.api.models import ServiceOut, ServicePageOut, ServiceSLAOut, SLAListOut, SLAOut
 from cmdb.api.pagination import Cursor, Limit, filtered_page
 from cmdb.api.routers._shared import AsOf, every_ci, instant, resolve_visible
-from cmdb.api.scope import Visibility
+from cmdb.app.scope import Visibility
 from cmdb.domain.classes import is_a
 from cmdb.domain.errors import NotFound
 from cmdb.domain.model import CI
 from cmdb.domain.service import SLA, ServiceDetails
 from cmdb.store.contract import CIFilter, GraphStore
+from cmdb.web.deps import Reader, Store, Visible
 
 router = APIRouter(tags=["services"])
 

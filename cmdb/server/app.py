@@ -10,18 +10,18 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import FastAPI
 
-from cmdb.api import errors, logredact
-from cmdb.api.jsondepth import JsonDepthMiddleware
-from cmdb.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
-from cmdb.api.ratelimit import RateLimitMiddleware, RateLimits
-from cmdb.api.responses import OrjsonResponse
 from cmdb.api.routers import ROUTERS
-from cmdb.api.ui import mount_ui
 from cmdb.auth.tokens import TokenStore
 from cmdb.config import Settings, load_settings
 from cmdb.gql.router import mount_graphql
 from cmdb.store.contract import GraphStore
 from cmdb.store.factory import open_store
+from cmdb.web import errors, logredact
+from cmdb.web.jsondepth import JsonDepthMiddleware
+from cmdb.web.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from cmdb.web.ratelimit import RateLimitMiddleware, RateLimits
+from cmdb.web.responses import OrjsonResponse
+from cmdb.web.ui import mount_ui
 
 log = logging.getLogger("cmdb.api")
 

@@ -1,6 +1,7 @@
 """``cmdb serve``: the API (REST, GraphQL, the impact map) on the configured store.
 
-Registered by the main CLI as ``app.command("serve")(serve.serve)``.
+It lives with the server, not in ``cmdb.cli``: the CLI lists it by module name (its lazy
+command table), so the CLI shell never imports the web stack.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ import typer
 from rich.console import Console
 from rich.panel import Panel
 
+from cmdb.cli._common import cli
 from cmdb.config import Settings
 from cmdb.domain.errors import InvalidInput
-
-from ._common import cli
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -63,11 +63,11 @@ def serve(
     ] = 1,
 ) -> None:
     """Start the API server: REST under /api/v1, GraphQL at /graphql, the impact map at /ui."""
-    # The web stack is imported here, not at the top: `cmdb --help` lists this command
-    # and should not pay a second for FastAPI, Strawberry and uvicorn.
+    # The web stack is imported here, not at the top: `cmdb --help` loads this module to
+    # list the command and should not pay a second for FastAPI, Strawberry and uvicorn.
     import uvicorn
 
-    from cmdb.api.app import LOCAL_DEV_WARNING, create_app
+    from cmdb.server.app import LOCAL_DEV_WARNING, create_app
 
     settings = cli(ctx).settings
     host = host or settings.api_host
@@ -97,7 +97,7 @@ def serve(
                 where=option,
             )
         uvicorn.run(
-            "cmdb.api.app:create_app",
+            "cmdb.server.app:create_app",
             factory=True,
             host=host,
             port=port,

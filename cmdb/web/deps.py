@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from cmdb.api.scope import Visibility
+from cmdb.app.scope import Visibility
 from cmdb.auth.roles import Permission, Role, grants
 from cmdb.auth.tokens import Principal, TokenStore
 from cmdb.config import Settings

@@ -16,7 +16,6 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cmdb.api.responses import OrjsonResponse
 from cmdb.auth.tokens import Unauthenticated
 from cmdb.domain.errors import (
     AmbiguousReference,
@@ -30,6 +29,7 @@ from cmdb.domain.errors import (
     SchemaNotReady,
     StoreUnavailable,
 )
+from cmdb.web.responses import OrjsonResponse
 
 log = logging.getLogger("cmdb.api")
 
