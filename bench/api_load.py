@@ -145,9 +145,9 @@ def embedded(est: Estate, tmp: Path) -> Iterator[Opened]:
 def neo4j(est: Estate) -> Iterator[Opened]:
     from neo4j import GraphDatabase
 
-    from cmdb.store.neo4j.local_server import find_or_start
     from cmdb.store.neo4j.migrations import migrate
     from cmdb.store.neo4j.store import Neo4jStore
+    from devsupport.neo4j_local import find_or_start
 
     server = find_or_start(ROOT)
     driver = GraphDatabase.driver(

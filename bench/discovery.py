@@ -21,7 +21,7 @@ Target (issue 4): the 1 % re-run takes at most 0.1x the full ingest.
 
 Usage: python bench/discovery.py [--size 100k] [--stores embedded,neo4j] [--changed 0.01]
        [--batch 5000] [--no-baseline] [--out bench/results/discovery.json] [--merge]
-Neo4j comes from cmdb.store.neo4j.local_server.find_or_start (NEO4J_URI, else Docker,
+Neo4j comes from devsupport.neo4j_local.find_or_start (NEO4J_URI, else Docker,
 else the local launcher), like the tests.
 """
 
@@ -128,9 +128,9 @@ def embedded_stores(workdir: Path) -> Iterator[Callable[[str], GraphStore]]:
 def neo4j_stores() -> Iterator[Callable[[str], GraphStore]]:
     from neo4j import GraphDatabase
 
-    from cmdb.store.neo4j.local_server import find_or_start
     from cmdb.store.neo4j.migrations import migrate
     from cmdb.store.neo4j.store import Neo4jStore
+    from devsupport.neo4j_local import find_or_start
 
     server = find_or_start(ROOT)
     driver = GraphDatabase.driver(

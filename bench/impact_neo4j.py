@@ -2,7 +2,7 @@
 
 Imported by bench/impact.py (``--stores neo4j``). The estate (bench/estate.py) is applied
 to a fresh local Neo4j 5.26 through ``Neo4jStore.apply`` (the server comes from
-``cmdb.store.neo4j.local_server.find_or_start``: NEO4J_URI, else Docker, else the local
+``devsupport.neo4j_local.find_or_start``: NEO4J_URI, else Docker, else the local
 launcher, like the tests). For the same failed CIs as the embedded part it measures:
 
 * **engine**: what ``impact.queries`` does before assessing: ``impact.fetch.fetch`` (the
@@ -39,9 +39,9 @@ from neo4j import Driver, GraphDatabase, Query
 from neo4j.exceptions import Neo4jError
 
 from cmdb.domain.relationships import REGISTRY, ImpactFlow
-from cmdb.store.neo4j.local_server import Neo4jServer, find_or_start
 from cmdb.store.neo4j.migrations import migrate
 from cmdb.store.neo4j.store import Neo4jStore
+from devsupport.neo4j_local import Neo4jServer, find_or_start
 from impact._arrays import reach
 from impact.fetch import fetch
 from impact.graph import build_impact_graph

@@ -46,9 +46,9 @@ from cmdb.domain.changeset import ChangeSet  # noqa: E402
 from cmdb.domain.model import CI, Relationship, Sighting, relationship_id  # noqa: E402
 from cmdb.store.contract import Direction, SightingHit  # noqa: E402
 from cmdb.store.neo4j import cypher  # noqa: E402
-from cmdb.store.neo4j.local_server import find_or_start  # noqa: E402
 from cmdb.store.neo4j.migrations import migrate  # noqa: E402
 from cmdb.store.neo4j.store import Neo4jStore, _ci_props, _rel_props  # noqa: E402
+from devsupport.neo4j_local import find_or_start  # noqa: E402
 
 
 def wipe(driver: Driver) -> None:

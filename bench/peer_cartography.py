@@ -38,7 +38,7 @@ Usage: python bench/peer_cartography.py [--sizes 20k[,100k]] [--formats json,yam
 ``--profile`` also runs cmdb's JSON full run and re-run of the first size under cProfile
 (build/prof_cmdb_{full,rerun}.out) and prints the top functions, with the time spent
 waiting on the driver's socket (Neo4j) apart from the rest (Python). Neo4j comes from
-cmdb.store.neo4j.local_server.find_or_start (NEO4J_URI, else Docker, else the launcher).
+devsupport.neo4j_local.find_or_start (NEO4J_URI, else Docker, else the launcher).
 """
 
 # This file is also run by build/cartography-venv's Python (--worker), where neither cmdb
@@ -1136,7 +1136,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, str(ROOT))
     from bench.estate import parse_size, size_label
-    from cmdb.store.neo4j.local_server import find_or_start
+    from devsupport.neo4j_local import find_or_start
 
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     if not set(formats) <= {"json", "yaml"}:

@@ -4,15 +4,15 @@ Where Docker is missing (CI machines, some laptops) the server is the embedded N
 community DBMS run by the small Java program in ``neo4j-launcher/``, which opens a Bolt port;
 the application then talks to it exactly as to a standalone server.
 
-This is a dev/test helper, not part of the application: it may read the process environment
-itself (``NEO4J_URI`` and friends, as testcontainers does), whereas the application reads its
-settings only through ``cmdb.config``.
+This is a dev/test helper, not part of the application (it is not installed): it may read
+the process environment itself (``NEO4J_URI`` and friends, as testcontainers does), whereas
+the application reads its settings only through ``cmdb.config``.
 
-Command line (developers)::
+Command line (developers, from the repository root)::
 
-    python -m cmdb.store.neo4j.local_server up      # prints CMDB_* lines to export
-    python -m cmdb.store.neo4j.local_server status
-    python -m cmdb.store.neo4j.local_server down
+    python -m devsupport.neo4j_local up      # prints CMDB_* lines to export
+    python -m devsupport.neo4j_local status
+    python -m devsupport.neo4j_local down
 """
 
 from __future__ import annotations
@@ -453,8 +453,8 @@ def find_or_start(project_root: Path, password: str = DEFAULT_PASSWORD) -> Neo4j
 
 
 def _default_project_root() -> Path:
-    # cmdb/store/neo4j/local_server.py -> the repository root holding neo4j-launcher/.
-    return Path(__file__).resolve().parents[3]
+    # devsupport/neo4j_local.py -> the repository root holding neo4j-launcher/.
+    return Path(__file__).resolve().parents[1]
 
 
 def _state_path(root: Path) -> Path:
@@ -597,7 +597,7 @@ def _cmd_status(root: Path) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m cmdb.store.neo4j.local_server",
+        prog="python -m devsupport.neo4j_local",
         description="Run a local Neo4j 5.26 (embedded community edition) for development.",
     )
     parser.add_argument(

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from neo4j import Driver
 
-from cmdb.store.neo4j.local_server import Neo4jServer, find_or_start
+from devsupport.neo4j_local import Neo4jServer, find_or_start
 from tests.neo4j_support import ROOT, driver_for, prepared
 
 

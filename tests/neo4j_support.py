@@ -1,6 +1,6 @@
 """Test support for the Neo4j store: one real server per test session, wiped per test.
 
-The server comes from ``cmdb.store.neo4j.local_server.find_or_start``: NEO4J_URI when set,
+The server comes from ``devsupport.neo4j_local.find_or_start``: NEO4J_URI when set,
 else testcontainers when a Docker engine answers, else the local Maven-built launcher. It
 never skips: a Neo4j that cannot start fails the tests that need it (CI must run them).
 """
@@ -11,10 +11,10 @@ from pathlib import Path
 
 from neo4j import Driver, GraphDatabase
 
-from cmdb.store.neo4j.local_server import Neo4jServer
 from cmdb.store.neo4j.migrations import migrate
 from cmdb.store.neo4j.store import Neo4jStore
 from cmdb.store.planner import Clock
+from devsupport.neo4j_local import Neo4jServer
 
 ROOT = Path(__file__).resolve().parents[1]
 

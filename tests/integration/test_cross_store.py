@@ -20,8 +20,8 @@ from cmdb.domain.identifiers import Identifier
 from cmdb.sample.load import load_sample
 from cmdb.store.contract import Direction, GraphStore
 from cmdb.store.embedded.store import EmbeddedStore
-from cmdb.store.neo4j.local_server import Neo4jServer
 from cmdb.store.snapshot import export, import_
+from devsupport.neo4j_local import Neo4jServer
 from tests.fakes import FakeClock
 from tests.neo4j_support import fresh_store, wipe
 

@@ -6,7 +6,7 @@ import pytest
 from neo4j import GraphDatabase
 from neo4j.exceptions import AuthError
 
-from cmdb.store.neo4j.local_server import Neo4jServer
+from devsupport.neo4j_local import Neo4jServer
 
 pytestmark = pytest.mark.neo4j
 

@@ -17,9 +17,9 @@ from neo4j import Driver, GraphDatabase
 from cmdb.domain.changeset import ChangeSet, CIUpsert
 from cmdb.domain.errors import CmdbError
 from cmdb.domain.identifiers import Identifier
-from cmdb.store.neo4j.local_server import Neo4jServer, start_local
 from cmdb.store.neo4j.migrations import migrate
 from cmdb.store.neo4j.store import Neo4jStore
+from devsupport.neo4j_local import Neo4jServer, start_local
 from tests.neo4j_support import ROOT
 
 pytestmark = [pytest.mark.neo4j, pytest.mark.slow]

@@ -16,9 +16,9 @@ from neo4j.exceptions import ConstraintError, TransientError
 from cmdb.domain.changeset import ChangeSet, CIRef, CIUpsert, RelUpsert
 from cmdb.domain.errors import IdentityConflict, SchemaNotReady, StoreUnavailable
 from cmdb.domain.identifiers import Identifier
-from cmdb.store.neo4j.local_server import Neo4jServer
 from cmdb.store.neo4j.migrations import migrate
 from cmdb.store.neo4j.store import Neo4jStore
+from devsupport.neo4j_local import Neo4jServer
 from tests.fakes import FakeClock
 from tests.neo4j_support import fresh_store, wipe
 from tests.tcp_proxy import BoltCutProxy
