@@ -42,15 +42,15 @@ $(STAMP): pyproject.toml
 # ~/.m2 caches the jars), and the test session starts and stops the server itself
 # (tests/conftest.py: NEO4J_URI if set, else Docker if it answers, else this launcher).
 test-services: install
-	@$(PY) -m cmdb.store.neo4j.local_server build
+	@$(PY) -m devsupport.neo4j_local build
 
 # A local Neo4j in the background for using the CLI against a real server by hand.
 neo4j-up: install
-	@$(PY) -m cmdb.store.neo4j.local_server up
+	@$(PY) -m devsupport.neo4j_local up
 	@echo "# export these (e.g. eval \"\$$(make -s neo4j-up)\"), then: $(CMDB) db migrate" >&2
 
 neo4j-down: install
-	@$(PY) -m cmdb.store.neo4j.local_server down
+	@$(PY) -m devsupport.neo4j_local down
 
 # The browser test (tests/e2e) drives Debian's chromium through Playwright; a fresh machine
 # lacks it, so it is installed here (as root, or with sudo). Locally the test skips with a
