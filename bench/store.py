@@ -56,8 +56,8 @@ from estate import REL_TYPES, Estate, generate, parse_size, size_label
 
 from cmdb.domain.model import CI
 from cmdb.store.contract import Direction
-from cmdb.store.embedded.index import GraphIndex
 from cmdb.store.embedded.store import EmbeddedStore
+from cmdb.store.index import GraphIndex
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_IGRAPH = 2.0  # index closure at most 2x igraph's time

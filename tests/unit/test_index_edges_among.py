@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cmdb.store.embedded.index import GraphIndex
+from cmdb.store.index import GraphIndex
 
 TYPES = ("DEPENDS_ON", "RUNS_ON", "HOSTED_ON", "CONTAINS")
 Edge = tuple[int, int, str, bool]

@@ -9,8 +9,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import cmdb.store.embedded.index as index_module
-from cmdb.store.embedded.index import GraphIndex
+import cmdb.store.index as index_module
+from cmdb.store.index import GraphIndex
 
 TYPES = ("DEPENDS_ON", "RUNS_ON", "HOSTED_ON", "CONTAINS")
 Edge = tuple[int, int, str, bool]

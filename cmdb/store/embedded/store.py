@@ -35,8 +35,9 @@ from cmdb.domain.model import (
 )
 from cmdb.domain.records import Change, DiscoveryRun, Incident, IncidentState, Problem
 from cmdb.domain.relationships import get_type
+from cmdb.store import asof, decode, neighbours
 from cmdb.store import cursor as cursors
-from cmdb.store import decode
+from cmdb.store.asof import Replayed
 from cmdb.store.contract import (
     CIFilter,
     Counts,
@@ -57,16 +58,13 @@ from cmdb.store.planner import (
     IdentKey,
     Loader,
     Plan,
-    ci_from_fields,
     plan,
-    rel_from_fields,
-    replay_fields,
 )
 from cmdb.store.timefmt import aware, from_text, to_text
 
 if TYPE_CHECKING:
     # numpy costs ~0.1 s to import: only a traversal needs it, not `cmdb ci show`.
-    from cmdb.store.embedded.index import GraphIndex
+    from cmdb.store.index import GraphIndex
 
 _CHUNK = 400  # bound parameters per IN list, well under SQLite's limit
 # JSON path of one source's sighting in a CI document (the source is a bound parameter).
@@ -187,15 +185,6 @@ class _SqlLoader(Loader):
             for ci_id, text in self.conn.execute(q, [source, *part]):
                 out[ci_id] = None if text is None else decode.sighting_json(text)
         return out
-
-
-def _index_of(rels: Iterable[Relationship]) -> GraphIndex:
-    """An index of the given relationships (the graph as it was at some instant)."""
-    from cmdb.store.embedded.index import GraphIndex
-
-    index = GraphIndex()
-    index.bulk_load([(r.source_id, r.target_id, r.type, r.active) for r in rels])
-    return index
 
 
 class EmbeddedStore:
@@ -465,7 +454,7 @@ class EmbeddedStore:
             try:
                 gen = int(self._meta(conn, "generation"))
                 if self._index is None:
-                    from cmdb.store.embedded.index import GraphIndex
+                    from cmdb.store.index import GraphIndex
 
                     index = GraphIndex()
                     rows = conn.execute(
@@ -651,19 +640,10 @@ class EmbeddedStore:
             rels = list(_SqlLoader(conn).load_rels(set(ids)).values())
         else:
             rels = list(self._rels_as_of(as_of, ids=ids).values())
-        picked: list[tuple[Relationship, str, Direction]] = []
-        for r in rels:
-            if not r.active or (wanted is not None and r.type not in wanted):
-                continue
-            if r.source_id == ci_id and direction in (Direction.OUT, Direction.BOTH):
-                picked.append((r, r.target_id, Direction.OUT))
-            if r.target_id == ci_id and direction in (Direction.IN, Direction.BOTH):
-                picked.append((r, r.source_id, Direction.IN))
-        other_ids = [o for _, o, _ in picked]
-        cis = self._cis_as_of(other_ids, as_of) if as_of else self._cis_by_id(other_ids)
-        out = [Neighbour(relationship=r, ci=cis[o], direction=d) for r, o, d in picked if o in cis]
-        out.sort(key=lambda n: (n.direction.value, n.relationship.type, n.ci.name, n.ci.id))
-        return out
+        picked = neighbours.pick(ci_id, rels, direction, wanted)
+        if as_of is None:
+            return neighbours.assemble(picked, self._cis_by_id)
+        return neighbours.assemble(picked, lambda ids: self._cis_as_of(ids, as_of))
 
     def subgraph(
         self,
@@ -695,7 +675,7 @@ class EmbeddedStore:
             index = self._graph()
         else:
             past = self._rels_as_of(as_of)
-            index = _index_of(past.values())
+            index = asof.index_of(past.values())
         with self._index_lock:
             for r in root_list:
                 index.node(r)
@@ -715,15 +695,7 @@ class EmbeddedStore:
             rels = self._edges_among(index, node_ids, type_names)
         else:
             nodes = self._cis_as_of(node_ids, as_of)
-            among = set(node_ids)
-            rels = {
-                r.id: r
-                for r in past.values()
-                if r.active
-                and r.source_id in among
-                and r.target_id in among
-                and (type_names is None or r.type in type_names)
-            }
+            rels = asof.active_among(past, node_ids, type_names)
         edges = sorted(rels.values(), key=lambda r: r.id)
         return Subgraph.model_construct(  # of decoded models: see list_cis
             roots=root_list,
@@ -756,11 +728,11 @@ class EmbeddedStore:
             index = self._graph()
         else:
             past = self._rels_as_of(as_of)
-            index = _index_of(past.values())
+            index = asof.index_of(past.values())
         with self._index_lock:
             for r in roots:
                 index.node(r)
-            from cmdb.store.embedded.index import walk_closure
+            from cmdb.store.index import walk_closure
 
             w = walk_closure(index, roots, ways, leaf_ways, max_depth, max_nodes)
         node_ids = w.walked + w.leaves
@@ -769,15 +741,7 @@ class EmbeddedStore:
             rels = self._edges_among(index, node_ids, type_names)
         else:
             nodes = self._cis_as_of(node_ids, as_of)
-            among = set(node_ids)
-            rels = {
-                r.id: r
-                for r in past.values()
-                if r.active
-                and r.source_id in among
-                and r.target_id in among
-                and r.type in type_names
-            }
+            rels = asof.active_among(past, node_ids, type_names)
         return Subgraph.model_construct(  # of decoded models: see list_cis
             roots=roots,
             nodes=nodes,
@@ -846,9 +810,7 @@ class EmbeddedStore:
                 yield self._entry(r)
             last = rows[-1][0]
 
-    def _replayed(
-        self, kind: EntityKind, as_of: datetime, ids: Sequence[str] | None
-    ) -> dict[str, tuple[dict[str, Any], datetime, datetime]]:
+    def _replayed(self, kind: EntityKind, as_of: datetime, ids: Sequence[str] | None) -> Replayed:
         sql = (
             "SELECT entity_id, op, field, after, at FROM history WHERE entity_kind = ? AND at <= ?"
         )
@@ -860,32 +822,15 @@ class EmbeddedStore:
             for part in _chunks(list(dict.fromkeys(ids))):
                 q = sql + f" AND entity_id IN ({','.join('?' * len(part))}) ORDER BY seq"
                 rows += self._conn().execute(q, (kind.value, at, *part)).fetchall()
-        grouped: dict[str, list[tuple[str, str, Any]]] = defaultdict(list)
-        times: dict[str, tuple[str, str]] = {}
-        for eid, op, fld, after, t in rows:
-            grouped[eid].append((op, fld, None if after is None else orjson.loads(after)))
-            first = times.get(eid, (t, t))[0]
-            times[eid] = (first, t)
-        out: dict[str, tuple[dict[str, Any], datetime, datetime]] = {}
-        for eid, entries in grouped.items():
-            values = replay_fields(entries)
-            if values is not None:
-                out[eid] = (values, from_text(times[eid][0]), from_text(times[eid][1]))
-        return out
+        return asof.replay(rows)
 
     def _cis_as_of(self, ids: Sequence[str], as_of: datetime) -> dict[str, CI]:
-        return {
-            eid: ci_from_fields(eid, v, c, u)
-            for eid, (v, c, u) in self._replayed(EntityKind.CI, as_of, ids).items()
-        }
+        return asof.cis_of(self._replayed(EntityKind.CI, as_of, ids))
 
     def _rels_as_of(
         self, as_of: datetime, ids: Sequence[str] | None = None
     ) -> dict[str, Relationship]:
-        return {
-            eid: rel_from_fields(eid, v, c, u)
-            for eid, (v, c, u) in self._replayed(EntityKind.REL, as_of, ids).items()
-        }
+        return asof.rels_of(self._replayed(EntityKind.REL, as_of, ids))
 
     # -- summaries, records, snapshots -------------------------------------------------
     def counts(self) -> Counts:

@@ -47,8 +47,9 @@ from cmdb.domain.identifiers import Identifier
 from cmdb.domain.model import CI, LifecycleStatus, Relationship, Sighting, utcnow
 from cmdb.domain.records import Change, DiscoveryRun, Incident, IncidentState, Problem
 from cmdb.domain.relationships import get_type
+from cmdb.store import asof, decode, neighbours
 from cmdb.store import cursor as cursors
-from cmdb.store import decode
+from cmdb.store.asof import Replayed
 from cmdb.store.contract import (
     CIFilter,
     Counts,
@@ -61,8 +62,8 @@ from cmdb.store.contract import (
     Subgraph,
     split_walk,
 )
-from cmdb.store.embedded.index import GraphIndex, walk_closure
 from cmdb.store.gcpause import gc_paused
+from cmdb.store.index import walk_closure
 from cmdb.store.neo4j import cypher
 from cmdb.store.neo4j.migrations import migrate, missing_constraints
 from cmdb.store.planner import (
@@ -72,10 +73,7 @@ from cmdb.store.planner import (
     Loader,
     PendingHistory,
     Plan,
-    ci_from_fields,
     plan,
-    rel_from_fields,
-    replay_fields,
 )
 from cmdb.store.timefmt import aware, from_text, to_text
 
@@ -650,19 +648,10 @@ class Neo4jStore:
                 "MATCH (c:CI {id: $id})-[r]-(:CI) RETURN DISTINCT r.id AS id", id=ci_id
             )
             rels = list(self._rels_as_of(as_of, ids=[r["id"] for r in ids]).values())
-        picked: list[tuple[Relationship, str, Direction]] = []
-        for r in rels:
-            if not r.active or (wanted is not None and r.type not in wanted):
-                continue
-            if r.source_id == ci_id and direction in (Direction.OUT, Direction.BOTH):
-                picked.append((r, r.target_id, Direction.OUT))
-            if r.target_id == ci_id and direction in (Direction.IN, Direction.BOTH):
-                picked.append((r, r.source_id, Direction.IN))
-        others = [o for _, o, _ in picked]
-        cis = self._cis_as_of(others, as_of) if as_of else self._cis_by_id(others)
-        out = [Neighbour(relationship=r, ci=cis[o], direction=d) for r, o, d in picked if o in cis]
-        out.sort(key=lambda n: (n.direction.value, n.relationship.type, n.ci.name, n.ci.id))
-        return out
+        picked = neighbours.pick(ci_id, rels, direction, wanted)
+        if as_of is None:
+            return neighbours.assemble(picked, self._cis_by_id)
+        return neighbours.assemble(picked, lambda ids: self._cis_as_of(ids, as_of))
 
     @gc_paused()  # many small objects, no cycles: see decode.cis
     def subgraph(
@@ -796,22 +785,17 @@ class Neo4jStore:
         if missing:
             raise NotFound(f"no CI {', '.join(missing)} at {to_text(as_of)}", where="roots")
         past = self._rels_as_of(as_of)
-        index = GraphIndex()
-        index.bulk_load([(r.source_id, r.target_id, r.type, r.active) for r in past.values()])
+        index = asof.index_of(past.values())
         for r in roots:
             index.node(r)
         w = walk_closure(index, roots, ways, leaf_ways, max_depth, max_nodes)
         nodes = self._cis_as_of(w.walked + w.leaves, as_of)
         types = {*ways[0], *ways[1], *(leaf_ways[0] + leaf_ways[1] if leaf_ways else ())}
-        edges = [
-            r
-            for r in past.values()
-            if r.active and r.type in types and r.source_id in nodes and r.target_id in nodes
-        ]
+        edges = asof.active_among(past, list(nodes), types)
         return Subgraph(
             roots=roots,
             nodes=nodes,
-            edges=sorted(edges, key=lambda e: e.id),
+            edges=sorted(edges.values(), key=lambda e: e.id),
             depth_reached=w.depth_reached,
             truncated_by_depth=w.truncated_by_depth,
             truncated_by_nodes=w.truncated_by_nodes,
@@ -833,8 +817,7 @@ class Neo4jStore:
         if missing:
             raise NotFound(f"no CI {', '.join(missing)} at {to_text(as_of)}", where="roots")
         past = self._rels_as_of(as_of)
-        index = GraphIndex()
-        index.bulk_load([(r.source_id, r.target_id, r.type, r.active) for r in past.values()])
+        index = asof.index_of(past.values())
         for r in roots:
             index.node(r)
         reach = index.reach(
@@ -919,9 +902,7 @@ class Neo4jStore:
                 yield self._entry(r)
             last = rows[-1]["seq"]
 
-    def _replayed(
-        self, kind: EntityKind, as_of: datetime, ids: Sequence[str] | None
-    ) -> dict[str, tuple[dict[str, Any], datetime, datetime]]:
+    def _replayed(self, kind: EntityKind, as_of: datetime, ids: Sequence[str] | None) -> Replayed:
         at = to_text(as_of)
         id_filter = "" if ids is None else " AND x.id IN $ids"
         h_filter = "" if ids is None else " AND h.entity_id IN $ids"
@@ -936,35 +917,17 @@ class Neo4jStore:
             "ORDER BY seq",
         )
         rows = self._rows(q, at=at, ids=list(ids or []), kind=kind.value)
-        grouped: dict[str, list[tuple[str, str, Any]]] = defaultdict(list)
-        times: dict[str, tuple[str, str]] = {}
-        for r in rows:
-            eid = r["entity_id"]
-            after = None if r["after"] is None else orjson.loads(r["after"])
-            grouped[eid].append((r["op"], r["field"], after))
-            times[eid] = (times.get(eid, (r["at"], r["at"]))[0], r["at"])
-        out: dict[str, tuple[dict[str, Any], datetime, datetime]] = {}
-        for eid, entries in grouped.items():
-            values = replay_fields(entries)
-            if values is not None:
-                out[eid] = (values, from_text(times[eid][0]), from_text(times[eid][1]))
-        return out
+        return asof.replay((r["entity_id"], r["op"], r["field"], r["after"], r["at"]) for r in rows)
 
     def _cis_as_of(self, ids: Sequence[str], as_of: datetime) -> dict[str, CI]:
         if not ids:
             return {}
-        return {
-            eid: ci_from_fields(eid, v, c, u)
-            for eid, (v, c, u) in self._replayed(EntityKind.CI, as_of, ids).items()
-        }
+        return asof.cis_of(self._replayed(EntityKind.CI, as_of, ids))
 
     def _rels_as_of(
         self, as_of: datetime, ids: Sequence[str] | None = None
     ) -> dict[str, Relationship]:
-        return {
-            eid: rel_from_fields(eid, v, c, u)
-            for eid, (v, c, u) in self._replayed(EntityKind.REL, as_of, ids).items()
-        }
+        return asof.rels_of(self._replayed(EntityKind.REL, as_of, ids))
 
     # -- summaries, records, snapshots -------------------------------------------------
     def counts(self) -> Counts:
