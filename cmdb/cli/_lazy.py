@@ -47,7 +47,8 @@ def _load(name: str, module: str, attribute: str) -> Command:
         # get_group, not get_command: a group with one command must stay a group.
         command: Command = typer.main.get_group(target)
     else:
-        one = typer.Typer()
+        # As the root: no completion options (a default Typer would list them in --help).
+        one = typer.Typer(add_completion=False)
         one.command(name)(target)
         command = typer.main.get_command(one)
     command.name = name
