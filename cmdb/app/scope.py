@@ -5,7 +5,8 @@ CI whose failure can reach one of the services. Out-of-scope objects answer 404,
 they did not exist, so a scoped caller cannot probe for ids.
 
 A change, incident or problem record is read when it names at least one CI or service in
-view (:func:`readable`, the rule the reports apply too), and shown with only the ids in
+view (:func:`readable`, the rule the reports apply too; ids-level rules in
+:mod:`cmdb.practice.scoped`), and shown with only the ids in
 view: the CIs and services, and the linked records it reads (:func:`change_readable`,
 :func:`incident_readable`). It is written only when everything it names is in view
 (:func:`writable`). :func:`in_view` is the store as a scoped caller sees it, for answers
@@ -23,20 +24,22 @@ from cmdb.auth.tokens import Principal
 from cmdb.domain.errors import Forbidden, NotFound
 from cmdb.domain.model import CI, Relationship
 from cmdb.domain.records import Incident, Problem, Record
-from cmdb.practice.reports import named, reads, seen
+from cmdb.practice.scoped import assessment_seen, named, reads, seen
 from cmdb.store.contract import GraphStore, Subgraph
 from impact.fetch import DEFAULT_MAX_DEPTH, fetch
 
-# ``named`` is re-exported: the routers take the record rules from here.
+# The record rules (cmdb/practice/scoped.py) are re-exported: the shells take them from here.
 __all__ = [
     "SCOPE_MAX_NODES",
     "Visibility",
+    "assessment_seen",
     "change_readable",
     "check_writable",
     "in_view",
     "incident_readable",
     "named",
     "readable",
+    "seen",
     "writable",
 ]
 

@@ -7,29 +7,19 @@ Registered by the main CLI as ``app.add_typer(report.app, name="report")``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from cmdb.app import reports
+from cmdb.app.report_tables import table, to_csv
+from cmdb.app.reports import DEFAULT_TOP, MAX_AGENDA_DAYS, MAX_TOP, Report
+from cmdb.app.scope import Visibility
 from cmdb.domain.errors import InvalidInput
 from cmdb.practice.policy import load_policy
-from cmdb.practice.reports import (
-    DEFAULT_TOP,
-    CabAgenda,
-    Period,
-    Report,
-    build_cab_agenda,
-    build_changes_report,
-    build_cis_report,
-    build_health_report,
-    build_incidents_report,
-    build_problems_report,
-    table,
-    to_csv,
-)
+from cmdb.practice.reports.agenda import CabAgenda
 
 from ._common import CliGroup, JsonOpt, cli, console, parse_instant, print_json
 
@@ -47,21 +37,19 @@ ToOpt = Annotated[
     str | None, typer.Option("--to", metavar="TIME", help="Count until this instant (ISO 8601).")
 ]
 CsvOpt = Annotated[bool, typer.Option("--csv", help="Print CSV instead of tables.")]
-TopOpt = Annotated[int, typer.Option("--top", min=1, max=1000, help="Rows per ranking.")]
+TopOpt = Annotated[int, typer.Option("--top", min=1, max=MAX_TOP, help="Rows per ranking.")]
 AtOpt = Annotated[
     str | None,
     typer.Option("--at", metavar="TIME", help="The report's instant (ages, SLA clocks); now."),
 ]
 
 
+# The CLI reads the whole CMDB: it runs where the store is.
+ALL = Visibility()
+
+
 def _now(at: str | None) -> datetime:
-    return parse_instant(at, where="--at") or datetime.now(UTC)
-
-
-def _period(from_: str | None, to: str | None) -> Period:
-    return Period(
-        start=parse_instant(from_, where="--from"), end=parse_instant(to, where="--to")
-    ).check()
+    return reports.report_time(parse_instant(at, where="--at"))
 
 
 def _emit(report: Report, as_json: bool, as_csv: bool, title: str) -> None:
@@ -91,7 +79,7 @@ def _span(from_: str | None, to: str | None) -> str:
     return f" {from_ or '...'} - {to or '...'}" if from_ or to else ""
 
 
-def _period_command(name: str, title: str, build: Callable[..., Report], doc: str) -> None:
+def _period_command(name: str, title: str, build: reports.PeriodReport, doc: str) -> None:
     """One ``cmdb report NAME`` over a period: the four period reports differ only in what
     they build and how their table is titled."""
 
@@ -104,7 +92,9 @@ def _period_command(name: str, title: str, build: Callable[..., Report], doc: st
         as_json: JsonOpt = False,
         as_csv: CsvOpt = False,
     ) -> None:
-        report = build(cli(ctx).store(), _now(at), period=_period(from_, to), top=top)
+        start, end = parse_instant(from_, where="--from"), parse_instant(to, where="--to")
+        period = reports.period(start, end)
+        report = build(cli(ctx).store(), ALL, _now(at), period=period, top=top)
         _emit(report, as_json, as_csv, title + _span(from_, to))
 
     command.__doc__ = doc
@@ -114,28 +104,28 @@ def _period_command(name: str, title: str, build: Callable[..., Report], doc: st
 _period_command(
     "changes",
     "changes",
-    build_changes_report,
+    reports.changes,
     """Changes raised in the period by state, type, priority, CI and service; rejected,
     emergency and failed counts; the backlog and its age.""",
 )
 _period_command(
     "incidents",
     "incidents",
-    build_incidents_report,
+    reports.incidents,
     """Incidents opened in the period by state, priority, service and CI; SLA breaches
     (response and resolution clocks in service hours).""",
 )
 _period_command(
     "problems",
     "problems",
-    build_problems_report,
+    reports.problems,
     """Problems logged in the period by state, category, CI at fault and service; open
     known errors; the open problems' age and the incidents they explain.""",
 )
 _period_command(
     "cis",
     "CIs",
-    build_cis_report,
+    reports.cis,
     """CIs by class, status, location, owner and environment; those changed most and named
     by most incidents (in the period).""",
 )
@@ -146,13 +136,13 @@ def health(
     ctx: typer.Context,
     limit: Annotated[
         int, typer.Option("--limit", min=1, help="Most CIs listed per finding.")
-    ] = 1000,
+    ] = reports.DEFAULT_HEALTH_ROWS,
     at: AtOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
     """CMDB health: required fields per class, stale CIs, orphans, suspected duplicates."""
-    report = build_health_report(cli(ctx).store(), _now(at), limit=limit)
+    report = reports.health(cli(ctx).store(), ALL, _now(at), limit=limit)
     _emit(report, as_json, as_csv, "CMDB health")
 
 
@@ -165,7 +155,9 @@ def cab_agenda(
     to: Annotated[
         str | None, typer.Option("--to", metavar="TIME", help="Its end; --days after --from.")
     ] = None,
-    days: Annotated[int, typer.Option("--days", min=1, max=366)] = 7,
+    days: Annotated[
+        int, typer.Option("--days", min=1, max=MAX_AGENDA_DAYS)
+    ] = reports.DEFAULT_AGENDA_DAYS,
     at: AtOpt = None,
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
@@ -175,10 +167,10 @@ def cab_agenda(
     window violations."""
     state = cli(ctx)
     now = _now(at)
-    start = parse_instant(from_, where="--from") or now
-    end = parse_instant(to, where="--to") or start + timedelta(days=days)
+    first, last = parse_instant(from_, where="--from"), parse_instant(to, where="--to")
+    start, end = reports.meeting(first, last, days, now)
     policy = load_policy(state.settings.practice_policy_file)
-    agenda = build_cab_agenda(state.store(), policy, start, end, now)
+    agenda = reports.cab_agenda(state.store(), ALL, policy, start, end, now)
     if as_json or as_csv:
         _emit(agenda, as_json, as_csv, "")
         return

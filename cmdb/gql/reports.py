@@ -1,49 +1,41 @@
 # mypy: disable-error-code="untyped-decorator"
 # (strawberry.field(...) with arguments is typed as returning Any without its mypy plugin)
 """The status-accounting reports in GraphQL: the same reports as ``/api/v1/reports/...``
-and ``cmdb report`` (cmdb/practice/reports.py, health.py), with the same arguments.
+and ``cmdb report`` (cmdb/app/reports.py), with the same arguments.
 
 The types mirror the report models field for field (values such as states and priorities
 stay the strings REST and CSV show); resolvers return the models themselves. A token
-scoped to services gets its scope only, by the one rule REST applies: its visible ids go
-to the same ``build_*`` functions as ``scope`` (they count the CIs inside, the changes and
-incidents it reads, and show only the ids inside).
+scoped to services gets its scope only, by the one rule REST applies: its visibility goes
+to the same use cases (they count the CIs inside, the changes and incidents it reads,
+and show only the ids inside).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated, cast
 
 import strawberry
 from strawberry.types import Info
 
 from cmdb.api.routers.changes import policy_of
-from cmdb.app.inputs import instant
+from cmdb.app import reports
+from cmdb.app.reports import (
+    DEFAULT_AGENDA_DAYS,
+    DEFAULT_HEALTH_ROWS,
+    DEFAULT_TOP,
+    MAX_AGENDA_DAYS,
+    MAX_HEALTH_ROWS,
+    MAX_TOP,
+    bounded,
+)
+from cmdb.app.scope import Visibility
 from cmdb.auth.roles import Permission
-from cmdb.domain.errors import InvalidInput
 from cmdb.gql.context import GqlContext
 from cmdb.gql.practice import CollisionType, ViolationType
-from cmdb.practice.reports import (
-    DEFAULT_TOP,
-    CabAgenda,
-    Period,
-    build_cab_agenda,
-    build_changes_report,
-    build_cis_report,
-    build_health_report,
-    build_incidents_report,
-    build_problems_report,
-)
+from cmdb.practice.reports.agenda import CabAgenda
 
 RInfo = Info[GqlContext, None]
-
-# The REST routes' bounds (cmdb/api/routers/reports.py), so both shells refuse alike.
-MAX_TOP = 1000
-MAX_HEALTH_ROWS = 10_000
-DEFAULT_HEALTH_ROWS = 1000
-MAX_AGENDA_DAYS = 366
-DEFAULT_AGENDA_DAYS = 7
 
 From = Annotated[
     datetime | None,
@@ -319,25 +311,15 @@ class CabAgendaType:
 # --- root fields -----------------------------------------------------------------------
 
 
-def _now(at: datetime | None = None) -> datetime:
-    return instant(at) or datetime.now(UTC)
-
-
-def _period(start: datetime | None, end: datetime | None) -> Period:
-    return Period(start=instant(start), end=instant(end)).check()
-
-
 def _top(top: int) -> int:
-    if not 1 <= top <= MAX_TOP:
-        raise InvalidInput(f"top must be between 1 and {MAX_TOP}", where="top")
-    return top
+    return bounded(top, MAX_TOP, "top")
 
 
-async def _scope(info: RInfo) -> frozenset[str] | None:
-    """Reading permission, then the caller's view: None for all, else the ids in scope."""
+async def _scope(info: RInfo) -> Visibility:
+    """Reading permission, then the caller's view."""
     ctx = info.context
     ctx.require(Permission.READ)
-    return (await ctx.visibility()).ids
+    return await ctx.visibility()
 
 
 @strawberry.type
@@ -349,9 +331,9 @@ class ReportsQuery:
     async def change_report(
         self, info: RInfo, from_: From = None, to: To = None, top: Top = DEFAULT_TOP, at: At = None
     ) -> ChangesReportType:
-        scope, period = await _scope(info), _period(from_, to)
+        vis, period = await _scope(info), reports.period(from_, to)
         got = await info.context.call(
-            build_changes_report, info.context.store, _now(at), period=period, scope=scope,
+            reports.changes, info.context.store, vis, reports.report_time(at), period=period,
             top=_top(top),
         )  # fmt: skip
         return cast(ChangesReportType, got)
@@ -363,9 +345,9 @@ class ReportsQuery:
     async def incident_report(
         self, info: RInfo, from_: From = None, to: To = None, top: Top = DEFAULT_TOP, at: At = None
     ) -> IncidentsReportType:
-        scope, period = await _scope(info), _period(from_, to)
+        vis, period = await _scope(info), reports.period(from_, to)
         got = await info.context.call(
-            build_incidents_report, info.context.store, _now(at), period=period, scope=scope,
+            reports.incidents, info.context.store, vis, reports.report_time(at), period=period,
             top=_top(top),
         )  # fmt: skip
         return cast(IncidentsReportType, got)
@@ -377,9 +359,9 @@ class ReportsQuery:
     async def problem_report(
         self, info: RInfo, from_: From = None, to: To = None, top: Top = DEFAULT_TOP, at: At = None
     ) -> ProblemsReportType:
-        scope, period = await _scope(info), _period(from_, to)
+        vis, period = await _scope(info), reports.period(from_, to)
         got = await info.context.call(
-            build_problems_report, info.context.store, _now(at), period=period, scope=scope,
+            reports.problems, info.context.store, vis, reports.report_time(at), period=period,
             top=_top(top),
         )  # fmt: skip
         return cast(ProblemsReportType, got)
@@ -391,9 +373,9 @@ class ReportsQuery:
     async def ci_report(
         self, info: RInfo, from_: From = None, to: To = None, top: Top = DEFAULT_TOP, at: At = None
     ) -> CIsReportType:
-        scope, period = await _scope(info), _period(from_, to)
+        vis, period = await _scope(info), reports.period(from_, to)
         got = await info.context.call(
-            build_cis_report, info.context.store, _now(at), period=period, scope=scope,
+            reports.cis, info.context.store, vis, reports.report_time(at), period=period,
             top=_top(top),
         )  # fmt: skip
         return cast(CIsReportType, got)
@@ -411,11 +393,10 @@ class ReportsQuery:
         ] = DEFAULT_HEALTH_ROWS,
         at: At = None,
     ) -> HealthReportType:
-        scope = await _scope(info)
-        if not 1 <= limit <= MAX_HEALTH_ROWS:
-            raise InvalidInput(f"limit must be between 1 and {MAX_HEALTH_ROWS}", where="limit")
+        vis = await _scope(info)
+        limit = bounded(limit, MAX_HEALTH_ROWS, "limit")
         got = await info.context.call(
-            build_health_report, info.context.store, _now(at), scope=scope, limit=limit
+            reports.health, info.context.store, vis, reports.report_time(at), limit=limit
         )
         return cast(HealthReportType, got)
 
@@ -440,16 +421,13 @@ class ReportsQuery:
         at: At = None,
     ) -> CabAgendaType:
         ctx = info.context
-        scope = await _scope(info)
-        if not 1 <= days <= MAX_AGENDA_DAYS:
-            raise InvalidInput(f"days must be between 1 and {MAX_AGENDA_DAYS}", where="days")
-        now = _now(at)
-        start = instant(from_) or now
-        end = instant(to) or start + timedelta(days=days)
+        vis = await _scope(info)
+        now = reports.report_time(at)
+        start, end = reports.meeting(from_, to, bounded(days, MAX_AGENDA_DAYS, "days"), now)
 
         def work() -> CabAgenda:
             # The policy is a file read: off the event loop too.
             policy = policy_of(ctx.settings)
-            return build_cab_agenda(ctx.store, policy, start, end, now, scope=scope)
+            return reports.cab_agenda(ctx.store, vis, policy, start, end, now)
 
         return cast(CabAgendaType, await ctx.call(work))

@@ -7,22 +7,19 @@ from datetime import timedelta
 
 import pytest
 
+from cmdb.app import reports
+from cmdb.app.report_tables import to_csv
+from cmdb.app.scope import Visibility
 from cmdb.domain.changeset import ChangeSet
 from cmdb.domain.records import ChangeOutcome, ChangeState, ChangeType, Level
 from cmdb.practice.changes import assess_change, transition_change
 from cmdb.practice.incidents import open_incident
-from cmdb.practice.reports import (
-    build_cab_agenda,
-    build_changes_report,
-    build_cis_report,
-    build_health_report,
-    build_incidents_report,
-    to_csv,
-)
 from cmdb.practice.review import review_change
 from cmdb.store.contract import GraphStore
 from cmdb.store.refs import resolve_ci
 from tests.integration.test_practice_stores import NIGHT, NOW, POLICY, cid, rfc
+
+ALL = Visibility()
 
 
 @pytest.fixture
@@ -69,12 +66,12 @@ def test_every_report_on_the_sample_estate(store: GraphStore) -> None:
     _work(store)
     later = NOW + timedelta(days=1)
 
-    changes = build_changes_report(store, later)
+    changes = reports.changes(store, ALL, later)
     assert (changes.total, changes.emergency, changes.failed, changes.reviewed) == (3, 1, 1, 1)
     assert changes.backlog.open == 2 and changes.backlog.oldest_age_days == 1.0
     assert {c.name: c.count for c in changes.by_ci} == {"vm-app-01": 1, "vm-app-02": 1, "srv-03": 1}
 
-    incidents = build_incidents_report(store, later)
+    incidents = reports.incidents(store, ALL, later)
     assert incidents.total == 1 and incidents.by_priority[0].key == "P1"
     names = {c.name for c in incidents.by_service}
     assert "Online Ferry Booking" in names
@@ -82,15 +79,15 @@ def test_every_report_on_the_sample_estate(store: GraphStore) -> None:
     assert incidents.breached_incidents == 1
     assert {b.target for b in incidents.breaches} == {"response", "resolution"}
 
-    cis = build_cis_report(store, later, top=3)
+    cis = reports.cis(store, ALL, later, top=3)
     assert cis.total == 47
     assert cis.most_changed[0].name == "bookings-db" and cis.most_changed[0].writes == 2
     assert [c.name for c in cis.most_incidents] == ["bookings-db"]
 
-    health = build_health_report(store, later)
+    health = reports.health(store, ALL, later)
     assert (health.total, health.incomplete_total, health.orphans_total) == (47, 2, 0)
 
-    agenda = build_cab_agenda(store, POLICY, NOW, NOW + timedelta(days=60), NOW)
+    agenda = reports.cab_agenda(store, ALL, POLICY, NOW, NOW + timedelta(days=60), NOW)
     assert [i.id for i in agenda.decide] == ["RFC-1", "RFC-2"]
     assert agenda.scheduled == [] and agenda.review == []
     kinds = {c.kind for c in agenda.decide[0].collisions}
@@ -102,13 +99,14 @@ def test_every_report_on_the_sample_estate(store: GraphStore) -> None:
 def test_a_scope_counts_only_what_is_inside(store: GraphStore) -> None:
     _work(store)
     scope = {cid(store, "vm-app-01"), cid(store, "srv-03")}
-    changes = build_changes_report(store, NOW, scope=scope)
+    vis = Visibility(frozenset(scope))
+    changes = reports.changes(store, vis, NOW)
     assert sorted(c.key for c in changes.by_ci) == sorted(scope)
-    cis = build_cis_report(store, NOW, scope=scope)
+    cis = reports.cis(store, vis, NOW)
     assert cis.total == 2 and cis.most_incidents == []
-    health = build_health_report(store, NOW, scope=scope)
+    health = reports.health(store, vis, NOW)
     assert health.total == 2
-    agenda = build_cab_agenda(store, POLICY, NOW, NOW + timedelta(days=60), NOW, scope=scope)
+    agenda = reports.cab_agenda(store, vis, POLICY, NOW, NOW + timedelta(days=60), NOW)
     assert [i.id for i in agenda.decide] == ["RFC-1"]
     assert agenda.decide[0].collisions == [] and agenda.decide[0].services == []
     assert agenda.decide[0].why == ""

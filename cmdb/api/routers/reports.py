@@ -1,42 +1,30 @@
-"""``/reports``: status accounting (cmdb/practice/reports.py), the same reports the
+"""``/reports``: status accounting (cmdb/app/reports.py), the same reports the
 ``cmdb report`` commands print. JSON by default; ``format=csv`` or ``Accept: text/csv``
 gives CSV; ``at`` is the report's instant (the CLI's ``--at``: ages and SLA clocks). A
 token scoped to services gets reports over its scope only: a CI counts when it is inside,
 a change, incident or problem when the token reads it in ``/changes``,
 ``/incidents`` or ``/problems`` (it names at least one CI or service inside: one rule,
-``cmdb.practice.reports.reads``, behind ``cmdb.app.scope.readable``), and only the ids
-inside are shown.
+``cmdb.app.scope.readable``), and only the ids inside are shown.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from cmdb.api.routers._shared import instant
+from cmdb.app import reports
+from cmdb.app.report_tables import to_csv
+from cmdb.app.reports import DEFAULT_TOP, MAX_AGENDA_DAYS, MAX_HEALTH_ROWS, MAX_TOP, Report
 from cmdb.practice.health import HealthReport
 from cmdb.practice.policy import load_policy
-from cmdb.practice.reports import (
-    DEFAULT_TOP,
-    CabAgenda,
-    ChangesReport,
-    CIsReport,
-    IncidentsReport,
-    Period,
-    ProblemsReport,
-    Report,
-    build_cab_agenda,
-    build_changes_report,
-    build_cis_report,
-    build_health_report,
-    build_incidents_report,
-    build_problems_report,
-    to_csv,
-)
+from cmdb.practice.reports.agenda import CabAgenda
+from cmdb.practice.reports.changes import ChangesReport
+from cmdb.practice.reports.cis import CIsReport
+from cmdb.practice.reports.incidents import IncidentsReport
+from cmdb.practice.reports.problems import ProblemsReport
 from cmdb.web.deps import Reader, SettingsDep, Store, Visible
 
 router = APIRouter(prefix="/reports", tags=["reports"])
@@ -54,7 +42,7 @@ From = Annotated[
 To = Annotated[
     datetime | None, Query(description="count until this instant (ISO 8601; no zone: UTC)")
 ]
-Top = Annotated[int, Query(ge=1, le=1000, description="rows per ranking")]
+Top = Annotated[int, Query(ge=1, le=MAX_TOP, description="rows per ranking")]
 At = Annotated[
     datetime | None,
     Query(
@@ -84,19 +72,11 @@ def _render(report: Report, request: Request, fmt: ReportFormat | None, name: st
     )
 
 
-def _period(start: datetime | None, end: datetime | None) -> Period:
-    return Period(start=instant(start), end=instant(end)).check()
-
-
-def _now(at: datetime | None = None) -> datetime:
-    return instant(at) or datetime.now(UTC)
-
-
 def _period_report(
     name: str,
     operation_id: str,
     model: type[Report],
-    build: Callable[..., Report],
+    build: reports.PeriodReport,
     doc: str,
 ) -> None:
     """One ``GET /reports/{name}`` over a period (from, to, top, at): the four period
@@ -113,7 +93,8 @@ def _period_report(
         at: At = None,
         format: Format = None,
     ) -> Any:
-        report = build(store, _now(at), period=_period(from_, to), scope=vis.ids, top=top)
+        period = reports.period(from_, to)
+        report = build(store, vis, reports.report_time(at), period=period, top=top)
         return _render(report, request, format, name)
 
     endpoint.__name__ = f"report_{name}"  # the OpenAPI summary, as for the other routes
@@ -127,7 +108,7 @@ _period_report(
     "changes",
     "reportChanges",
     ChangesReport,
-    build_changes_report,
+    reports.changes,
     """Changes raised in the period by state, type, priority, CI and service; rejected,
     emergency and failed counts; the backlog (open changes) and its age.""",
 )
@@ -135,7 +116,7 @@ _period_report(
     "incidents",
     "reportIncidents",
     IncidentsReport,
-    build_incidents_report,
+    reports.incidents,
     """Incidents opened in the period by state, priority, service and CI; SLA breaches
     (response and resolution clocks counted in service hours).""",
 )
@@ -143,7 +124,7 @@ _period_report(
     "problems",
     "reportProblems",
     ProblemsReport,
-    build_problems_report,
+    reports.problems,
     """Problems logged in the period by state, category, CI at fault and service; open
     known errors; the open problems' age and the incidents they explain.""",
 )
@@ -151,7 +132,7 @@ _period_report(
     "cis",
     "reportCis",
     CIsReport,
-    build_cis_report,
+    reports.cis,
     """CIs by class, status, location, owner and environment; the CIs changed most and
     named by most incidents (in the period).""",
 )
@@ -168,13 +149,15 @@ def report_health(
     store: Store,
     vis: Visible,
     request: Request,
-    limit: Annotated[int, Query(ge=1, le=10_000, description="most CIs listed per finding")] = 1000,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_HEALTH_ROWS, description="most CIs listed per finding")
+    ] = reports.DEFAULT_HEALTH_ROWS,
     at: At = None,
     format: Format = None,
 ) -> Any:
     """CMDB health: completeness of the required fields per class, stale CIs, orphans
     (no active relationship), suspected duplicates."""
-    report = build_health_report(store, _now(at), scope=vis.ids, limit=limit)
+    report = reports.health(store, vis, reports.report_time(at), limit=limit)
     return _render(report, request, format, "health")
 
 
@@ -194,16 +177,15 @@ def report_cab_agenda(
         datetime | None, Query(alias="from", description="the meeting period's start; now")
     ] = None,
     to: Annotated[datetime | None, Query(description="its end; `days` after the start")] = None,
-    days: Annotated[int, Query(ge=1, le=366)] = 7,
+    days: Annotated[int, Query(ge=1, le=MAX_AGENDA_DAYS)] = reports.DEFAULT_AGENDA_DAYS,
     at: At = None,
     format: Format = None,
 ) -> Any:
     """The changes a CAB meeting decides (assessed), those scheduled in the period and
     emergency changes awaiting review, each with its risk, impacted services, collisions
     and window violations."""
-    now = _now(at)
-    start = instant(from_) or now
-    end = instant(to) or start + timedelta(days=days)
+    now = reports.report_time(at)
+    start, end = reports.meeting(from_, to, days, now)
     policy = load_policy(settings.practice_policy_file)
-    agenda = build_cab_agenda(store, policy, start, end, now, scope=vis.ids)
+    agenda = reports.cab_agenda(store, vis, policy, start, end, now)
     return _render(agenda, request, format, "cab-agenda")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from cmdb.app.report_tables import to_csv
 from cmdb.domain.records import Problem, ProblemState
-from cmdb.practice.reports import Period, problems_report, reads, seen, to_csv
+from cmdb.practice.reports.base import Period
+from cmdb.practice.reports.problems import problems_report
+from cmdb.practice.scoped import reads, seen
 
 NOW = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
 

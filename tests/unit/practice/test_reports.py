@@ -9,6 +9,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
+from cmdb.app.report_tables import to_csv
 from cmdb.domain.errors import InvalidInput
 from cmdb.domain.history import EntityKind, HistoryEntry, HistoryOp
 from cmdb.domain.identifiers import Identifier
@@ -35,15 +36,11 @@ from cmdb.domain.service import (
     Weekday,
 )
 from cmdb.practice.health import health_report, missing_fields, normalised_name
-from cmdb.practice.reports import (
-    Count,
-    Period,
-    agenda_sections,
-    changes_report,
-    cis_report,
-    incidents_report,
-    to_csv,
-)
+from cmdb.practice.reports.agenda import agenda_sections
+from cmdb.practice.reports.base import Count, Period
+from cmdb.practice.reports.changes import changes_report
+from cmdb.practice.reports.cis import cis_report
+from cmdb.practice.reports.incidents import incidents_report
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
