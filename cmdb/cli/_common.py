@@ -10,7 +10,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import orjson
 import typer
@@ -23,6 +23,9 @@ from cmdb.domain.changeset import ApplyResult, ChangeSet
 from cmdb.domain.errors import CmdbError, InvalidInput
 from cmdb.store.contract import GraphStore
 from cmdb.store.factory import open_store
+
+if TYPE_CHECKING:
+    from cmdb.app.caller import Caller
 
 EXIT_BAD_INPUT = 2
 
@@ -91,6 +94,16 @@ class Cli:
         if self._store is not None:
             self._store.close()
             self._store = None
+
+    def caller(self, *, source: str = "manual") -> Caller:
+        """The person at the terminal as the app's caller: the configured actor, with every
+        right (the CLI works on the database itself), one request id per command."""
+        # Imported by the commands that write, not at every start.
+        from cmdb.app.caller import Caller
+        from cmdb.auth.roles import Role
+        from cmdb.auth.tokens import Principal
+
+        return Caller(Principal(self.settings.actor, Role.ADMIN), str(uuid.uuid4()), source)
 
     def apply(self, cs_fields: dict[str, Any], *, source: str = "manual") -> ApplyResult:
         cs = ChangeSet(

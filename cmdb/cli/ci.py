@@ -7,15 +7,11 @@ from typing import Annotated, Any
 
 import orjson
 import typer
-from pydantic import ValidationError
 
-from cmdb.domain.changeset import CIRef, CIRetire, CIUpsert
-from cmdb.domain.classes import check_class
+from cmdb.app import cis
+from cmdb.app.scope import Visibility
 from cmdb.domain.errors import InvalidInput
-from cmdb.domain.identifiers import Identifier, natural_key
 from cmdb.domain.model import Criticality, LifecycleStatus
-from cmdb.store.contract import CIFilter
-from cmdb.store.refs import resolve_ci
 
 from . import render
 from ._common import (
@@ -24,7 +20,6 @@ from ._common import (
     JsonOpt,
     cli,
     console,
-    from_validation,
     parse_instant,
     print_json,
 )
@@ -35,6 +30,11 @@ app = typer.Typer(cls=CliGroup, no_args_is_help=True, help="Add, show, list and 
 class RetireStatus(StrEnum):
     WITHDRAWN = "withdrawn"
     DISPOSED = "disposed"
+
+
+# The CLI reads and writes the whole CMDB; errors name its options and arguments.
+ALL = Visibility()
+WORDS = cis.Words(ci_class="--class", ref="REF", body=False)
 
 
 def parse_attr(text: str) -> tuple[str, Any]:
@@ -77,11 +77,7 @@ def add(
     Without --id or a unique identifier the CI gets key=<class>:<name> (lowercased), so
     running the same command twice changes nothing.
     """
-    check_class(ci_class, where="--class")
-    idents = [Identifier.parse(t) for t in identifier or []]
-    if ci_id is None and not any(i.unique for i in idents):
-        idents.append(natural_key(ci_class, name))
-    fields: dict[str, Any] = {"class": ci_class, "name": name, "identifiers": idents}
+    fields: dict[str, Any] = {"class": ci_class, "name": name, "identifiers": identifier or []}
     if ci_id is not None:
         fields["id"] = ci_id
     fields["attributes"] = dict(parse_attr(a) for a in attr or [])
@@ -95,14 +91,9 @@ def add(
         "description": description,
     }
     fields.update({k: v for k, v in given.items() if v is not None})
-    try:
-        up = CIUpsert.model_validate(fields)
-    except ValidationError as exc:
-        raise from_validation(exc) from exc
     state = cli(ctx)
-    result = state.apply({"ci_upserts": [up]})
-    ci = state.store().get_ci(result.ci_ids[0])
-    outcome = "created" if result.created else "updated" if result.updated else "unchanged"
+    done = cis.upsert(state.store(), state.caller(), ALL, fields, WORDS)
+    outcome, ci = done.outcome, done.ci
     if as_json:
         print_json({"outcome": outcome, "ci": ci})
         return
@@ -117,11 +108,8 @@ def show(
     as_json: JsonOpt = False,
 ) -> None:
     """Show one CI (as it is, or as it was at --as-of)."""
-    store = cli(ctx).store()
-    ci = resolve_ci(store, ref, where="REF")
     at = parse_instant(as_of)
-    if at is not None:
-        ci = store.get_ci(ci.id, as_of=at)
+    ci = cis.get(cli(ctx).store(), ALL, ref, as_of=at, words=WORDS)
     if as_json:
         print_json(ci)
         return
@@ -143,7 +131,7 @@ def list_cis(
     as_json: JsonOpt = False,
 ) -> None:
     """List CIs, filtered, a page at a time (ordered by id)."""
-    flt = CIFilter(
+    flt = cis.ci_filter(
         ci_class=ci_class,
         status=status or None,
         environment=environment,
@@ -171,12 +159,11 @@ def retire(
 ) -> None:
     """Retire a CI (withdrawn or disposed); its record and history stay."""
     state = cli(ctx)
-    ci = resolve_ci(state.store(), ref, where="REF")
-    op = CIRetire(ref=CIRef(id=ci.id), status=LifecycleStatus(status.value))
-    result = state.apply({"ci_retires": [op]})
-    ci = state.store().get_ci(ci.id)
+    status_ = LifecycleStatus(status.value)
+    done = cis.retire(state.store(), state.caller(), ALL, ref, status_, WORDS)
+    retired, ci = done.outcome == "retired", done.ci
     if as_json:
-        print_json({"retired": result.retired, "ci": ci})
+        print_json({"retired": int(retired), "ci": ci})  # the count of CIs retired: 1 or 0
         return
-    done = "retired" if result.retired else "already retired"
-    console().print(f"{done}: {render.ci_label(ci)} is {ci.status.value}")
+    said = "retired" if retired else "already retired"
+    console().print(f"{said}: {render.ci_label(ci)} is {ci.status.value}")

@@ -6,12 +6,9 @@ from typing import Annotated
 
 import typer
 
-from cmdb.domain.changeset import CIRef, RelRetire, RelUpsert
+from cmdb.app import cis
+from cmdb.app.scope import Visibility
 from cmdb.domain.errors import NotFound
-from cmdb.domain.model import CI
-from cmdb.domain.relationships import RelationshipType, parse_phrase
-from cmdb.store.contract import GraphStore
-from cmdb.store.refs import resolve_ci
 
 from . import render
 from ._common import CliGroup, JsonOpt, cli, console, print_json
@@ -19,16 +16,9 @@ from ._common import CliGroup, JsonOpt, cli, console, print_json
 app = typer.Typer(cls=CliGroup, no_args_is_help=True, help="Add, retire and list relationships.")
 
 _TYPE_HELP = 'A type (DEPENDS_ON, depends_on) or a phrase either way ("depends on", "used by").'
-
-
-def _ends(
-    store: GraphStore, source: str, phrase: str, target: str
-) -> tuple[RelationshipType, CI, CI]:
-    """Resolve both ends; a reverse phrase ("used by", "hosts") swaps them."""
-    rtype, reverse = parse_phrase(phrase)
-    s = resolve_ci(store, source, where="SOURCE")
-    t = resolve_ci(store, target, where="TARGET")
-    return (rtype, t, s) if reverse else (rtype, s, t)
+# The CLI reads and writes the whole CMDB; errors name its arguments.
+ALL = Visibility()
+WORDS = cis.Words(source="SOURCE", target="TARGET", body=False)
 
 
 @app.command("add")
@@ -42,24 +32,23 @@ def add(
 ) -> None:
     """Relate two CIs, e.g. cmdb rel add booking-web-1 "runs on" harbour-app-cluster."""
     state = cli(ctx)
-    rtype, s, t = _ends(state.store(), source, type_, target)
-    op = RelUpsert(
-        type=rtype.name,
-        source=CIRef(id=s.id),
-        target=CIRef(id=t.id),
+    ends, done = cis.relate(
+        state.store(),
+        state.caller(),
+        ALL,
+        source,
+        type_,
+        target,
         confidence=confidence,
+        words=WORDS,
     )
-    result = state.apply({"rel_upserts": [op]})
-    rel = state.store().get_relationship(result.rel_ids[0])
-    outcome = (
-        "created" if result.rels_created else "updated" if result.rels_updated else "unchanged"
-    )
+    rel = done.relationship
     if as_json:
-        print_json({"outcome": outcome, "relationship": rel})
+        print_json({"outcome": done.outcome, "relationship": rel})
         return
     console().print(
-        f"{outcome}: {render.ci_label(s)} {rtype.forward} {render.ci_label(t)}"
-        f" (confidence {rel.confidence:g}, {rel.id})"
+        f"{done.outcome}: {render.ci_label(ends.source)} {ends.rtype.forward}"
+        f" {render.ci_label(ends.target)} (confidence {rel.confidence:g}, {rel.id})"
     )
 
 
@@ -73,14 +62,13 @@ def retire(
 ) -> None:
     """Retire a relationship; it stays in history and in as-of views before now."""
     state = cli(ctx)
-    rtype, s, t = _ends(state.store(), source, type_, target)
-    op = RelRetire(type=rtype.name, source=CIRef(id=s.id), target=CIRef(id=t.id))
-    result = state.apply({"rel_retires": [op]})
+    ends, outcome = cis.unrelate(state.store(), state.caller(), ALL, source, type_, target, WORDS)
     if as_json:
-        print_json({"retired": result.rels_retired})
+        print_json({"retired": int(outcome == "retired")})  # the count retired: 1 or 0
         return
-    done = "retired" if result.rels_retired else "already retired"
-    console().print(f"{done}: {render.ci_label(s)} {rtype.forward} {render.ci_label(t)}")
+    done = "retired" if outcome == "retired" else "already retired"
+    s, t = render.ci_label(ends.source), render.ci_label(ends.target)
+    console().print(f"{done}: {s} {ends.rtype.forward} {t}")
 
 
 @app.command("list")
@@ -94,7 +82,7 @@ def list_rels(
 ) -> None:
     """List relationships a page at a time (ordered by id)."""
     store = cli(ctx).store()
-    type_name = parse_phrase(type_)[0].name if type_ else None
+    type_name = cis.type_name(type_)
     page = store.list_relationships(
         type_name=type_name, include_retired=include_retired, limit=limit, cursor=cursor
     )

@@ -16,33 +16,24 @@ from enum import StrEnum
 from typing import Any, cast
 
 import strawberry
-from pydantic import ValidationError
 from strawberry.scalars import JSON
 
+from cmdb.app import cis
+from cmdb.app.caller import Caller
+from cmdb.app.scope import Visibility
 from cmdb.auth.roles import Permission
-from cmdb.domain.changeset import (
-    ApplyResult,
-    ChangeSet,
-    CIRef,
-    CIRetire,
-    CIUpsert,
-    RelRetire,
-    RelUpsert,
-)
-from cmdb.domain.classes import check_class
-from cmdb.domain.errors import Forbidden, InvalidInput, NotFound
-from cmdb.domain.identifiers import Identifier, natural_key
-from cmdb.domain.model import CI, Criticality, LifecycleStatus
-from cmdb.domain.relationships import parse_phrase
+from cmdb.domain.errors import Forbidden, InvalidInput
+from cmdb.domain.model import Criticality, LifecycleStatus
 from cmdb.gql.context import GqlContext
 from cmdb.gql.practice_mutation import PracticeMutation
 from cmdb.gql.problems import ProblemMutation
-from cmdb.gql.query import resolve_ref
 from cmdb.gql.types import CIType, GInfo, RelType, to_gql
 from discovery.reconcile.policy import load_precedence
 from discovery.reconcile.service import ingest_payload
 
 SOURCE = "graphql"
+# An input's field is "input.<field>"; a store's refusal names the change set's operation.
+WORDS = cis.Words(fields="input", ci_class="input.class", body=False)
 
 
 class Outcome(StrEnum):
@@ -58,13 +49,6 @@ class RetireStatus(StrEnum):
 
 strawberry.enum(Outcome, name="Outcome")
 strawberry.enum(RetireStatus, name="RetireStatus")
-
-
-def invalid(exc: ValidationError) -> InvalidInput:
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
-    msg = str(err["msg"]).removeprefix("Value error, ")
-    return InvalidInput(msg, where=f"input.{loc}" if loc else "input")
 
 
 @strawberry.input(name="CIInput", description="Create a CI, or update the one id or a "
@@ -85,18 +69,15 @@ class CIInput:
     environment: str | None = None
     criticality: Criticality | None = None
 
-    def to_upsert(self) -> CIUpsert:
-        check_class(self.ci_class, where="input.class")
-        idents = [Identifier.parse(t) for t in self.identifiers or []]
-        if self.id is None and not any(i.unique for i in idents):
-            idents.append(natural_key(self.ci_class, self.name))
+    def fields(self) -> dict[str, Any]:
+        """The upsert's fields as given (cmdb.app.cis checks and keys them)."""
         attrs: object = self.attributes if self.attributes is not None else {}
         if not isinstance(attrs, dict):
             raise InvalidInput("attributes must be an object", where="input.attributes")
         fields: dict[str, Any] = {
             "class": self.ci_class,
             "name": self.name,
-            "identifiers": idents,
+            "identifiers": list(self.identifiers or []),
             "attributes": attrs,
         }
         if self.id is not None:
@@ -111,10 +92,7 @@ class CIInput:
             "criticality": self.criticality,
         }
         fields.update({k: v for k, v in given.items() if v is not None})
-        try:
-            return CIUpsert.model_validate(fields)
-        except ValidationError as exc:
-            raise invalid(exc) from exc
+        return fields
 
 
 @strawberry.type(name="CIResult")
@@ -149,28 +127,10 @@ class DiscoveryRunResultType:
     report: JSON = strawberry.field(description="the whole run report")
 
 
-def _apply(ctx: GqlContext, **ops: Any) -> ApplyResult:
-    cs = ChangeSet(actor=ctx.principal.name, source=SOURCE, request_id=ctx.request_id, **ops)
-    return ctx.store.apply(cs)
-
-
-def _outcome(created: int, updated: int) -> Outcome:
-    return Outcome.CREATED if created else Outcome.UPDATED if updated else Outcome.UNCHANGED
-
-
-async def _existing(ctx: GqlContext, up: CIUpsert) -> CI | None:
-    """The CI an upsert would write to, if it exists (for the scope check)."""
-    if up.id is not None:
-        try:
-            return await ctx.call(ctx.store.get_ci, up.id)
-        except NotFound:
-            return None
-    unique = [i for i in up.identifiers if i.unique]
-    hits = await ctx.call(ctx.store.find_by_identifiers, unique)
-    for ident in unique:
-        if hits.get(ident):
-            return hits[ident][0]
-    return None
+async def _as_caller(ctx: GqlContext, permission: Permission) -> tuple[Caller, Visibility]:
+    """The permission checked first (before anything is read), then the caller's view."""
+    principal = ctx.require(permission)
+    return Caller(principal, ctx.request_id, SOURCE), await ctx.visibility()
 
 
 @strawberry.type
@@ -178,28 +138,23 @@ class Mutation(PracticeMutation, ProblemMutation):
     @strawberry.mutation(description="Create or update a CI (needs the edit permission).")
     async def upsert_ci(self, info: GInfo, input: CIInput) -> CIResultType:
         ctx = info.context
-        principal = ctx.require(Permission.EDIT)
-        up = input.to_upsert()
-        if principal.scoped:
-            target = await _existing(ctx, up)
-            if target is None:
-                raise Forbidden("a service-scoped token cannot create CIs")
-            await ctx.ensure_visible(target.id, where="input")
-        result = await ctx.call(_apply, ctx, ci_upserts=[up])
-        ci = await ctx.call(ctx.store.get_ci, result.ci_ids[0])
-        return CIResultType(outcome=_outcome(result.created, result.updated), ci=to_gql(ci))
+        caller, vis = await _as_caller(ctx, Permission.EDIT)
+        try:
+            done = await ctx.call(cis.upsert, ctx.store, caller, vis, input.fields(), WORDS)
+        except cis.OutsideScope:
+            # GraphQL's word for it; as in REST, a CI outside the view reads as a new one.
+            raise Forbidden("a service-scoped token cannot create CIs") from None
+        return CIResultType(outcome=Outcome(done.outcome), ci=to_gql(done.ci))
 
     @strawberry.mutation(description="Retire a CI; its record and history stay.")
     async def retire_ci(
         self, info: GInfo, ref: str, status: RetireStatus = RetireStatus.WITHDRAWN
     ) -> RetireCIResultType:
         ctx = info.context
-        ctx.require(Permission.EDIT)
-        ci = await resolve_ref(ctx, ref, where="ref")
-        op = CIRetire(ref=CIRef(id=ci.id), status=LifecycleStatus(status.value))
-        result = await ctx.call(_apply, ctx, ci_retires=[op])
-        ci = await ctx.call(ctx.store.get_ci, ci.id)
-        return RetireCIResultType(retired=bool(result.retired), ci=to_gql(ci))
+        caller, vis = await _as_caller(ctx, Permission.EDIT)
+        status_ = LifecycleStatus(status.value)
+        done = await ctx.call(cis.retire, ctx.store, caller, vis, ref, status_, WORDS)
+        return RetireCIResultType(retired=done.outcome == "retired", ci=to_gql(done.ci))
 
     @strawberry.mutation(
         description="Relate two CIs: type is a name (DEPENDS_ON) or a phrase either way "
@@ -215,25 +170,16 @@ class Mutation(PracticeMutation, ProblemMutation):
         attributes: JSON | None = None,
     ) -> RelationshipResultType:
         ctx = info.context
-        ctx.require(Permission.EDIT)
-        rtype, s, t = await _ends(ctx, source, type, target)
+        caller, vis = await _as_caller(ctx, Permission.EDIT)
         if attributes is not None and not isinstance(attributes, dict):
             raise InvalidInput("attributes must be an object", where="attributes")
-        try:
-            op = RelUpsert(
-                type=rtype,
-                source=CIRef(id=s.id),
-                target=CIRef(id=t.id),
-                confidence=confidence,
-                attributes=cast(dict[str, Any], attributes or {}),
-            )
-        except ValidationError as exc:
-            raise invalid(exc) from exc
-        result = await ctx.call(_apply, ctx, rel_upserts=[op])
-        rel = await ctx.call(ctx.store.get_relationship, result.rel_ids[0])
+        _, done = await ctx.call(
+            cis.relate, ctx.store, caller, vis, source, type, target,
+            confidence=confidence, attributes=cast(dict[str, Any], attributes or {}),
+            words=WORDS,
+        )  # fmt: skip
         return RelationshipResultType(
-            outcome=_outcome(result.rels_created, result.rels_updated),
-            relationship=cast(RelType, rel),
+            outcome=Outcome(done.outcome), relationship=cast(RelType, done.relationship)
         )
 
     @strawberry.mutation(description="Retire a relationship; it stays in history and as-of.")
@@ -241,11 +187,11 @@ class Mutation(PracticeMutation, ProblemMutation):
         self, info: GInfo, source: str, type: str, target: str
     ) -> RetireRelationshipResultType:
         ctx = info.context
-        ctx.require(Permission.EDIT)
-        rtype, s, t = await _ends(ctx, source, type, target)
-        op = RelRetire(type=rtype, source=CIRef(id=s.id), target=CIRef(id=t.id))
-        result = await ctx.call(_apply, ctx, rel_retires=[op])
-        return RetireRelationshipResultType(retired=bool(result.rels_retired))
+        caller, vis = await _as_caller(ctx, Permission.EDIT)
+        _, outcome = await ctx.call(
+            cis.unrelate, ctx.store, caller, vis, source, type, target, WORDS
+        )
+        return RetireRelationshipResultType(retired=outcome == "retired")
 
     @strawberry.mutation(
         description="Push an inventory (needs the discover permission): the payload as "
@@ -290,10 +236,3 @@ class Mutation(PracticeMutation, ProblemMutation):
             summary=cast(JSON, report.summary()),
             report=cast(JSON, report.model_dump(mode="json")),
         )
-
-
-async def _ends(ctx: GqlContext, source: str, phrase: str, target: str) -> tuple[str, CI, CI]:
-    rtype, reverse = parse_phrase(phrase)
-    s = await resolve_ref(ctx, source, where="source")
-    t = await resolve_ref(ctx, target, where="target")
-    return (rtype.name, t, s) if reverse else (rtype.name, s, t)

@@ -11,10 +11,12 @@ report counts exactly what the lists show.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cmdb.domain.records import Change, Incident, Problem, Record
-from cmdb.practice.risk import Assessment
+
+if TYPE_CHECKING:  # only annotated: reading a CI must not load the risk model and numpy
+    from cmdb.practice.risk import Assessment
 
 Scope = Collection[str] | None
 Rec = TypeVar("Rec", Change, Incident, Problem)

@@ -25,22 +25,11 @@ from cmdb.api.models import (
     NeighbourOut,
 )
 from cmdb.api.pagination import Cursor, Limit, filtered_page
-from cmdb.api.routers._shared import (
-    AsOf,
-    Types,
-    apply,
-    instant,
-    resolve_visible,
-    type_names,
-    validated,
-)
+from cmdb.api.routers._shared import AsOf, Types, caller, instant, type_names
+from cmdb.app import cis
 from cmdb.app.scope import Visibility
-from cmdb.domain.changeset import CIRef, CIRetire, CIUpsert
-from cmdb.domain.classes import check_class
-from cmdb.domain.errors import NotFound
-from cmdb.domain.identifiers import natural_key
 from cmdb.domain.model import CI, LifecycleStatus
-from cmdb.store.contract import CIFilter, Direction, GraphStore, Neighbour
+from cmdb.store.contract import Direction, GraphStore, Neighbour
 from cmdb.web.deps import Editor, Reader, Store, Visible
 from cmdb.web.responses import json_answer, page_answer
 
@@ -71,9 +60,7 @@ async def list_cis(
     source: Annotated[str | None, Query(description="seen by this source")] = None,
 ) -> Response:
     """CIs ordered by id, filtered, a page at a time."""
-    if ci_class is not None:
-        check_class(ci_class, where="class")
-    flt = CIFilter(
+    flt = cis.ci_filter(
         ci_class=ci_class,
         status=status or None,
         environment=environment,
@@ -99,8 +86,8 @@ async def list_cis(
     return await run_in_threadpool(page)
 
 
-def _write_out(outcome: str, ci: CI) -> CIWriteOut:
-    return CIWriteOut.model_validate({"outcome": outcome, "ci": ci})
+def _write_out(done: cis.CIWrite) -> CIWriteOut:
+    return CIWriteOut.model_validate({"outcome": done.outcome, "ci": done.ci})
 
 
 @router.post(
@@ -120,23 +107,11 @@ def create_ci(
 ) -> CIWriteOut:
     """Create a CI (201), or update the one a unique identifier points at (200)."""
     fields: dict[str, Any] = body.model_dump(exclude_unset=True, by_alias=True)
-    idents = list(body.identifiers)
-    if not any(i.unique for i in idents):
-        idents.append(natural_key(body.ci_class, body.name))
-    fields["identifiers"] = idents
-    up = validated(CIUpsert, fields)
-    if not vis.unrestricted:
-        # A scoped token may update a CI of its scope, never create one: both refusals
-        # read alike, so nothing tells whether the identifier exists elsewhere.
-        found = store.find_by_identifiers([i for i in idents if i.unique])
-        matched = {c.id for cis in found.values() for c in cis}
-        if not matched or not all(vis.allows(i) for i in matched):
-            raise NotFound("no CI of this token's scope has these identifiers", where="identifiers")
-    result = apply(store, principal, request, ci_upserts=[up])
-    if not result.created:
+    fields["identifiers"] = list(body.identifiers)
+    done = cis.upsert(store, caller(principal, request), vis, fields)
+    if done.outcome != "created":
         response.status_code = 200
-    outcome = "created" if result.created else "updated" if result.updated else "unchanged"
-    return _write_out(outcome, store.get_ci(result.ci_ids[0]))
+    return _write_out(done)
 
 
 @router.get(
@@ -155,9 +130,8 @@ async def neighbours(
     names, at = type_names(types), instant(as_of)
 
     def found() -> Response:
-        ci = resolve_visible(store, vis, ref)
-        near = store.neighbours(ci.id, direction=direction, types=names, as_of=at)
-        return json_answer(list[Neighbour], [n for n in near if vis.allows(n.ci.id)])
+        near = cis.neighbours(store, vis, ref, direction=direction, types=names, as_of=at)
+        return json_answer(list[Neighbour], near)
 
     return await run_in_threadpool(found)
 
@@ -165,12 +139,8 @@ async def neighbours(
 @router.get("/cis/{ref:path}/history", operation_id="getCiHistory", response_model=CIHistoryOut)
 def ci_history(ref: str, _: Reader, store: Store, vis: Visible, as_of: AsOf = None) -> CIHistoryOut:
     """Every change to a CI; with as_of, the CI as it was then and its history up to then."""
-    ci = resolve_visible(store, vis, ref)
     at = instant(as_of)
-    rows = store.history(ci.id)
-    if at is not None:
-        ci = store.get_ci(ci.id, as_of=at)
-        rows = [h for h in rows if h.at <= at]
+    ci, rows = cis.history(store, vis, ref, as_of=at)
     return CIHistoryOut.model_validate({"as_of": at, "ci": ci, "history": rows})
 
 
@@ -183,8 +153,7 @@ async def get_ci(ref: str, _: Reader, store: Store, vis: Visible, as_of: AsOf = 
 
 
 def _get_ci(store: GraphStore, vis: Visibility, ref: str, at: datetime | None) -> Response:
-    ci = resolve_visible(store, vis, ref)
-    return json_answer(CI, ci if at is None else store.get_ci(ci.id, as_of=at))
+    return json_answer(CI, cis.get(store, vis, ref, as_of=at))
 
 
 @router.patch("/cis/{ref:path}", operation_id="updateCi", response_model=CIWriteOut)
@@ -197,12 +166,8 @@ def update_ci(
     request: Request,
 ) -> CIWriteOut:
     """Change the fields sent; the others stay. Every change lands in history."""
-    ci = resolve_visible(store, vis, ref)
     fields: dict[str, Any] = body.model_dump(exclude_unset=True)
-    fields.update({"id": ci.id, "class": ci.ci_class, "name": fields.get("name", ci.name)})
-    result = apply(store, principal, request, ci_upserts=[validated(CIUpsert, fields)])
-    outcome = "updated" if result.updated else "unchanged"
-    return _write_out(outcome, store.get_ci(ci.id))
+    return _write_out(cis.update(store, caller(principal, request), vis, ref, fields))
 
 
 @router.delete("/cis/{ref:path}", operation_id="retireCi", response_model=CIWriteOut)
@@ -215,7 +180,5 @@ def retire_ci(
     status: RetireStatus = RetireStatus.WITHDRAWN,
 ) -> CIWriteOut:
     """Retire a CI (withdrawn or disposed). Nothing is deleted: the CI and its history stay."""
-    ci = resolve_visible(store, vis, ref)
-    op = CIRetire(ref=CIRef(id=ci.id), status=LifecycleStatus(status.value))
-    result = apply(store, principal, request, ci_retires=[op])
-    return _write_out("retired" if result.retired else "unchanged", store.get_ci(ci.id))
+    done = cis.retire(store, caller(principal, request), vis, ref, LifecycleStatus(status.value))
+    return _write_out(done)
