@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -25,11 +25,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from cmdb.app import discovery
 from cmdb.domain.errors import InvalidInput
 from cmdb.domain.records import DiscoveryRun, RunStatus
-from discovery.reconcile import RunReport, ingest
-from discovery.reconcile.policy import load_precedence
-from discovery.registry import FORMATS, reader
+from discovery.reconcile import RunReport
+from discovery.registry import FORMATS
 
 from ._common import CliGroup, JsonOpt, cli, console, print_json
 
@@ -92,29 +92,23 @@ def discover(
 ) -> None:
     """Reconcile inventory files into the CMDB: one discovery run."""
     state = cli(ctx)
-    settings = state.settings
-    read = reader(fmt)
-    policy_file = settings.discovery_precedence_file
-    precedence = load_precedence(policy_file) if policy_file is not None else None
-    store = state.store()
+    # A run's writes carry its run id; a command has no request id to add.
+    caller = replace(state.caller(), request_id=None)
     started = time.monotonic()
     with _progress(enabled=not as_json and console().is_terminal) as progress:
         try:
-            report = ingest(
-                store,
+            report = discovery.run(
+                state.store(),
+                caller,
+                state.settings,
                 fmt,
-                read(paths),
-                source=source or fmt,
+                paths,
+                source=source,
                 scope=scope,
                 dry_run=dry_run,
-                precedence=precedence,
-                stale_after_runs=stale_after or settings.discovery_stale_after_runs,
                 override=override,
-                actor=settings.actor,
-                touch_after=timedelta(seconds=settings.discovery_touch_after_s),
+                stale_after_runs=stale_after,
                 progress=progress,
-                # A difference no approved change covers is an unauthorised change.
-                approved_changes=store.list_changes(),
             )
         except InvalidInput:
             raise  # bad input: exit 2, nothing written

@@ -11,14 +11,13 @@ inside its scope and cannot create CIs or push inventories (either could reach b
 
 from __future__ import annotations
 
-from datetime import timedelta
 from enum import StrEnum
 from typing import Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
 
-from cmdb.app import cis
+from cmdb.app import cis, discovery
 from cmdb.app.caller import Caller
 from cmdb.app.scope import Visibility
 from cmdb.auth.roles import Permission
@@ -28,8 +27,6 @@ from cmdb.gql.context import GqlContext
 from cmdb.gql.practice_mutation import PracticeMutation
 from cmdb.gql.problems import ProblemMutation
 from cmdb.gql.types import CIType, GInfo, RelType, to_gql
-from discovery.reconcile.policy import load_precedence
-from discovery.reconcile.service import ingest_payload
 
 SOURCE = "graphql"
 # An input's field is "input.<field>"; a store's refusal names the change set's operation.
@@ -208,27 +205,14 @@ class Mutation(PracticeMutation, ProblemMutation):
         filename: str | None = None,
     ) -> DiscoveryRunResultType:
         ctx = info.context
-        principal = ctx.require(Permission.DISCOVER)
-        if principal.scoped:
-            raise Forbidden("a service-scoped token cannot push inventories")
+        caller = Caller(ctx.require(Permission.DISCOVER), ctx.request_id, SOURCE)
+        # The argument is required here (REST defaults it to the format): blank is no name.
         if not source.strip():
             raise InvalidInput("a push needs a source name", where="source")
-        settings = ctx.settings
-        policy = settings.discovery_precedence_file
         report = await ctx.call(
-            ingest_payload,
-            ctx.store,
-            payload.encode(),
-            fmt=format,
-            source=source.strip(),
-            scope=scope,
-            dry_run=dry_run,
-            filename=filename,
-            actor=principal.name,
-            precedence=load_precedence(policy) if policy is not None else None,
-            stale_after_runs=settings.discovery_stale_after_runs,
-            touch_after=timedelta(seconds=settings.discovery_touch_after_s),
-        )
+            discovery.push, ctx.store, caller, ctx.settings, payload.encode(), fmt=format,
+            source=source.strip(), scope=scope, dry_run=dry_run, filename=filename,
+        )  # fmt: skip
         return DiscoveryRunResultType(
             run_id=report.run.id,
             status=report.run.status.value,

@@ -1,15 +1,14 @@
 """``/discovery/runs``: push an inventory (a file upload or the raw body) for one discovery
 run, and read run records.
 
-The run is the same as ``cmdb discover``: ``discovery.reconcile.service.ingest_payload``
-parses, identifies and writes. Bad input is a 422 naming the file and line, with nothing
-written; a dry run answers the plan and writes nothing.
+The run is the same as ``cmdb discover`` (``cmdb.app.discovery``): the format's adapter
+parses, the reconciler identifies and writes. Bad input is a 422 naming the file and
+line, with nothing written; a dry run answers the plan and writes nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -17,18 +16,16 @@ from starlette.datastructures import UploadFile
 
 from cmdb.api.models import RunListOut, RunOut, RunReportOut
 from cmdb.api.pagination import page_limit
-from cmdb.api.routers._shared import stamped, unscoped_only
-from cmdb.domain.errors import InvalidInput, NotFound
+from cmdb.api.routers._shared import caller
+from cmdb.app import discovery
+from cmdb.domain.errors import InvalidInput
 from cmdb.domain.records import DiscoveryRun
 from cmdb.web.deps import Discoverer, Reader, SettingsDep, Store
-from discovery.reconcile.policy import load_precedence
-from discovery.reconcile.service import ingest_payload
-from discovery.registry import FORMATS
 
 router = APIRouter(tags=["discovery"])
 
 _FIELDS = {
-    "format": {"type": "string", "enum": list(FORMATS)},
+    "format": {"type": "string", "enum": list(discovery.FORMATS)},
     "source": {"type": "string", "description": "who vouches for the data (default: format)"},
     "scope": {"type": "string", "description": "what the source looked at"},
     "dry_run": {"type": "boolean"},
@@ -116,28 +113,19 @@ def create_run(
     ``discrepancies`` lists the values it changed on existing CIs that no approved change
     in the store covers (the service checks them, as ``cmdb discover`` does), each with
     why. A run that fails part way is recorded as failed and answered with its report."""
-    unscoped_only(principal, "push inventories")
     form = upload.fields
-    fmt = form.get("format", fmt)
-    if not fmt:
-        raise InvalidInput(f"the format is required: one of {', '.join(FORMATS)}", where="format")
-    if not upload.payload:
-        raise InvalidInput("the inventory is empty", where="file")
     dry = _flag(form, "dry_run", dry_run)
-    policy = settings.discovery_precedence_file
-    report = ingest_payload(
-        stamped(store, request),
+    report = discovery.push(
+        store,
+        caller(principal, request),
+        settings,
         upload.payload,
-        fmt=fmt,
-        source=form.get("source", source) or fmt,
-        scope=form.get("scope", scope) or None,
+        fmt=form.get("format", fmt),
+        source=form.get("source", source),
+        scope=form.get("scope", scope),
         dry_run=dry,
-        filename=upload.filename or filename,
-        precedence=load_precedence(policy) if policy is not None else None,
-        stale_after_runs=settings.discovery_stale_after_runs,
         override=_flag(form, "override", override),
-        actor=principal.name,
-        touch_after=timedelta(seconds=settings.discovery_touch_after_s),
+        filename=upload.filename or filename,
     )
     if dry:
         response.status_code = 200
@@ -154,18 +142,11 @@ def list_runs(
 ) -> RunListOut:
     """Discovery runs, newest first (a token scoped to services sees none: a run is about
     a whole source, not a service)."""
-    if principal.scoped:
-        return RunListOut(items=[])
-    runs = store.list_runs(source=source, scope=scope, limit=limit)
+    runs = discovery.list_runs(store, principal, source=source, scope=scope, limit=limit)
     return RunListOut.model_validate({"items": runs})
 
 
 @router.get("/discovery/runs/{run_id}", operation_id="getDiscoveryRun", response_model=RunOut)
 def get_run(run_id: str, principal: Reader, store: Store) -> DiscoveryRun:
     """One run's record: status, counts, and the first problems it met."""
-    if principal.scoped:
-        raise NotFound(f"no run {run_id!r}", where="run_id")
-    try:
-        return store.get_run(run_id)
-    except NotFound:
-        raise NotFound(f"no run {run_id!r}", where="run_id") from None
+    return discovery.get_run(store, principal, run_id)
