@@ -44,15 +44,17 @@ def push(
     dry_run: bool = False,
     override: bool = False,
     filename: str | None = None,
+    payload_is: str = "file",
 ) -> RunReport:
     """One run over a pushed inventory (the file's bytes; ``filename`` names it in keys
-    and errors). Bad input is refused before anything is written; a run that fails part
-    way is recorded as failed and answered with its report."""
+    and errors, ``payload_is`` what the caller sent it as). Bad input is refused before
+    anything is written; a run that fails part way is recorded as failed and answered
+    with its report."""
     unscoped_only(caller.principal, "push inventories")
     if not fmt:
         raise InvalidInput(f"the format is required: one of {', '.join(FORMATS)}", where="format")
     if not payload:
-        raise InvalidInput("the inventory is empty", where="file")
+        raise InvalidInput("the inventory is empty", where=payload_is)
     return ingest_payload(
         _as(store, caller),
         payload,

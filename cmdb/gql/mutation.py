@@ -212,6 +212,7 @@ class Mutation(PracticeMutation, ProblemMutation):
         report = await ctx.call(
             discovery.push, ctx.store, caller, ctx.settings, payload.encode(), fmt=format,
             source=source.strip(), scope=scope, dry_run=dry_run, filename=filename,
+            payload_is="payload",
         )  # fmt: skip
         return DiscoveryRunResultType(
             run_id=report.run.id,

@@ -19,7 +19,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from cmdb.app.scope import Visibility, readable
+from cmdb.app.scope import Visibility, readable, seen
 from cmdb.domain.classes import ABSTRACT, ROOT, all_classes, concrete_classes, lineage
 from cmdb.domain.errors import InvalidInput
 from cmdb.domain.history import EntityKind, HistoryOp
@@ -30,7 +30,7 @@ from cmdb.domain.service import AgreementKind, PortfolioState, Priority, Service
 from cmdb.gql.context import GqlContext
 from cmdb.gql.loaders import Hop
 from cmdb.gql.practice import ChangePractice, IncidentPractice
-from cmdb.practice import reports
+from cmdb.practice.scoped import Rec
 from cmdb.store.contract import Direction
 
 if TYPE_CHECKING:
@@ -241,13 +241,13 @@ class IncidentType(IncidentPractice):
         return [c for c in got if c is not None]
 
 
-def scoped_record(rec: reports.Rec, vis: Visibility) -> Any:
+def scoped_record(rec: Rec, vis: Visibility) -> Any:
     """The record (a change or an incident: the GraphQL type it is shown as) as the caller
     is shown it, only the CI and service ids in its view, or None when it may not read it:
     :func:`cmdb.app.scope.readable`, the one reading rule."""
     if not readable(vis, rec):
         return None
-    return reports.seen(vis.ids, rec)
+    return seen(vis.ids, rec)
 
 
 # -- the CI interface and its relationship fields --------------------------------------

@@ -314,6 +314,12 @@ def test_viewer_cannot_push_discovery_and_a_discovery_job_can(api: Api) -> None:
     assert ci["history"][0] == {"actor": "test-discovery", "source": "asset-sheet"}
     bad = error_of(gql(api, push.replace('"csv"', '"nope"'), {"p": payload}, role=Role.ADMIN))
     assert bad["extensions"]["code"] == "INVALID_INPUT" and bad["extensions"]["where"] == "format"
+    # As in REST, an empty inventory is refused (it would be a run that saw nothing).
+    empty = error_of(gql(api, push, {"p": ""}, role=Role.DISCOVERY))
+    assert (
+        empty["extensions"]["code"] == "INVALID_INPUT" and empty["extensions"]["where"] == "payload"
+    )
+    assert len(api.store.list_runs()) == 1
 
 
 def test_scoped_editor_cannot_touch_or_create_outside_its_scope(api: Api) -> None:
@@ -326,7 +332,13 @@ def test_scoped_editor_cannot_touch_or_create_outside_its_scope(api: Api) -> Non
     assert err["extensions"]["code"] == "NOT_FOUND"
     err = error_of(gql(api, UPSERT, {"input": {"class": "Team", "name": "Ghosts"}}, headers=scoped))
     assert err["extensions"]["code"] == "FORBIDDEN"
-    assert api.store.counts() == before
+    # A CI outside the view reads as a new one: the answer names no CI it cannot see.
+    web = api.store.get_ci(_service_id(api, "booking-web-1"))
+    key = next(str(i) for i in web.identifiers if i.unique)
+    outside = {"class": web.ci_class, "name": web.name, "identifiers": [key], "owner": "x"}
+    err = error_of(gql(api, UPSERT, {"input": outside}, headers=scoped))
+    assert err["extensions"]["code"] == "FORBIDDEN" and web.id not in err["message"]
+    assert api.store.counts() == before and api.store.get_ci(web.id) == web
 
 
 # -- authentication: 401 on /graphql for GET and POST -----------------------------------
