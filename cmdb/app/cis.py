@@ -108,11 +108,15 @@ def upsert(
     store: GraphStore,
     caller: Caller,
     vis: Visibility,
-    fields: dict[str, Any],
+    fields: dict[str, Any] | CIUpsert,
     words: Words = REQUEST,
 ) -> CIWrite:
-    """Create a CI, or update the one its id or a unique identifier points at."""
-    up = upsert_of(fields, words)
+    """Create a CI, or update the one its id or a unique identifier points at.
+
+    ``fields`` may be already checked by :func:`upsert_of`: a shell that opens its store
+    only after the input is known good (the CLI: a bad class must not create a file).
+    """
+    up = fields if isinstance(fields, CIUpsert) else upsert_of(fields, words)
     if not vis.unrestricted:
         targets = _targets(store, up)
         if not targets or not all(vis.allows(i) for i in targets):

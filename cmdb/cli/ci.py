@@ -91,8 +91,10 @@ def add(
         "description": description,
     }
     fields.update({k: v for k, v in given.items() if v is not None})
+    # Checked before the store opens: bad input creates no database file.
+    draft = cis.upsert_of(fields, WORDS)
     state = cli(ctx)
-    done = cis.upsert(state.store(), state.caller(), ALL, fields, WORDS)
+    done = cis.upsert(state.store(), state.caller(), ALL, draft, WORDS)
     outcome, ci = done.outcome, done.ci
     if as_json:
         print_json({"outcome": outcome, "ci": ci})

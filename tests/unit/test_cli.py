@@ -236,6 +236,14 @@ def test_bad_input_exits_2_with_one_line(run: Run) -> None:
     fails(run("neighbours", "box", ok=False), "candidates")
 
 
+def test_a_refused_add_creates_no_database_file(run: Run, tmp_path: Path) -> None:
+    # Bad input changes nothing: not even an empty store file appears.
+    db = tmp_path / "never.db"
+    fails(run("ci", "add", "-c", "Spaceship", "-n", "x", db=db, ok=False), "unknown CI class")
+    fails(run("ci", "add", "-c", "Server", "-n", "x", "-i", "colour=red", db=db, ok=False))
+    assert not list(tmp_path.glob("never.db*"))
+
+
 def test_a_malformed_identifier_value_is_named(run: Run) -> None:
     fails(run("ci", "add", "--class", "Server", "--name", "x", "-i", "mac=zz", ok=False), "MAC")
 
