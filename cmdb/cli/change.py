@@ -1,16 +1,21 @@
-"""``cmdb change ...``: RFCs, their lifecycle, risk, schedule, collisions, windows, review.
+"""``cmdb change ...``: RFCs, their lifecycle, risk, schedule, collisions, windows, review;
+the same use cases as REST and GraphQL (cmdb/app/changes.py, change_schedule.py).
 
 Registered by the main CLI as ``app.add_typer(change.app, name="change")``.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from cmdb.app import change_schedule, changes
+from cmdb.app.change_inputs import ChangePatch, ChangeReview, ChangeStep, NewChange, Words
+from cmdb.app.inputs import resolve_visible
+from cmdb.app.scope import Visibility
 from cmdb.domain.errors import InvalidInput
 from cmdb.domain.records import (
     ApprovalLevel,
@@ -21,18 +26,10 @@ from cmdb.domain.records import (
     ChangeType,
     ExpectedImpact,
 )
-from cmdb.practice.changes import (
-    assess_change,
-    create_change,
-    transition_change,
-    update_change,
-)
-from cmdb.practice.lifecycle import OPEN_STATES, allowed_next
-from cmdb.practice.policy import Policy, load_policy
-from cmdb.practice.review import review_change
-from cmdb.practice.scheduling import Planner
+from cmdb.practice.lifecycle import allowed_next
+from cmdb.practice.policy import Policy
+from cmdb.practice.scheduling import ScheduleRow
 from cmdb.store.contract import GraphStore
-from cmdb.store.refs import resolve_ci
 
 from ._common import Cli, CliGroup, JsonOpt, cli, console, parse_instant, print_json
 
@@ -49,8 +46,28 @@ AtOpt = Annotated[
 ]
 
 
+# The CLI works on the database itself: it sees everything, acts as the configured actor
+# (Cli.caller), and its errors name its arguments and options.
+EVERYTHING = Visibility()
+WORDS = Words(
+    body=None,
+    change_id=None,
+    cis="--ci",
+    services="--service",
+    ci_versions="--ci-version",
+    indexed=False,
+    to="STATE",
+    review="use `cmdb change review`",
+    ci="--ci",
+    service="--service",
+    end="--to",
+    days="--days",
+    minutes="--minutes",
+)
+
+
 def policy_of(state: Cli) -> Policy:
-    return load_policy(state.settings.practice_policy_file)
+    return changes.policy_of(state.settings)
 
 
 def now_or(text: str | None, where: str = "--at") -> datetime:
@@ -63,17 +80,22 @@ def when_text(at: datetime | None) -> str:
 
 
 def _refs(store: GraphStore, refs: list[str], where: str) -> list[str]:
-    return list(dict.fromkeys(resolve_ci(store, r, where=where).id for r in refs))
+    return list(dict.fromkeys(resolve_visible(store, EVERYTHING, r, where=where).id for r in refs))
 
 
-def _versions(store: GraphStore, pairs: list[str]) -> dict[str, str]:
+def _pairs(pairs: list[str]) -> dict[str, str]:
+    """CI=VERSION options as CI reference -> version."""
     out: dict[str, str] = {}
     for pair in pairs:
         ref, sep, version = pair.rpartition("=")
         if not sep or not ref or not version:
             raise InvalidInput(f"expected CI=VERSION, got {pair!r}", where="--ci-version")
-        out[resolve_ci(store, ref, where="--ci-version").id] = version
+        out[ref] = version
     return out
+
+
+def _versions(store: GraphStore, pairs: list[str]) -> dict[str, str]:
+    return {_refs(store, [ref], "--ci-version")[0]: v for ref, v in _pairs(pairs).items()}
 
 
 @app.command("create")
@@ -105,32 +127,26 @@ def create(
     """Raise an RFC (a draft)."""
     state = cli(ctx)
     store = state.store()
-    cis = _refs(store, ci, "--ci")
-    versions = _versions(store, ci_version)
-    made = create_change(
-        store,
-        Change(
-            id=change_id,
-            title=title,
-            type=type_,
-            priority=priority,
-            requester=requester or state.settings.actor,
-            ci_ids=list(dict.fromkeys([*cis, *versions])),
-            ci_versions=versions,
-            service_ids=_refs(store, service, "--service"),
-            planned_start=parse_instant(start, where="--start"),
-            planned_end=parse_instant(end, where="--end"),
-            reason=reason,
-            business_benefit=benefit,
-            backout_plan=backout,
-            expected_impact=impact,
-            related_changes=related,
-            references=reference,
-            resources=resource,
-        ),
-        actor=state.settings.actor,
-        now=now_or(at),
+    new = NewChange(
+        id=change_id,
+        title=title,
+        type=type_,
+        priority=priority,
+        requester=requester,
+        cis=ci,
+        ci_versions=_pairs(ci_version),
+        services=service,
+        planned_start=parse_instant(start, where="--start"),
+        planned_end=parse_instant(end, where="--end"),
+        reason=reason,
+        business_benefit=benefit,
+        backout_plan=backout,
+        expected_impact=impact,
+        related_changes=related,
+        references=reference,
+        resources=resource,
     )
+    made = changes.create(store, state.caller(), EVERYTHING, new, at=now_or(at), words=WORDS)
     _show(store, made, as_json)
 
 
@@ -193,7 +209,7 @@ def _show(store: GraphStore, ch: Change, as_json: bool) -> None:
 def show(ctx: typer.Context, change_id: IdArg, as_json: JsonOpt = False) -> None:
     """One RFC with its log and the states it may go to next."""
     store = cli(ctx).store()
-    _show(store, store.get_change(change_id), as_json)
+    _show(store, changes.get(store, EVERYTHING, change_id, WORDS), as_json)
 
 
 @app.command("list")
@@ -205,8 +221,8 @@ def list_(
 ) -> None:
     """RFCs, by reference."""
     store = cli(ctx).store()
-    ci_id = resolve_ci(store, ci, where="--ci").id if ci else None
-    found = [c for c in store.list_changes(ci_id=ci_id) if state is None or c.state is state]
+    states = None if state is None else [state]
+    found = changes.list_changes(store, EVERYTHING, states=states, ci=ci, words=WORDS)
     if as_json:
         print_json(found)
         return
@@ -253,18 +269,22 @@ def transition_(
     --authority, pre-approved only within the policy's ceiling)."""
     state = cli(ctx)
     store = state.store()
-    if to is ChangeState.REVIEWED:
-        raise InvalidInput("a review records an outcome: use `cmdb change review`", where="STATE")
-    moved = transition_change(
-        store,
-        change_id,
-        to,
-        actor=state.settings.actor,
-        now=now_or(at),
+    step = ChangeStep(
+        to=to,
         note=note,
-        window=(parse_instant(start, where="--start"), parse_instant(end, where="--end")),
+        planned_start=parse_instant(start, where="--start"),
+        planned_end=parse_instant(end, where="--end"),
+    )
+    moved = changes.transition(
+        store,
+        state.caller(),
+        EVERYTHING,
+        change_id,
+        step,
+        policy_of(state),
         authority=authority,
-        policy=policy_of(state),
+        at=now_or(at),
+        words=WORDS,
     )
     _show(store, moved, as_json)
 
@@ -302,7 +322,7 @@ def update(
     assessed (which drops the assessment), or for an emergency change."""
     state = cli(ctx)
     store = state.store()
-    ch = store.get_change(change_id)
+    ch = changes.get(store, EVERYTHING, change_id, WORDS)
     fields: dict[str, object] = {}
     scalars = {
         "title": title,
@@ -321,7 +341,7 @@ def update(
     if dropped & set(added):
         raise InvalidInput("a CI cannot be both added and dropped", where="--drop-ci")
     if added or dropped:
-        fields["ci_ids"] = [c for c in dict.fromkeys([*ch.ci_ids, *added]) if c not in dropped]
+        fields["cis"] = [c for c in dict.fromkeys([*ch.ci_ids, *added]) if c not in dropped]
     if versions or dropped & set(ch.ci_versions):
         kept = {**ch.ci_versions, **versions}
         fields["ci_versions"] = {c: v for c, v in kept.items() if c not in dropped}
@@ -331,7 +351,7 @@ def update(
         raise InvalidInput("a service cannot be both added and dropped", where="--drop-service")
     if services or gone:
         kept_services = dict.fromkeys([*ch.service_ids, *services])
-        fields["service_ids"] = [s for s in kept_services if s not in gone]
+        fields["services"] = [s for s in kept_services if s not in gone]
     for name, extra in (
         ("related_changes", related),
         ("references", reference),
@@ -341,7 +361,13 @@ def update(
             fields[name] = list(dict.fromkeys([*getattr(ch, name), *extra]))
     if not fields:
         raise InvalidInput("nothing to change: give at least one option", where=change_id)
-    _show(store, update_change(store, change_id, fields, actor=state.settings.actor), as_json)
+    # The options add to and drop from the stored lists; the amendment replaces them.
+    patch = ChangePatch.model_validate(fields)
+    _show(
+        store,
+        changes.update(store, state.caller(), EVERYTHING, change_id, patch, words=WORDS),
+        as_json,
+    )
 
 
 @app.command("assess")
@@ -351,8 +377,14 @@ def assess(
     """Assess the risk (impact engine + failed-change history, through the policy's rules)
     and record it; a draft moves to assessed."""
     state = cli(ctx)
-    _, result = assess_change(
-        state.store(), change_id, policy_of(state), actor=state.settings.actor, now=now_or(at)
+    _, result = changes.assess(
+        state.store(),
+        state.caller(),
+        EVERYTHING,
+        change_id,
+        policy_of(state),
+        at=now_or(at),
+        words=WORDS,
     )
     if as_json:
         print_json(result)
@@ -388,20 +420,21 @@ def schedule(
 ) -> None:
     """The schedule of changes in a period, optionally for one service or CI."""
     store = cli(ctx).store()
-    start = now_or(from_, "--from")
-    end = parse_instant(to, where="--to") or start + timedelta(days=days)
-    planner = Planner(store, start)
-    rows = planner.schedule(
-        store.list_changes(),
-        start,
-        end,
-        service=resolve_ci(store, service, where="--service").id if service else None,
-        ci=resolve_ci(store, ci, where="--ci").id if ci else None,
+    got = change_schedule.schedule(
+        store,
+        EVERYTHING,
+        start=now_or(from_, "--from"),
+        end=parse_instant(to, where="--to"),
+        days=days,
+        service=service,
+        ci=ci,
+        words=WORDS,
     )
+    rows = [_row(r) for r in got.items]
     if as_json:
         print_json(rows)
         return
-    t = Table(title=f"changes {when_text(start)} - {when_text(end)}", title_justify="left")
+    t = Table(title=f"changes {when_text(got.start)} - {when_text(got.end)}", title_justify="left")
     for col in ("RFC", "start", "end", "state", "risk", "CIs", "services hit"):
         t.add_column(col, overflow="fold")
     for r in rows:
@@ -417,6 +450,22 @@ def schedule(
     console().print(t)
 
 
+def _row(r: change_schedule.ScheduledChange) -> ScheduleRow:
+    """A row as the CLI has always shown it: CIs by name, services as "name (severity)"."""
+    return ScheduleRow(
+        id=r.id,
+        title=r.title,
+        type=r.type.value,
+        state=r.state.value,
+        start=r.start,
+        end=r.end,
+        risk=r.risk,
+        approval=r.approval,
+        cis=[c.name for c in r.cis],
+        services=[f"{s.name} ({s.severity})" for s in r.services],
+    )
+
+
 @app.command("collisions")
 def collisions(
     ctx: typer.Context,
@@ -427,19 +476,12 @@ def collisions(
     quorum break or service hit), and every blackout, maintenance-window and service-hour
     violation."""
     store = cli(ctx).store()
-    changes = store.list_changes()
     if change_id is not None:
-        store.get_change(change_id)
-    planner = Planner(store, datetime.now(UTC))
-    found = planner.collisions(changes, only=change_id)
-    viol = [
-        v
-        for c in changes
-        if change_id in (None, c.id) and c.state in OPEN_STATES
-        for v in planner.violations(c)
-    ]
+        changes.visible_change(store, EVERYTHING, change_id, where=WORDS.change_id)
+    got = change_schedule.collisions(store, EVERYTHING, change_id)
+    found, viol = got.collisions, got.violations
     if as_json:
-        print_json({"collisions": found, "violations": viol})
+        print_json(got)
         return
     con = console()
     t = Table(title="collisions", title_justify="left")
@@ -468,15 +510,15 @@ def suggest_window(
     """The earliest window that fits every impacted service's maintenance windows, avoids
     their service hours and blackouts, and collides with no other change."""
     state = cli(ctx)
-    store = state.store()
-    start = now_or(from_, "--from")
-    horizon = timedelta(days=days or policy_of(state).suggest_horizon_days)
-    got = Planner(store, start).suggest(
-        store.get_change(change_id),
-        store.list_changes(),
-        timedelta(minutes=minutes),
-        start,
-        horizon,
+    got = change_schedule.suggest_window(
+        state.store(),
+        EVERYTHING,
+        change_id,
+        policy_of(state),
+        minutes=minutes,
+        start=now_or(from_, "--from"),
+        days=days,
+        words=WORDS,
     )
     if as_json:
         print_json(got)
@@ -503,19 +545,20 @@ def review(
     """Post-implementation review: record the outcome and link the incidents on impacted
     CIs opened during the change or soon after."""
     state = cli(ctx)
-    store = state.store()
-    changed, linked = review_change(
-        store,
+    got = changes.review(
+        state.store(),
+        state.caller(),
+        EVERYTHING,
         change_id,
-        outcome,
+        ChangeReview(outcome=outcome, note=note),
         policy_of(state),
-        actor=state.settings.actor,
-        now=now_or(at),
-        note=note,
+        at=now_or(at),
+        words=WORDS,
     )
     if as_json:
-        print_json({"change": changed, "linked_incidents": linked})
+        print_json({"change": got.change, "linked_incidents": got.linked})
         return
     con = console()
     con.print(f"{change_id}: reviewed, outcome {outcome.value}")
-    con.print("linked incidents: " + (", ".join(f"{i.id} ({i.title})" for i in linked) or "none"))
+    linked = ", ".join(f"{i.id} ({i.title})" for i in got.linked)
+    con.print("linked incidents: " + (linked or "none"))

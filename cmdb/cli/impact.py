@@ -1,4 +1,5 @@
-"""``cmdb impact change|incident|spof|availability|cause|recovery``: the impact engine.
+"""``cmdb impact change|incident|spof|availability|cause|recovery``: the impact engine's
+questions, the same use cases as REST and GraphQL (cmdb/app/impact.py).
 
 Registered by the main CLI as ``app.add_typer(impact.impact_app, name="impact")``.
 """
@@ -11,22 +12,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from cmdb.app import impact
+from cmdb.app.impact import Limits
+from cmdb.app.inputs import resolve_visible
+from cmdb.app.scope import Visibility
 from cmdb.domain.errors import InvalidInput
-from cmdb.domain.model import CI
-from cmdb.store.contract import GraphStore
-from cmdb.store.refs import resolve_ci
 from impact.availability import AvailabilityResult
 from impact.cause import CauseResult
 from impact.fetch import DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES, Strategy
-from impact.queries import (
-    Limits,
-    availability_report,
-    cause_report,
-    change_impact,
-    incident_impact,
-    recovery_report,
-    spof_report,
-)
 from impact.recovery import RecoveryPlan
 from impact.report import ImpactReport, ServiceImpact
 from impact.severity import FailureMode
@@ -68,10 +61,8 @@ def _limits(depth: int, max_nodes: int, fetch: str) -> Limits:
     return Limits(max_depth=depth, max_nodes=max_nodes, strategy=strategies[fetch])
 
 
-def _resolve(store: GraphStore, refs: list[str], where: str) -> list[CI]:
-    if not refs:
-        raise InvalidInput("give at least one CI", where=where)
-    return list({c.id: c for c in (resolve_ci(store, r, where=where) for r in refs)}.values())
+# The CLI works on the database itself: it sees everything.
+EVERYTHING = Visibility()
 
 
 def _minutes(m: float | None) -> str:
@@ -167,15 +158,17 @@ def change(
     store = cli(ctx).store()
     t1, t2 = parse_instant(start, where="--start"), parse_instant(end, where="--end")
     assert t1 is not None and t2 is not None
-    report = change_impact(
+    report = impact.change_impact(
         store,
-        _resolve(store, ci, "--ci"),
+        EVERYTHING,
+        impact.resolve_all(store, EVERYTHING, ci, where="--ci", indexed=False),
         t1,
         t2,
         mode=mode,
         as_of=parse_instant(as_of),
         limits=_limits(depth, max_nodes, fetch),
         paths=paths,
+        where_end="--end",
     )
     if as_json:
         print_json(report)
@@ -198,9 +191,10 @@ def incident(
 ) -> None:
     """The CIs are failing now: what is hit, and how long before each SLA breaches?"""
     store = cli(ctx).store()
-    report = incident_impact(
+    report = impact.incident_impact(
         store,
-        _resolve(store, ci, "--ci"),
+        EVERYTHING,
+        impact.resolve_all(store, EVERYTHING, ci, where="--ci", indexed=False),
         mode=mode,
         as_of=parse_instant(as_of),
         limits=_limits(depth, max_nodes, fetch),
@@ -225,9 +219,14 @@ def spof(
     """CIs whose failure alone takes the service down (redundancy and open incidents
     considered)."""
     store = cli(ctx).store()
-    svc = resolve_ci(store, service, where="SERVICE")
-    result = spof_report(
-        store, svc, as_of=parse_instant(as_of), limits=_limits(depth, max_nodes, fetch)
+    svc = resolve_visible(store, EVERYTHING, service, where="SERVICE")
+    result = impact.spof(
+        store,
+        EVERYTHING,
+        svc,
+        as_of=parse_instant(as_of),
+        limits=_limits(depth, max_nodes, fetch),
+        where="SERVICE",
     )
     if as_json:
         print_json(result)
@@ -261,9 +260,14 @@ def availability(
 ) -> None:
     """Expected availability from the components, and the odds of breaching the SLA."""
     store = cli(ctx).store()
-    svc = resolve_ci(store, service, where="SERVICE")
-    result = availability_report(
-        store, svc, as_of=parse_instant(as_of), limits=_limits(depth, max_nodes, fetch)
+    svc = resolve_visible(store, EVERYTHING, service, where="SERVICE")
+    result = impact.availability(
+        store,
+        EVERYTHING,
+        svc,
+        as_of=parse_instant(as_of),
+        limits=_limits(depth, max_nodes, fetch),
+        where="SERVICE",
     )
     if as_json:
         print_json(result)
@@ -306,9 +310,10 @@ def cause(
 ) -> None:
     """Which upstream CI best explains all these affected CIs or services?"""
     store = cli(ctx).store()
-    result = cause_report(
+    result = impact.cause(
         store,
-        _resolve(store, ci, "--ci"),
+        EVERYTHING,
+        impact.resolve_all(store, EVERYTHING, ci, where="--ci", indexed=False),
         as_of=parse_instant(as_of),
         lookback=timedelta(hours=lookback),
         limits=_limits(depth, max_nodes, fetch),
@@ -351,13 +356,15 @@ def recovery(
 ) -> None:
     """What to bring back first for the service, clusters only to quorum."""
     store = cli(ctx).store()
-    svc = resolve_ci(store, service, where="SERVICE")
-    plan = recovery_report(
+    svc = resolve_visible(store, EVERYTHING, service, where="SERVICE")
+    plan = impact.recovery(
         store,
+        EVERYTHING,
         svc,
         as_of=parse_instant(as_of),
         limits=_limits(depth, max_nodes, fetch),
         current=current,
+        where="SERVICE",
     )
     if as_json:
         print_json(plan)

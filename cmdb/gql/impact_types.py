@@ -1,8 +1,8 @@
 """The impact engine's answers as GraphQL types.
 
 Field names match the engine's pydantic models (``impact.report``, ``impact.spof``, ...),
-which the resolvers return as they are; the caller's scope is applied before (see
-:mod:`cmdb.gql.impact_scope`).
+which the resolvers return as they are, already cut to the caller's scope by the use cases
+(:mod:`cmdb.app.impact`).
 """
 
 from __future__ import annotations

@@ -9,27 +9,19 @@ window violations; an incident's impact, urgency and SLA clocks. ``PracticeQuery
 the schedule of changes and every collision to the root. Resolvers receive the stored
 records (pydantic models, already trimmed to the caller's scope by ``scoped_record``; a
 change's linked incidents and an incident's linked changes are trimmed here, to those the
-caller reads); what they compute comes from the REST routers' functions, so both shells
-trim alike.
+caller reads); what they compute comes from the use cases (cmdb/app/changes.py,
+change_schedule.py), so every shell trims alike.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import cast
 
 import strawberry
 from strawberry.types import Info
 
-from cmdb.api.routers.changes import (
-    ScheduleOut,
-    SuggestionOut,
-    collision_report,
-    policy_of,
-    schedule_report,
-    suggest_window,
-)
-from cmdb.api.routers.changes import visible_change as rest_visible_change
+from cmdb.app import change_schedule, changes
 from cmdb.app.scope import readable
 from cmdb.domain.records import (
     ApprovalLevel,
@@ -45,10 +37,10 @@ from cmdb.domain.records import (
 )
 from cmdb.domain.service import Priority
 from cmdb.gql.context import GqlContext
-from cmdb.practice.changes import assess
 from cmdb.practice.incidents import clocks
 from cmdb.practice.lifecycle import allowed_next
-from cmdb.practice.reports import assessment_seen
+from cmdb.practice.risk import Assessment
+from cmdb.practice.scheduling import Suggestion
 
 strawberry.enum(ChangePriority, name="ChangePriority")
 strawberry.enum(ExpectedImpact, name="ExpectedImpact")
@@ -58,7 +50,6 @@ strawberry.enum(ApprovalLevel, name="ApprovalLevel")
 strawberry.enum(Level, name="Level")
 
 PInfo = Info[GqlContext, None]
-MAX_DAYS = 366
 
 
 def _now() -> datetime:
@@ -322,10 +313,9 @@ class ChangePractice:
         vis = await ctx.visibility()
         change_id = _record(self).id
 
-        def work() -> Any:
-            full = rest_visible_change(ctx.store, vis, change_id)
-            result = assess(ctx.store, full, policy_of(ctx.settings), _now())
-            return assessment_seen(vis.ids, result)
+        def work() -> Assessment:
+            # The policy is a file read: off the event loop too.
+            return changes.risk(ctx.store, vis, change_id, changes.policy_of(ctx.settings))
 
         return cast(RiskAssessmentType, await ctx.call(work))
 
@@ -336,7 +326,7 @@ class ChangePractice:
     async def collisions(self, info: PInfo) -> CollisionReportType:
         ctx = info.context
         vis = await ctx.visibility()
-        got = await ctx.call(collision_report, ctx.store, vis, _record(self).id, _now())
+        got = await ctx.call(change_schedule.collisions, ctx.store, vis, _record(self).id)
         return cast(CollisionReportType, got)
 
 
@@ -394,12 +384,17 @@ class PracticeQuery:
         ctx = info.context
         vis = await ctx.visibility()
 
-        def work() -> ScheduleOut:
-            return schedule_report(
-                ctx.store, vis, start=_utc(start), end=_utc(end), days=days, service=service, ci=ci
-            )
-
-        return cast(ChangeScheduleType, await ctx.call(work))
+        got = await ctx.call(
+            change_schedule.schedule,
+            ctx.store,
+            vis,
+            start=start,
+            end=end,
+            days=days,
+            service=service,
+            ci=ci,
+        )
+        return cast(ChangeScheduleType, got)
 
     @strawberry.field(
         description="The earliest window of `minutes` for a change, from `start` (default "
@@ -418,9 +413,10 @@ class PracticeQuery:
         ctx = info.context
         vis = await ctx.visibility()
 
-        def work() -> SuggestionOut:
-            return suggest_window(
-                ctx.store, vis, ctx.settings, str(id), minutes=minutes, start=start, days=days
+        def work() -> Suggestion:
+            policy = changes.policy_of(ctx.settings)
+            return change_schedule.suggest_window(
+                ctx.store, vis, str(id), policy, minutes=minutes, start=start, days=days
             )
 
         return cast(SuggestionType, await ctx.call(work))
@@ -429,5 +425,5 @@ class PracticeQuery:
     async def change_collisions(self, info: PInfo) -> CollisionReportType:
         ctx = info.context
         vis = await ctx.visibility()
-        got = await ctx.call(collision_report, ctx.store, vis, None, _now())
+        got = await ctx.call(change_schedule.collisions, ctx.store, vis)
         return cast(CollisionReportType, got)

@@ -13,13 +13,15 @@ from typing import Annotated, cast
 
 import strawberry
 
+from cmdb.app import impact as impact_app
+from cmdb.app.changes import visible_change
+from cmdb.app.impact import MAX_PATHS
 from cmdb.auth.roles import authority
 from cmdb.domain.errors import AmbiguousReference, InvalidInput, NotFound
 from cmdb.domain.model import CI, LifecycleStatus
 from cmdb.domain.records import ApprovalLevel
 from cmdb.domain.relationships import REGISTRY
 from cmdb.domain.service import ServiceKind
-from cmdb.gql import impact_scope
 from cmdb.gql.context import GqlContext
 from cmdb.gql.impact_types import (
     AvailabilityResultType,
@@ -46,19 +48,9 @@ from cmdb.gql.types import (
 )
 from cmdb.store.contract import CIFilter
 from cmdb.store.refs import resolve_ci
-from impact.queries import (
-    Limits,
-    availability_report,
-    cause_report,
-    change_impact,
-    incident_impact,
-    recovery_report,
-    spof_report,
-)
 from impact.severity import FailureMode
 
 DEFAULT_PAGE = 100
-MAX_PATHS = 10
 MAX_CAUSES = 50
 
 
@@ -305,30 +297,32 @@ class Query(PracticeQuery, ReportsQuery, ProblemsQuery):
         paths: Annotated[int, strawberry.argument(description=f"0..{MAX_PATHS}")] = 3,
     ) -> ImpactReportType:
         ctx = info.context
-        if not 0 <= paths <= MAX_PATHS:
-            raise InvalidInput(f"paths must be between 0 and {MAX_PATHS}", where="paths")
+        vis = await ctx.visibility()
         refs = list(cis or [])
         if change is not None:
-            rec = scoped_record(
-                await ctx.call(ctx.store.get_change, change), await ctx.visibility()
-            )
-            if rec is None:
-                raise NotFound(f"no change {change!r}", where="change")
-            refs += rec.ci_ids
+            rec = await ctx.call(visible_change, ctx.store, vis, change, where="change")
+            # Only the CIs in the caller's view (its answer is about those).
+            refs += vis.keep(rec.ci_ids)
             start = start or rec.planned_start
             end = end or rec.planned_end
         failed = await resolve_refs(ctx, refs, where="cis")
         window = _window(start, end)
         if window is not None:
             got = await ctx.call(
-                change_impact, ctx.store, failed, window[0], window[1], mode=mode,
+                impact_app.change_impact, ctx.store, vis, failed, window[0], window[1], mode=mode,
                 as_of=as_of, paths=paths,
             )  # fmt: skip
         else:
             got = await ctx.call(
-                incident_impact, ctx.store, failed, mode=mode, as_of=as_of, paths=paths
+                impact_app.incident_impact,
+                ctx.store,
+                vis,
+                failed,
+                mode=mode,
+                as_of=as_of,
+                paths=paths,
             )
-        return cast(ImpactReportType, impact_scope.report(await ctx.visibility(), got))
+        return cast(ImpactReportType, got)
 
     @strawberry.field(description="Single points of failure under a service.")
     async def spof(
@@ -336,8 +330,8 @@ class Query(PracticeQuery, ReportsQuery, ProblemsQuery):
     ) -> SpofResultType:
         ctx = info.context
         svc = await resolve_ref(ctx, service, where="service", as_of=as_of)
-        got = await ctx.call(spof_report, ctx.store, svc, as_of=as_of)
-        return cast(SpofResultType, impact_scope.spof(await ctx.visibility(), got))
+        got = await ctx.call(impact_app.spof, ctx.store, await ctx.visibility(), svc, as_of=as_of)
+        return cast(SpofResultType, got)
 
     @strawberry.field(description="Expected availability of a service against its SLA.")
     async def availability(
@@ -345,8 +339,9 @@ class Query(PracticeQuery, ReportsQuery, ProblemsQuery):
     ) -> AvailabilityResultType:
         ctx = info.context
         svc = await resolve_ref(ctx, service, where="service", as_of=as_of)
-        got = await ctx.call(availability_report, ctx.store, svc, as_of=as_of)
-        return cast(AvailabilityResultType, impact_scope.availability(await ctx.visibility(), got))
+        vis = await ctx.visibility()
+        got = await ctx.call(impact_app.availability, ctx.store, vis, svc, as_of=as_of)
+        return cast(AvailabilityResultType, got)
 
     @strawberry.field(description="The order to bring a service's CIs back (cold start, or "
         "with current: the CIs down in open incidents).")  # fmt: skip
@@ -355,8 +350,9 @@ class Query(PracticeQuery, ReportsQuery, ProblemsQuery):
     ) -> RecoveryPlanType:
         ctx = info.context
         svc = await resolve_ref(ctx, service, where="service", as_of=as_of)
-        got = await ctx.call(recovery_report, ctx.store, svc, as_of=as_of, current=current)
-        return cast(RecoveryPlanType, impact_scope.recovery(await ctx.visibility(), got))
+        vis = await ctx.visibility()
+        got = await ctx.call(impact_app.recovery, ctx.store, vis, svc, as_of=as_of, current=current)
+        return cast(RecoveryPlanType, got)
 
     @strawberry.field(description="Likely root causes of failing CIs or services.")
     async def cause(
@@ -374,10 +370,10 @@ class Query(PracticeQuery, ReportsQuery, ProblemsQuery):
             raise InvalidInput("lookbackMinutes must be positive", where="lookbackMinutes")
         affected = await resolve_refs(ctx, cis, where="cis")
         got = await ctx.call(
-            cause_report, ctx.store, affected, as_of=as_of,
-            lookback=timedelta(minutes=lookback_minutes), limits=Limits(), top=top,
+            impact_app.cause, ctx.store, await ctx.visibility(), affected, as_of=as_of,
+            lookback=timedelta(minutes=lookback_minutes), top=top,
         )  # fmt: skip
-        return cast(CauseResultType, impact_scope.cause(await ctx.visibility(), got))
+        return cast(CauseResultType, got)
 
 
 async def _services(ctx: GqlContext) -> list[CI]:

@@ -18,8 +18,8 @@ from typing import Annotated, cast
 import strawberry
 from strawberry.types import Info
 
-from cmdb.api.routers.changes import policy_of
 from cmdb.app import reports
+from cmdb.app.changes import policy_of
 from cmdb.app.reports import (
     DEFAULT_AGENDA_DAYS,
     DEFAULT_HEALTH_ROWS,

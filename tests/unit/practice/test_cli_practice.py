@@ -139,6 +139,13 @@ def test_incident_open_priority_clock(run: Run) -> None:
         (["change", "create", "RFC-2", "--title", "x", "--start", "soon"], ["--start"]),
         (["change", "review", "RFC-1", "--outcome", "failed"], ["cannot go to reviewed"]),
         (["change", "suggest-window", "RFC-3", "--minutes", "30"], ["names no affected CI"]),
+        # The limits a request is held to (cmdb/app/change_schedule.py), named by the option.
+        (["change", "schedule", "--days", "400"], ["--days", "between 1 and 366"]),
+        (
+            ["change", "schedule", "--from", "2026-12-02T00:00Z", "--to", "2026-12-01T00:00Z"],
+            ["--to", "must end after it starts"],
+        ),
+        (["change", "suggest-window", "RFC-1", "--minutes", "20000"], ["--minutes"]),
         (["incident", "show", "INC-9"], ["no incident INC-9"]),
     ],
 )
