@@ -1,5 +1,5 @@
 """``cmdb incident open|list|show|priority|clock|resolve``: incidents, priority and SLA
-clocks.
+clocks; the same use cases as REST and GraphQL (cmdb/app/incidents.py).
 
 Registered by the main CLI as ``app.add_typer(incident.app, name="incident")``.
 """
@@ -11,16 +11,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from cmdb.app import incidents, problems
+from cmdb.app.incident_inputs import NewIncident, NewPriority, Resolution, Words
+from cmdb.app.inputs import validated
 from cmdb.domain.errors import NotFound
 from cmdb.domain.records import Incident, Level
-from cmdb.practice.clocks import ServiceClock, TargetClock
-from cmdb.practice.incidents import clocks, mark, open_incident, reprioritise
-from cmdb.practice.problems import known_errors_for, problems_of_incident
+from cmdb.practice.clocks import TargetClock
 from cmdb.store.contract import GraphStore
-from cmdb.store.refs import resolve_ci
 
 from ._common import CliGroup, JsonOpt, cli, console, print_json
-from .change import AtOpt, now_or, policy_of, when_text
+from .change import EVERYTHING, AtOpt, now_or, policy_of, when_text
 
 app = typer.Typer(
     cls=CliGroup,
@@ -29,6 +29,18 @@ app = typer.Typer(
 )
 
 IdArg = Annotated[str, typer.Argument(help="The incident's reference, e.g. INC-000123.")]
+
+# Errors name the options; a missing incident is the store's answer; --at may be any instant
+# (a replay or a rehearsal on the database itself).
+WORDS = Words(
+    incident_id=None,
+    cis="--ci",
+    indexed=False,
+    ci="--ci",
+    service="--service",
+    urgency="--urgency",
+    future=True,
+)
 
 
 def _show(store: GraphStore, inc: Incident, as_json: bool) -> None:
@@ -55,14 +67,14 @@ def _show(store: GraphStore, inc: Incident, as_json: bool) -> None:
         ("resolved", when_text(inc.resolved_at)),
         ("changes", ", ".join(inc.change_ids)),
     ]
-    linked = problems_of_incident(store, inc.id)
-    rows.append(("problems", ", ".join(f"{p.id} ({p.state.value})" for p in linked)))
+    beside = problems.for_incident(store, EVERYTHING, inc)
+    rows.append(("problems", ", ".join(f"{p.id} ({p.state.value})" for p in beside.problems)))
     for k, v in rows:
         if v:
             t.add_row(k, v)
     con.print(t)
     # What the service desk can try now: the workarounds of known errors on these CIs.
-    known = known_errors_for(store, inc.ci_ids, inc.service_ids)
+    known = beside.known_errors
     if known:
         ke = Table(title="known errors on these CIs", title_justify="left")
         for col in ("problem", "title", "workaround", "root cause"):
@@ -88,16 +100,19 @@ def open_(
     """Record an incident: its impacted services, impact and priority (major or not)."""
     state = cli(ctx)
     store = state.store()
-    inc, _ = open_incident(
-        store,
-        incident_id=incident_id,
-        title=title,
-        cis=[resolve_ci(store, r, where="--ci") for r in ci],
-        urgency=urgency,
-        impact=impact,
-        policy=policy_of(state),
-        actor=state.settings.actor,
-        now=now_or(at),
+    new = validated(
+        NewIncident,
+        {
+            "id": incident_id,
+            "title": title,
+            "cis": ci,
+            "urgency": urgency,
+            "impact": impact,
+            "opened_at": now_or(at),
+        },
+    )
+    inc = incidents.open_incident(
+        store, state.caller(), EVERYTHING, new, policy_of(state), words=WORDS
     )
     _show(store, inc, as_json)
 
@@ -121,8 +136,7 @@ def list_(
 ) -> None:
     """Incidents, by reference (GET /incidents)."""
     store = cli(ctx).store()
-    ci_id = resolve_ci(store, ci, where="--ci").id if ci else None
-    found = sorted(store.list_incidents(ci_id=ci_id, open_only=open_only), key=lambda i: i.id)
+    found = incidents.list_incidents(store, EVERYTHING, ci=ci, open_only=open_only, words=WORDS)
     if as_json:
         print_json(found)
         return
@@ -146,7 +160,7 @@ def list_(
 def show(ctx: typer.Context, incident_id: IdArg, as_json: JsonOpt = False) -> None:
     """One incident."""
     store = cli(ctx).store()
-    _show(store, store.get_incident(incident_id), as_json)
+    _show(store, incidents.get(store, EVERYTHING, incident_id, WORDS), as_json)
 
 
 @app.command("priority")
@@ -160,13 +174,9 @@ def priority(
     """Re-prioritise from a new impact and/or urgency, through the policy's matrix."""
     state = cli(ctx)
     store = state.store()
-    inc = reprioritise(
-        store,
-        incident_id,
-        policy_of(state),
-        actor=state.settings.actor,
-        impact=impact,
-        urgency=urgency,
+    given = NewPriority(impact=impact, urgency=urgency)
+    inc = incidents.prioritise(
+        store, state.caller(), EVERYTHING, incident_id, given, policy_of(state), words=WORDS
     )
     _show(store, inc, as_json)
 
@@ -184,12 +194,8 @@ def resolve(
     """Resolve the incident at --at (or now); --responded records only the response."""
     state = cli(ctx)
     store = state.store()
-    when = now_or(at)
-    inc = (
-        mark(store, incident_id, actor=state.settings.actor, responded_at=when)
-        if responded
-        else mark(store, incident_id, actor=state.settings.actor, resolved_at=when)
-    )
+    given = Resolution(responded_only=responded, at=now_or(at))
+    inc = incidents.resolve(store, state.caller(), EVERYTHING, incident_id, given, words=WORDS)
     _show(store, inc, as_json)
 
 
@@ -217,7 +223,7 @@ def clock(
 ) -> None:
     """Response and resolution clocks per affected service, in its service hours."""
     store = cli(ctx).store()
-    found: list[ServiceClock] = clocks(store, incident_id, now_or(at))
+    found = incidents.clocks(store, EVERYTHING, incident_id, at=now_or(at), words=WORDS).clocks
     if as_json:
         print_json(found)
         return

@@ -3,7 +3,7 @@
 """Mutations for changes and incidents (``Mutation`` inherits ``PracticeMutation``).
 
 Each one needs the edit permission (change managers, the CAB, the change board and admins)
-and runs the same write as its REST route (cmdb/api/routers/changes.py, incidents.py): the
+and runs the same use case as its REST route (cmdb/app/changes.py, incidents.py): the
 same validation, the same scope rules, the same approval levels, the same history rows
 (stamped with the request id).
 """
@@ -15,28 +15,11 @@ from typing import Any, cast
 
 import strawberry
 
-from cmdb.api.routers.changes import (
-    ChangeIn,
-    ChangePatchIn,
-    ReviewIn,
-    TransitionIn,
-    assess_rfc,
-    authority_of,
-    create_rfc,
-    policy_of,
-    review_rfc,
-    transition_rfc,
-    update_rfc,
-)
-from cmdb.api.routers.incidents import (
-    IncidentIn,
-    PriorityIn,
-    ResolveIn,
-    open_for,
-    prioritise_for,
-    resolve_for,
-)
-from cmdb.app.caller import Stamped as _Stamped
+from cmdb.app import changes, incidents
+from cmdb.app.caller import Caller
+from cmdb.app.change_inputs import ChangePatch, ChangeReview, ChangeStep, NewChange
+from cmdb.app.changes import authority_of
+from cmdb.app.incident_inputs import NewIncident, NewPriority, Resolution
 from cmdb.app.inputs import validated
 from cmdb.auth.roles import Permission
 from cmdb.domain.errors import InvalidInput
@@ -50,7 +33,7 @@ from cmdb.domain.records import (
 )
 from cmdb.gql.practice import PInfo
 from cmdb.gql.types import ChangeRecordType, IncidentType
-from cmdb.store.contract import GraphStore
+from cmdb.practice.policy import Policy
 
 
 @strawberry.input(name="CIVersionInput", description="The version a change brings to a CI "
@@ -110,12 +93,19 @@ class ChangeUpdateInput:
     resources: list[str] | None = strawberry.UNSET
 
 
-async def _write(info: PInfo, fn: Any, *args: Any) -> Any:
+async def _policy(info: PInfo) -> Policy:
+    # The policy is a file read: off the event loop.
+    return await info.context.call(changes.policy_of, info.context.settings)
+
+
+async def _use_case(info: PInfo, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """A use case (cmdb/app) that writes, called as the caller (its request id goes into
+    history), with what it may see."""
     ctx = info.context
     principal = ctx.require(Permission.EDIT)
     vis = await ctx.visibility()
-    store = cast(GraphStore, _Stamped(ctx.store, ctx.request_id))
-    return await ctx.call(fn, store, vis, principal.name, *args)
+    caller = Caller(principal, ctx.request_id)
+    return await ctx.call(fn, ctx.store, caller, vis, *args, **kwargs)
 
 
 @strawberry.type
@@ -123,8 +113,8 @@ class PracticeMutation:
     @strawberry.mutation(description="Raise an RFC (a draft).")
     async def create_change(self, info: PInfo, input: ChangeInput) -> ChangeRecordType:
         given = {**vars(input), "ci_versions": _versions(input.ci_versions)}
-        body = validated(ChangeIn, given, where="input")
-        return cast(ChangeRecordType, await _write(info, create_rfc, body))
+        body = validated(NewChange, given, where="input")
+        return cast(ChangeRecordType, await _use_case(info, changes.create, body))
 
     @strawberry.mutation(
         description="Amend an RFC (an emergency change is documented after the fact this "
@@ -140,8 +130,8 @@ class PracticeMutation:
             raise InvalidInput("nothing to change: give at least one field", where="input")
         if "ci_versions" in given:
             given["ci_versions"] = _versions(given["ci_versions"])
-        body = validated(ChangePatchIn, given, where="input")
-        return cast(ChangeRecordType, await _write(info, update_rfc, str(id), body))
+        body = validated(ChangePatch, given, where="input")
+        return cast(ChangeRecordType, await _use_case(info, changes.update, str(id), body))
 
     @strawberry.mutation(
         description="One step of a change's lifecycle (an illegal one names the allowed next "
@@ -160,14 +150,13 @@ class PracticeMutation:
         planned_end: datetime | None = None,
     ) -> ChangeRecordType:
         body = validated(
-            TransitionIn,
+            ChangeStep,
             {"to": to, "note": note, "planned_start": planned_start, "planned_end": planned_end},
         )
         # Deciding the change needs the caller's change authority, which only its role gives.
-        principal = info.context.require(Permission.EDIT)
-        authority = authority_of(principal)
-        policy = policy_of(info.context.settings)
-        got = await _write(info, transition_rfc, str(id), body, authority, policy)
+        authority = authority_of(info.context.require(Permission.EDIT))
+        policy = await _policy(info)
+        got = await _use_case(info, changes.transition, str(id), body, policy, authority=authority)
         return cast(ChangeRecordType, got)
 
     @strawberry.mutation(
@@ -175,9 +164,8 @@ class PracticeMutation:
         "explanation is the change's `assessment` field."
     )
     async def assess_change(self, info: PInfo, id: strawberry.ID) -> ChangeRecordType:
-        policy = policy_of(info.context.settings)
-        got = await _write(info, assess_rfc, str(id), policy)
-        return cast(ChangeRecordType, got.change)
+        changed, _ = await _use_case(info, changes.assess, str(id), await _policy(info))
+        return cast(ChangeRecordType, changed)
 
     @strawberry.mutation(
         description="Post-implementation review: the outcome, and the incidents opened on "
@@ -186,9 +174,8 @@ class PracticeMutation:
     async def review_change(
         self, info: PInfo, id: strawberry.ID, outcome: ChangeOutcome, note: str = ""
     ) -> ChangeRecordType:
-        body = validated(ReviewIn, {"outcome": outcome, "note": note})
-        policy = policy_of(info.context.settings)
-        got = await _write(info, review_rfc, str(id), body, policy)
+        body = validated(ChangeReview, {"outcome": outcome, "note": note})
+        got = await _use_case(info, changes.review, str(id), body, await _policy(info))
         return cast(ChangeRecordType, got.change)
 
     @strawberry.mutation(
@@ -206,7 +193,7 @@ class PracticeMutation:
         opened_at: datetime | None = None,
     ) -> IncidentType:
         body = validated(
-            IncidentIn,
+            NewIncident,
             {
                 "id": str(id),
                 "title": title,
@@ -216,8 +203,8 @@ class PracticeMutation:
                 "opened_at": opened_at,
             },
         )
-        policy = policy_of(info.context.settings)
-        return cast(IncidentType, await _write(info, open_for, body, policy))
+        got = await _use_case(info, incidents.open_incident, body, await _policy(info))
+        return cast(IncidentType, got)
 
     @strawberry.mutation(description="Re-prioritise an incident from a new impact and/or urgency.")
     async def prioritise_incident(
@@ -227,9 +214,10 @@ class PracticeMutation:
         impact: Level | None = None,
         urgency: Level | None = None,
     ) -> IncidentType:
-        body = validated(PriorityIn, {"impact": impact, "urgency": urgency})
-        policy = policy_of(info.context.settings)
-        return cast(IncidentType, await _write(info, prioritise_for, str(id), body, policy))
+        body = validated(NewPriority, {"impact": impact, "urgency": urgency})
+        policy = await _policy(info)
+        got = await _use_case(info, incidents.prioritise, str(id), body, policy)
+        return cast(IncidentType, got)
 
     @strawberry.mutation(
         description="Resolve an incident (stops both clocks), or only record the response."
@@ -241,5 +229,5 @@ class PracticeMutation:
         responded_only: bool = False,
         at: datetime | None = None,
     ) -> IncidentType:
-        body = validated(ResolveIn, {"responded_only": responded_only, "at": at})
-        return cast(IncidentType, await _write(info, resolve_for, str(id), body))
+        body = validated(Resolution, {"responded_only": responded_only, "at": at})
+        return cast(IncidentType, await _use_case(info, incidents.resolve, str(id), body))
