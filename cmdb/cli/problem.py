@@ -1,4 +1,5 @@
-"""``cmdb problem log|list|show|update|transition|link|similar``: problems and known errors.
+"""``cmdb problem log|list|show|update|transition|link|similar``: problems and known
+errors; the same use cases as REST and GraphQL (cmdb/app/problems.py).
 
 Registered by the main CLI as ``app.add_typer(problem.app, name="problem")``.
 """
@@ -10,22 +11,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from cmdb.app import problems
+from cmdb.app.inputs import resolve_visible, validated
+from cmdb.app.problem_inputs import NewProblem, ProblemLinks, ProblemPatch, ProblemStep, Words
 from cmdb.domain.errors import InvalidInput, NotFound
 from cmdb.domain.records import Problem, ProblemState
-from cmdb.practice.problems import (
-    OPEN_STATES,
-    allowed_next,
-    link,
-    log_problem,
-    transition_problem,
-    update_problem,
-)
-from cmdb.practice.similar import similar_problems
+from cmdb.practice.problems import allowed_next
 from cmdb.store.contract import GraphStore
-from cmdb.store.refs import resolve_ci
 
 from ._common import CliGroup, JsonOpt, cli, console, print_json
-from .change import AtOpt, now_or, when_text
+from .change import EVERYTHING, AtOpt, now_or, when_text
 
 app = typer.Typer(
     cls=CliGroup,
@@ -34,6 +29,10 @@ app = typer.Typer(
 )
 
 IdArg = Annotated[str, typer.Argument(help="The problem's reference, e.g. PRB-000042.")]
+
+# Errors name the arguments and options; a missing problem or incident is the store's answer.
+# (An empty update or link is refused here first, naming the options to give.)
+WORDS = Words(problem_id=None, cis="--ci", indexed=False, ci="--ci", incident=None, target="CI")
 
 
 def _name(store: GraphStore, ci_id: str) -> str:
@@ -105,20 +104,21 @@ def log(
     workaround already known it starts as a known error."""
     state = cli(ctx)
     store = state.store()
-    made = log_problem(
-        store,
-        problem_id=problem_id,
-        title=title,
-        cis=[resolve_ci(store, r, where="--ci") for r in ci],
-        actor=state.settings.actor,
-        now=now_or(at),
-        incident_ids=incident,
-        symptoms=symptom,
-        description=description,
-        category=category,
-        root_cause=root_cause,
-        workaround=workaround,
+    new = validated(
+        NewProblem,
+        {
+            "id": problem_id,
+            "title": title,
+            "cis": ci,
+            "incident_ids": incident,
+            "symptoms": symptom,
+            "description": description,
+            "category": category,
+            "root_cause": root_cause,
+            "workaround": workaround,
+        },
     )
+    made = problems.log(store, state.caller(), EVERYTHING, new, at=now_or(at), words=WORDS)
     _show(store, made, as_json)
 
 
@@ -126,7 +126,7 @@ def log(
 def show(ctx: typer.Context, problem_id: IdArg, as_json: JsonOpt = False) -> None:
     """One problem with the states it may go to next."""
     store = cli(ctx).store()
-    _show(store, store.get_problem(problem_id), as_json)
+    _show(store, problems.get(store, EVERYTHING, problem_id, WORDS), as_json)
 
 
 @app.command("list")
@@ -150,16 +150,15 @@ def list_(
 ) -> None:
     """Problems, by reference."""
     store = cli(ctx).store()
-    ci_id = resolve_ci(store, ci, where="--ci").id if ci else None
-    if incident is not None:
-        store.get_incident(incident)  # an unknown incident is a mistake, not an empty list
-    found = [
-        p
-        for p in store.list_problems(ci_id=ci_id)
-        if (not state or p.state in state)
-        and (not known_errors or (p.known and p.state in OPEN_STATES))
-        and (incident is None or incident in p.incident_ids)
-    ]
+    found = problems.list_problems(
+        store,
+        EVERYTHING,
+        ci=ci,
+        states=state,
+        known_error=True if known_errors else None,
+        incident=incident,
+        words=WORDS,
+    )
     if as_json:
         print_json([_dump(p) for p in found])
         return
@@ -190,7 +189,10 @@ def transition_(
     workaround recorded first: `cmdb problem update --workaround ...` does both)."""
     state = cli(ctx)
     store = state.store()
-    moved = transition_problem(store, problem_id, to, actor=state.settings.actor, now=now_or(at))
+    step = ProblemStep(to=to)
+    moved = problems.transition(
+        store, state.caller(), EVERYTHING, problem_id, step, at=now_or(at), words=WORDS
+    )
     _show(store, moved, as_json)
 
 
@@ -215,7 +217,7 @@ def update(
     problem makes it a known error; changed CIs at fault recompute the services affected."""
     state = cli(ctx)
     store = state.store()
-    p = store.get_problem(problem_id)
+    p = problems.get(store, EVERYTHING, problem_id, WORDS)
     scalars = {
         "title": title,
         "description": description,
@@ -227,12 +229,15 @@ def update(
     if symptom:
         fields["symptoms"] = list(dict.fromkeys([*p.symptoms, *symptom]))
     if ci or drop_ci:
-        added = [resolve_ci(store, r, where="--ci").id for r in ci]
-        dropped = {resolve_ci(store, r, where="--drop-ci").id for r in drop_ci}
-        fields["ci_ids"] = [c for c in dict.fromkeys([*p.ci_ids, *added]) if c not in dropped]
+        added = [resolve_visible(store, EVERYTHING, r, where="--ci").id for r in ci]
+        dropped = {resolve_visible(store, EVERYTHING, r, where="--drop-ci").id for r in drop_ci}
+        fields["cis"] = [c for c in dict.fromkeys([*p.ci_ids, *added]) if c not in dropped]
     if not fields:
         raise InvalidInput("nothing to change: give at least one option", where=problem_id)
-    updated = update_problem(store, problem_id, fields, actor=state.settings.actor, now=now_or(at))
+    patch = validated(ProblemPatch, fields)
+    updated = problems.update(
+        store, state.caller(), EVERYTHING, problem_id, patch, at=now_or(at), words=WORDS
+    )
     _show(store, updated, as_json)
 
 
@@ -253,9 +258,8 @@ def link_(
     store = state.store()
     if not incident and not change:
         raise InvalidInput("give --incident, --change or both", where=problem_id)
-    linked = link(
-        store, problem_id, actor=state.settings.actor, incident_ids=incident, change_ids=change
-    )
+    links = validated(ProblemLinks, {"incident_ids": incident, "change_ids": change})
+    linked = problems.link(store, state.caller(), EVERYTHING, problem_id, links, words=WORDS)
     _show(store, linked, as_json)
 
 
@@ -271,8 +275,8 @@ def similar(
 ) -> None:
     """Similar past problems for a CI, best first, with the evidence for each score."""
     store = cli(ctx).store()
-    target = resolve_ci(store, ci, where="CI")
-    found = similar_problems(store, target.id, text=text, limit=limit)
+    got = problems.similar(store, EVERYTHING, ci, text=text, limit=limit, words=WORDS)
+    target, found = got.ci, got.items
     if as_json:
         print_json(found)
         return
