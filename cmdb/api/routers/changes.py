@@ -19,26 +19,16 @@ from starlette.concurrency import run_in_threadpool
 
 from cmdb.api.routers._shared import caller
 from cmdb.app import change_schedule, changes
-from cmdb.app.caller import Caller
 from cmdb.app.change_inputs import ChangePatch, ChangeReview, ChangeStep, NewChange
 from cmdb.app.change_schedule import MAX_DAYS, MAX_MINUTES
-from cmdb.app.changes import authority_of, now, policy_of
-from cmdb.app.scope import Visibility
-from cmdb.auth.roles import Role
-from cmdb.auth.tokens import Principal
-from cmdb.domain.records import ApprovalLevel, Change, ChangeState, ChangeType
+from cmdb.app.changes import authority_of, policy_of
+from cmdb.domain.records import Change, ChangeState, ChangeType
 from cmdb.practice.collisions import Collision
 from cmdb.practice.lifecycle import allowed_next
-from cmdb.practice.policy import Policy
 from cmdb.practice.risk import Assessment
 from cmdb.practice.scheduling import Suggestion
 from cmdb.practice.windows import Violation
-from cmdb.store.contract import GraphStore
 from cmdb.web.deps import Editor, Reader, SettingsDep, Store, Visible
-
-# ``now``, ``policy_of`` and ``authority_of`` are re-exported: the incidents and problems
-# routers and GraphQL's mutations take them from here until they call their use cases.
-__all__ = ["authority_of", "now", "policy_of", "router"]
 
 router = APIRouter(prefix="/changes", tags=["changes"])
 
@@ -328,55 +318,4 @@ def review_change_route(
     during the change or soon after, linked both ways."""
     policy = policy_of(settings)
     got = changes.review(store, caller(principal, request), vis, change_id, body, policy)
-    return ReviewOut(change=change_out(got.change), linked_incidents=[i.id for i in got.linked])
-
-
-# --- until GraphQL's mutations call the use cases themselves --------------------------------
-# The committed cmdb/gql/practice_mutation.py still calls these (store stamped with the
-# request id, the actor's name); they go once it calls cmdb.app.changes.
-
-
-def _as(actor: str) -> Caller:
-    return Caller(Principal(actor, Role.VIEWER))
-
-
-def create_rfc(store: GraphStore, vis: Visibility, actor: str, body: NewChange) -> ChangeOut:
-    return change_out(changes.create(store, _as(actor), vis, body))
-
-
-def update_rfc(
-    store: GraphStore, vis: Visibility, actor: str, change_id: str, body: ChangePatch
-) -> ChangeOut:
-    return change_out(changes.update(store, _as(actor), vis, change_id, body))
-
-
-def transition_rfc(
-    store: GraphStore,
-    vis: Visibility,
-    actor: str,
-    change_id: str,
-    body: ChangeStep,
-    authority: ApprovalLevel,
-    policy: Policy,
-) -> ChangeOut:
-    moved = changes.transition(store, _as(actor), vis, change_id, body, policy, authority=authority)
-    return change_out(moved)
-
-
-def assess_rfc(
-    store: GraphStore, vis: Visibility, actor: str, change_id: str, policy: Policy
-) -> AssessOut:
-    changed, result = changes.assess(store, _as(actor), vis, change_id, policy)
-    return AssessOut(change=change_out(changed), assessment=_assessment_out(result))
-
-
-def review_rfc(
-    store: GraphStore,
-    vis: Visibility,
-    actor: str,
-    change_id: str,
-    body: ChangeReview,
-    policy: Policy,
-) -> ReviewOut:
-    got = changes.review(store, _as(actor), vis, change_id, body, policy)
     return ReviewOut(change=change_out(got.change), linked_incidents=[i.id for i in got.linked])
