@@ -9,8 +9,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from cmdb.app.scope import Visibility
-from cmdb.domain.errors import AmbiguousReference, InvalidInput, NotFound
-from cmdb.domain.identifiers import Identifier
+from cmdb.domain.errors import InvalidInput
 from cmdb.domain.model import CI
 from cmdb.domain.relationships import get_type
 from cmdb.store.contract import CIFilter, GraphStore
@@ -50,31 +49,7 @@ def resolve_visible(store: GraphStore, vis: Visibility, ref: str, *, where: str 
     """
     if vis.unrestricted:
         return resolve_ci(store, ref, where=where)
-    ref = ref.strip()
-    if not ref:
-        raise NotFound("empty CI reference", where=where)
-    if vis.allows(ref):
-        try:
-            return store.get_ci(ref)
-        except NotFound:
-            pass
-    if "=" in ref:
-        ident = Identifier.parse(ref)
-        found = store.find_by_identifier(ident)
-        what = str(ident)
-    else:
-        found = store.list_cis(CIFilter(name=ref), limit=50).items
-        what = f"name {ref!r}"
-    found = [c for c in found if vis.allows(c.id)]
-    if not found:
-        raise NotFound(f"no CI with {what}", where=where)
-    if len(found) > 1:
-        raise AmbiguousReference(
-            f"{len(found)} CIs match {what}; use an id or a unique identifier",
-            [c.label() for c in found],
-            where=where,
-        )
-    return found[0]
+    return resolve_ci(store, ref, where=where, visible=vis.allows)
 
 
 def every_ci(store: GraphStore, flt: CIFilter | None = None) -> Iterator[CI]:
