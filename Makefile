@@ -14,7 +14,7 @@ DEMO_DB := .cmdb/demo.db
 DEMO := COLUMNS=$${COLUMNS:-120} $(CMDB) --db $(DEMO_DB)
 BENCH_ARGS ?= --sizes 10k
 
-.PHONY: install test test-services test-browser lint docs demo serve bench neo4j-up neo4j-down
+.PHONY: install test test-quick test-services test-browser lint docs demo serve bench neo4j-up neo4j-down
 
 install: $(STAMP) $(ASSETS)
 
@@ -66,8 +66,16 @@ test-browser:
 			&& $$SUDO apt-get install -y --no-install-recommends chromium >>build/apt.log 2>&1; } \
 		|| { cat build/apt.log >&2; exit 1; }; }
 
+# Every test, slow trials and fuzzing included, as two pytest runs at once (tests/run_suite.py):
+# the Neo4j tests in one process on the one server it starts and stops (log:
+# build/test-neo4j.log), the rest under pytest-xdist with TEST_WORKERS workers.
+TEST_WORKERS ?= 2
 test: install test-services test-browser
-	$(PY) -m pytest -q
+	$(PY) -m tests.run_suite --workers $(TEST_WORKERS)
+
+# The same without the `slow` and `fuzz` marks (a few minutes): for the edit-test loop.
+test-quick: install test-services
+	$(PY) -m tests.run_suite --quick --workers $(TEST_WORKERS)
 
 # Style, types, and the layering (import-linter contracts in pyproject.toml).
 lint: install

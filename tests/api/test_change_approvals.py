@@ -55,6 +55,7 @@ def decided_by(api: Api, change_id: str) -> tuple[str, str, str | None]:
     return last["state"], last["by"], last["authority"]
 
 
+@pytest.mark.slow
 def test_each_role_decides_what_its_authority_covers(api: Api) -> None:
     """On both stores: the log entry's authority is stored with the change."""
     assessed(api, "RFC-LOW", "vm-app-01", approval="change_manager")

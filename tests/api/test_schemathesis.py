@@ -24,6 +24,8 @@ from cmdb.server.app import API_PREFIX
 from tests.api.conftest import Api
 from tests.api.security import has_graphql, secure_api
 
+pytestmark = pytest.mark.fuzz
+
 EXAMPLES = 15
 GRAPHQL_EXAMPLES = 25
 HYPOTHESIS = settings(

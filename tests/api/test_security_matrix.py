@@ -122,6 +122,7 @@ def test_no_route_takes_get_with_a_writing_method() -> None:
 # -- the matrix -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", GUARDED, ids=lambda c: c.id)
 def test_role_and_scope_matrix(world: World, case: RouteCase) -> None:
     api = world.api
@@ -282,6 +283,7 @@ def _bad_credentials(api: Api) -> dict[str, dict[str, str]]:
     return {k: ({"Authorization": v} if v else {}) for k, v in forged.items()}
 
 
+@pytest.mark.slow
 def test_bad_tokens_get_401_on_every_route(api_http: Api) -> None:
     world = build_world(api_http)
     rec = Recorder(api_http)

@@ -248,6 +248,7 @@ def _json(values: Any) -> bytes:
     return orjson.dumps(values, option=orjson.OPT_SORT_KEYS)
 
 
+@pytest.mark.slow
 def test_rebuild_as_of_every_instant_equals_what_was_seen(store_factory: MakeStore) -> None:
     stats = {"examples": 0, "applied": 0, "refused": 0}
 

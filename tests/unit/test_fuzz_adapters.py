@@ -13,12 +13,16 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from discovery.registry import FORMATS
 
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS = ROOT / "fuzz" / "fuzz_adapters.py"
 SECONDS = 5  # per format; two run at once
 RUNS = 20_000
+
+pytestmark = pytest.mark.fuzz
 
 
 def rss_limit_mb(headroom_mb: int = 2048) -> int:

@@ -244,6 +244,7 @@ def _run(machine: type[Staleness], kind: str, request: pytest.FixtureRequest, si
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
 def test_staleness_never_deletion(kind: str, request: pytest.FixtureRequest) -> None:
     _run(Staleness, kind, request, ITEM_9)

@@ -92,6 +92,7 @@ class Model:
         return True
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
 def test_precedence_and_observation_order(kind: str, request: pytest.FixtureRequest) -> None:
     make = store_maker(kind, request)
@@ -123,6 +124,7 @@ def test_precedence_and_observation_order(kind: str, request: pytest.FixtureRequ
     check()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
 def test_final_value_does_not_depend_on_arrival_order(
     kind: str, request: pytest.FixtureRequest
