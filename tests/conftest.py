@@ -4,7 +4,8 @@ Every test that reaches the one Neo4j server carries the ``neo4j`` mark (a test 
 ``neo4j_server`` or ``neo4j_driver`` by name gets it here; stores reached through
 ``getfixturevalue`` carry it in their params' marks). The marked tests share one server and
 its one database (community edition, wiped per test), so they run in one process, one
-after another: ``make test`` runs them beside an xdist run of the rest (tests/run_suite.py).
+after another: ``make test`` runs them beside an xdist run of the rest (tests/run_suite.py),
+which also takes the tests marked ``neo4j_own_server`` (they start a server of their own).
 A test that reaches the server without the mark, or from an xdist worker, fails instead of
 starting a second server (or, on a shared ``NEO4J_URI``, wiping the database under the
 first).
@@ -13,6 +14,7 @@ first).
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -96,6 +98,28 @@ def neo4j_driver(request: pytest.FixtureRequest) -> Driver:
     _require_neo4j_mark(request)
     driver: Driver = request.getfixturevalue("_neo4j_session_driver")
     return driver
+
+
+@pytest.fixture(autouse=True)
+def _release_fastapi_caches() -> Iterator[None]:
+    """Let each test's app go when the test is done.
+
+    FastAPI memoizes, per callable identity, whether a dependency is a generator or a
+    coroutine, in module-level LRU caches of 4,096 entries each (fastapi.dependencies.models).
+    An API test builds a fresh app over a fresh store, with fresh closures, so those caches
+    held the last hundred or so apps alive: their GraphQL schemas, routers and stores, ~5M
+    objects that every full garbage collection walked and that the interpreter freed at
+    exit. Measured on 182 API tests: 107 s -> 93 s, peak RSS 750 -> 190 MB, exit 27 -> 4 s.
+    Clearing only costs the next app a recomputation; if FastAPI drops or renames the
+    caches, this does nothing.
+    """
+    yield
+    models = sys.modules.get("fastapi.dependencies.models")
+    if models is not None:
+        for value in list(vars(models).values()):
+            clear = getattr(value, "cache_clear", None)  # the functools.lru_cache wrappers
+            if callable(clear):
+                clear()
 
 
 @pytest.hookimpl(hookwrapper=True)

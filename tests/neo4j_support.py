@@ -41,6 +41,13 @@ def prepared(driver: Driver) -> None:
     migrate(driver, "neo4j")
 
 
+# Production's default is 30 s (CMDB_NEO4J_TX_TIMEOUT_S). The tests check what a write
+# leaves, not how fast it is, and they share two cores with the xdist run: with the machine
+# loaded, the 50k two-source trial (two ingests at once on one server) had a write of 500
+# relationships run past 30 s and fail.
+TEST_TX_TIMEOUT_S = 180.0
+
+
 def fresh_store(driver: Driver, clock: Clock) -> Neo4jStore:
     wipe(driver)
-    return Neo4jStore(driver, clock=clock, owns_driver=False)
+    return Neo4jStore(driver, clock=clock, owns_driver=False, tx_timeout_s=TEST_TX_TIMEOUT_S)

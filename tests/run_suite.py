@@ -3,9 +3,11 @@
 The Neo4j tests (the ``neo4j`` mark) share one server holding one database (community
 edition), so they run one after another in one process, which starts that server once and
 stops it at the end; its output goes to ``build/test-neo4j.log`` and is shown when it is
-done. Everything else is parallel-safe and runs meanwhile under pytest-xdist (``-n 2``),
-at a lower CPU priority: the Neo4j run is the longest line of work that cannot be split,
-so spare cycles go to the xdist workers rather than the other way round.
+done. Everything else, a test with a Neo4j server of its own (``neo4j_own_server``)
+included, is parallel-safe and runs meanwhile under pytest-xdist (``-n 2``), a little
+lower in CPU priority: the Neo4j run (Python and the server's JVM taking turns) is the
+longest line of work that cannot be split, so when the two runs contend for the cores it
+goes first, and the xdist workers take what it leaves.
 
 A launcher JVM watches its stdin, a pipe only the Neo4j run's process holds, so a run that
 dies (killed, crashed) does not leave a JVM behind; an interrupted run is stopped through
@@ -25,6 +27,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -32,7 +35,11 @@ ROOT = Path(__file__).resolve().parents[1]
 NEO4J_LOG = ROOT / "build" / "test-neo4j.log"
 QUICK = "not slow and not fuzz"
 # The xdist workers yield to the Neo4j run (and its server) when the cores are contended.
-NICENESS = 10
+# Mild: on a machine shared with other work, a larger value starves the workers (at 10,
+# beside other processes at 0, they got a tenth of a core each and ended long after).
+NICENESS = 5
+SHARED = "neo4j and not neo4j_own_server"
+REST = "not neo4j or neo4j_own_server"
 STOP_GRACE_S = 60.0
 # Not "deselected": each run deselects the other's tests.
 _COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)\b")
@@ -96,6 +103,11 @@ def _relay(process: subprocess.Popen[bytes]) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
+def _note_end(process: subprocess.Popen[bytes], ended: dict[str, float], name: str) -> None:
+    process.wait()
+    ended[name] = time.monotonic()
+
+
 def _terminated(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # so that both runs are stopped as on Ctrl-C
 
@@ -117,18 +129,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"== Neo4j tests: one process, in the background (progress: {NEO4J_LOG})", flush=True)
     with NEO4J_LOG.open("wb") as log:
         neo4j = subprocess.Popen(
-            _pytest(_marks("neo4j", args.quick), "neo4j", args.pytest_args),
+            _pytest(_marks(f"({SHARED})", args.quick), "neo4j", args.pytest_args),
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+    # When each run ended, for the summary: which of the two was the long one.
+    ended: dict[str, float] = {}
+    threading.Thread(
+        target=_note_end, args=(neo4j, ended, "neo4j"), name="neo4j-run-watch", daemon=True
+    ).start()
     rest: subprocess.Popen[bytes] | None = None
     try:
         print(f"== The other tests: pytest-xdist, -n {args.workers}", flush=True)
         rest = subprocess.Popen(
             _pytest(
-                _marks("not neo4j", args.quick), "rest", ["-n", args.workers, *args.pytest_args]
+                _marks(f"({REST})", args.quick), "rest", ["-n", args.workers, *args.pytest_args]
             ),
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
@@ -138,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         rest_text = _relay(rest)
         rest_code = rest.wait()
+        ended["rest"] = time.monotonic()
         neo4j_code = neo4j.wait()
     except BaseException:
         for process in (rest, neo4j):
@@ -153,8 +171,11 @@ def main(argv: list[str] | None = None) -> int:
         for key, value in counts.items():
             total[key] = total.get(key, 0) + value
     summary = ", ".join(f"{value} {key}" for key, value in sorted(total.items()))
+    took = {name: at - started for name, at in ended.items()}
     print(
-        f"\n== Both runs: {summary or 'no summary line found'} in {time.monotonic() - started:.0f}s"
+        f"\n== Both runs: {summary or 'no summary line found'} in "
+        f"{time.monotonic() - started:.0f}s (Neo4j run {took.get('neo4j', 0):.0f}s, "
+        f"the other {took['rest']:.0f}s)"
     )
     codes = [code for code in (rest_code, neo4j_code) if code != NO_TESTS] or [NO_TESTS]
     return max(codes)

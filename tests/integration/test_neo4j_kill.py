@@ -22,7 +22,9 @@ from cmdb.store.neo4j.store import Neo4jStore
 from devsupport.neo4j_local import Neo4jServer, start_local
 from tests.neo4j_support import ROOT
 
-pytestmark = [pytest.mark.neo4j, pytest.mark.slow]
+# neo4j_own_server: it kills and restarts a server of its own, not the shared one, so it
+# runs beside the Neo4j tests (tests/run_suite.py).
+pytestmark = [pytest.mark.neo4j, pytest.mark.neo4j_own_server, pytest.mark.slow]
 
 PER_BATCH = 3000
 
