@@ -145,7 +145,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== The other tests: pytest-xdist, -n {args.workers}", flush=True)
         rest = subprocess.Popen(
             _pytest(
-                _marks(f"({REST})", args.quick), "rest", ["-n", args.workers, *args.pytest_args]
+                _marks(f"({REST})", args.quick),
+                "rest",
+                # Two tests at a time: xdist's default first hands each worker a quarter
+                # of its share in one block, which put every slow trial (sorted first by
+                # tests/conftest.py) on one worker, the fuzzing last of them.
+                ["-n", args.workers, "--maxschedchunk", "2", *args.pytest_args],
             ),
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
