@@ -20,6 +20,7 @@ from cmdb.domain.identifiers import Identifier
 from cmdb.domain.model import CI, Criticality, LifecycleStatus, Redundancy, Relationship
 from cmdb.domain.records import DiscoveryRun
 from cmdb.domain.service import SLA, Agreement, PortfolioState, ServiceDetails, ServiceKind
+from cmdb.practice.agreements import ServiceAgreements
 from cmdb.store.contract import Counts, Direction
 from discovery.reconcile.report import RunReport
 
@@ -208,6 +209,10 @@ class ServiceOut(BaseModel):
     customers: list[str]
     sla: SLAOut | None = None
     agreements: list[Agreement] = Field(default_factory=list)
+
+
+class ServiceAgreementsOut(ServiceAgreements):
+    """A service's SLA and every agreement it rests on, each checked against it."""
 
 
 class ServicePageOut(BaseModel):

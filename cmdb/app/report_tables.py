@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from cmdb.app.reports import Report
+from cmdb.practice.agreements import AgreementFinding
 from cmdb.practice.health import HealthReport
 from cmdb.practice.reports.agenda import CabAgenda
 from cmdb.practice.reports.base import Count
@@ -141,6 +142,7 @@ def health_table(r: HealthReport) -> Table:
         ["stale_total", "", "", str(r.stale_total), ""],
         ["orphans_total", "", "", str(r.orphans_total), ""],
         ["duplicate_groups", "", "", str(r.duplicate_groups), ""],
+        ["agreement_gaps_total", "", "", str(r.agreement_gaps_total), ""],
     ]
     for c in r.by_class:
         gaps = ", ".join(f"{g.field} {g.missing}" for g in c.missing)
@@ -165,6 +167,16 @@ def health_table(r: HealthReport) -> Table:
     for g in r.duplicates:
         for ref in g.cis:
             rows.append([f"duplicate_{g.reason}", ref.id, ref.name, ref.ci_class, g.key])
+    rows += [
+        [
+            "agreement_gap",
+            f.ci.id,
+            f"{f.agreement.name} ({f.agreement.kind})",
+            f.sla,
+            f"{'; '.join(g.text for g in f.gaps)}; path: {f.path.text}",
+        ]
+        for f in r.agreement_gaps
+    ]
     return COUNT_HEADER, rows
 
 
@@ -183,7 +195,13 @@ AGENDA_HEADER = [
     "services",
     "collisions",
     "violations",
+    "agreement_gaps",
 ]
+
+
+def _gap_line(f: AgreementFinding) -> str:
+    """One agreement gap in a cell: whose SLA, which agreement, every figure it misses."""
+    return f"{f.service.name}: {f.agreement.name} ({', '.join(g.text for g in f.gaps)})"
 
 
 def agenda_table(r: CabAgenda) -> Table:
@@ -207,6 +225,7 @@ def agenda_table(r: CabAgenda) -> Table:
                     f"{c.kind} with {c.b if c.a == item.id else c.a}" for c in item.collisions
                 ),
                 "; ".join(f"{v.kind}: {v.service}" for v in item.violations),
+                "; ".join(_gap_line(f) for f in item.agreement_gaps),
             ]
         )
     return AGENDA_HEADER, rows

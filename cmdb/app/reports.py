@@ -16,9 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from cmdb.app import agreements
 from cmdb.app.inputs import every_ci, instant
 from cmdb.app.scope import Visibility, readable, seen
 from cmdb.domain.errors import InvalidInput, NotFound
+from cmdb.domain.model import CI
 from cmdb.domain.records import Change, Incident
 from cmdb.domain.service import SLA
 from cmdb.practice.health import HealthBuilder, HealthReport
@@ -161,10 +163,13 @@ def health(
     store: GraphStore, vis: Visibility, now: datetime, *, limit: int = DEFAULT_HEALTH_ROWS
 ) -> HealthReport:
     builder = HealthBuilder(_connected_ids(store), limit=limit)
+    services: list[CI] = []
     for ci in every_ci(store):
         if vis.allows(ci.id):
             builder.add(ci)
-    return builder.finish(now)
+            if ci.service is not None:
+                services.append(ci)
+    return builder.finish(now, agreements.findings(store, vis, services=services))
 
 
 def cab_agenda(

@@ -1,5 +1,5 @@
 """``cmdb report ...``: status accounting (changes, incidents, problems, CIs, CMDB health,
-CAB agenda)
+CAB agenda, agreement gaps)
 as rich tables, ``--json`` or ``--csv``.
 
 Registered by the main CLI as ``app.add_typer(report.app, name="report")``.
@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from cmdb.app import reports
@@ -18,6 +19,7 @@ from cmdb.app.report_tables import table, to_csv
 from cmdb.app.reports import DEFAULT_TOP, MAX_AGENDA_DAYS, MAX_TOP, Report
 from cmdb.app.scope import Visibility
 from cmdb.domain.errors import InvalidInput
+from cmdb.practice.agreements import AgreementFinding, ServiceAgreements
 from cmdb.practice.policy import load_policy
 from cmdb.practice.reports.agenda import CabAgenda
 
@@ -26,8 +28,8 @@ from ._common import CliGroup, JsonOpt, cli, console, parse_instant, print_json
 app = typer.Typer(
     cls=CliGroup,
     no_args_is_help=True,
-    help="Reports: changes, incidents, problems, CIs, CMDB health, the CAB agenda"
-    " (tables, JSON, CSV).",
+    help="Reports: changes, incidents, problems, CIs, CMDB health, the CAB agenda,"
+    " agreement gaps (tables, JSON, CSV).",
 )
 
 FromOpt = Annotated[
@@ -141,7 +143,8 @@ def health(
     as_json: JsonOpt = False,
     as_csv: CsvOpt = False,
 ) -> None:
-    """CMDB health: required fields per class, stale CIs, orphans, suspected duplicates."""
+    """CMDB health: required fields per class, stale CIs, orphans, suspected duplicates,
+    agreements weaker than the SLAs resting on them."""
     report = reports.health(cli(ctx).store(), ALL, _now(at), limit=limit)
     _emit(report, as_json, as_csv, "CMDB health")
 
@@ -190,7 +193,16 @@ def _show_agenda(agenda: CabAgenda) -> None:
         ("emergency changes to review", agenda.review),
     ):
         t = Table(title=f"{title}: {len(items)}", title_justify="left")
-        for col in ("RFC", "window", "risk", "approval", "services hit", "collisions", "windows"):
+        for col in (
+            "RFC",
+            "window",
+            "risk",
+            "approval",
+            "services hit",
+            "collisions",
+            "windows",
+            "agreement gaps",
+        ):
             t.add_column(col, overflow="fold")
         for i in items:
             t.add_row(
@@ -203,5 +215,82 @@ def _show_agenda(agenda: CabAgenda) -> None:
                     f"{c.kind} with {c.b if c.a == i.id else c.a}: {c.detail}" for c in i.collisions
                 ),
                 "\n".join(f"{v.kind}: {v.service}" for v in i.violations),
+                "\n".join(_gap_cell(f) for f in i.agreement_gaps),
             )
         con.print(t)
+
+
+def _gap_cell(f: AgreementFinding) -> str:
+    return f"{f.service.name}: {f.agreement.name} ({', '.join(g.text for g in f.gaps)})"
+
+
+@app.command("agreements")
+def agreements(
+    ctx: typer.Context,
+    service: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[SERVICE]",
+            help="One service: every agreement it rests on, held up or not (default: the"
+            " gaps under every service with an SLA).",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Agreements that do not hold an SLA up: an OLA or supplier contract on anything the
+    service rests on (through the impact relationships) that promises less availability,
+    or slower response or resolution for a priority, than the SLA. Each with the path from
+    the service to the CI it covers and both figures."""
+    from cmdb.app import agreements as use_case
+    from cmdb.app.inputs import resolve_visible
+
+    store = cli(ctx).store()
+    if service is None:
+        found = use_case.findings(store, ALL)
+        if as_json:
+            print_json(found)
+            return
+        _show_findings(found)
+        return
+    svc = resolve_visible(store, ALL, service, where="SERVICE")
+    checked = use_case.service_agreements(store, ALL, svc)
+    if as_json:
+        print_json(checked)
+        return
+    _show_service_agreements(checked)
+
+
+def _show_findings(found: list[AgreementFinding]) -> None:
+    t = Table(
+        title=f"agreements weaker than the SLA above them: {len(found)}", title_justify="left"
+    )
+    for col in ("SLA", "agreement", "misses", "path"):
+        t.add_column(col, overflow="fold")
+    for f in found:
+        t.add_row(
+            escape(f.sla),
+            escape(f"{f.agreement.name} ({f.agreement.kind}, {f.agreement.party})"),
+            "\n".join(g.text for g in f.gaps),
+            escape(f.path.text),
+        )
+    console().print(t)
+
+
+def _show_service_agreements(c: ServiceAgreements) -> None:
+    sla = c.sla or "no SLA: nothing to compare"
+    title = escape(f"agreements under {c.service.name} ({sla}): {c.findings} do not hold it up")
+    t = Table(title=title, title_justify="left")
+    for col in ("agreement", "holds", "misses", "path"):
+        t.add_column(col, overflow="fold")
+    for a in c.agreements:
+        holds = "yes" if not a.gaps else f"behind {a.shielded_by}" if a.shielded_by else "NO"
+        t.add_row(
+            escape(f"{a.agreement.name} ({a.agreement.kind}, {a.agreement.party})"),
+            escape(holds),
+            "\n".join(g.text for g in a.gaps),
+            escape(a.path.text),
+        )
+    con = console()
+    con.print(t)
+    if c.truncated:
+        con.print("the walk hit its depth or node cap: agreements further down were not seen")

@@ -5,7 +5,9 @@
 * **stale** CIs: a discovery source marked its sighting stale (it stopped seeing the CI);
 * **orphans**: CIs with no active relationship at all;
 * **suspected duplicates**: the same normalised name within a class, or the same
-  identifier of a kind that may repeat (:data:`DUPLICATE_KINDS`) on several CIs.
+  identifier of a kind that may repeat (:data:`DUPLICATE_KINDS`) on several CIs;
+* **agreement gaps**: an OLA or supplier contract below a service that promises less than
+  the service's SLA (cmdb/practice/agreements.py finds them; the caller hands them in).
 
 Withdrawn and disposed CIs are counted (``retired``) but not judged: they are kept for
 audit and lose their relationships by design.
@@ -16,7 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -26,6 +28,7 @@ from cmdb.domain.classes import lineage
 from cmdb.domain.identifiers import IdentifierKind
 from cmdb.domain.model import CI, RETIRED_STATUSES
 from cmdb.domain.service import ServiceKind
+from cmdb.practice.agreements import AgreementFinding
 
 # What each class must record (domain.md: identity, class, status and name always; an
 # owner, a location, an environment, a version where they mean something). Looked up by
@@ -146,6 +149,9 @@ class HealthReport(BaseModel):
     orphans: list[OrphanCI]
     duplicate_groups: int
     duplicates: list[DuplicateGroup]
+    # Weaker agreements below stronger SLAs, with the path and both figures.
+    agreement_gaps_total: int = 0
+    agreement_gaps: list[AgreementFinding] = []
     limit: int  # most rows kept per list (totals count every one)
 
 
@@ -219,7 +225,7 @@ class HealthBuilder:
             if ident.kind in DUPLICATE_KINDS:
                 self._by_ident.setdefault(str(ident), []).append(ref)
 
-    def finish(self, now: datetime) -> HealthReport:
+    def finish(self, now: datetime, agreements: Sequence[AgreementFinding] = ()) -> HealthReport:
         groups = [
             DuplicateGroup(reason="name", key=f"{cls}: {name}", cis=refs)
             for (cls, name), refs in self._by_name.items()
@@ -257,14 +263,21 @@ class HealthBuilder:
             orphans=self.orphans,
             duplicate_groups=len(groups),
             duplicates=groups[: self.limit],
+            agreement_gaps_total=len(agreements),
+            agreement_gaps=list(agreements[: self.limit]),
             limit=self.limit,
         )
 
 
 def health_report(
-    cis: Iterable[CI], connected: Iterable[str], now: datetime, *, limit: int = 1000
+    cis: Iterable[CI],
+    connected: Iterable[str],
+    now: datetime,
+    *,
+    limit: int = 1000,
+    agreements: Sequence[AgreementFinding] = (),
 ) -> HealthReport:
     builder = HealthBuilder(connected, limit=limit)
     for ci in cis:
         builder.add(ci)
-    return builder.finish(now)
+    return builder.finish(now, agreements)

@@ -1,13 +1,22 @@
 """``/services`` and ``/slas``: the Service CIs with their portfolio details, customers
-and service level agreements."""
+and service level agreements, and the agreements each service rests on checked against
+its SLA."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from cmdb.api.models import ServiceOut, ServicePageOut, ServiceSLAOut, SLAListOut, SLAOut
+from cmdb.api.models import (
+    ServiceAgreementsOut,
+    ServiceOut,
+    ServicePageOut,
+    ServiceSLAOut,
+    SLAListOut,
+    SLAOut,
+)
 from cmdb.api.pagination import Cursor, Limit, filtered_page
 from cmdb.api.routers._shared import AsOf, every_ci, instant, resolve_visible
+from cmdb.app import agreements
 from cmdb.app.scope import Visibility
 from cmdb.domain.classes import is_a
 from cmdb.domain.errors import NotFound
@@ -76,6 +85,24 @@ def get_service_sla(ref: str, _: Reader, store: Store, vis: Visible, as_of: AsOf
     if ci.service is None or ci.service.sla is None:
         raise NotFound(f"the service {ci.name!r} has no SLA", where="sla")
     return ci.service.sla
+
+
+@router.get(
+    "/services/{ref}/agreements",
+    operation_id="getServiceAgreements",
+    response_model=ServiceAgreementsOut,
+)
+def get_service_agreements(
+    ref: str, _: Reader, store: Store, vis: Visible, as_of: AsOf = None
+) -> ServiceAgreementsOut:
+    """Agreements that hold the SLA up: the service's own OLAs and supplier contracts and
+    those of everything it rests on (through the impact relationships), each with the path
+    from the service, and every SLA target it misses with both figures (availability, and
+    response and resolution per priority). An agreement behind a redundant cluster is
+    listed with the cluster that shields it; its gaps are no finding."""
+    ci = _service(store, vis, ref, as_of)
+    got = agreements.service_agreements(store, vis, ci, as_of=instant(as_of))
+    return ServiceAgreementsOut.model_validate(got.model_dump())
 
 
 @router.get("/slas", operation_id="listSlas", response_model=SLAListOut)

@@ -1,6 +1,6 @@
 """The CAB agenda: the changes a meeting decides, those scheduled in its period, and
-emergency changes awaiting review, each with its risk, impacted services, collisions and
-window violations."""
+emergency changes awaiting review, each with its risk, impacted services, collisions,
+window violations, and the agreement gaps under the services it touches."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from cmdb.domain.errors import InvalidInput
 from cmdb.domain.records import Change, ChangeState
+from cmdb.practice.agreements import AgreementFinding, agreement_findings
 from cmdb.practice.changes import window_of
 from cmdb.practice.collisions import Collision
 from cmdb.practice.lifecycle import OPEN_STATES
@@ -52,6 +53,9 @@ class AgendaItem(BaseModel):
     services: list[ServiceHit]
     collisions: list[Collision]
     violations: list[Violation]
+    # The services it touches whose SLA rests on a weaker OLA or supplier contract: the
+    # board weighs a change there knowing the SLA is not held up underneath.
+    agreement_gaps: list[AgreementFinding] = []
 
 
 class CabAgenda(BaseModel):
@@ -106,6 +110,7 @@ def cab_agenda(
     live = [c for c in changes if c.state in OPEN_STATES]
     inside = {c.id for c in changes if wholly_inside(scope, c)}
     out: dict[AgendaSection, list[AgendaItem]] = {"decide": [], "scheduled": [], "review": []}
+    touched: dict[str, list[str]] = {}  # agenda item -> the services its CIs are under
     for section, ch in agenda_sections(changes, start, end):
         report = planner.impact(ch.ci_ids, window_of(ch, now))
         sites = sites_of(store, [planner.ci(c) for c in ch.ci_ids])
@@ -117,6 +122,7 @@ def cab_agenda(
             if s.severity != "up" and (scope is None or s.id in scope)
         ]
         others = live if ch in live else [ch, *live]
+        touched[ch.id] = [s.id for s in (report.services if report else [])]
         out[section].append(
             AgendaItem(
                 section=section,
@@ -146,6 +152,9 @@ def cab_agenda(
                 ],
             )
         )
+    _add_agreement_gaps(
+        store, planner, [i for items in out.values() for i in items], touched, scope
+    )
     return CabAgenda(
         generated_at=now,
         start=start,
@@ -154,3 +163,25 @@ def cab_agenda(
         scheduled=out["scheduled"],
         review=out["review"],
     )
+
+
+def _add_agreement_gaps(
+    store: GraphStore,
+    planner: Planner,
+    items: Sequence[AgendaItem],
+    touched: dict[str, list[str]],
+    scope: Scope,
+) -> None:
+    """Each item gets the agreement findings of the services it touches (one walk for
+    every service on the agenda); a scoped caller only those whose path it sees."""
+    ids = sorted({s for i in items for s in touched.get(i.id, [])})
+    if not ids:
+        return
+    found = agreement_findings(store, [planner.ci(s) for s in ids])
+    if scope is not None:
+        found = [f for f in found if all(c in scope for c in f.path.ci_ids)]
+    by_service: dict[str, list[AgreementFinding]] = {}
+    for f in found:
+        by_service.setdefault(f.service.id, []).append(f)
+    for item in items:
+        item.agreement_gaps = [f for s in touched.get(item.id, []) for f in by_service.get(s, [])]
