@@ -6,28 +6,21 @@ PY := $(VENV)/bin/python
 CMDB := $(VENV)/bin/cmdb
 # Reinstall only when pyproject.toml changes: repeated runs cost nothing.
 STAMP := $(VENV)/.installed-stamp
-# Browser libraries (GraphiQL, Cytoscape) come from npm at build time and are served by
-# the app as static files: nothing loads from a CDN at run time.
-VENDOR := cmdb/web/static/vendor
-ASSETS := $(VENDOR)/.assets-stamp
+# Browser libraries (GraphiQL, Cytoscape, Swagger UI, ReDoc) come from npm and are served by
+# the app as static files: nothing loads from a CDN at run time. The built files are
+# committed (cmdb/web/static/vendor, package data), so a machine without npm runs the demo;
+# `assets` refreshes them with npm only when ui/package-lock.json changed since they were
+# built (devsupport/ui_assets.py compares the lock's digest, not file times).
 DEMO_DB := .cmdb/demo.db
 DEMO := COLUMNS=$${COLUMNS:-120} $(CMDB) --db $(DEMO_DB)
 BENCH_ARGS ?= --sizes 10k
 
-.PHONY: install test test-quick test-services test-browser lint docs demo serve bench neo4j-up neo4j-down
+.PHONY: install assets test test-quick test-services test-browser lint docs demo serve bench neo4j-up neo4j-down
 
-install: $(STAMP) $(ASSETS)
+install: $(STAMP) assets
 
-$(ASSETS): ui/package.json ui/package-lock.json
-	@echo "installing the browser assets from npm into $(VENDOR) (log: ui/npm.log)"
-	@npm ci --prefix ui --no-audit --no-fund >ui/npm.log 2>&1 || { cat ui/npm.log >&2; exit 1; }
-	@mkdir -p $(VENDOR)
-	@cp ui/node_modules/react/umd/react.production.min.js \
-		ui/node_modules/react-dom/umd/react-dom.production.min.js \
-		ui/node_modules/cytoscape/dist/cytoscape.min.js $(VENDOR)/
-	@cp ui/node_modules/graphiql/dist/index.umd.js $(VENDOR)/graphiql.min.js
-	@cp ui/node_modules/graphiql/dist/style.css $(VENDOR)/graphiql.min.css
-	@touch $@
+assets:
+	@$(PYTHON) -m devsupport.ui_assets
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

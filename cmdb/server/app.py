@@ -17,6 +17,7 @@ from cmdb.gql.router import mount_graphql
 from cmdb.store.contract import GraphStore
 from cmdb.store.factory import open_store
 from cmdb.web import errors, logredact
+from cmdb.web.docs import mount_docs
 from cmdb.web.jsondepth import JsonDepthMiddleware
 from cmdb.web.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from cmdb.web.ratelimit import RateLimitMiddleware, RateLimits
@@ -71,7 +72,8 @@ def create_app(
         lifespan=lifespan,
         default_response_class=OrjsonResponse,
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url="/docs",
+        # /docs and /redoc come from cmdb.web.docs, on local assets (FastAPI's use a CDN).
+        docs_url=None,
         redoc_url=None,
     )
     app.state.settings = settings
@@ -101,6 +103,7 @@ def create_app(
 
 
 def _mount_extras(app: FastAPI, settings: Settings) -> None:
-    """The GraphQL API and the impact map page (their modules own their routes)."""
+    """The GraphQL API, the web pages and the API docs (their modules own their routes)."""
     mount_graphql(app, settings)
     mount_ui(app)
+    mount_docs(app, f"{API_PREFIX}/openapi.json", title=app.title)

@@ -19,6 +19,7 @@ from cmdb.api.routers import (
     reports,
     runs,
     services,
+    status,
 )
 from cmdb.api.routers import impact as impact_routes
 
@@ -28,4 +29,5 @@ ROUTERS.append(impact_routes.router)
 ROUTERS += [changes.router, incidents.router]
 ROUTERS.append(problems.router)
 ROUTERS.append(reports.router)
+ROUTERS.append(status.router)
 ROUTERS.append(auth_routes.router)
