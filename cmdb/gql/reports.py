@@ -31,6 +31,7 @@ from cmdb.app.reports import (
 )
 from cmdb.app.scope import Visibility
 from cmdb.auth.roles import Permission
+from cmdb.gql.agreements import AgreementFindingType
 from cmdb.gql.context import GqlContext
 from cmdb.gql.practice import CollisionType, ViolationType
 from cmdb.practice.reports.agenda import CabAgenda
@@ -261,6 +262,10 @@ class HealthReportType:
     orphans: list[OrphanCIType]
     duplicate_groups: int
     duplicates: list[DuplicateGroupType]
+    agreement_gaps_total: int = strawberry.field(
+        description="OLAs and supplier contracts weaker than an SLA resting on them"
+    )
+    agreement_gaps: list[AgreementFindingType]
     limit: int = strawberry.field(description="most rows kept per list (totals count all)")
 
 
@@ -292,6 +297,9 @@ class AgendaItemType:
     services: list[ServiceHitType]
     collisions: list[CollisionType]
     violations: list[ViolationType]
+    agreement_gaps: list[AgreementFindingType] = strawberry.field(
+        description="agreements weaker than the SLA of a service the change touches"
+    )
 
 
 @strawberry.type(name="CabAgenda", description="What a change advisory board meeting covers.")
@@ -382,7 +390,8 @@ class ReportsQuery:
 
     @strawberry.field(
         description="CMDB health: completeness of the required fields per class, stale CIs, "
-        "orphans (no active relationship), suspected duplicates."
+        "orphans (no active relationship), suspected duplicates, agreements weaker than the "
+        "SLAs resting on them."
     )
     async def cmdb_health(
         self,

@@ -27,6 +27,7 @@ from cmdb.domain.model import CI, Criticality, LifecycleStatus, RelationshipStat
 from cmdb.domain.records import ChangeState, ChangeType, IncidentState
 from cmdb.domain.relationships import REGISTRY, ImpactFlow, RelationshipType
 from cmdb.domain.service import AgreementKind, PortfolioState, Priority, ServiceKind
+from cmdb.gql.agreements import ServiceAgreementsType, service_agreement_check
 from cmdb.gql.context import GqlContext
 from cmdb.gql.loaders import Hop
 from cmdb.gql.practice import ChangePractice, IncidentPractice
@@ -485,6 +486,15 @@ class ServiceType(CIType):
     def sla(self) -> SLAType | None:
         assert self.ci.service is not None
         return cast(SLAType | None, self.ci.service.sla)
+
+    @strawberry.field(
+        description="Agreements that hold the SLA up: the service's own OLAs and supplier "
+        "contracts and those of everything it rests on (through the impact relationships), "
+        "each with the path from the service and every SLA target it misses, both figures "
+        "given (availability; response and resolution per priority)."
+    )
+    async def agreement_check(self, info: GInfo) -> ServiceAgreementsType:
+        return await service_agreement_check(info.context, self.ci, self.at)
 
 
 @strawberry.type(name="Cluster", description="A cluster: up while enough members are up.")

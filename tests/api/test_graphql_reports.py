@@ -17,6 +17,11 @@ from tests.api.test_incidents_api import OPENED, iso
 COUNT = "{ key name count }"
 # Every count of each report (instants and ages are left out: each shell reads the clock
 # at its own moment).
+GAP = (
+    "service { id name ciClass } sla agreement { kind name party } ci { id name ciClass }"
+    " path { ciIds names phrases text }"
+    " gaps { target priority unit slaValue agreementValue text }"
+)
 QUERY = f"""query($from: DateTime, $to: DateTime) {{
   changeReport(from: $from, to: $to) {{
     total byState {COUNT} byType {COUNT} byPriority {COUNT} byCi {COUNT} byService {COUNT}
@@ -43,10 +48,12 @@ QUERY = f"""query($from: DateTime, $to: DateTime) {{
     staleTotal stale {{ id staleSources allStale }}
     orphansTotal orphans {{ id status }}
     duplicateGroups duplicates {{ reason key cis {{ id name ciClass }} }}
+    agreementGapsTotal agreementGaps {{ service {{ name }} agreement {{ name }} gaps {{ text }} }}
     limit
   }}
 }}"""
-AGENDA = """query($from: DateTime, $to: DateTime) {
+AGENDA = (
+    """query($from: DateTime, $to: DateTime) {
   cabAgenda(from: $from, to: $to) {
     decide { ...Item } scheduled { ...Item } review { ...Item }
   }
@@ -55,7 +62,11 @@ fragment Item on AgendaItem {
   section id title type state priority requester riskClass approval rule score why
   recordedRisk services { id name kind severity }
   collisions { a b kind subjects detail } violations { changeId kind serviceId service }
+  agreementGaps { """
+    + GAP
+    + """ }
 }"""
+)
 REST = {
     "changeReport": "changes",
     "incidentReport": "incidents",
@@ -146,6 +157,20 @@ def test_the_reports_answer_what_rest_answers(api: Api) -> None:
     agenda = compare(api, viewer, AGENDA, {"from": NIGHT[0], "to": NIGHT[1]})["cabAgenda"]
     assert [i["id"] for i in agenda["decide"]] == ["RFC-MIX", "RFC-OUT"]
     assert agenda["decide"][0]["why"] and agenda["decide"][0]["services"]
+    # The planted supplier contract: in the health report, and on the agenda of a change
+    # under the service it fails to hold up.
+    tidewire = [
+        (f["service"]["name"], g["text"])
+        for f in got["cmdbHealth"]["agreementGaps"]
+        if f["agreement"]["name"] == "Tidewire bulk messaging contract"
+        for g in f["gaps"]
+    ]
+    assert (BOOKING, "P1 resolution 480 min vs 240 min") in tidewire
+    assert got["cmdbHealth"]["agreementGapsTotal"] == len(got["cmdbHealth"]["agreementGaps"])
+    gaps = {
+        (f["service"]["name"], f["agreement"]["name"]) for f in agenda["decide"][0]["agreementGaps"]
+    }
+    assert (BOOKING, "Tidewire bulk messaging contract") in gaps
 
 
 def test_a_scoped_token_gets_its_reports_trimmed_as_rest_trims_them(api: Api) -> None:
@@ -162,6 +187,9 @@ def test_a_scoped_token_gets_its_reports_trimmed_as_rest_trims_them(api: Api) ->
     agenda = compare(api, scoped, AGENDA, {"from": NIGHT[0], "to": NIGHT[1]})["cabAgenda"]
     assert [i["id"] for i in agenda["decide"]] == ["RFC-MIX"]
     assert agenda["decide"][0]["why"] == ""
+    # Its own service's agreement gaps only.
+    assert {f["service"]["name"] for f in got["cmdbHealth"]["agreementGaps"]} == {APP_API}
+    assert {f["service"]["name"] for f in agenda["decide"][0]["agreementGaps"]} == {APP_API}
     # Nothing outside the view shows.
     text = str(data(api, QUERY, headers=scoped)) + str(agenda)
     outside = resolve_ci(api.store, "booking-web-1").id
