@@ -24,9 +24,11 @@ def urls(host: str, port: int) -> dict[str, str]:
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     base = f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
     return {
-        "impact map": f"{base}/ui",
+        "service desk": f"{base}/ui",
+        "impact map": f"{base}/ui/map",
         "GraphiQL": f"{base}/graphql",
         "OpenAPI docs": f"{base}/docs",
+        "ReDoc": f"{base}/redoc",
         "REST API": f"{base}/api/v1",
     }
 
@@ -62,7 +64,7 @@ def serve(
         ),
     ] = 1,
 ) -> None:
-    """Start the API server: REST under /api/v1, GraphQL at /graphql, the impact map at /ui."""
+    """Start the API server: REST under /api/v1, GraphQL at /graphql, the web pages at /ui."""
     # The web stack is imported here, not at the top: `cmdb --help` loads this module to
     # list the command and should not pay a second for FastAPI, Strawberry and uvicorn.
     import uvicorn

@@ -1,4 +1,4 @@
-"""The impact map (/ui) in headless Chromium: find a service, fail a host, see the services
+"""The impact map (/ui/map) in headless Chromium: find a service, fail a host, see the services
 it takes down coloured by severity with their explaining paths, and a screenshot kept in
 tests/e2e/artifacts/. Every request the page makes stays on 127.0.0.1."""
 
@@ -25,7 +25,7 @@ def open_page(browser: Any, server: Server) -> tuple[Any, Any, list[str], list[s
         "console",
         lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
     )
-    page.goto(f"{server.url}/ui")
+    page.goto(f"{server.url}/ui/map")
     page.wait_for_selector("body[data-ready=yes]")
     return context, page, requests, problems
 

@@ -32,7 +32,7 @@ def test_serve_prints_the_urls_and_starts_the_app(
 ) -> None:
     result = run(tmp_path, "--port", "8123")
     assert result.exit_code == 0, result.output
-    for url in ("/ui", "/graphql", "/docs"):
+    for url in ("/ui", "/ui/map", "/graphql", "/docs", "/redoc"):
         assert f"http://127.0.0.1:8123{url}" in result.stdout
     assert "token" in result.stdout and "AUTHENTICATION IS OFF" not in result.output
     (call,) = started
@@ -84,5 +84,6 @@ def test_reload_and_workers_do_not_mix(tmp_path: Path, started: list[dict[str, A
 
 
 def test_urls_show_a_wildcard_bind_as_loopback() -> None:
-    assert urls("0.0.0.0", 80)["impact map"] == "http://127.0.0.1:80/ui"
+    assert urls("0.0.0.0", 80)["service desk"] == "http://127.0.0.1:80/ui"
+    assert urls("0.0.0.0", 80)["impact map"] == "http://127.0.0.1:80/ui/map"
     assert urls("::1", 8000)["GraphiQL"] == "http://[::1]:8000/graphql"

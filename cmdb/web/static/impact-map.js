@@ -236,7 +236,13 @@
         toggleFailing(ci.id, ci.name, true);
         if (cy.nodes().length === 1) layout();
       });
-      li.append(name, cls, fail);
+      const page = document.createElement("a");
+      page.className = "page";
+      page.href = `/ui/ci/${encodeURIComponent(ci.id)}`;
+      page.textContent = "page";
+      page.title = "the CI's page";
+      page.addEventListener("click", (ev) => ev.stopPropagation());
+      li.append(name, cls, fail, page);
       li.addEventListener("click", () => draw(ci.id).catch(showError));
       list.append(li);
     }
@@ -457,8 +463,37 @@
   for (const radio of document.querySelectorAll("input[name=question]")) {
     radio.addEventListener("change", () => ($("#window").hidden = question() !== "change"));
   }
+  // A question handed over in the URL, from the landing, CI and change pages:
+  // ?focus=<ci>&fail=<ci>&fail=<ci>&question=incident|change&start=..&end=..&run=1
+  async function fromUrl() {
+    const q = new URLSearchParams(location.search);
+    const fails = q.getAll("fail");
+    for (const ref of fails) {
+      const ci = await api(`/cis/${encodeURIComponent(ref)}`);
+      state.failing.set(ci.id, ci.name);
+    }
+    renderFailing();
+    const question = q.get("question");
+    if (question === "incident" || question === "change") {
+      document.querySelector(`input[name=question][value=${question}]`).checked = true;
+      $("#window").hidden = question !== "change";
+    }
+    for (const key of ["start", "end"]) {
+      const at = q.get(key);
+      if (at) $(`#${key}`).value = at.replace(/Z$/, "").slice(0, 16);
+    }
+    const focus = q.get("focus") || fails[0];
+    if (focus) {
+      const ci = await api(`/cis/${encodeURIComponent(focus)}`);
+      await draw(ci.id);
+    }
+    if (q.get("run") && state.failing.size) await runImpact();
+  }
+
   defaultWindow();
   checkAccess();
   window.impactMap = { cy, state };
-  document.body.dataset.ready = "yes";
+  fromUrl()
+    .catch(showError)
+    .finally(() => (document.body.dataset.ready = "yes"));
 })();
