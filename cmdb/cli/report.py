@@ -262,7 +262,8 @@ def agreements(
 
 def _show_findings(found: list[AgreementFinding]) -> None:
     t = Table(
-        title=f"agreements weaker than the SLA above them: {len(found)}", title_justify="left"
+        title=f"agreements weaker than the SLA resting on them: {len(found)}",
+        title_justify="left",
     )
     for col in ("SLA", "agreement", "misses", "path"):
         t.add_column(col, overflow="fold")

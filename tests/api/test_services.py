@@ -84,3 +84,36 @@ def test_a_scoped_token_sees_its_services_only(api: Api) -> None:
     slas = api.client.get(f"{V1}/slas", headers=h).json()["items"]
     assert [i["service_name"] for i in slas] == ["Boarding Pass App API"]
     assert api.client.get(f"{V1}/services/Online Ferry Booking", headers=h).status_code == 404
+
+
+def test_the_agreements_a_service_rests_on_checked_against_its_sla(api: Api) -> None:
+    """The planted supplier contract: Tidewire's P1 fix (480 min) under the Online Ferry
+    Booking SLA's 240 min, with the path from the service."""
+    h = api.as_role("viewer")
+    r = api.client.get(f"{V1}/services/Online Ferry Booking/agreements", headers=h)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert got["sla"] == "Online Ferry Booking SLA" and got["truncated"] is False
+    by_name = {a["agreement"]["name"]: a for a in got["agreements"]}
+    tidewire = by_name["Tidewire bulk messaging contract"]
+    assert tidewire["holds"] is False and tidewire["shielded_by"] is None
+    assert tidewire["path"]["names"] == ["Online Ferry Booking", "Passenger Notifications"]
+    gaps = {g["text"]: (g["agreement_value"], g["sla_value"]) for g in tidewire["gaps"]}
+    assert gaps["P1 resolution 480 min vs 240 min"] == (480, 240)
+    assert gaps["availability 99.5 % vs 99.9 %"] == (99.5, 99.9)
+    assert by_name["Bookings database OLA"]["holds"] is True
+    assert got["findings"] == sum(1 for a in got["agreements"] if not a["holds"])
+    # A supporting service without an SLA: its agreements listed, nothing compared.
+    card = api.client.get(f"{V1}/services/Card Payments/agreements", headers=h).json()
+    assert card["sla"] is None and card["findings"] == 0 and card["agreements"]
+    r = api.client.get(f"{V1}/services/srv-01/agreements", headers=h)
+    assert r.status_code == 404 and r.json()["error"]["where"] == "ref"
+
+
+def test_a_scoped_token_sees_agreements_on_its_services_only(api: Api) -> None:
+    app_api = ci_id(api, "Boarding Pass App API")
+    token = api.token_for(Role.VIEWER, services=(app_api,), name="scoped")
+    r = api.client.get(f"{V1}/services/Boarding Pass App API/agreements", headers=token)
+    assert r.status_code == 200 and r.json()["findings"] >= 1
+    r = api.client.get(f"{V1}/services/Online Ferry Booking/agreements", headers=token)
+    assert r.status_code == 404

@@ -45,6 +45,37 @@ def test_reports_print_tables_json_and_csv(run: Run) -> None:
     assert agenda_csv.splitlines()[1].startswith("decide,RFC-1,")
 
 
+def test_agreement_gaps_in_their_report_the_health_report_and_the_agenda(run: Run) -> None:
+    planted = "P1 resolution 480 min vs 240 min"
+    found = js(run("report", "agreements", "--json"))
+    (hit,) = [
+        f
+        for f in found
+        if f["service"]["name"] == "Online Ferry Booking"
+        and f["agreement"]["name"] == "Tidewire bulk messaging contract"
+    ]
+    assert planted in [g["text"] for g in hit["gaps"]]
+    assert hit["path"]["text"] == "Online Ferry Booking -(depends on)-> Passenger Notifications"
+    table = run("report", "agreements").stdout
+    assert "agreements weaker than the SLA resting on them" in table
+    assert "Tidewire" in table and "-(depends on)->" in table  # not eaten as markup
+    one = js(run("report", "agreements", "Online Ferry Booking", "--json"))
+    assert one["sla"] == "Online Ferry Booking SLA" and one["findings"] >= 1
+    assert "do not hold it up" in run("report", "agreements", "Online Ferry Booking").stdout
+    fails(run("report", "agreements", "nope", ok=False), "SERVICE")
+    health = js(run("report", "health", "--json"))
+    assert health["agreement_gaps_total"] == len(found)
+    assert planted in run("report", "health", "--csv").stdout
+
+    run("change", "create", "RFC-1", "--title", "patch", "--ci", "booking-web-1", *NIGHT, *DOCS)
+    run("change", "assess", "RFC-1", "--at", "2026-11-26T09:00Z")
+    agenda = js(run("report", "cab-agenda", "--from", "2026-11-30T00:00Z", "--json"))
+    gaps = agenda["decide"][0]["agreement_gaps"]
+    assert {f["service"]["name"] for f in gaps} == {"Online Ferry Booking"}
+    out = run("report", "cab-agenda", "--from", "2026-11-30T00:00Z").stdout
+    assert "agreement gaps" in out and "Tidewire" in out
+
+
 def test_bad_options_are_one_line_errors(run: Run) -> None:
     fails(run("report", "changes", "--from", "yesterday", ok=False), "--from")
     fails(
