@@ -98,3 +98,31 @@ def descendants(name: str) -> frozenset[str]:
     """The class and every subclass of it: what a filter on ``name`` must match."""
     lineage(name)  # validates
     return frozenset(c for c in _PARENT if name in lineage(c))
+
+# How a name search orders classes among equally good matches: what a person typing a
+# name most likely means comes first (the business services, then the applications, then
+# the hosts they run on) and what discovery finds in bulk comes last (the ports and
+# listeners nmap reports as application instances, installed packages). Lower ranks come
+# first; a class without an entry takes its nearest ancestor's.
+_SEARCH_RANK: dict[str, int] = {
+    ROOT: 3,  # other infrastructure: workloads, network, storage, clusters, cloud
+    "Service": 0,
+    "Application": 1,
+    "Compute": 2,  # hosts: servers, VMs, containers, pods
+    "Database": 3,
+    "Party": 4,
+    "Location": 4,
+    "ApplicationInstance": 5,
+    "SoftwarePackage": 5,
+}
+
+
+@cache
+def search_rank(name: str) -> int:
+    """Where ``name`` comes among equally good name matches (0 first)."""
+    return next(_SEARCH_RANK[c] for c in lineage(name) if c in _SEARCH_RANK)
+
+
+def search_ranks() -> dict[str, int]:
+    """Every class's search rank: what a store orders a search by."""
+    return {c: search_rank(c) for c in _PARENT}

@@ -46,7 +46,10 @@ class AmbiguousReference(CmdbError):
         self.candidates = list(candidates)
 
     def __str__(self) -> str:
-        return f"{super().__str__()} (candidates: {', '.join(self.candidates)})"
+        listed = ", ".join(self.candidates)
+        if listed in self.message:  # the message names them already (cmdb.store.refs)
+            return super().__str__()
+        return f"{super().__str__()} (candidates: {listed})"
 
 
 class IdentityConflict(CmdbError):

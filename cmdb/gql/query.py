@@ -16,8 +16,9 @@ import strawberry
 from cmdb.app import impact as impact_app
 from cmdb.app.changes import visible_change
 from cmdb.app.impact import MAX_PATHS
+from cmdb.app.inputs import resolve_visible
 from cmdb.auth.roles import authority
-from cmdb.domain.errors import AmbiguousReference, InvalidInput, NotFound
+from cmdb.domain.errors import InvalidInput, NotFound
 from cmdb.domain.model import CI, LifecycleStatus
 from cmdb.domain.records import ApprovalLevel
 from cmdb.domain.relationships import REGISTRY
@@ -47,7 +48,6 @@ from cmdb.gql.types import (
     to_gql,
 )
 from cmdb.store.contract import CIFilter
-from cmdb.store.refs import resolve_ci
 from impact.severity import FailureMode
 
 DEFAULT_PAGE = 100
@@ -57,16 +57,11 @@ MAX_CAUSES = 50
 async def resolve_ref(
     ctx: GqlContext, ref: str, *, where: str, as_of: datetime | None = None
 ) -> CI:
-    """The CI a reference names, if the caller may see it (as of ``as_of``)."""
+    """The CI a reference names, if the caller may see it (as of ``as_of``): the one
+    resolver every shell uses (cmdb.app.inputs), so a scoped caller's candidates and
+    answers are the CLI's and REST's."""
     vis = await ctx.visibility()
-    try:
-        ci = await ctx.call(resolve_ci, ctx.store, ref, where=where)
-    except AmbiguousReference as exc:
-        if vis.unrestricted:
-            raise
-        # The candidates could name CIs outside the caller's scope.
-        raise AmbiguousReference(exc.message, [], where=where) from None
-    vis.check(ci.id, where=where)
+    ci = await ctx.call(resolve_visible, ctx.store, vis, ref, where=where)
     if as_of is not None:
         ci = await ctx.call(ctx.store.get_ci, ci.id, as_of=as_of)
     return ci

@@ -228,12 +228,15 @@ def test_bad_input_exits_2_with_one_line(run: Run) -> None:
     fails(run("rel", "add", "Acme", "serves", "ghost", ok=False), "TARGET", "no CI")
 
     run("ci", "add", "--class", "VirtualMachine", "--name", "box", "-i", "fqdn=box.example")
-    err = fails(run("ci", "show", "box", ok=False), "2 CIs match name 'box'", "candidates")
-    assert "box (Server," in err and "box (VirtualMachine," in err
+    # An ambiguous name lists each candidate as a reference that picks it (Class:name).
+    err = fails(run("ci", "show", "box", ok=False), "box is ambiguous: ")
+    assert "Server:box" in err and "VirtualMachine:box" in err and "candidates" not in err
+    assert "(VirtualMachine" in run("ci", "show", "VirtualMachine:box").stdout
+    fails(run("ci", "show", "Pod:box", ok=False), "no Pod named 'box' (found: ")
     fails(run("neighbours", "nobody", ok=False), "no CI with name 'nobody'")
     fails(run("ci", "list", "--class", "Nope", ok=False), "unknown CI class")
     fails(run("ci", "list", "--cursor", "_w", ok=False), "cursor")
-    fails(run("neighbours", "box", ok=False), "candidates")
+    fails(run("neighbours", "box", ok=False), "Server:box")
 
 
 def test_a_refused_add_creates_no_database_file(run: Run, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ import orjson
 from pydantic import TypeAdapter
 
 from cmdb.domain.changeset import ApplyResult, ChangeSet
+from cmdb.domain.classes import search_ranks
 from cmdb.domain.errors import IdentityConflict, InvalidInput, NotFound, StoreUnavailable
 from cmdb.domain.history import EntityKind, HistoryEntry
 from cmdb.domain.identifiers import Identifier
@@ -35,7 +36,7 @@ from cmdb.domain.model import (
 )
 from cmdb.domain.records import Change, DiscoveryRun, Incident, IncidentState, Problem
 from cmdb.domain.relationships import get_type
-from cmdb.store import asof, decode, neighbours
+from cmdb.store import asof, decode, neighbours, search
 from cmdb.store import cursor as cursors
 from cmdb.store.asof import Replayed
 from cmdb.store.contract import (
@@ -94,6 +95,42 @@ def _json(value: Any) -> str | None:
 def _iso(at: datetime) -> str:
     """An instant as pydantic writes it into a JSON document."""
     return str(_INSTANT.dump_python(at, mode="json"))
+
+
+# A name lower-cased. SQLite's lower() folds ASCII only; names with other letters (more
+# bytes than characters) go through Python, which folds them as Neo4j's toLower does
+# ("BÜRO" finds "Büro"). Comparing lengths is a third of the cost of a GLOB for them.
+_LOWER_NAME = (
+    "CASE WHEN length(name) = length(CAST(name AS BLOB)) THEN lower(name) ELSE cmdb_lower(name) END"
+)
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _search_key() -> str:
+    """A search's sort key (t, w, ln) over rows holding ``ln`` (the lower-cased name),
+    ``q`` (the lower-cased text) and ``class``: cmdb/store/search.py in SQL. The class
+    names are the model's constants, written in as literals so the statement stays the
+    same from call to call (SQLite caches it). The word test is one compiled pattern per
+    text (cmdb_word), run only on rows the name filter kept that are neither the exact
+    name nor a prefix: thirty instr() calls cost three times as much."""
+    ranks: dict[int, list[str]] = defaultdict(list)
+    for cls, rank in search_ranks().items():
+        ranks[rank].append(_sql_text(cls))
+    weight = " ".join(
+        f"WHEN class IN ({', '.join(names)}) THEN {rank}" for rank, names in sorted(ranks.items())
+    )
+    return (
+        f"CASE WHEN ln = q THEN {search.EXACT}"
+        f" WHEN substr(ln, 1, length(q)) = q THEN {search.PREFIX}"
+        f" WHEN cmdb_word(ln, q) THEN {search.WORD} ELSE {search.SUBSTRING} END AS t,"
+        f" CASE {weight} ELSE {search.UNKNOWN_CLASS_RANK} END AS w, ln"
+    )
+
+
+_SEARCH_KEY = _search_key()
 
 
 def _lower(text: str | None) -> str | None:
@@ -284,6 +321,7 @@ class EmbeddedStore:
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA cache_size=-65536")
             conn.create_function("cmdb_lower", 1, _lower, deterministic=True)
+            conn.create_function("cmdb_word", 2, search.starts_a_word, deterministic=True)
             self._local.conn = conn
             with self._conns_lock:
                 self._conns.append(conn)
@@ -556,17 +594,14 @@ class EmbeddedStore:
                 where.append(f"{col} = ?")
                 params.append(value)
         if flt.name_contains:
-            # SQLite's lower() folds ASCII only; names with other letters go through Python,
-            # which folds them as Neo4j's toLower does ("BÜRO" finds "Büro").
-            where.append(
-                "instr(CASE WHEN name GLOB '*[^ -~]*' THEN cmdb_lower(name) ELSE lower(name) END,"
-                " ?) > 0"
-            )
+            where.append(f"instr({_LOWER_NAME}, ?) > 0")
             params.append(flt.name_contains.lower())
         if flt.source:
             where.append("json_extract(doc, '$.sources.' || json_quote(?)) IS NOT NULL")
             params.append(flt.source)
         after = cursors.decode(cursor)
+        if flt.name_contains:
+            return self._search(where, params, flt.name_contains.lower(), after, limit)
         if after is not None:
             where.append("id > ?")
             params.append(after)
@@ -580,6 +615,39 @@ class EmbeddedStore:
         # Built from models just decoded: validating the Page would run every CI's model
         # validator again (~1/3 of reading a page).
         return Page.model_construct(items=items, next_cursor=nxt)
+
+    def _search(
+        self, where: list[str], params: list[Any], text: str, after: str | None, limit: int
+    ) -> Page:
+        """A name search's page, best match first (cmdb/store/search.py): one statement.
+
+        The filters (the name among them) pick the rows, and only those are ranked; the
+        ranking sorts ids and keys, and only the page's documents are read. A cursor is
+        the last id given: its CI's sort key, computed the same way, is where the page
+        starts (no such CI: an empty page, never the first page again).
+        """
+        # MATERIALIZED: a flattened subquery would lower-case the name again for every
+        # use of ln in the key.
+        sql = (
+            f"WITH m AS MATERIALIZED (SELECT id, class, {_LOWER_NAME} AS ln, ? AS q FROM cis"
+            f" WHERE {' AND '.join(where)}), ranked AS (SELECT id, {_SEARCH_KEY} FROM m)"
+            " SELECT p.id, cis.doc FROM (SELECT id, t, w, ln FROM ranked"
+        )
+        args: list[Any] = [text, *params]
+        if after is not None:
+            sql += (
+                f" WHERE (t, w, ln, id) > (SELECT t, w, ln, id FROM (SELECT id, {_SEARCH_KEY}"
+                f" FROM (SELECT id, class, {_LOWER_NAME} AS ln, ? AS q FROM cis WHERE id = ?)))"
+            )
+            args += [text, after]
+        sql += (
+            " ORDER BY t, w, ln, id LIMIT ?) AS p JOIN cis ON cis.id = p.id"
+            " ORDER BY p.t, p.w, p.ln, p.id"
+        )
+        rows = self._conn().execute(sql, [*args, limit + 1]).fetchall()
+        items = decode.cis(r[1] for r in rows[:limit])
+        nxt = cursors.encode(rows[limit - 1][0]) if len(rows) > limit else None
+        return Page.model_construct(items=items, next_cursor=nxt)  # see list_cis
 
     # -- reading relationships ---------------------------------------------------------
     def get_relationship(self, rel_id: str, *, as_of: datetime | None = None) -> Relationship:

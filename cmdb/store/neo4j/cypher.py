@@ -8,9 +8,11 @@ parameters.
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
-from cmdb.domain.classes import ROOT, lineage
+from cmdb.domain.classes import ROOT, lineage, search_ranks
 from cmdb.domain.relationships import REGISTRY
+from cmdb.store import search
 
 REL_TYPES: tuple[str, ...] = tuple(REGISTRY)
 # A retired relationship keeps its properties under this fixed type, so traversals follow
@@ -365,3 +367,44 @@ def walk(
         "RETURN n.doc AS doc, d, collect(e) AS edges",
     ]
     return "\n".join(lines)
+
+
+# -- name search (cmdb/store/search.py) ------------------------------------------------
+SEARCH_PARAMS: dict[str, Any] = {
+    "search_ranks": search_ranks(),
+    "search_unknown": search.UNKNOWN_CLASS_RANK,
+    "search_seps": list(search.WORD_SEPARATORS),
+}
+
+
+def _search_key(node: str, ln: str) -> str:
+    """``[tier, class rank]`` of ``node`` whose lower-cased name is ``ln``, for text ``q``."""
+    return (
+        f"CASE WHEN {ln} = q THEN {search.EXACT} WHEN {ln} STARTS WITH q THEN {search.PREFIX}"
+        f" WHEN any(s IN $search_seps WHERE {ln} CONTAINS s + q) THEN {search.WORD}"
+        f" ELSE {search.SUBSTRING} END,"
+        f" coalesce($search_ranks[{node}.class], $search_unknown)"
+    )
+
+
+def search_cis(label: str, where: list[str]) -> str:
+    """CIs of ``label`` passing ``where`` whose name contains ``$contains``, best match
+    first, up to ``$limit``, after the CI ``$after`` (by its sort key: no such CI, no rows).
+
+    The key of ``$after`` is read first, once; the filters pick the rows and only those
+    are ranked. Ends in ``WITH c, ... LIMIT``: for ``chunked(..., by="c")``.
+    """
+    conditions = " AND ".join([*where, "toLower(c.name) CONTAINS q"])
+    return (
+        "OPTIONAL MATCH (a:CI {id: $after}) "
+        "WITH toLower($contains) AS q, a "
+        "WITH q, CASE WHEN a IS NULL THEN null ELSE "
+        f"[{_search_key('a', 'toLower(a.name)')}, toLower(a.name), a.id] END AS k "
+        f"MATCH (c:{label}) WHERE {conditions} "
+        "WITH c, k, q, toLower(c.name) AS ln "
+        f"WITH c, k, ln, [{_search_key('c', 'ln')}] AS tw "
+        "WITH c, k, ln, tw[0] AS t, tw[1] AS w "
+        "WHERE $after IS NULL OR (k IS NOT NULL AND (t > k[0] OR (t = k[0] AND (w > k[1]"
+        " OR (w = k[1] AND (ln > k[2] OR (ln = k[2] AND c.id > k[3]))))))) "
+        "WITH c, t, w, ln ORDER BY t, w, ln, c.id LIMIT $limit"
+    )

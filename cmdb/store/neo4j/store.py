@@ -560,7 +560,7 @@ class Neo4jStore:
                 exc.where = "class"
                 raise
             label = cypher.labels_for(flt.ci_class).split(":")[-1]
-        where = ["($after IS NULL OR c.id > $after)"]
+        where: list[str] = []
         params: dict[str, Any] = {"after": cursors.decode(cursor), "limit": limit + 1}
         if flt.status:
             where.append("c.status IN $status")
@@ -570,13 +570,18 @@ class Neo4jStore:
             if value is not None:
                 where.append(f"c.{col} = ${col}")
                 params[col] = value
-        if flt.name_contains:
-            where.append("toLower(c.name) CONTAINS toLower($contains)")
-            params["contains"] = flt.name_contains
         if flt.source:
             where.append("$source IN c.sources")
             params["source"] = flt.source
-        match = f"MATCH (c:{label}) WHERE {' AND '.join(where)} WITH c ORDER BY c.id LIMIT $limit"
+        if flt.name_contains:
+            # Ranked best match first (cmdb/store/search.py), in the one query.
+            params.update(contains=flt.name_contains, **cypher.SEARCH_PARAMS)
+            match = cypher.search_cis(label, where)
+        else:
+            where.insert(0, "($after IS NULL OR c.id > $after)")
+            match = (
+                f"MATCH (c:{label}) WHERE {' AND '.join(where)} WITH c ORDER BY c.id LIMIT $limit"
+            )
         docs = self._chunked(cypher.chunked(match, "c.doc", by="c"), **params)
         items = decode.cis(docs[:limit])
         nxt = cursors.encode(items[-1].id) if len(docs) > limit else None
