@@ -105,7 +105,7 @@ def add(
 @app.command("show")
 def show(
     ctx: typer.Context,
-    ref: Annotated[str, typer.Argument(help="Id, KIND=VALUE or a unique name.")],
+    ref: Annotated[str, typer.Argument(help="Id, KIND=VALUE, Class:name or a unique name.")],
     as_of: AsOfOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -126,13 +126,16 @@ def list_cis(
     environment: Annotated[str | None, typer.Option()] = None,
     owner: Annotated[str | None, typer.Option()] = None,
     location: Annotated[str | None, typer.Option()] = None,
-    name_contains: Annotated[str | None, typer.Option()] = None,
+    name_contains: Annotated[
+        str | None, typer.Option(help="Any case; the best matches first (exact, prefix, word).")
+    ] = None,
     source: Annotated[str | None, typer.Option(help="Seen by this source.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
     cursor: Annotated[str | None, typer.Option(help="From a previous page.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List CIs, filtered, a page at a time (ordered by id)."""
+    """List CIs, filtered, a page at a time (ordered by id; with --name-contains, best
+    match first)."""
     flt = cis.ci_filter(
         ci_class=ci_class,
         status=status or None,
@@ -155,7 +158,7 @@ def list_cis(
 @app.command("retire")
 def retire(
     ctx: typer.Context,
-    ref: Annotated[str, typer.Argument(help="Id, KIND=VALUE or a unique name.")],
+    ref: Annotated[str, typer.Argument(help="Id, KIND=VALUE, Class:name or a unique name.")],
     status: Annotated[RetireStatus, typer.Option()] = RetireStatus.WITHDRAWN,
     as_json: JsonOpt = False,
 ) -> None:

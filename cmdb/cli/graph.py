@@ -13,7 +13,7 @@ from cmdb.store.refs import resolve_ci
 from . import render
 from ._common import AsOfOpt, JsonOpt, cli, console, parse_instant, print_json
 
-RefArg = Annotated[str, typer.Argument(help="Id, KIND=VALUE or a unique name.")]
+RefArg = Annotated[str, typer.Argument(help="Id, KIND=VALUE, Class:name or a unique name.")]
 TypesOpt = Annotated[
     list[str] | None,
     typer.Option("--type", "-t", help="Relationship type to follow; repeatable. Default: all."),

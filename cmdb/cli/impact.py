@@ -34,7 +34,10 @@ impact_app = typer.Typer(
 )
 
 CiOpt = Annotated[
-    list[str], typer.Option("--ci", help="Id, KIND=VALUE or a unique name; repeatable.")
+    list[str], typer.Option("--ci", help="Id, KIND=VALUE, Class:name or a unique name; repeatable.")
+]
+ServiceArg = Annotated[
+    str, typer.Argument(help="The service: id, KIND=VALUE, Class:name or unique name.")
 ]
 ServiceArg = Annotated[str, typer.Argument(help="The service: id, KIND=VALUE or unique name.")]
 ModeOpt = Annotated[FailureMode, typer.Option("--mode", help="How the CIs fail.")]

@@ -24,9 +24,9 @@ WORDS = cis.Words(source="SOURCE", target="TARGET", body=False)
 @app.command("add")
 def add(
     ctx: typer.Context,
-    source: Annotated[str, typer.Argument(help="Id, KIND=VALUE or a unique name.")],
+    source: Annotated[str, typer.Argument(help="Id, KIND=VALUE, Class:name or a unique name.")],
     type_: Annotated[str, typer.Argument(metavar="TYPE", help=_TYPE_HELP)],
-    target: Annotated[str, typer.Argument(help="Id, KIND=VALUE or a unique name.")],
+    target: Annotated[str, typer.Argument(help="Id, KIND=VALUE, Class:name or a unique name.")],
     confidence: Annotated[float | None, typer.Option(min=0.0, max=1.0)] = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -2,8 +2,9 @@
 # (strawberry.field(...) with arguments is typed as returning Any without its mypy plugin)
 """The Query root: CIs (one, a page, services and SLAs), history, records, the engine.
 
-A CI reference is what the CLI takes: an id, ``kind=value``, or a unique name. Anything
-outside a scoped caller's services answers "not found", like a CI that does not exist.
+A CI reference is what the CLI takes: an id, ``kind=value``, ``Class:name`` or a unique
+name. Anything outside a scoped caller's services answers "not found", like a CI that does
+not exist.
 """
 
 from __future__ import annotations
@@ -84,7 +85,11 @@ class CIFilterInput:
     owner: str | None = None
     location: str | None = None
     name: str | None = strawberry.field(default=None, description="exact name")
-    name_contains: str | None = None
+    name_contains: str | None = strawberry.field(
+        default=None,
+        description="any case; orders the page best match first: exact name, prefix, word, "
+        "substring, then services, applications and hosts before ports and packages",
+    )
     source: str | None = strawberry.field(default=None, description="seen by this source")
 
     def to_filter(self) -> CIFilter:
@@ -108,8 +113,9 @@ class PageInfoType:
 
 @strawberry.type(
     name="CIConnection",
-    description="One page of CIs, ordered by id. For a service-scoped token a page holds "
-    "only the CIs in scope, so it may be shorter than `first` while more pages follow.",
+    description="One page of CIs, ordered by id (best match first with nameContains). For a "
+    "service-scoped token a page holds only the CIs in scope, so it may be shorter than "
+    "`first` while more pages follow.",
 )
 class CIConnectionType:
     nodes: list[CIType]
@@ -147,11 +153,16 @@ class Query(PracticeQuery, ReportsQuery, ProblemsQuery):
             name=p.name, role=p.role.value, services=list(p.services), authority=authority(p.role)
         )
 
-    @strawberry.field(description="One CI by id, kind=value or unique name; asOf: as it was.")
+    @strawberry.field(
+        description="One CI by id, kind=value, Class:name or unique name; asOf: as it was."
+    )
     async def ci(self, info: GInfo, ref: str, as_of: datetime | None = None) -> CIType:
         return to_gql(await resolve_ref(info.context, ref, where="ref", as_of=as_of), as_of)
 
-    @strawberry.field(description="CIs a page at a time (cursor pagination, ordered by id).")
+    @strawberry.field(
+        description="CIs a page at a time (cursor pagination, ordered by id; with "
+        "filter.nameContains, best match first)."
+    )
     async def cis(
         self,
         info: GInfo,

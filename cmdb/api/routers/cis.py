@@ -1,9 +1,10 @@
 """``/cis``: list, create (or upsert by identifiers), read, change, retire; neighbours and
 history of one CI.
 
-``{ref}`` is an id, a unique identifier ``kind=value`` or a unique name (ambiguous: 409
-with the candidates). Routes under ``/cis/{ref}/...`` come before ``/cis/{ref}`` because a
-reference may contain a slash (``cloud_id=harbourpay:merchant/SMF-0042/gateway``).
+``{ref}`` is an id, a unique identifier ``kind=value``, ``Class:name`` or a unique name
+(ambiguous: 409 with the candidates, each as ``Class:name``). Routes under
+``/cis/{ref}/...`` come before ``/cis/{ref}`` because a reference may contain a slash
+(``cloud_id=harbourpay:merchant/SMF-0042/gateway``).
 """
 
 from __future__ import annotations
@@ -56,10 +57,14 @@ async def list_cis(
     owner: str | None = None,
     location: str | None = None,
     name: Annotated[str | None, Query(description="exact name")] = None,
-    name_contains: str | None = None,
+    name_contains: Annotated[
+        str | None,
+        Query(description="any case; the best matches first: exact name, prefix, word, substring"),
+    ] = None,
     source: Annotated[str | None, Query(description="seen by this source")] = None,
 ) -> Response:
-    """CIs ordered by id, filtered, a page at a time."""
+    """CIs ordered by id, filtered, a page at a time; with ``name_contains``, the best
+    matches first (services, applications and hosts before ports and packages)."""
     flt = cis.ci_filter(
         ci_class=ci_class,
         status=status or None,

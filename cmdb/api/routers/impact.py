@@ -1,9 +1,10 @@
 """``/impact``: the impact engine's questions, the same use cases GraphQL and the CLI call
 (cmdb/app/impact.py).
 
-CIs are named as everywhere else: an id, ``kind=value`` or a unique name. A token scoped to
-services is refused (404, as if missing) any CI outside its scope, and sees in the answers
-only what is inside it: another service hit by the same failure is not shown to it.
+CIs are named as everywhere else: an id, ``kind=value``, ``Class:name`` or a unique name.
+A token scoped to services is refused (404, as if missing) any CI outside its scope, and
+sees in the answers only what is inside it: another service hit by the same failure is not
+shown to it.
 """
 
 from __future__ import annotations
@@ -93,7 +94,9 @@ AsOf = Annotated[
 ]
 Depth = Annotated[int, Query(ge=0, le=MAX_DEPTH, description="Depth cap of the walk.")]
 Nodes = Annotated[int, Query(ge=1, le=MAX_NODES, description="Node cap of the walk.")]
-ServiceRef = Annotated[str, Path(description="The service: id, kind=value or unique name.")]
+ServiceRef = Annotated[
+    str, Path(description="The service: id, kind=value, Class:name or unique name.")
+]
 
 
 def _limits(depth: int, max_nodes: int) -> Limits:
