@@ -49,12 +49,56 @@ from impact.propagate import propagate
 from impact.severity import Severity
 
 
+class LostService(BaseModel):
+    """A service a single failure takes down (the one asked about, or another)."""
+
+    id: str
+    name: str
+    customer_facing: bool
+    criticality: str | None
+    availability_target: float | None  # its SLA's, percent; None without an SLA
+    customers: list[str]
+
+
+class SpofCost(BaseModel):
+    """What one failure costs, 0-100, and its parts (each 0-1): see impact/spof_rank.py."""
+
+    value: float
+    services: float
+    customers: float
+    sla_tightness: float
+    failure: float
+    formula: str = "100*(0.35S+0.25U+0.20T+0.20F)"
+
+
 class Spof(BaseModel):
     id: str
     name: str
     ci_class: str
     funnel: str | None  # name of the nearest CI all its impact on the service flows through
     funnel_id: str | None
+    # The ranking (impact/spof_rank.py); left at these values by single_points_of_failure.
+    rank: int = 0  # 1 = costliest
+    kind: str = "infrastructure"  # infrastructure, supplier or location
+    cost: SpofCost | None = None
+    services_lost: list[LostService] = []
+    customers_lost: list[str] = []
+    failure_rate: float = 0.0  # expected failures a year (see spof_rank.failure_rate)
+    minutes_down: float = 0.0  # expected minutes down a year: failures x their length
+    failure_rate_source: str = ""  # observed, declared or default
+    failure_rate_basis: str = ""  # what it rests on, e.g. "2 failures over 12 months"
+    remedy: str = ""  # what would stop it being a single point of failure
+
+
+class SpofGroup(BaseModel):
+    """The single points of failure of one kind: how many, and how many the limit hid."""
+
+    kind: str
+    found: int
+    shown: int
+    left_out: int
+    costliest: str | None = None  # the name of its costliest, shown or not
+    costliest_cost: float | None = None
 
 
 class SpofResult(BaseModel):
@@ -62,7 +106,11 @@ class SpofResult(BaseModel):
     service_name: str
     cone_size: int
     already_down: bool  # the service is down before any new failure (open incidents)
-    spofs: list[Spof]
+    spofs: list[Spof]  # costliest first once ranked
+    total: int = 0  # single points of failure found (before a limit)
+    left_out: int = 0  # of those, how many a limit left out
+    groups: list[SpofGroup] = []
+    warnings: list[str] = []
 
 
 def kill_sets(cone: Cone, down: Iterable[int] = ()) -> list[int]:
@@ -115,13 +163,24 @@ def spof_indices(
     graph: ImpactGraph, service: int, *, already_down: Iterable[str] = ()
 ) -> list[int]:
     """Graph nodes whose failure alone takes ``service`` down (the service excluded)."""
+    return spofs_of_each(graph, [service], already_down=already_down)[service]
+
+
+def spofs_of_each(
+    graph: ImpactGraph, services: Iterable[int], *, already_down: Iterable[str] = ()
+) -> dict[int, list[int]]:
+    """Per service node, the nodes whose failure alone takes it down (none when it is down
+    already), with what is down before worked out once for all of them."""
     down = _down(graph, already_down)
-    fast = _ordered_cone(graph, service)
-    if fast is not None:
-        found, _ = _kill_root(graph, fast, down)
-    else:
-        found, _ = _spofs(graph, cone_of(graph, service), down)
-    return _by_class(graph, found)
+    out: dict[int, list[int]] = {}
+    for service in services:
+        fast = _ordered_cone(graph, service)
+        if fast is not None:
+            found, _ = _kill_root(graph, fast, down)
+        else:
+            found, _ = _spofs(graph, cone_of(graph, service), down)
+        out[service] = _by_class(graph, found)
+    return out
 
 
 def _down(graph: ImpactGraph, already_down: Iterable[str]) -> set[int]:
@@ -266,5 +325,6 @@ def single_points_of_failure(
             "cone_size": size,
             "already_down": is_down,
             "spofs": out,
+            "total": len(out),
         }
     )
