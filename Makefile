@@ -108,7 +108,8 @@ demo: install
 	@$(DEMO) history srv-01
 	@echo
 	@echo "== Open these (the server starts below, local development mode: NO AUTHENTICATION)"
-	@echo "  impact map    $(DEMO_URL)/ui       search 'srv-01', 'fail it', Run impact"
+	@echo "  impact map    $(DEMO_URL)/ui       search 'srv-01' (the server, listed first), 'fail it', Run impact:"
+	@echo "                both customer-facing services go down (srv-01 hosts two of the cluster's three VMs)"
 	@echo "  GraphiQL      $(DEMO_URL)/graphql"
 	@echo "  OpenAPI docs  $(DEMO_URL)/docs"
 	@echo
