@@ -70,9 +70,11 @@ def cli_page() -> str:
         "",
         "Generated from the Typer app (`cmdb.cli:app`) at every docs build: the `--help` of",
         "every command, as `cmdb ... --help` prints it. Wherever a command takes a CI it",
-        "accepts its id, a unique identifier written `kind=value` (`serial=IBX7-40117`) or a",
-        "unique name; an ambiguous one is refused with the candidates. Errors in your input",
-        "are one line on stderr and exit code 2.",
+        "accepts its id, a unique identifier written `kind=value` (`serial=IBX7-40117`), a",
+        "unique name, or `Class:name` (`KubernetesWorkload:booking-web`; a class takes its",
+        "subclasses); an ambiguous name is refused with each candidate written `Class:name`.",
+        "`ci list --name-contains` lists the best matches first. Errors in your input are one",
+        "line on stderr and exit code 2.",
         "",
     ]
     for name, text in _commands():

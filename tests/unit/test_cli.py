@@ -233,6 +233,9 @@ def test_bad_input_exits_2_with_one_line(run: Run) -> None:
     assert "Server:box" in err and "VirtualMachine:box" in err and "candidates" not in err
     assert "(VirtualMachine" in run("ci", "show", "VirtualMachine:box").stdout
     fails(run("ci", "show", "Pod:box", ok=False), "no Pod named 'box' (found: ")
+    fails(run("impact", "incident", "--ci", "box", ok=False), "--ci: box is ambiguous: ")
+    assert "Server:box" in run("impact", "incident", "--ci", "Compute:box", ok=False).stderr
+    run("impact", "incident", "--ci", "Server:box")
     fails(run("neighbours", "nobody", ok=False), "no CI with name 'nobody'")
     fails(run("ci", "list", "--class", "Nope", ok=False), "unknown CI class")
     fails(run("ci", "list", "--cursor", "_w", ok=False), "cursor")
