@@ -47,6 +47,14 @@ FILES: dict[str, str] = {
     "redoc/LICENSE": "redoc.LICENSE.txt",
 }
 
+# What a bundle would fetch from outside by itself, replaced as it is copied (each must be
+# found exactly once, so an upgrade that moves it fails the build instead of leaking).
+# ReDoc's side menu shows its maker's logo from a CDN: a blank 1x1 image instead.
+BLANK = "data:image/gif;base64,R0lGODlhAQABAAAAACH5BAEKAAEALAAAAAABAAEAAAICTAEAOw=="
+PATCHES: dict[str, list[tuple[str, str]]] = {
+    "redoc.standalone.js": [("https://cdn.redoc.ly/redoc/logo-mini.svg", BLANK)],
+}
+
 
 def lock_digest() -> str:
     return hashlib.sha256(LOCK.read_bytes()).hexdigest()
@@ -86,6 +94,13 @@ def build() -> None:
     VENDOR.mkdir(parents=True, exist_ok=True)
     for source, name in FILES.items():
         shutil.copyfile(UI / "node_modules" / source, VENDOR / name)
+    for name, swaps in PATCHES.items():
+        text = (VENDOR / name).read_text(encoding="utf-8")
+        for old, new in swaps:
+            if text.count(old) != 1:
+                raise SystemExit(f"{name}: expected {old!r} once, found it {text.count(old)} times")
+            text = text.replace(old, new)
+        (VENDOR / name).write_text(text, encoding="utf-8")
     DIGEST.write_text(lock_digest() + "\n")
 
 

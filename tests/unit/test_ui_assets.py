@@ -38,3 +38,10 @@ def test_the_vendored_files_ship_as_package_data() -> None:
     assert '"web/static/vendor/*"' in pyproject
     gitignore = (ui_assets.ROOT / ".gitignore").read_text().splitlines()
     assert not any(line.startswith("cmdb/web/static") for line in gitignore)
+
+
+def test_the_bundles_fetch_nothing_from_outside_by_themselves() -> None:
+    for name, swaps in ui_assets.PATCHES.items():
+        text = (ui_assets.VENDOR / name).read_text(encoding="utf-8")
+        for old, new in swaps:
+            assert old not in text and new in text, name
