@@ -1,12 +1,15 @@
 """Expected availability of a service from its components (breaching the SLA: breach.py).
 
 **Components.** Each CI in the service's cone is up on its own with probability ``p``
-(independently of the others): ``attributes.availability`` when set (a fraction, or a
-percent when above 1), else the default of its class (nearest ancestor in the class tree,
-table ``DEFAULT_AVAILABILITY``). Logical CIs (services, applications, clusters, workloads,
-customers, teams) default to 1: their availability is their structure. Agreements (OLAs,
-supplier contracts) are *targets* for a component together with what it depends on, so
-they are not used as its own availability (that would count the dependencies twice).
+(independently of the others), taken from its reliability evidence (:mod:`impact.evidence`):
+observed over the CMDB's recorded outages, else ``attributes.availability`` (a fraction,
+or a percent when above 1) or a declared MTBF and MTTR, else the default of its class
+(nearest ancestor in the class tree, table ``DEFAULT_AVAILABILITY``). Logical CIs
+(services, applications, clusters, workloads, customers, teams) default to 1: their
+availability is their structure. Agreements (OLAs, supplier contracts) are *targets* for a
+component together with what it depends on, so they are not used as its own availability
+(that would count the dependencies twice). The answer counts the components resting on
+each source, and warns first when most rest on class defaults.
 
 **Structure.** A CI is up when it is up on its own and each of its groups has at least k of
 its n members up (:mod:`impact.graph`): a plain dependency is a series element, a 1-of-n
@@ -52,29 +55,20 @@ from pydantic import BaseModel
 from cmdb.domain.classes import lineage
 from cmdb.domain.model import CI
 from impact.cone import Cone, cone_of
+from impact.evidence import (
+    DEFAULT_AVAILABILITY,
+    Records,
+    Reliability,
+    Tally,
+    failure_rate,
+    gather,
+    observation_period,
+    service_record,
+    tally,
+)
 from impact.graph import ImpactGraph
 from impact.spof import spof_indices
 
-DEFAULT_AVAILABILITY: dict[str, float] = {
-    "Service": 1.0,
-    "Application": 1.0,
-    "KubernetesWorkload": 1.0,
-    "Cluster": 1.0,
-    "SoftwarePackage": 1.0,
-    "Database": 0.9995,
-    "ApplicationInstance": 0.999,
-    "Pod": 0.999,
-    "Container": 0.999,
-    "VirtualMachine": 0.9995,
-    "Server": 0.999,
-    "LoadBalancer": 0.9999,
-    "NetworkDevice": 0.9999,
-    "StorageVolume": 0.99995,
-    "CloudResource": 0.9995,
-    "Location": 0.99995,
-    "Party": 1.0,
-    "ConfigurationItem": 1.0,
-}
 MAX_FACTORINGS = 4096
 FACTORING_WORK = 150_000  # CI visits the factoring may spend (steps x cone size)
 
@@ -84,7 +78,40 @@ class Component(BaseModel):
     name: str
     ci_class: str
     availability: float
-    source: str  # "attribute" or "default for <class>"
+    source: str  # "observed", "attribute" or "default for <class>"
+    evidence: str = "default"  # observed | declared | default
+    basis: str = ""  # what the figure rests on, e.g. "2 outages, 310 min down over 12 months"
+    failures: int = 0  # outages observed over the period
+    mttr_minutes: float | None = None
+    mttr_source: str = "default"
+    failures_per_year: float = 0.0
+    logical: bool = False  # up when its parts are: not counted among the components
+
+
+class EvidenceCount(BaseModel):
+    """How many components (logical CIs left out) rest on each source."""
+
+    observed: int
+    declared: int
+    default: int
+    observed_over: str | None = None  # "over 12 months"; None: the CMDB records no outages
+
+    @classmethod
+    def of(cls, t: Tally, over: str | None) -> EvidenceCount:
+        return cls(observed=t.observed, declared=t.declared, default=t.default, observed_over=over)
+
+    def describe(self) -> str:
+        seen = f"observed {self.observed_over}" if self.observed_over else "observed"
+        return f"{self.observed} {seen}, {self.declared} declared, {self.default} class defaults"
+
+
+class Sourced(BaseModel):
+    """One figure of an answer and where it came from."""
+
+    figure: str
+    value: float | None
+    source: str  # observed | declared | default (a combined figure: what most parts rest on)
+    basis: str
 
 
 class AvailabilityResult(BaseModel):
@@ -106,6 +133,11 @@ class AvailabilityResult(BaseModel):
     allowed_minutes: float | None = None
     mean_outage_minutes: float | None = None
     breach_probability: float | None = None
+    evidence: EvidenceCount | None = None
+    warning: str | None = None  # most components rest on class defaults: said first
+    figures: list[Sourced] = []  # each figure above with its source and basis
+    observed_availability: float | None = None  # the service's own outage record
+    observed_basis: str | None = None
 
 
 def component_availability(ci: CI) -> tuple[float, str]:
@@ -311,14 +343,44 @@ def _factor(
     return done + open_estimate, done, done + open_upper, steps, False
 
 
+def _source_label(ev: Reliability, ci: CI) -> str:
+    """The older ``Component.source`` wording ("attribute", "default for <class>"), kept for
+    its readers; "observed" when outages were recorded."""
+    if ev.source == "observed":
+        return "observed"
+    if ev.source == "declared":
+        return "attribute"
+    return component_availability(ci)[1]
+
+
+def combined_source(count: EvidenceCount) -> str:
+    """The source most components rest on (a tie goes to the weaker)."""
+    ranked = [
+        ("default", count.default),
+        ("declared", count.declared),
+        ("observed", count.observed),
+    ]
+    return max(ranked, key=lambda kv: kv[1])[0] if any(n for _s, n in ranked) else "default"
+
+
 def service_availability(
-    graph: ImpactGraph, service_id: str, *, max_factorings: int = MAX_FACTORINGS
+    graph: ImpactGraph,
+    service_id: str,
+    *,
+    max_factorings: int = MAX_FACTORINGS,
+    records: Records | None = None,
 ) -> AvailabilityResult:
+    """``records``: the outages the CMDB holds (None: declared values and defaults only)."""
     s = graph.index(service_id)
     if s is None:
         raise KeyError(service_id)
     cone = cone_of(graph, s)
-    parts = [component_availability(graph.cis[i]) for i in cone.nodes]
+    evidence = gather((graph.cis[i] for i in cone.nodes), records)
+    found = [evidence[graph.ids[i]] for i in cone.nodes]
+    parts = [
+        (ev.availability.value or 0.0, _source_label(ev, graph.cis[i]))
+        for i, ev in zip(cone.nodes, found, strict=True)
+    ]
     p = [a for a, _src in parts]
     st = _Structure(cone, p)
     _, shared = st.analyse({})
@@ -340,10 +402,21 @@ def service_availability(
             ci_class=graph.cis[i].ci_class,
             availability=a,
             source=src,
+            evidence=ev.source,
+            basis=ev.availability.basis,
+            failures=ev.failures,
+            mttr_minutes=ev.mttr_minutes.value,
+            mttr_source=ev.mttr_minutes.source,
+            failures_per_year=failure_rate(ev),
+            logical=ev.logical,
         )
-        for i, (a, src) in zip(cone.nodes, parts, strict=True)
+        for i, (a, src), ev in zip(cone.nodes, parts, found, strict=True)
     ]
     components.sort(key=lambda c: (c.availability, c.ci_class, c.name))
+    period = observation_period(records) if records is not None else None
+    count = EvidenceCount.of(tally(found), period.describe() if period else None)
+    own = service_record(records, service_id) if records is not None else None
+    how = "exact" if exact and not st.cycles_cut else f"between {lower:.6%} and {upper:.6%}"
     return AvailabilityResult(
         service=service_id,
         service_name=graph.name(s),
@@ -356,4 +429,16 @@ def service_availability(
         cone_size=cone.size,
         cycles_cut=st.cycles_cut,
         components=components,
+        evidence=count,
+        warning=tally(found).warning("this availability"),
+        figures=[
+            Sourced(
+                figure="availability",
+                value=value,
+                source=combined_source(count),
+                basis=f"{how}, {method}, from {len(found)} CIs: {count.describe()}",
+            )
+        ],
+        observed_availability=own.availability if own is not None else None,
+        observed_basis=own.basis if own is not None else None,
     )

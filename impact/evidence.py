@@ -21,7 +21,8 @@ Every figure the engine uses for a CI comes from the first of these that has it:
 The **observation period** is the last ``months`` (12) before ``now``, shortened to start
 at the earliest incident or discovery run the CMDB records: a CMDB that began recording
 incidents three months ago has observed three months, and one that records none has
-observed nothing (every figure is then declared or a default). A CI with no outage in the
+observed nothing (every figure is then declared or a default); under four weeks is too
+short to observe a failure rate, and counts as nothing observed. A CI with no outage in the
 period keeps its declared or default availability (no failure in a year is not proof of
 100 %), and its basis says that nothing failed.
 
@@ -47,11 +48,22 @@ from cmdb.domain.model import CI
 from cmdb.domain.records import DiscoveryRun, Incident
 
 Source = Literal["observed", "declared", "default"]
-SOURCES: tuple[Source, ...] = ("observed", "declared", "default")
+SOURCES: tuple[Source, ...] = ("observed", "declared", "default")  # strongest first
+
+
+def weakest(*sources: str) -> Source:
+    """The least solid of ``sources``: a figure is only as good as what it rests on."""
+    for s in reversed(SOURCES):
+        if s in sources:
+            return s
+    return "default"
+
 
 MINUTES_PER_YEAR = 365.25 * 24 * 60
 DAYS_PER_MONTH = 365.25 / 12
 DEFAULT_MONTHS = 12
+# Less than this is too short to observe a failure rate: the figures stay declared/default.
+MIN_OBSERVED_DAYS = 28.0
 
 # A component's own availability, by class (nearest ancestor wins). Logical classes are 1:
 # their availability is their structure.
@@ -89,6 +101,22 @@ DEFAULT_MTTR: dict[str, float] = {
     "StorageVolume": 240.0,
     "CloudResource": 60.0,
     "Location": 480.0,
+}
+# How often one fails in a year, when nothing is recorded or declared (a rate is not implied
+# by the default availability and repair time: a 99.9 % container that restarts in 10 min
+# would fail 50 times a year).
+DEFAULT_FAILURES_PER_YEAR: dict[str, float] = {
+    "Database": 2.0,
+    "ApplicationInstance": 4.0,
+    "Pod": 6.0,
+    "Container": 4.0,
+    "VirtualMachine": 2.0,
+    "Server": 1.5,
+    "LoadBalancer": 0.5,
+    "NetworkDevice": 0.5,
+    "StorageVolume": 0.5,
+    "CloudResource": 2.0,
+    "Location": 0.1,
 }
 LOGICAL: frozenset[str] = frozenset(
     {"Service", "Application", "KubernetesWorkload", "Cluster", "SoftwarePackage", "Party"}
@@ -178,7 +206,8 @@ def observation_period(records: Records) -> Period | None:
     if not starts:
         return None
     start = max(now - timedelta(days=records.months * DAYS_PER_MONTH), min(starts))
-    return Period(start, now)
+    period = Period(start, now)
+    return period if period.days >= MIN_OBSERVED_DAYS else None
 
 
 # -- outages ------------------------------------------------------------------------------
@@ -342,7 +371,12 @@ def reliability(
     elif rto_decl is not None:
         mttr = Figure(rto_decl[0], "declared", f"declared {rto_decl[1]} (recovery objective)")
     elif logical:
-        mttr = Figure(0.0, "default", "comes back when what it rests on does")
+        why = (
+            "a party: nothing of ours to restore"
+            if "Party" in lineage(ci.ci_class)
+            else "comes back when what it rests on does"
+        )
+        mttr = Figure(0.0, "default", why)
     else:
         d = class_default(DEFAULT_MTTR, ci.ci_class)
         mttr = (
@@ -387,7 +421,7 @@ def reliability(
             why = "its structure" if logical else f"default for {cls}"
             availability = Figure(value, "default", why + quiet)
         if mtbf_decl is None:
-            mtbf = _implied_mtbf(availability, mttr, logical)
+            mtbf = _implied_mtbf(ci.ci_class, availability, mttr, logical)
     return Reliability(
         ci_id=ci.id,
         ci_class=ci.ci_class,
@@ -400,12 +434,17 @@ def reliability(
     )
 
 
-def _implied_mtbf(availability: Figure, mttr: Figure, logical: bool) -> Figure:
+def _implied_mtbf(ci_class: str, availability: Figure, mttr: Figure, logical: bool) -> Figure:
+    """MTBF from a declared availability and repair time, else the class's failure rate."""
     a, r = availability.value, mttr.value
-    if logical or a is None or a >= 1.0 or not r:
+    if logical or a is None or a >= 1.0:
         return Figure(None, availability.source, "does not fail on its own")
-    source: Source = "default" if "default" in (availability.source, mttr.source) else "declared"
-    return Figure(a / (1.0 - a) * r / 60.0, source, "from availability and MTTR")
+    if availability.source == "declared" and r:
+        return Figure(a / (1.0 - a) * r / 60.0, "declared", "from availability and MTTR")
+    d = class_default(DEFAULT_FAILURES_PER_YEAR, ci_class)
+    if d is None:
+        return Figure(None, "default", f"no failure rate known for {ci_class}")
+    return Figure(MINUTES_PER_YEAR / 60.0 / d[0], "default", f"default for {d[1]}: {d[0]:g} a year")
 
 
 def failure_rate(evidence: Reliability) -> float:
@@ -478,6 +517,7 @@ class ServiceRecord:
     outages: int
     downtime_minutes: float
     period_days: float
+    mean_minutes: float | None  # mean length of its resolved outages (whole, not clipped)
 
     @property
     def basis(self) -> str:
@@ -504,9 +544,11 @@ def service_record(records: Records, service_id: str) -> ServiceRecord | None:
     ]
     merged = [o for o in merge(found) if o.end >= period.start and o.start <= period.end]
     down = sum(clipped_minutes(o, period) for o in merged)
+    lengths = [(o.end - o.start).total_seconds() / 60.0 for o in merged if o.resolved]
     return ServiceRecord(
         availability=max(0.0, 1.0 - down / (period.days * 1440.0)),
         outages=len(merged),
         downtime_minutes=down,
         period_days=period.days,
+        mean_minutes=sum(lengths) / len(lengths) if lengths else None,
     )

@@ -20,6 +20,7 @@ from cmdb.store.contract import GraphStore
 from impact.availability import AvailabilityResult, service_availability
 from impact.breach import with_sla
 from impact.cause import CauseResult, Evidence, rank_causes
+from impact.evidence import Records
 from impact.fetch import DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES, Fetched, Strategy, fetch
 from impact.graph import ImpactGraph, build_impact_graph
 from impact.recovery import RecoveryPlan, recovery_plan
@@ -30,6 +31,7 @@ from impact.spof import SpofResult, single_points_of_failure
 # Change records that say something was (being) done to a CI: evidence for a cause.
 _DONE = {ChangeState.SCHEDULED, ChangeState.IMPLEMENTED, ChangeState.REVIEWED, ChangeState.CLOSED}
 HISTORY_LOOKUPS = 50  # candidates whose history is read, best-explaining first
+RUNS_READ = 1000  # newest discovery runs read for hosts seen down (one call)
 
 
 @dataclass(frozen=True)
@@ -214,6 +216,21 @@ def spof_report(
     return single_points_of_failure(graph, service.id, already_down=down)
 
 
+def failure_records(
+    store: GraphStore,
+    *,
+    as_of: datetime | None = None,
+    now: datetime | None = None,
+    incidents: Sequence[Incident] | None = None,
+) -> Records:
+    """What the store records about failures, read once per question: the incidents (as
+    they stood at ``as_of``) and the newest discovery runs (those that saw a host down)."""
+    at = _now(now, as_of)
+    runs = [r for r in store.list_runs(limit=RUNS_READ) if _aware(r.started_at) <= at]
+    found = incidents if incidents is not None else incidents_as_of(store, as_of)
+    return Records(incidents=found, runs=runs, now=at)
+
+
 def availability_report(
     store: GraphStore,
     service: CI,
@@ -222,9 +239,13 @@ def availability_report(
     now: datetime | None = None,
     limits: Limits = Limits(),
 ) -> AvailabilityResult:
+    """Expected availability and SLA breach odds, every figure from the evidence the store
+    holds (recorded outages over the last year, declared values, class defaults)."""
     _service(service)
     graph, _ = _graph(store, [service], True, limits, as_of)
-    return with_sla(service_availability(graph, service.id), graph, _now(now, as_of))
+    records = failure_records(store, as_of=as_of, now=now)
+    result = service_availability(graph, service.id, records=records)
+    return with_sla(result, graph, _now(now, as_of), records=records)
 
 
 def recovery_report(
@@ -234,12 +255,16 @@ def recovery_report(
     as_of: datetime | None = None,
     limits: Limits = Limits(),
     current: bool = False,
+    now: datetime | None = None,
 ) -> RecoveryPlan:
-    """A cold-start plan, or (``current``) one for the CIs down in open incidents now."""
+    """A cold-start plan, or (``current``) one for the CIs down in open incidents now; each
+    step timed by the CI's repair-time evidence (observed, declared, default)."""
     _service(service)
     graph, _ = _graph(store, [service], True, limits, as_of)
-    down = open_incident_cis(incidents_as_of(store, as_of)) if current else None
-    return recovery_plan(graph, service.id, down=down)
+    incidents = incidents_as_of(store, as_of)
+    down = open_incident_cis(incidents) if current else None
+    records = failure_records(store, as_of=as_of, now=now, incidents=incidents)
+    return recovery_plan(graph, service.id, down=down, records=records)
 
 
 def cause_report(

@@ -1,7 +1,13 @@
 """Recovery order for a service: what to bring back first, and how long it takes.
 
-Over the service's dependency cone, each CI that is down needs ``attributes.recovery_minutes``
-to come back once what it needs is up (0, and listed as unknown, when it carries none).
+Over the service's dependency cone, each CI that is down needs its repair time to come back
+once what it needs is up: its MTTR from the evidence (:mod:`impact.evidence`): observed over
+the CMDB's recorded outages, else declared (``mttr_minutes``, ``recovery_minutes``, or the
+recovery objective ``rto_minutes``), else its class's default. Logical CIs (services,
+applications, clusters, workloads) come back when their parts do (0 of their own); a CI
+whose class has no default and that carries none is counted as 0 and listed as unknown,
+its step saying why. Each step says where its time came from, the plan counts the CIs on
+class defaults, and lists when each service of the cone is back.
 Work on independent CIs runs in parallel, so the time a CI is back is
 
     finish(v) = ready(v) + minutes(v),   ready(v) = max over v's groups of the k-th
@@ -28,6 +34,7 @@ from pydantic import BaseModel
 
 from cmdb.domain.model import CI
 from impact.cone import cone_of
+from impact.evidence import Records, gather
 from impact.graph import GroupKind, ImpactGraph
 from impact.propagate import propagate
 from impact.severity import FailureMode, Severity
@@ -43,6 +50,16 @@ class Step(BaseModel):
     recovery_minutes: float
     time_known: bool
     note: str = ""
+    source: str = "default"  # where recovery_minutes came from: observed | declared | default
+    basis: str = ""  # e.g. "mean of 3 recorded repairs over 12 months", or why it is unknown
+
+
+class ServiceBack(BaseModel):
+    """When a service of the cone is back, in minutes from the start of the recovery."""
+
+    id: str
+    name: str
+    back_minute: float
 
 
 class RecoveryPlan(BaseModel):
@@ -53,7 +70,11 @@ class RecoveryPlan(BaseModel):
     critical_path: list[str]  # names, from the first CI to bring back to the service
     steps: list[Step]
     deferred: list[str]  # down cluster or replica members not needed for quorum
-    unknown_times: list[str]  # CIs on the plan without attributes.recovery_minutes
+    unknown_times: list[str]  # CIs on the plan with no repair time known (counted as 0)
+    services: list[ServiceBack] = []  # every service of the cone on the plan, first back first
+    on_defaults: int = 0  # steps (logical CIs left out) timed by a class default
+    timed_steps: int = 0  # steps (logical CIs left out) in all
+    warning: str | None = None  # most steps rest on class defaults: said first
 
 
 def recovery_minutes(ci: CI) -> float | None:
@@ -64,8 +85,13 @@ def recovery_minutes(ci: CI) -> float | None:
 
 
 def recovery_plan(
-    graph: ImpactGraph, service_id: str, *, down: Iterable[str] | None = None
+    graph: ImpactGraph,
+    service_id: str,
+    *,
+    down: Iterable[str] | None = None,
+    records: Records | None = None,
 ) -> RecoveryPlan:
+    """``records``: the outages the CMDB holds (None: declared times and defaults only)."""
     s = graph.index(service_id)
     if s is None:
         raise KeyError(service_id)
@@ -76,7 +102,9 @@ def recovery_plan(
     else:
         prop = propagate(graph, dict.fromkeys(down, FailureMode.DOWN))
         need = [int(prop.sev[i]) == int(Severity.DOWN) for i in cone.nodes]
-    minutes = [recovery_minutes(graph.cis[i]) for i in cone.nodes]
+    evidence = gather((graph.cis[i] for i in cone.nodes), records)
+    found = [evidence[graph.ids[i]] for i in cone.nodes]
+    minutes = [ev.mttr_minutes.value for ev in found]
     own = [(t or 0.0) if need[v] else 0.0 for v, t in enumerate(minutes)]
 
     finish = [0.0] * m
@@ -153,9 +181,29 @@ def recovery_plan(
                 recovery_minutes=own[v],
                 time_known=minutes[v] is not None,
                 note=note,
+                source=found[v].mttr_minutes.source,
+                basis=found[v].mttr_minutes.basis,
             )
         )
     steps.sort(key=lambda st: (st.start_minute, st.wave, st.name, st.id))
+    timed = [found[v] for v in on_plan if need[v] and not found[v].logical]
+    on_defaults = sum(1 for ev in timed if ev.mttr_minutes.source == "default")
+    warning = (
+        f"this plan rests mostly on class defaults ({on_defaults} of {len(timed)} repair"
+        " times have no recorded repairs or declared figures): it says little about this estate"
+        if timed and on_defaults * 2 > len(timed)
+        else None
+    )
+    back = sorted(
+        (
+            ServiceBack(
+                id=graph.ids[cone.nodes[v]], name=graph.name(cone.nodes[v]), back_minute=finish[v]
+            )
+            for v in on_plan
+            if graph.cis[cone.nodes[v]].service is not None
+        ),
+        key=lambda b: (b.back_minute, b.name),
+    )
 
     critical = [cone.root]
     while True:
@@ -173,4 +221,8 @@ def recovery_plan(
         steps=steps,
         deferred=deferred,
         unknown_times=sorted({st.name for st in steps if not st.time_known}),
+        services=back,
+        on_defaults=on_defaults,
+        timed_steps=len(timed),
+        warning=warning,
     )

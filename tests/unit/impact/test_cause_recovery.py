@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from impact.cause import Evidence, rank_causes
+from impact.evidence import DEFAULT_MTTR
 from impact.recovery import recovery_plan
 from tests.unit.impact.builders import topo
 
@@ -97,7 +98,24 @@ def test_plan_from_current_failures_prefers_members_still_up() -> None:
     assert plan.deferred == ["v2"]
 
 
-def test_unknown_times_are_listed() -> None:
+def test_a_ci_without_a_time_of_its_own_takes_its_class_default_and_says_so() -> None:
+    # Issue 14: a Server with no recovery_minutes was "+0 ?"; it now takes the Server
+    # default, the step says so, and the plan warns that it rests on defaults.
     g = topo("s:Service a:Server", "s DEPENDS_ON a")
     plan = recovery_plan(g, "s")
-    assert plan.total_minutes == 0 and plan.unknown_times == ["a", "s"]
+    step = {st.name: st for st in plan.steps}
+    assert plan.total_minutes == 240 and not plan.unknown_times
+    assert (step["a"].source, step["a"].basis) == ("default", "default for Server")
+    assert step["s"].recovery_minutes == 0 and step["s"].time_known
+    assert step["s"].basis == "comes back when what it rests on does"
+    assert (plan.on_defaults, plan.timed_steps) == (1, 1) and plan.warning
+    assert [(b.name, b.back_minute) for b in plan.services] == [("s", 240)]
+
+
+def test_unknown_times_are_listed_with_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(DEFAULT_MTTR, "Server")  # a class nobody gave a default
+    g = topo("s:Service a:Server", "s DEPENDS_ON a")
+    plan = recovery_plan(g, "s")
+    step = {st.name: st for st in plan.steps}
+    assert plan.total_minutes == 0 and plan.unknown_times == ["a"]
+    assert not step["a"].time_known and "no repair time" in step["a"].basis
