@@ -84,8 +84,11 @@ docs: install
 	@NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 	@echo "docs: build/site/index.html"
 
-DEMO_START := 2030-03-12T10:00:00Z
-DEMO_END := 2030-03-12T10:45:00Z
+# The demo's maintenance window: tomorrow (UTC) 10:00-10:45, so it is always ahead of now,
+# inside the services' hours, and in this week's schedule of changes on the landing page.
+DEMO_DAY := $(shell $(PYTHON) -c 'import datetime as d; print(d.datetime.now(d.timezone.utc).date() + d.timedelta(days=1))')
+DEMO_START := $(DEMO_DAY)T10:00:00Z
+DEMO_END := $(DEMO_DAY)T10:45:00Z
 DEMO_URL := http://127.0.0.1:8000
 
 demo: install
@@ -102,18 +105,29 @@ demo: install
 	@$(DEMO) subgraph harbour-app-cluster --direction in --depth 3 --type runs_on --type contains
 	@echo; echo "== Impact: srv-01 goes down for maintenance, $(DEMO_START) to $(DEMO_END)"
 	@$(DEMO) impact change --ci srv-01 --start $(DEMO_START) --end $(DEMO_END)
+	@echo; echo "== The same window as a request for change, assessed by the practice policy"
+	@$(DEMO) change create RFC-1 --title "Firmware on srv-01" --ci srv-01 \
+		--start $(DEMO_START) --end $(DEMO_END) \
+		--reason "BMC security fix" --backout "flash the previous image" >/dev/null
+	@$(DEMO) change assess RFC-1
 	@echo; echo "== A change by hand: srv-01 goes under change (found by its serial: no duplicate)"
 	@$(DEMO) ci add --class Server --name srv-01 --identifier serial=IBX7-40117 \
-		--status under_change --attr ticket=RFC-2026-0042 >/dev/null
+		--status under_change --attr ticket=RFC-1 >/dev/null
 	@$(DEMO) history srv-01
 	@echo
 	@echo "== Open these (the server starts below, local development mode: NO AUTHENTICATION)"
-	@echo "  impact map    $(DEMO_URL)/ui       search 'srv-01' (the server, listed first), 'fail it', Run impact:"
-	@echo "                both customer-facing services go down (srv-01 hosts two of the cluster's three VMs)"
+	@echo "  service desk  $(DEMO_URL)/ui   the services now (open incidents, SLA budget left this"
+	@echo "                month), RFC-1 in this week's changes, the CMDB's health"
+	@echo "  a CI          $(DEMO_URL)/ui/ci/srv-01   who set each field, its history (slide back"
+	@echo "                before it went under change), then 'Fail it now': both customer-facing"
+	@echo "                services go down (srv-01 hosts two of the cluster's three VMs); 'see it on the map'"
+	@echo "  a change      $(DEMO_URL)/ui/changes/RFC-1   its assessment and the SLAs its window breaches"
+	@echo "  impact map    $(DEMO_URL)/ui/map   search 'srv-01' (the server, listed first), 'fail it', Run impact"
 	@echo "  GraphiQL      $(DEMO_URL)/graphql"
-	@echo "  OpenAPI docs  $(DEMO_URL)/docs"
+	@echo "  OpenAPI docs  $(DEMO_URL)/docs   and ReDoc at $(DEMO_URL)/redoc"
 	@echo
 	@echo "== Try, from another terminal"
+	@echo "  curl -s '$(DEMO_URL)/api/v1/status/services'"
 	@echo "  curl -s '$(DEMO_URL)/api/v1/cis?name_contains=srv&limit=5'"
 	@echo "  curl -s -X POST $(DEMO_URL)/api/v1/impact/change -H 'content-type: application/json' \\"
 	@echo "       -d '{\"cis\": [\"srv-01\"], \"start\": \"$(DEMO_START)\", \"end\": \"$(DEMO_END)\"}'"

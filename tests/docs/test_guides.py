@@ -30,6 +30,7 @@ import os
 import re
 import shlex
 import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,7 +125,21 @@ def _commands(body: list[str], first_line: int) -> Iterator[Command]:
 def demo_commands(makefile: Path) -> list[list[str]]:
     """The ``cmdb`` arguments the Makefile's ``demo`` target runs, up to ``serve``."""
     text = makefile.read_text(encoding="utf-8").replace("\\\n", " ")
-    variables = dict(re.findall(r"^(\w+)\s*:?=\s*(.*?)\s*$", text, flags=re.MULTILINE))
+    variables = dict(re.findall(r"^(\w+)\s*[:?]?=\s*(.*?)\s*$", text, flags=re.MULTILINE))
+
+    def expand(value: str) -> str:
+        # As make does: variables inside variables, and $(shell ...) (the demo's window is
+        # computed from today's date).
+        shell = re.fullmatch(r"\$\(shell (.*)\)", value)
+        if shell:
+            done = subprocess.run(
+                expand(shell[1]), shell=True, capture_output=True, text=True, check=True
+            )
+            return done.stdout.strip()
+        return re.sub(
+            r"\$\((\w+)\)", lambda m: expand(variables[m[1]]) if m[1] in variables else m[0], value
+        )
+
     recipe = re.search(r"^demo:.*\n((?:\t.*\n?)+)", text, flags=re.MULTILINE)
     assert recipe, "the Makefile has a demo target"
     out: list[list[str]] = []
@@ -132,7 +147,7 @@ def demo_commands(makefile: Path) -> list[list[str]]:
         step = line.strip().lstrip("@")
         if not step.startswith("$(DEMO) "):
             continue
-        step = re.sub(r"\$\((\w+)\)", lambda m: variables.get(m[1], m[0]), step[len("$(DEMO) ") :])
+        step = expand(step[len("$(DEMO) ") :])
         args = [a for a in shlex.split(step) if a != ">/dev/null"]
         if args[0] == "serve":
             break
