@@ -12,18 +12,26 @@ asked for (the report asks for services), the shortest paths that arrive through
 *different last step* (the other arm of a diamond). Each cause gets
 one breadth-first search over the carrying edges; past ``MAX_CAUSE_SEARCHES`` causes the
 rest share one multi-source search (the nearest of them explains).
+
+**Groups behind a step.** A path goes through one member of a cluster or a replica set,
+but a quorum falls to all the members it lost: each such step adds a :class:`GroupNote`
+("harbour-app-cluster: 2 of 3 members needed, 1 left (vm-app-01, vm-app-02 down)"), in
+``groups`` and after the chain in ``text``. A grouping (a namespace, a site) is explained
+by the path to a hit member and the step into the grouping, with the count of its members
+hit; one path per member, the worst and nearest members first.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from pydantic import BaseModel
 
 from impact._arrays import BoolArray, IntArray, bfs
-from impact.graph import ImpactGraph
-from impact.propagate import Propagation, phrase
+from impact.graph import TYPE_NAMES, ImpactGraph
+from impact.propagate import GroupNote, Propagation, type_phrase
 
 MAX_CAUSE_SEARCHES = 16
 
@@ -36,6 +44,7 @@ class ImpactPath(BaseModel):
     names: list[str]
     types: list[str]
     text: str
+    groups: list[GroupNote] = []  # the quorums and groupings its steps go through
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,8 @@ class Explainer:
     def __init__(self, prop: Propagation) -> None:
         self.prop = prop
         g = prop.graph
-        sev = prop.sev
+        # What a grouping gets from its members goes no further, so it carries nothing.
+        sev = prop.spread
         self.carry: BoolArray = (sev[g.src] >= sev[g.dst]) & (sev[g.dst] > 0)
         causes = sorted(prop.causes, key=lambda i: g.ids[i])
         self.searches: list[_Search] = []
@@ -79,6 +89,8 @@ class Explainer:
         without ``alternates`` only the shortest path per cause."""
         if v in self.prop.causes:
             return []
+        if self.prop.is_grouped(v):
+            return [self._out(*p) for p in self._grouping_paths(v, k)]
         g = self.prop.graph
         found: list[tuple[int, str, list[int], list[int]]] = []
         seen: set[tuple[int, ...]] = set()
@@ -112,21 +124,104 @@ class Explainer:
             chosen += extra[: k - len(chosen)]
         return [self._out(nodes, edges) for _, _, nodes, edges in chosen]
 
-    def _out(self, nodes: list[int], edges: list[int]) -> ImpactPath:
-        return path_of(self.prop.graph, nodes, edges)
+    @cached_property
+    def _near(self) -> IntArray:
+        """Steps from the nearest cause to each CI (a large number where none reaches)."""
+        g = self.prop.graph
+        near = np.full(g.n, np.iinfo(np.int64).max, dtype=np.int64)
+        for s in self.searches:
+            hit = s.dist >= 0
+            near[hit] = np.minimum(near[hit], s.dist[hit])
+        return near
+
+    def _shortest(self, v: int) -> tuple[list[int], list[int]] | None:
+        """The shortest carrying path to ``v`` as (nodes, edges); [v] for a cause."""
+        if v in self.prop.causes:
+            return [v], []
+        best: tuple[int, str, list[int], list[int]] | None = None
+        g = self.prop.graph
+        for s in self.searches:
+            if s.dist[v] > 0:
+                nodes, edges = self._walk_back(s, v)
+                cand = (len(edges), g.ids[nodes[0]], nodes, edges)
+                if best is None or cand[:2] < best[:2]:
+                    best = cand
+        return None if best is None else (best[2], best[3])
+
+    def _grouping_paths(
+        self, v: int, k: int
+    ) -> list[tuple[list[int], list[int], list[tuple[int, int]]]]:
+        """Up to ``k`` paths into grouping ``v``, each through another hit member: the
+        nodes, the impact edges, and the grouping steps as (position, membership)."""
+        prop, g = self.prop, self.prop.graph
+        sev = prop.sev
+        joins = [j for j in g.grouped(v) if sev[g.grp_src[j]] > 0]
+        near = self._near
+        joins.sort(key=lambda j: (-int(sev[g.grp_src[j]]), near[g.grp_src[j]], g.ids[g.grp_src[j]]))
+        out: list[tuple[list[int], list[int], list[tuple[int, int]]]] = []
+        for j in joins:
+            u = int(g.grp_src[j])
+            if prop.is_grouped(u):  # a grouping of groupings (a site of a room)
+                inner = self._grouping_paths(u, 1)
+                if not inner:
+                    continue
+                nodes, edges, steps = inner[0]
+            else:
+                found = self._shortest(u)
+                if found is None:
+                    continue
+                (nodes, edges), steps = found, []
+            out.append(([*nodes, v], edges, [*steps, (len(nodes) - 1, j)]))
+            if len(out) == k:
+                break
+        return out
+
+    def _out(
+        self, nodes: list[int], edges: list[int], steps: list[tuple[int, int]] | None = None
+    ) -> ImpactPath:
+        return path_of(self.prop.graph, nodes, edges, self.prop, steps or [])
 
 
-def path_of(g: ImpactGraph, nodes: list[int], edges: list[int]) -> ImpactPath:
-    """A path of graph nodes joined by impact edges, in ids, names, types and words."""
+def path_of(
+    g: ImpactGraph,
+    nodes: list[int],
+    edges: list[int],
+    prop: Propagation | None = None,
+    steps: list[tuple[int, int]] | None = None,
+) -> ImpactPath:
+    """A path of graph nodes joined by impact edges, in ids, names, types and words.
+
+    ``steps`` are grouping steps (a member into its grouping), as (the position in
+    ``nodes`` of the member, the membership number into ``g.grp_*``); the impact edges
+    fill the other steps in order. With ``prop``, each quorum and grouping a step goes
+    through adds its note (what the quorum lost, how many members are hit)."""
+    into = dict(steps or [])
+    codes: list[int] = []
+    notes: list[GroupNote] = []
+    rest = iter(edges)
+    for i in range(len(nodes) - 1):
+        if i in into:
+            j = into[i]
+            codes.append(int(g.grp_type[j]))
+            if prop is not None:
+                notes.append(prop.grouping_note(nodes[i + 1]))
+            continue
+        e = next(rest)
+        codes.append(int(g.etype[e]))
+        if prop is not None and (note := prop.edge_note(e)) is not None:
+            notes.append(note)
     text = g.name(nodes[0])
-    for e, n in zip(edges, nodes[1:], strict=True):
-        text += f" -> {g.name(n)} ({phrase(g, e)} it)"
+    for code, n in zip(codes, nodes[1:], strict=True):
+        text += f" -> {g.name(n)} ({type_phrase(code)} it)"
+    for note in notes:
+        text += f"; {note.text}"
     return ImpactPath(
         cause=g.ids[nodes[0]],
         ci_ids=[g.ids[n] for n in nodes],
         names=[g.name(n) for n in nodes],
-        types=[g.type_name(e) for e in edges],
+        types=[TYPE_NAMES[c] for c in codes],
         text=text,
+        groups=notes,
     )
 
 

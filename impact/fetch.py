@@ -25,15 +25,17 @@ switch, a location pulls in its whole estate). Two things keep it down:
 ``fetch(..., strategy="walk")`` (the default of ``impact.queries.Limits``) asks for the
 exact closure in ONE call: ``GraphStore.subgraph(walk=..., leaves=...)`` follows each type
 in its own impact direction (IN for the target-to-source types, OUT for MEMBER_OF and
-SERVES; upstream the other way round) and adds, as leaves that are not walked from, every
-member of a reached cluster (quorum counts all of them). It reads what "rounds" reads and
-nothing more, in one round trip.
+SERVES; upstream the other way round) and adds, as leaves that are not walked from, the
+other members of every reached group: each member of a reached cluster (quorum counts all
+of them) and what a reached CI CONTAINS (the other replicas of an application, the other
+members of a namespace or a site, which its count of members hit needs). It reads what
+"rounds" reads and nothing more, in one round trip.
 
 ``fetch(..., strategy="rounds")`` is the older exact alternative, for a store without
 ``walk``: it alternates IN walks over the
 target-to-source types with OUT walks over the source-to-target ones, from the newly reached
-CIs only, and fetches cluster members in one last step. It reads only what the impact
-reaches (plus the members of reached clusters) at the cost of a few round trips (about
+CIs only, and fetches the other members of reached groups in a last step per direction.
+It reads only what the impact reaches (plus those members) at the cost of a few round trips (about
 three per cluster hop on the longest path). See bench/impact.py for all three measured.
 """
 
@@ -161,6 +163,15 @@ def dependency_subgraph(
     )
 
 
+# The other members of a reached group, one step from it: a cluster's members (IN along
+# MEMBER_OF), and what a CI CONTAINS (OUT): the other replicas of an application, the other
+# members of a namespace or a site. A failure reaches a group through one member only.
+MEMBERS: dict[str, Direction] = {
+    **{t.name: Direction.IN for t in REGISTRY.values() if t.redundancy_membership},
+    "CONTAINS": Direction.OUT,
+}
+
+
 # -- the choice of strategy --------------------------------------------------------------
 
 
@@ -188,8 +199,8 @@ def impact_walk(
     cis: Sequence[CIOrId], upstream: bool
 ) -> tuple[dict[str, Direction], dict[str, Direction] | None]:
     """The per-type walk of an impact (downstream: against target-to-source types, along
-    the others; upstream the other way round) and, downstream, the leaves quorum needs:
-    every member of a reached cluster."""
+    the others; upstream the other way round) and, downstream, the leaves quorum and
+    member counts need (:data:`MEMBERS`)."""
     against, along = (Direction.OUT, Direction.IN) if upstream else (Direction.IN, Direction.OUT)
     walk = {
         t: against if REGISTRY[t].impact is ImpactFlow.TARGET_TO_SOURCE else along
@@ -197,7 +208,7 @@ def impact_walk(
     }
     if upstream:
         return walk, None
-    return walk, {t.name: Direction.IN for t in REGISTRY.values() if t.redundancy_membership}
+    return walk, dict(MEMBERS)
 
 
 def _walk(
@@ -299,7 +310,7 @@ def _rounds(
         idle = 0 if new else idle + 1
         phase = 1 - phase
     if not upstream and not by_nodes:
-        calls += _add_cluster_members(store, nodes, edges, max_nodes, as_of)
+        calls += _add_members(store, nodes, edges, max_nodes, as_of)
     merged = Subgraph(
         roots=roots,
         nodes=nodes,
@@ -311,31 +322,33 @@ def _rounds(
     return Fetched(subgraph=merged, calls=calls, strategy="rounds", frontier=frozenset(frontier))
 
 
-def _add_cluster_members(
+def _add_members(
     store: GraphStore,
     nodes: dict[str, CI],
     edges: dict[str, Relationship],
     max_nodes: int,
     as_of: datetime | None,
 ) -> int:
-    """Every member of every reached cluster (quorum counts all of them): one call."""
-    membership = [t.name for t in REGISTRY.values() if t.redundancy_membership]
-    targets = sorted(
-        {e.target_id for e in edges.values() if e.type in membership and e.target_id in nodes}
-    )
-    if not targets:
-        return 0
-    sub = store.subgraph(
-        targets,
-        direction=Direction.IN,
-        types=membership,
-        max_depth=1,
-        max_nodes=max(len(targets), max_nodes - len(nodes)),
-        as_of=as_of,
-    )
-    nodes.update(sub.nodes)
-    edges.update((e.id, e) for e in sub.edges)
-    return 1
+    """One more step from every reached CI along :data:`MEMBERS` (what ``walk`` adds as
+    leaves): the other members of every reached group. A call per direction."""
+    calls = 0
+    reached = sorted(nodes)
+    for way in (Direction.IN, Direction.OUT):
+        types = sorted(t for t, d in MEMBERS.items() if d is way)
+        if not types:
+            continue
+        sub = store.subgraph(
+            reached,
+            direction=way,
+            types=types,
+            max_depth=1,
+            max_nodes=max(len(reached), max_nodes),
+            as_of=as_of,
+        )
+        nodes.update(sub.nodes)
+        edges.update((e.id, e) for e in sub.edges)
+        calls += 1
+    return calls
 
 
 def _walk_distances(sub: Subgraph, direction: Direction, known: dict[str, int]) -> dict[str, int]:

@@ -23,6 +23,14 @@ up for the CI to be up:
 
 A CI is up when every one of its groups has at least ``k`` members up. Everything else in
 the engine (propagation, SPOF, availability, recovery) reads these arrays.
+
+**Groupings are not made of their members.** What a CI of a grouping class
+(:data:`cmdb.domain.classes.GROUPINGS`: a namespace, a compose project, a Terraform module,
+a site) CONTAINS is kept apart, in the ``grp_*`` arrays, and is no impact edge: a grouping
+needs none of its members, so no SPOF, availability or recovery answer runs through it.
+Propagation reads them once the impact has settled, to say how many members of each
+grouping are hit (:mod:`impact.propagate`). A Service, an Application or a workload keeps
+"contains" as an impact edge: it is made of what it contains.
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from cmdb.domain.classes import is_a
+from cmdb.domain.classes import is_a, is_grouping
 from cmdb.domain.model import CI, RETIRED_STATUSES
 from cmdb.domain.relationships import REGISTRY, ImpactFlow
 from cmdb.store.contract import Subgraph
@@ -139,6 +147,11 @@ class ImpactGraph:
     truncated_by_depth: bool = False
     truncated_by_nodes: bool = False
     frontier: BoolArray = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
+    # Grouping membership (no impact edges): member grp_src[j] is grouped by grp_dst[j].
+    grp_src: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    grp_dst: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    grp_type: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    grp_in: Csr | None = None  # memberships by grouping (far end: the member)
 
     @property
     def n(self) -> int:
@@ -159,6 +172,25 @@ class ImpactGraph:
 
     def type_name(self, e: int) -> str:
         return TYPE_NAMES[int(self.etype[e])]
+
+    def grouped(self, v: int) -> list[int]:
+        """Membership numbers (into ``grp_*``) of what grouping ``v`` groups."""
+        if self.grp_in is None:
+            return []
+        out: list[int] = self.grp_in.of(v).tolist()
+        return out
+
+    def with_groupings(self, mask: BoolArray) -> BoolArray:
+        """``mask`` and every grouping that groups a CI of it, nested groupings too (a
+        site of a room of a server). One vectorised pass per level of nesting."""
+        if not len(self.grp_src):
+            return mask
+        out = mask.copy()
+        while True:
+            add = self.grp_dst[out[self.grp_src] & ~out[self.grp_dst]]
+            if not len(add):
+                return out
+            out[add] = True
 
     @cached_property
     def needs(self) -> Needs:
@@ -183,6 +215,7 @@ def build_impact_graph(
     hard: dict[tuple[int, int], int] = {}
     clusters: dict[int, dict[int, int]] = {}
     replicas: dict[tuple[int, str, str], dict[int, int]] = {}
+    grouping: dict[tuple[int, int], int] = {}
     for rel in sorted(sub.edges, key=lambda r: (r.type, r.id)):
         rtype = REGISTRY.get(rel.type)
         if rtype is None or rtype.impact is ImpactFlow.NONE or not rel.active:
@@ -197,6 +230,8 @@ def build_impact_graph(
         v_class, u_class = cis[v].ci_class, cis[u].ci_class
         if rtype.redundancy_membership and is_a(v_class, "Cluster"):
             clusters.setdefault(v, {}).setdefault(u, code)
+        elif rtype.name == "CONTAINS" and is_grouping(v_class):
+            grouping.setdefault((u, v), code)
         elif (
             replica_groups
             and rtype.name == "CONTAINS"
@@ -241,6 +276,9 @@ def build_impact_graph(
             add_group(v, members, k, GroupKind.REPLICAS)
 
     n = len(ids)
+    memberships = sorted(grouping.items(), key=lambda m: (m[0][1], m[0][0]))
+    grp_src = np.array([u for (u, _v), _c in memberships], dtype=np.int64)
+    grp_dst = np.array([v for (_u, v), _c in memberships], dtype=np.int64)
     src = np.array(e_src, dtype=np.int64)
     dst = np.array(e_dst, dtype=np.int64)
     egroup = np.array(e_group, dtype=np.int64)
@@ -272,6 +310,10 @@ def build_impact_graph(
         truncated_by_depth=sub.truncated_by_depth,
         truncated_by_nodes=sub.truncated_by_nodes,
         frontier=front,
+        grp_src=grp_src,
+        grp_dst=grp_dst,
+        grp_type=np.array([c for _m, c in memberships], dtype=np.int64),
+        grp_in=Csr.build(grp_dst, n, far=grp_src),
     )
 
 

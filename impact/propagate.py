@@ -27,6 +27,18 @@ propagation from those alone, so each answer can say what is new.
 The loop is vectorised: each wave updates per-group counters for the CIs whose severity
 changed in the previous wave, re-grades only the groups they belong to, and raises the
 owners of those groups.
+
+**Groupings** (a namespace, a compose project, a Terraform module, a site: see
+:mod:`impact.graph`) are graded after the fixpoint, from their members: the worst member,
+but never worse than **degraded** ("affected": some of what it groups is hit), and what
+a grouping gets this way goes no further (the servers in a data centre are not hit because
+a room of it is). ``spread`` is the severity each CI passes on; ``sev`` adds the
+groupings' grades. Nested groupings (a site of a room) take one vectorised pass a level.
+
+**Explanations** name the whole group behind a step (:class:`GroupNote`): "harbour-app-
+cluster: 2 of 3 members needed, 1 left (vm-app-01, vm-app-02 down)", "default: 9 of 24
+members hit (...)", so a quorum two members lost together never reads as one member's
+doing.
 """
 
 from __future__ import annotations
@@ -34,13 +46,37 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Literal
 
 import numpy as np
+from pydantic import BaseModel
 
 from cmdb.domain.relationships import REGISTRY, ImpactFlow
 from impact._arrays import IntArray, unique
 from impact.graph import TYPE_NAMES, GroupKind, ImpactGraph
 from impact.severity import FailureMode, Severity
+
+# A note names at most this many members per state, then says how many more.
+NAMED = 5
+_WHAT = {GroupKind.CLUSTER: "members", GroupKind.REPLICAS: "replicas"}
+
+
+class GroupNote(BaseModel):
+    """The group behind a step: a quorum (a cluster, a replica set) and what it lost, or
+    a grouping (a namespace, a site) and how many of its members are hit."""
+
+    ci_id: str  # the cluster, the replicated application, the grouping
+    name: str
+    kind: Literal["cluster", "replicas", "grouping"]
+    members: int
+    needed: int  # members that must be up (0 for a grouping: it needs none of them)
+    left: int  # members not down
+    down: int
+    degraded: int
+    at_risk: int
+    hit: int  # members not up: down, degraded or at risk
+    named: list[str]  # ids of the members the text names
+    text: str
 
 
 @dataclass(frozen=True)
@@ -48,7 +84,8 @@ class Propagation:
     """Severity per CI of ``graph`` after the given failures."""
 
     graph: ImpactGraph
-    sev: IntArray  # Severity value per node
+    sev: IntArray  # Severity value per node, groupings' grades included
+    spread: IntArray  # what each node passes on: ``sev`` without the groupings' grades
     causes: dict[int, Severity]  # node -> the severity it was failed with (incl. incidents)
     failed: dict[str, FailureMode]  # the failures asked for (CIs of the graph only)
     already_down: frozenset[str]  # open-incident CIs that were taken as down
@@ -65,25 +102,108 @@ class Propagation:
         """Nodes worse than up, causes included."""
         return np.flatnonzero(self.sev > 0)
 
-    def group_reason(self, g: int) -> str:
-        """Why a group grades its CI as it does, in words (for clusters and replicas)."""
+    def is_grouped(self, v: int) -> bool:
+        """Is CI v graded by what it groups (worse than what it passes on)?"""
+        return v not in self.causes and int(self.sev[v]) > int(self.spread[v])
+
+    def _states(self, members: list[int], sev: IntArray) -> tuple[list[list[int]], str]:
+        """Members by state (down, degraded, at risk) and the words naming them."""
+        by: list[list[int]] = [[], [], []]
+        for u in members:
+            s = int(sev[u])
+            if s:
+                by[int(Severity.DOWN) - s].append(u)
+        parts: list[str] = []
+        for state, us in zip(("down", "degraded", "at risk"), by, strict=True):
+            if not us:
+                continue
+            names = self._names(us)
+            shown = ", ".join(names[:NAMED])
+            if len(names) > NAMED:
+                shown += f" and {len(names) - NAMED} more"
+            parts.append(f"{shown} {state}")
+        return by, "; ".join(parts)
+
+    def _names(self, members: list[int]) -> list[str]:
+        """Distinct names (a Deployment and its Service share one), what failed first."""
         gr = self.graph
+        first = sorted({gr.name(u) for u in members if u in self.causes})
+        return first + sorted({gr.name(u) for u in members} - set(first))
+
+    def _named(self, by: list[list[int]]) -> list[str]:
+        gr = self.graph
+        out: list[str] = []
+        for us in by:
+            names = self._names(us)[:NAMED]
+            out += sorted(gr.ids[u] for u in us if gr.name(u) in names)
+        return out
+
+    @cached_property
+    def _notes(self) -> dict[tuple[bool, int], GroupNote]:
+        """Notes made so far: many paths go through one cluster (one note each)."""
+        return {}
+
+    def group_note(self, g: int) -> GroupNote:
+        """A k-of-n group (cluster or replicas) of CI ``gnode[g]``, and what it lost."""
+        note = self._notes.get((False, g))
+        if note is None:
+            note = self._notes[False, g] = self._group_note(g)
+        return note
+
+    def grouping_note(self, v: int) -> GroupNote:
+        """What grouping ``v`` groups, and how much of it is hit."""
+        note = self._notes.get((True, v))
+        if note is None:
+            note = self._notes[True, v] = self._grouping_note(v)
+        return note
+
+    def _group_note(self, g: int) -> GroupNote:
+        gr = self.graph
+        v = int(gr.gnode[g])
         n, k = int(gr.gsize[g]), int(gr.gk[g])
-        d, dg = int(self.down_count[g]), int(self.degraded_count[g])
-        what = "members" if gr.gkind[g] == GroupKind.CLUSTER else "replicas"
-        up = n - d
-        text = f"{up} of {n} {what} up, {k} needed"
-        if dg:
-            text += f" ({dg} degraded)"
-        if up < k:
-            return text + ": below quorum"
-        if up - dg < k:
-            return text + ": quorum needs degraded members"
-        if d:
-            return text + ": redundancy reduced"
-        if dg or self.any_count[g]:
-            return text + ": members at risk"
-        return text
+        by, states = self._states(gr.members(g), self.spread)
+        d, dg, ar = (len(us) for us in by)
+        kind = GroupKind(int(gr.gkind[g]))
+        text = f"{gr.name(v)}: {k} of {n} {_WHAT.get(kind, 'members')} needed, {n - d} left"
+        if states:
+            text += f" ({states})"
+        if n - d < k:
+            text += ": below quorum"
+        elif n - d - dg < k:
+            text += ": quorum needs degraded members"
+        elif d:
+            text += ": redundancy reduced"
+        elif dg or ar:
+            text += ": members at risk"
+        return GroupNote(
+            ci_id=gr.ids[v], name=gr.name(v),
+            kind="cluster" if kind == GroupKind.CLUSTER else "replicas",
+            members=n, needed=k, left=n - d, down=d, degraded=dg, at_risk=ar, hit=d + dg + ar,
+            named=self._named(by), text=text,
+        )  # fmt: skip
+
+    def _grouping_note(self, v: int) -> GroupNote:
+        gr = self.graph
+        members = gr.grp_src[gr.grouped(v)].tolist()
+        by, states = self._states(members, self.sev)
+        d, dg, ar = (len(us) for us in by)
+        n = len(members)
+        text = f"{gr.name(v)}: {d + dg + ar} of {n} members hit"
+        if states:
+            text += f" ({states})"
+        return GroupNote(
+            ci_id=gr.ids[v], name=gr.name(v), kind="grouping",
+            members=n, needed=0, left=n - d, down=d, degraded=dg, at_risk=ar, hit=d + dg + ar,
+            named=self._named(by), text=text,
+        )  # fmt: skip
+
+    def edge_note(self, e: int) -> GroupNote | None:
+        """The note of the k-of-n group impact edge ``e`` is a member of (None: a plain
+        dependency, which its step says all about)."""
+        g = int(self.graph.egroup[e])
+        if self.graph.gkind[g] == GroupKind.HARD:
+            return None
+        return self.group_note(g)
 
     @cached_property
     def _lists(self) -> tuple[list[int], list[int], list[int], list[int], list[int], list[int]]:
@@ -96,25 +216,43 @@ class Propagation:
             gr.egroup.tolist(),
             grades.tolist(),
             gr.gkind.tolist(),
-            self.sev.tolist(),
+            self.spread.tolist(),
         )
+
+    def worst_group(self, v: int) -> tuple[int, int]:
+        """(group, an edge of it) that grades CI v worst; (-1, -1) if none is hit."""
+        ptr, items, egroup, grades, _kinds, _sev = self._lists
+        worst, best_edge = 0, -1
+        for e in items[ptr[v] : ptr[v + 1]]:
+            grade = grades[egroup[e]]
+            if grade > worst:
+                worst, best_edge = grade, e
+        return (egroup[best_edge], best_edge) if best_edge >= 0 else (-1, -1)
+
+    def note(self, v: int) -> GroupNote | None:
+        """The group behind CI v's grade, when that is a quorum or what v groups."""
+        if v in self.causes:
+            return None
+        if self.is_grouped(v):
+            return self.grouping_note(v)
+        g, _e = self.worst_group(v)
+        if g < 0 or self.graph.gkind[g] == GroupKind.HARD:
+            return None
+        return self.group_note(g)
 
     def reason(self, v: int) -> str:
         """The worst group of CI v explained, or what failed it directly."""
         if v in self.causes:
             return "failed" if self.graph.ids[v] in self.failed else "down in an open incident"
+        if self.is_grouped(v):
+            return self.grouping_note(v).text
         gr = self.graph
-        ptr, items, egroup, grades, kinds, sev = self._lists
-        worst, best_edge = -1, -1
-        for e in items[ptr[v] : ptr[v + 1]]:
-            grade = grades[egroup[e]]
-            if grade > worst:
-                worst, best_edge = grade, e
+        _ptr, _items, _egroup, _grades, kinds, sev = self._lists
+        g, best_edge = self.worst_group(v)
         if best_edge < 0:
             return ""
-        g = egroup[best_edge]
         if kinds[g] != GroupKind.HARD:
-            return f"{gr.name(v)}: {self.group_reason(g)}"
+            return self.group_note(g).text
         member = int(gr.src[best_edge])
         label = Severity(sev[member]).label
         return f"{phrase(gr, best_edge)} {gr.name(member)} ({label})"
@@ -130,6 +268,26 @@ _PHRASES: tuple[str, ...] = tuple(
 
 def phrase(graph: ImpactGraph, edge: int) -> str:
     return _PHRASES[int(graph.etype[edge])]
+
+
+def type_phrase(code: int) -> str:
+    """The words of a type code (an impact edge's or a grouping membership's)."""
+    return _PHRASES[code]
+
+
+def _group(graph: ImpactGraph, sev: IntArray) -> IntArray:
+    """``sev`` with each grouping graded by its worst member, capped at degraded, nested
+    groupings included (a pass per level: grades only rise, so it ends)."""
+    if not len(graph.grp_src):
+        return sev
+    out = sev.copy()
+    dst = graph.grp_dst
+    while True:
+        grade = np.minimum(out[graph.grp_src], int(Severity.DEGRADED))
+        rise = grade > out[dst]
+        if not rise.any():
+            return out
+        np.maximum.at(out, dst[rise], grade[rise])
 
 
 _MODE_SEVERITY = {FailureMode.DOWN: Severity.DOWN, FailureMode.DEGRADED: Severity.DEGRADED}
@@ -198,7 +356,8 @@ def propagate(
         changed = unique(owners[sev[owners] > before])
     return Propagation(
         graph=graph,
-        sev=sev,
+        sev=_group(graph, sev),
+        spread=sev,
         causes=causes,
         failed=known_failed,
         already_down=frozenset(down_before),

@@ -20,7 +20,7 @@ from cmdb.domain.service import SLA, Priority
 from impact._arrays import reach
 from impact.explain import Explainer, ImpactPath, customers_of
 from impact.graph import ImpactGraph
-from impact.propagate import Propagation, propagate
+from impact.propagate import GroupNote, Propagation, propagate
 from impact.score import Score, score
 from impact.severity import FailureMode, Severity
 from impact.sla import (
@@ -56,6 +56,9 @@ class ImpactedCI(BaseModel):
     new: bool  # worse than with the open incidents alone
     reason: str
     paths: list[ImpactPath]
+    # The quorum behind the reason (what a cluster or replica set lost), or for a grouping
+    # (a namespace, a site) how many of its members are hit: never down for that alone.
+    group: GroupNote | None = None
 
 
 class ServiceImpact(ImpactedCI):
@@ -143,7 +146,9 @@ def assess(
     explainer = Explainer(prop)
     asked = [graph.pos[c] for c in prop.failed]
     from_asked = reach(graph.out, np.array(asked, dtype=np.int64), graph.n)
-    listed = np.flatnonzero(from_asked & (prop.sev > 0)).tolist()
+    # What the asked failures reach, and the groupings of what they reach.
+    hit = prop.sev > 0
+    listed = np.flatnonzero(graph.with_groupings(from_asked & hit) & hit).tolist()
 
     cis: list[ImpactedCI] = []
     services: list[ServiceImpact] = []
@@ -160,6 +165,7 @@ def assess(
             new=int(prop.sev[v]) > int(base.sev[v]),
             reason=prop.reason(v),
             paths=explainer.paths(v, paths, alternates=ci.service is not None),
+            group=prop.note(v),
         )
         cis.append(item)
         if ci.service is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from cmdb.app.inputs import resolve_visible
 from cmdb.app.scope import Visibility
@@ -220,19 +221,29 @@ def _check_paths(paths: int) -> None:
 
 
 def _paths(vis: Visibility, paths: list[ImpactPath]) -> list[ImpactPath]:
-    return [p for p in paths if all(vis.allows(i) for i in p.ci_ids)]
+    # A path's notes name members of its quorums and groupings: those must be seen too.
+    return [
+        p
+        for p in paths
+        if all(vis.allows(i) for i in p.ci_ids)
+        and all(vis.allows(i) for n in p.groups for i in n.named)
+    ]
 
 
-def _item(vis: Visibility, item: ImpactedCI) -> ImpactedCI:
-    return item.model_copy(update={"paths": _paths(vis, item.paths)})
+_Item = TypeVar("_Item", bound=ImpactedCI)
+
+
+def _item(vis: Visibility, item: _Item) -> _Item:
+    group = item.group
+    if group is not None and not all(vis.allows(i) for i in group.named):
+        group = None
+    return item.model_copy(update={"paths": _paths(vis, item.paths), "group": group})
 
 
 def _report(vis: Visibility, r: ImpactReport) -> ImpactReport:
     if vis.unrestricted:
         return r
-    services: list[ServiceImpact] = [
-        s.model_copy(update={"paths": _paths(vis, s.paths)}) for s in r.services if vis.allows(s.id)
-    ]
+    services: list[ServiceImpact] = [_item(vis, s) for s in r.services if vis.allows(s.id)]
     return r.model_copy(
         update={
             "services": services,

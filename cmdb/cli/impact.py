@@ -19,6 +19,7 @@ from cmdb.app.scope import Visibility
 from cmdb.domain.errors import InvalidInput
 from impact.availability import AvailabilityResult
 from impact.cause import CauseResult
+from impact.explain import ImpactPath
 from impact.fetch import DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES, Strategy
 from impact.recovery import RecoveryPlan
 from impact.report import ImpactReport, ServiceImpact
@@ -39,7 +40,6 @@ CiOpt = Annotated[
 ServiceArg = Annotated[
     str, typer.Argument(help="The service: id, KIND=VALUE, Class:name or unique name.")
 ]
-ServiceArg = Annotated[str, typer.Argument(help="The service: id, KIND=VALUE or unique name.")]
 ModeOpt = Annotated[FailureMode, typer.Option("--mode", help="How the CIs fail.")]
 DepthOpt = Annotated[int, typer.Option("--depth", min=0, help="Depth cap of the walk.")]
 NodesOpt = Annotated[int, typer.Option("--max-nodes", min=1, help="Node cap of the walk.")]
@@ -94,6 +94,14 @@ def _sla_cell(s: ServiceImpact) -> str:
     return ""
 
 
+def _chain(path: ImpactPath) -> str:
+    """A path's steps without its group notes (the table lists those once, below it)."""
+    tail = "".join(f"; {n.text}" for n in path.groups)
+    return (
+        path.text[: len(path.text) - len(tail)] if tail and path.text.endswith(tail) else path.text
+    )
+
+
 def _show_report(report: ImpactReport, show_all: bool) -> None:
     con = console()
     failed = ", ".join(f"{f.name} ({f.mode})" for f in report.failed) or "nothing known"
@@ -105,8 +113,10 @@ def _show_report(report: ImpactReport, show_all: bool) -> None:
     t = Table(title="impacted services", title_justify="left")
     for col in ("service", "severity", "score", "customers", "SLA", "path"):
         t.add_column(col, overflow="fold")
+    groups: dict[str, None] = {}  # the quorums and groupings on the paths shown, once each
     for s in report.services:
-        path = s.paths[0].text if s.paths else s.reason
+        path = _chain(s.paths[0]) if s.paths else s.reason
+        groups.update((n.text, None) for n in (s.paths[0].groups if s.paths else ()))
         t.add_row(
             s.name,
             f"[{_SEVERITY_STYLE.get(s.severity, '')}]{s.severity}[/]"
@@ -117,6 +127,10 @@ def _show_report(report: ImpactReport, show_all: bool) -> None:
             path,
         )
     con.print(t)
+    if groups:
+        con.print("on these paths:")
+        for text in groups:
+            con.print(f"  {text}", markup=False, highlight=False)
     if show_all:
         c = Table(title="impacted CIs", title_justify="left")
         for col in ("CI", "class", "severity", "why"):

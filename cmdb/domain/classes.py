@@ -56,6 +56,13 @@ TECHNICAL: tuple[str, ...] = (
     "SoftwarePackage",
 )
 
+# Classes whose CIs *group* others rather than being made of them: a site or a room
+# (Location); a Kubernetes namespace, a compose project, a Terraform module, a cloud
+# resource group (CloudResource: how discovery records each of them). What such a CI
+# CONTAINS is a member, not a part: a member failing leaves the grouping affected, never
+# down. A Service, an Application or a workload is made of what it contains.
+GROUPINGS: frozenset[str] = frozenset({"Location", "CloudResource"})
+
 
 def all_classes() -> list[str]:
     return list(_PARENT)
@@ -94,10 +101,17 @@ def is_a(name: str, ancestor: str) -> bool:
 
 
 @cache
+def is_grouping(name: str) -> bool:
+    """Does a CI of class ``name`` group what it contains (see ``GROUPINGS``)?"""
+    return any(c in GROUPINGS for c in lineage(name))
+
+
+@cache
 def descendants(name: str) -> frozenset[str]:
     """The class and every subclass of it: what a filter on ``name`` must match."""
     lineage(name)  # validates
     return frozenset(c for c in _PARENT if name in lineage(c))
+
 
 # How a name search orders classes among equally good matches: what a person typing a
 # name most likely means comes first (the business services, then the applications, then

@@ -17,6 +17,26 @@ from impact.severity import FailureMode
 strawberry.enum(FailureMode, name="FailureMode")
 
 
+@strawberry.type(
+    name="GroupNote",
+    description="The group behind a step: a quorum (cluster, replica set) and what it lost, "
+    "or a grouping (namespace, site) and how many of its members are hit.",
+)
+class GroupNoteType:
+    ci_id: str
+    name: str
+    kind: str = strawberry.field(description="cluster, replicas or grouping")
+    members: int
+    needed: int = strawberry.field(description="members that must be up (0: a grouping)")
+    left: int = strawberry.field(description="members not down")
+    down: int
+    degraded: int
+    at_risk: int
+    hit: int = strawberry.field(description="members not up")
+    named: list[str] = strawberry.field(description="ids of the members the text names")
+    text: str
+
+
 @strawberry.type(name="ImpactPath", description="Why a CI is hit: cause -> ... -> it.")
 class ImpactPathType:
     cause: str
@@ -24,6 +44,9 @@ class ImpactPathType:
     names: list[str]
     types: list[str]
     text: str
+    groups: list[GroupNoteType] = strawberry.field(
+        description="the quorums and groupings its steps go through, each with what it lost"
+    )
 
 
 @strawberry.type(name="FailedCI")
@@ -44,6 +67,9 @@ class ImpactedCIType:
     new: bool = strawberry.field(description="worse than with the open incidents alone")
     reason: str
     paths: list[ImpactPathType]
+    group: GroupNoteType | None = strawberry.field(
+        description="the quorum behind the reason, or the members hit of a grouping"
+    )
 
 
 @strawberry.type(name="Score", description="How bad, 0..100, and what it is made of.")
@@ -111,6 +137,7 @@ class ServiceImpactType:
     new: bool
     reason: str
     paths: list[ImpactPathType]
+    group: GroupNoteType | None
     kind: str
     criticality: str | None
     customers: list[str]

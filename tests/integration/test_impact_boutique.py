@@ -140,7 +140,8 @@ def test_redis_cart_down_takes_the_cart_checkout_frontend_and_the_storefront_dow
     expected |= {
         (LB, "frontend-external"): "down",  # the frontend's external Service
         (W, "loadgenerator"): "down",  # it calls the frontend (FRONTEND_ADDR)
-        ("CloudResource", "default"): "down",  # the Namespace CONTAINS what failed
+        # The Namespace groups what failed: affected, not down (issue 14 item 6).
+        ("CloudResource", "default"): "degraded",
         ("Service", BOUTIQUE): "down",
     }
     assert impacted(r) == expected  # the cause (down) included
@@ -181,6 +182,19 @@ def test_redis_cart_down_takes_the_cart_checkout_frontend_and_the_storefront_dow
     assert r.caps.strategy == "walk" and r.caps.store_calls == 1
     assert not r.caps.truncated_by_nodes
 
+    # The namespace: 10 of its 24 members hit (5 Deployments, their 5 Services and
+    # frontend-external), with the count; never down for a member.
+    ns = by_name[("CloudResource", "default")]
+    assert ns.reason == (
+        "default: 10 of 24 members hit "
+        "(redis-cart, cartservice, checkoutservice, frontend, frontend-external and 1 more down)"
+    )
+    assert ns.group is not None and ns.group.kind == "grouping"
+    assert (ns.group.members, ns.group.hit, ns.group.down, ns.group.needed) == (24, 10, 10, 0)
+    assert ns.paths[0].names == ["redis-cart", "default"] and ns.paths[0].types == ["CONTAINS"]
+    assert ns.paths[0].text.endswith("; " + ns.reason)
+    assert ns.new  # no open incident had hit it
+
 
 def test_impact_follows_the_declared_direction(store: GraphStore) -> None:
     """The frontend-external Service going away hurts the storefront, not the frontend
@@ -190,8 +204,10 @@ def test_impact_follows_the_declared_direction(store: GraphStore) -> None:
     assert impacted(r) == {
         (LB, "frontend-external"): "down",
         ("Service", BOUTIQUE): "down",
-        ("CloudResource", "default"): "down",
+        ("CloudResource", "default"): "degraded",  # one of its members is hit
     }
+    ns = next(c for c in r.cis if c.name == "default")
+    assert ns.reason == "default: 1 of 24 members hit (frontend-external down)"
     ads = change_impact(store, [one(store, k8s("Deployment", "adservice"))], *WINDOW, now=LOADED)
     assert {s.name: s.severity for s in ads.services} == {ADS: "down", BOUTIQUE: "down"}
     assert impacted(ads)[(W, "loadgenerator")] == "down"

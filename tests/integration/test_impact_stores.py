@@ -70,15 +70,26 @@ def test_a_host_under_two_of_three_cluster_vms_takes_both_customer_services_down
     r = change_impact(store, [ci(store, "srv-01")], *WINDOW, now=LOADED)
     assert services(r) == {BOOKING: "down", APP_API: "down", IDENTITY: "down"}
     by_name = {c.name: c for c in r.cis}
-    assert by_name["harbour-app-cluster"].reason.endswith(
-        "1 of 3 members up, 2 needed: below quorum"
-    )
+    # The quorum and every member srv-01 takes with it (issue 14 item 7).
+    quorum = "harbour-app-cluster: 2 of 3 members needed, 1 left (vm-app-01, vm-app-02 down)"
+    assert by_name["harbour-app-cluster"].reason == quorum + ": below quorum"
     booking = next(s for s in r.services if s.name == BOOKING)
     assert booking.paths[0].names[:3] == [
         "srv-01",
         booking.paths[0].names[1],
         "harbour-app-cluster",
     ]
+    # The path goes through one VM, and says the cluster lost two.
+    for s in r.services:
+        assert quorum in s.paths[0].text, s.paths[0].text
+        note = next(n for n in s.paths[0].groups if n.kind == "cluster")
+        assert (note.name, note.needed, note.members, note.left) == (
+            "harbour-app-cluster", 2, 3, 1
+        )  # fmt: skip
+        assert sorted(store.get_ci(i).name for i in note.named) == ["vm-app-01", "vm-app-02"]
+    # ... and that the application on it lost both replicas (which one, the ids decide).
+    replicas = next(n for n in booking.paths[0].groups if n.kind == "replicas")
+    assert (replicas.needed, replicas.members, replicas.left) == (1, 2, 0)
     assert booking.paths[0].names[-1] == BOOKING and booking.customers == [
         "Freight Hauliers",
         "Leisure Travellers",
@@ -90,6 +101,27 @@ def test_a_host_under_two_of_three_cluster_vms_takes_both_customer_services_down
     assert {c.name for c in r.cis if c.ci_class == "Customer"} == {
         "Freight Hauliers", "Leisure Travellers", "Island Residents' Card Holders"
     }  # fmt: skip
+
+
+def test_one_replica_leaves_its_application_at_risk(store: GraphStore) -> None:
+    """The walk brings the other replica (a leaf), so one instance down is not an outage."""
+    r = change_impact(store, [ci(store, "booking-web-1")], *WINDOW, now=LOADED)
+    assert services(r) == {BOOKING: "at_risk"}
+    web = next(c for c in r.cis if c.name == "Booking Web")
+    assert web.severity == "at_risk" and web.reason == (
+        "Booking Web: 1 of 2 replicas needed, 1 left (booking-web-1 down): redundancy reduced"
+    )
+    assert r.caps.strategy == "walk" and r.caps.store_calls == 1
+
+
+def test_a_hall_down_leaves_its_data_centre_affected_not_down(store: GraphStore) -> None:
+    r = change_impact(store, [ci(store, "Gullhaven DC Hall 2")], *WINDOW, now=LOADED)
+    by_name = {c.name: c for c in r.cis}
+    assert by_name["srv-01"].severity == "down"  # located in the hall
+    dc = by_name["Gullhaven Data Centre"]
+    assert dc.severity == "degraded"
+    assert dc.reason == "Gullhaven Data Centre: 1 of 1 members hit (Gullhaven DC Hall 2 down)"
+    assert dc.paths[0].names == ["Gullhaven DC Hall 2", "Gullhaven Data Centre"]
 
 
 def test_one_vm_is_at_risk_and_a_second_failure_tips_the_quorum(

@@ -79,6 +79,23 @@ def test_change_json_and_table(run: Run) -> None:
     assert "redundancy reduced" in everything and "1 store call(s), one-call" in everything
 
 
+def test_the_table_lists_each_quorum_on_the_paths_once(run: Run) -> None:
+    out = js(run("impact", "change", "--ci", "srv-01", *WINDOW, "--json"))
+    quorum = (
+        "harbour-app-cluster: 2 of 3 members needed, 1 left (vm-app-01, vm-app-02 down):"
+        " below quorum"
+    )
+    for s in out["services"]:
+        path = s["paths"][0]
+        assert path["text"].endswith(
+            "; " + "; ".join(n["text"] for n in path["groups"])
+        ) and quorum in [n["text"] for n in path["groups"]]
+    table = run("impact", "change", "--ci", "srv-01", *WINDOW).stdout
+    below = table.split("on these paths:\n", 1)[1]
+    assert below.count(quorum) == 1 and quorum not in table.split("on these paths:")[0]
+    assert "Booking Web: 1 of 2 replicas needed, 0 left" in below
+
+
 def test_incident_spof_availability_cause_recovery(run: Run) -> None:
     inc = js(run("impact", "incident", "--ci", "bookings-db", "--json"))
     assert {s["name"] for s in inc["services"]} == {"Online Ferry Booking", "Boarding Pass App API"}

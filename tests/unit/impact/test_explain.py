@@ -63,3 +63,60 @@ def test_customers_from_serves_details_and_sla() -> None:
         },
     )
     assert customers_of(g, g.pos["s"]) == ["B2B", "Retail", "c1"]
+
+
+def test_a_quorum_step_names_every_member_lost_and_the_quorum() -> None:
+    # The sample's shape: a host under two of a quorum-2 cluster's three VMs.
+    g = topo(
+        "s:Service app:Application i1:ApplicationInstance i2:ApplicationInstance c:Cluster "
+        "vm1:VirtualMachine vm2:VirtualMachine vm3:VirtualMachine h:Server",
+        "s CONTAINS app, app CONTAINS i1, app CONTAINS i2, i1 RUNS_ON c, i2 RUNS_ON c, "
+        "vm1 MEMBER_OF c, vm2 MEMBER_OF c, vm3 MEMBER_OF c, vm1 HOSTED_ON h, vm2 HOSTED_ON h",
+        extra={"c": {"redundancy": {"min_up": 2}}},
+    )
+    ex = Explainer(propagate(g, {"h": DOWN}))
+    path = ex.paths(g.pos["s"], k=1)[0]
+    assert path.names == ["h", "vm1", "c", "i1", "app", "s"]  # one member, the lowest edge
+    assert path.text == (
+        "h -> vm1 (hosted on it) -> c (has member it) -> i1 (runs on it) -> app (contains it)"
+        " -> s (contains it); c: 2 of 3 members needed, 1 left (vm1, vm2 down): below quorum;"
+        " app: 1 of 2 replicas needed, 0 left (i1, i2 down): below quorum"
+    )
+    cluster, replicas = path.groups
+    assert (cluster.name, cluster.kind, cluster.needed, cluster.left) == ("c", "cluster", 2, 1)
+    assert cluster.named == ["vm1", "vm2"]
+    assert (replicas.kind, replicas.members, replicas.down) == ("replicas", 2, 2)
+    # A plain chain has no group to name.
+    assert ex.paths(g.pos["vm2"])[0].groups == []
+
+
+def test_a_grouping_is_explained_through_its_worst_nearest_members() -> None:
+    g = topo(
+        "ns:CloudResource db:KubernetesWorkload api:KubernetesWorkload web:KubernetesWorkload "
+        "idle:KubernetesWorkload campus:Location site:Location",
+        "ns CONTAINS db, ns CONTAINS api, ns CONTAINS web, ns CONTAINS idle, "
+        "api DEPENDS_ON db, web DEPENDS_ON api, campus CONTAINS site",
+    )
+    ex = Explainer(propagate(g, {"db": DOWN, "site": DOWN}))
+    paths = ex.paths(g.pos["ns"], k=2)
+    assert [p.names for p in paths] == [["db", "ns"], ["db", "api", "ns"]]
+    assert paths[0].types == ["CONTAINS"]
+    assert paths[0].text == "db -> ns (contains it); ns: 3 of 4 members hit (db, api, web down)"
+    assert [n.kind for n in paths[1].groups] == ["grouping"]
+    assert len(ex.paths(g.pos["ns"], k=5)) == 3  # a path per hit member, the idle one not
+    assert ex.paths(g.pos["campus"])[0].text == (
+        "site -> campus (contains it); campus: 1 of 1 members hit (site down)"
+    )
+    # The grouping carries nothing on: no path from it into what depends on the members.
+    assert all("ns" not in p.names for p in ex.paths(g.pos["web"], k=3))
+
+
+def test_nested_groupings_chain_their_steps() -> None:
+    g = topo(
+        "campus:Location site:Location hall:Location",
+        "campus CONTAINS site, site CONTAINS hall",
+    )
+    path = Explainer(propagate(g, {"hall": DOWN})).paths(g.pos["campus"])[0]
+    assert path.names == ["hall", "site", "campus"]
+    assert [n.name for n in path.groups] == ["site", "campus"]
+    assert path.text.endswith("campus: 1 of 1 members hit (site degraded)")

@@ -36,13 +36,35 @@ def test_quorum_at_and_around_k() -> None:
     assert sev(CLUSTER, {"v1": DOWN, "v2": DOWN, "v3": DOWN})["c"] is DWN
 
 
-def test_reason_names_the_quorum() -> None:
+def test_reason_names_the_quorum_and_every_member_lost() -> None:
     p = propagate(CLUSTER, {"v1": DOWN})
     c = CLUSTER.pos["c"]
-    assert p.reason(c) == "c: 2 of 3 members up, 2 needed: redundancy reduced"
+    assert p.reason(c) == "c: 2 of 3 members needed, 2 left (v1 down): redundancy reduced"
     p = propagate(CLUSTER, {"v1": DOWN, "v2": DOWN})
-    assert p.reason(c).endswith("1 of 3 members up, 2 needed: below quorum")
+    assert p.reason(c) == "c: 2 of 3 members needed, 1 left (v1, v2 down): below quorum"
     assert p.reason(CLUSTER.pos["app"]) == "runs on c (down)"
+    note = p.note(c)
+    assert note is not None and note.kind == "cluster"
+    assert (note.members, note.needed, note.left, note.down, note.hit) == (3, 2, 1, 2, 2)
+    assert note.named == ["v1", "v2"] and note.text == p.reason(c)
+    assert p.note(CLUSTER.pos["app"]) is None  # a plain dependency says it all
+    mixed = propagate(CLUSTER, {"v1": DOWN, "v2": DEGRADED})
+    assert mixed.reason(c) == (
+        "c: 2 of 3 members needed, 2 left (v1 down; v2 degraded): quorum needs degraded members"
+    )
+
+
+def test_a_note_names_at_most_five_members_of_a_state() -> None:
+    names = " ".join(f"i{n}:ApplicationInstance" for n in range(8))
+    g = topo(
+        f"app:Application {names}",
+        ", ".join(f"app CONTAINS i{n}" for n in range(8)),
+        extra={"app": {"attributes": {"min_replicas": 2}}},
+    )
+    p = propagate(g, {f"i{n}": DOWN for n in (7, 1, 2, 3, 4, 5, 6)})
+    assert p.reason(g.pos["app"]) == (
+        "app: 2 of 8 replicas needed, 1 left (i1, i2, i3, i4, i5 and 2 more down): below quorum"
+    )
 
 
 def test_open_incident_member_lets_a_second_failure_tip_the_quorum() -> None:
@@ -208,3 +230,102 @@ def test_nothing_failed_means_everything_up_and_every_impacted_ci_is_reachable(
     reached = reach(g.out, np.array([0]), g.n)
     # Impacted (worse than up) is exactly "reachable in the impact direction".
     assert ((p.sev > 0) == reached).all()
+
+
+# -- groupings: a namespace, a compose project, a Terraform module, a site ------------------
+
+# A namespace (a CloudResource) contains an api and the database it needs, and a worker;
+# the storefront service is made of the api; a server sits in a hall of a site.
+NAMESPACE = topo(
+    "ns:CloudResource api:KubernetesWorkload z-db:KubernetesWorkload worker:KubernetesWorkload "
+    "shop:Service",
+    "ns CONTAINS api, ns CONTAINS z-db, ns CONTAINS worker, api DEPENDS_ON z-db, shop CONTAINS api",
+)
+
+
+def test_a_grouping_is_affected_with_its_members_hit_never_down() -> None:
+    p = propagate(NAMESPACE, {"z-db": DOWN})
+    ns = NAMESPACE.pos["ns"]
+    got = sev(NAMESPACE, {"z-db": DOWN})
+    assert got["ns"] is DEG  # not down: the worker it also groups is fine
+    assert got["api"] is DWN and got["shop"] is DWN  # a service is made of what it contains
+    assert p.reason(ns) == "ns: 2 of 3 members hit (z-db, api down)"  # what failed first
+    note = p.note(ns)
+    assert note is not None and note.kind == "grouping"
+    assert (note.members, note.needed, note.hit, note.down, note.left) == (3, 0, 2, 2, 1)
+    # Every member down is still an affected grouping, not an outage.
+    assert sev(NAMESPACE, {"z-db": DOWN, "worker": DOWN})["ns"] is DEG
+    # Its grade is its worst member's: an at-risk member makes it at risk.
+    g = topo(
+        "ns:CloudResource app:Application i1:ApplicationInstance i2:ApplicationInstance",
+        "ns CONTAINS app, app CONTAINS i1, app CONTAINS i2",
+    )
+    assert sev(g, {"i1": DOWN})["ns"] is AT_RISK
+    # A grouping that fails itself is down, and what depends on it with it.
+    assert sev(NAMESPACE, {"ns": DOWN})["ns"] is DWN
+
+
+def test_what_a_grouping_gets_from_its_members_goes_no_further() -> None:
+    g = topo(
+        "site:Location hall1:Location hall2:Location s1:Server s2:Server campus:Location",
+        "site CONTAINS hall1, site CONTAINS hall2, s1 LOCATED_IN hall1, s2 LOCATED_IN site, "
+        "campus CONTAINS site",
+    )
+    assert g.n_groups == 2 and len(g.grp_src) == 3  # memberships are no impact edges
+    got = sev(g, {"hall1": DOWN})
+    assert got["s1"] is DWN  # in the hall that failed
+    assert got["site"] is DEG and got["campus"] is DEG  # nested: the site's site too
+    assert got["s2"] is UP  # in the site, not in the hall: the site did not fail
+    assert sev(g, {"site": DOWN})["s2"] is DWN
+    p = propagate(g, {"hall1": DOWN})
+    assert p.reason(g.pos["campus"]) == "campus: 1 of 1 members hit (site degraded)"
+    assert int(p.spread[g.pos["site"]]) == 0
+
+
+def test_groupings_are_decided_by_class() -> None:
+    from cmdb.domain.classes import is_grouping
+
+    assert is_grouping("Location") and is_grouping("CloudResource")
+    assert not any(map(is_grouping, ("Service", "Application", "KubernetesWorkload", "Cluster")))
+    # An Application is made of what it contains: one part down takes it down.
+    g = topo("app:Application pkg:SoftwarePackage", "app CONTAINS pkg")
+    assert sev(g, {"pkg": DOWN})["app"] is DWN
+
+
+@settings(max_examples=100, deadline=None)
+@given(topologies(), st.data())
+def test_groupings_change_nothing_else_and_are_never_down_for_their_members(
+    t: Topology, data: st.DataObject
+) -> None:
+    from cmdb.store.contract import Subgraph
+    from impact.graph import build_impact_graph
+    from tests.unit.impact.builders import ci, rel
+
+    n = len(t.classes)
+    groupings = data.draw(
+        st.lists(st.sets(st.integers(0, n - 1), min_size=1), min_size=1, max_size=3)
+    )
+    failures = {
+        t.name(i): m
+        for i, m in data.draw(
+            st.dictionaries(st.integers(0, n - 1), st.sampled_from([DOWN, DEGRADED]), max_size=3)
+        ).items()
+    }
+    plain = build_impact_graph(t.subgraph())
+    base = t.subgraph()
+    extra_cis = [ci(f"g{j}", "CloudResource") for j in range(len(groupings))]
+    extra_rels = [rel(f"g{j}", "CONTAINS", t.name(i)) for j, ms in enumerate(groupings) for i in ms]
+    grouped = build_impact_graph(
+        Subgraph(
+            roots=base.roots,
+            nodes={**base.nodes, **{c.id: c for c in extra_cis}},
+            edges=[*base.edges, *extra_rels],
+            depth_reached=1,
+        )
+    )
+    a, b = propagate(plain, failures), propagate(grouped, failures)
+    for i in range(n):
+        assert a.severity(t.name(i)) == b.severity(t.name(i))
+    for j, members in enumerate(groupings):
+        worst = max(a.severity(t.name(i)) for i in members)
+        assert b.severity(f"g{j}") == min(worst, DEG)
