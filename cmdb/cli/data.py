@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 from pathlib import Path
-from typing import IO, Annotated
+from typing import IO, Annotated, Any
 
 import typer
 
 from cmdb.domain.errors import CmdbError
+from cmdb.sample.history import load_history
 from cmdb.sample.load import load_sample
 from cmdb.sample.via_discovery import AGREEMENTS, inventories, load_via_discovery
 from cmdb.store import snapshot
@@ -66,36 +68,53 @@ def sample_load(
             " (nmap, Ansible, compose, Kubernetes, CSV), one run each, then the agreements.",
         ),
     ] = False,
+    no_history: Annotated[
+        bool,
+        typer.Option(
+            "--no-history",
+            help="Leave out the year of incidents, changes and known errors the sample"
+            " carries (placed relative to now, from a fixed seed).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Load Saltmarsh Ferries, the fictional sample estate (idempotent)."""
+    """Load Saltmarsh Ferries, the fictional sample estate, with a year of history
+    (idempotent)."""
     state = cli(ctx)
+    store, actor = state.store(), state.settings.actor
+    doc: dict[str, Any]
     if via_discovery:
-        _load_via_discovery(state.store(), state.settings.actor, as_json)
-        return
-    result = load_sample(state.store(), actor=state.settings.actor)
+        doc = _load_via_discovery(store, actor, as_json)
+    else:
+        result = load_sample(store, actor=actor)
+        doc = result.model_dump(exclude={"ci_ids", "rel_ids"})
+        if not as_json:
+            console().print(
+                f"sample estate: {result.created} CIs created, {result.updated} updated,"
+                f" {result.unchanged} unchanged; {result.rels_created} relationships created;"
+                f" {result.history_rows} history rows"
+            )
+    if not no_history:
+        past = load_history(store, actor=actor)
+        doc["history"] = asdict(past)
+        if not as_json:
+            console().print(
+                f"a year of history: {past.incidents} incidents, {past.changes} changes,"
+                f" {past.problems} known errors ({past.written} written now)",
+                highlight=False,
+            )
     if as_json:
-        print_json(result.model_dump(exclude={"ci_ids", "rel_ids"}))
-        return
-    console().print(
-        f"sample estate: {result.created} CIs created, {result.updated} updated,"
-        f" {result.unchanged} unchanged; {result.rels_created} relationships created;"
-        f" {result.history_rows} history rows"
-    )
+        print_json(doc)
 
 
-def _load_via_discovery(store: GraphStore, actor: str, as_json: bool) -> None:
+def _load_via_discovery(store: GraphStore, actor: str, as_json: bool) -> dict[str, Any]:
     loaded = load_via_discovery(store, actor=actor)
+    doc: dict[str, Any] = {
+        "runs": [{"format": f.fmt, "files": list(f.files), "report": r} for f, r in loaded.runs],
+        "agreements": loaded.agreements.model_dump(exclude={"ci_ids", "rel_ids"}),
+    }
     if as_json:
-        print_json(
-            {
-                "runs": [
-                    {"format": f.fmt, "files": list(f.files), "report": r} for f, r in loaded.runs
-                ],
-                "agreements": loaded.agreements.model_dump(exclude={"ci_ids", "rel_ids"}),
-            }
-        )
-        return
+        return doc
     out = console()
     out.print(f"discovery runs over {inventories()}:", highlight=False)
     for feed, report in loaded.runs:
@@ -114,3 +133,4 @@ def _load_via_discovery(store: GraphStore, actor: str, as_json: bool) -> None:
         f"{a.updated} CIs updated, {a.created} created",
         highlight=False,
     )
+    return doc

@@ -64,8 +64,10 @@ from cmdb.store.contract import CIFilter, GraphStore
 
 SOURCE = "sample"
 SEED = 14
-YEAR = timedelta(days=365)
-QUIET = timedelta(days=2)  # nothing of the history ends this close before the load
+# Inside the last 12 months however late in the day the load is (evidence.py observes
+# 365.25 days back from now): every record counts, and the period begins with the first.
+YEAR = timedelta(days=364)
+QUIET = timedelta(days=2)  # nothing of the history ends this close before the load's day
 CLOSED_AFTER = timedelta(days=7)  # resolved incidents are closed after a week
 ANCHOR = ("Service", "Online Ferry Booking")
 
@@ -596,6 +598,9 @@ def build_history(store: GraphStore, at: datetime, *, seed: int = SEED) -> Histo
     the impact engine once per CI named, writes nothing."""
     rng = random.Random(seed)
     out = History(at=at)
+    # Everything is placed from midnight (UTC) of the load's day, so two loads hold the
+    # same records shifted by whole days, whatever the hour (a window at 01:00 stays one).
+    base = at.replace(hour=0, minute=0, second=0, microsecond=0)
     inc_ids, rfc_ids, prb_ids = _Ids("INC", 5, 1001), _Ids("RFC", 4, 101), _Ids("PRB", 4, 11)
     cis: dict[tuple[str, str], CI] = {}
     hits: dict[tuple[str, str], Hit] = {}
@@ -616,15 +621,15 @@ def build_history(store: GraphStore, at: datetime, *, seed: int = SEED) -> Histo
     found: list[tuple[Incident, int | None]] = []  # (incident, index of the change it follows)
     for plan in _plans():
         # Windows open at night (01:00-03:00 UTC), when the booking sites are quietest.
-        day = at - timedelta(days=plan.days_before)
+        day = base - timedelta(days=plan.days_before)
         start = day.replace(hour=1, minute=0, second=0, microsecond=0)
         start += timedelta(minutes=15 * rng.randint(0, 8))
         end = start + timedelta(hours=plan.hours)
         raised = start - timedelta(days=rng.randint(4, 12), hours=rng.randint(0, 8))
-        if raised > at - QUIET:  # a change to come was raised before the load
-            raised = at - QUIET - timedelta(days=rng.randint(1, 3), hours=rng.randint(0, 8))
+        if raised > base - QUIET:  # a change to come was raised before the load
+            raised = base - QUIET - timedelta(days=rng.randint(1, 3), hours=rng.randint(0, 8))
         services = sorted({s for k in plan.cis for s in hit_of(k).services})
-        log = _log(plan, raised, start, end, at)
+        log = _log(plan, raised, start, end, base)
         done = log[-1].state in (ChangeState.REVIEWED, ChangeState.CLOSED) and not plan.rejected
         changes.append(
             Change(
@@ -651,11 +656,11 @@ def build_history(store: GraphStore, at: datetime, *, seed: int = SEED) -> Histo
             title, after, minutes = plan.caused
             key = plan.cis[0]
             opened = start + timedelta(minutes=after)
-            inc = _incident(title, ci_of(key), hit_of(key), Level.HIGH, opened, minutes, at, rng)
+            inc = _incident(title, ci_of(key), hit_of(key), Level.HIGH, opened, minutes, base, rng)
             found.append((inc, len(changes) - 1))
             busy.setdefault(key, []).append((opened, opened + timedelta(minutes=minutes)))
     # Incidents at each CI's rate, spread over the year, none overlapping on one CI.
-    first_day, last_day = at - YEAR + timedelta(hours=1), at - QUIET
+    first_day, last_day = base - YEAR + timedelta(hours=1), base - QUIET
     span = (last_day - first_day).total_seconds()
     for prof in PROFILES:
         for n in range(prof.failures):
@@ -671,7 +676,7 @@ def build_history(store: GraphStore, at: datetime, *, seed: int = SEED) -> Histo
             busy.setdefault(prof.ci, []).append((opened, closes))
             title = prof.titles[n % len(prof.titles)]
             hit = hit_of(prof.ci)
-            inc = _incident(title, ci_of(prof.ci), hit, prof.urgency, opened, minutes, at, rng)
+            inc = _incident(title, ci_of(prof.ci), hit, prof.urgency, opened, minutes, base, rng)
             found.append((inc, None))
     # References in the order things happened; a failed change and its incident name each other.
     found.sort(key=lambda t: (t[0].opened_at, t[0].title))
@@ -682,7 +687,7 @@ def build_history(store: GraphStore, at: datetime, *, seed: int = SEED) -> Histo
             changes[idx] = ch.model_copy(update={"incident_ids": [ref]})
             inc = inc.model_copy(update={"change_ids": [ch.id]})
         out.incidents.append(inc.model_copy(update={"id": ref}))
-    out.changes = sorted(changes, key=lambda c: (c.planned_start or at, c.id))
+    out.changes = sorted(changes, key=lambda c: (c.planned_start or base, c.id))
     out.problems = _problems(out, ci_of, prb_ids)
     return out
 

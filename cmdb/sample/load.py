@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from cmdb.domain.changeset import ApplyResult, ChangeSet, CIRef, CIUpsert, RelUpsert
 from cmdb.domain.errors import InvalidInput
 from cmdb.domain.identifiers import Identifier, natural_key
+from cmdb.sample.history import load_history
 from cmdb.store.contract import GraphStore
 
 SOURCE = "sample"
@@ -78,6 +79,13 @@ def build_changeset(doc: dict[str, Any], *, actor: str, request_id: str | None =
     )
 
 
-def load_sample(store: GraphStore, *, actor: str, request_id: str | None = None) -> ApplyResult:
-    """Apply the sample estate to ``store`` in one atomic change set."""
-    return store.apply(build_changeset(read_estate(), actor=actor, request_id=request_id))
+def load_sample(
+    store: GraphStore, *, actor: str, request_id: str | None = None, history: bool = False
+) -> ApplyResult:
+    """Apply the sample estate to ``store`` in one atomic change set and, with ``history``
+    (what ``cmdb sample load`` does), its year of incidents and changes
+    (:mod:`cmdb.sample.history`); returns the estate's result."""
+    result = store.apply(build_changeset(read_estate(), actor=actor, request_id=request_id))
+    if history:
+        load_history(store, actor=actor)
+    return result

@@ -22,6 +22,7 @@ from pathlib import Path
 import orjson
 
 from cmdb.domain.changeset import ApplyResult
+from cmdb.sample.history import load_history
 from cmdb.sample.load import build_changeset
 from cmdb.store.contract import GraphStore
 from discovery.reconcile import RunReport, ingest
@@ -75,9 +76,15 @@ def feed_paths(feed: Feed, root: Path | None = None) -> list[Path]:
 
 
 def load_via_discovery(
-    store: GraphStore, *, actor: str, root: Path | None = None, dry_run: bool = False
+    store: GraphStore,
+    *,
+    actor: str,
+    root: Path | None = None,
+    dry_run: bool = False,
+    history: bool = False,
 ) -> Loaded:
-    """One discovery run per feed, then the agreements; returns every run's report."""
+    """One discovery run per feed, then the agreements (and, with ``history``, the year of
+    incidents and changes, :mod:`cmdb.sample.history`); returns every run's report."""
     runs: list[tuple[Feed, RunReport]] = []
     for feed in FEEDS:
         report = ingest(
@@ -92,4 +99,7 @@ def load_via_discovery(
         runs.append((feed, report))
     doc = orjson.loads(((root or inventories()) / AGREEMENTS).read_bytes())
     cs = build_changeset(doc, actor=actor).model_copy(update={"source": CATALOGUE_SOURCE})
-    return Loaded(runs=runs, agreements=store.apply(cs))
+    agreements = store.apply(cs)
+    if history and not dry_run:
+        load_history(store, actor=actor)
+    return Loaded(runs=runs, agreements=agreements)
