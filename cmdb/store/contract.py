@@ -34,7 +34,10 @@ class CIFilter(BaseModel):
     owner: str | None = None
     location: str | None = None
     name: str | None = Field(default=None, description="exact name")
-    name_contains: str | None = None
+    name_contains: str | None = Field(
+        default=None,
+        description="any case; orders the page best match first (cmdb/store/search.py)",
+    )
     source: str | None = Field(default=None, description="seen by this source")
 
 
@@ -118,7 +121,10 @@ class GraphStore(Protocol):
 
     def list_cis(
         self, flt: CIFilter | None = None, *, limit: int = 100, cursor: str | None = None
-    ) -> Page: ...
+    ) -> Page:
+        """CIs passing ``flt``, a page at a time, ordered by id; with ``name_contains``,
+        best match first (cmdb/store/search.py). The cursor is the last id given."""
+        ...
 
     def get_relationship(self, rel_id: str, *, as_of: datetime | None = None) -> Relationship: ...
 
