@@ -183,7 +183,12 @@ def recovery(
     )
     if vis.unrestricted:
         return r
-    return r.model_copy(update={"steps": [s for s in r.steps if vis.allows(s.id)]})
+    return r.model_copy(
+        update={
+            "steps": [s for s in r.steps if vis.allows(s.id)],
+            "services": [b for b in r.services if vis.allows(b.id)],
+        }
+    )
 
 
 def cause(

@@ -17,7 +17,7 @@ from cmdb.app.impact import Limits
 from cmdb.app.inputs import resolve_visible
 from cmdb.app.scope import Visibility
 from cmdb.domain.errors import InvalidInput
-from impact.availability import AvailabilityResult
+from impact.availability import AvailabilityResult, Sourced
 from impact.cause import CauseResult
 from impact.explain import ImpactPath
 from impact.fetch import DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES, Strategy
@@ -294,21 +294,41 @@ def availability(
 
 def _show_availability(r: AvailabilityResult) -> None:
     con = console()
+    if r.warning:
+        con.print(f"warning: {r.warning}", style="yellow", highlight=False)
     how = "exact" if r.exact else f"estimate within [{r.lower:.5%}, {r.upper:.5%}]"
     con.print(f"{r.service_name}: expected availability {r.availability:.4%} ({how}, {r.method})")
+    if r.evidence is not None:
+        con.print(f"from its components: {r.evidence.describe()}", highlight=False)
+    if r.observed_availability is not None:
+        con.print(
+            f"its own record: {r.observed_availability:.4%} observed ({r.observed_basis})",
+            highlight=False,
+        )
+    src = {f.figure: f for f in r.figures}
     if r.target_percent is not None:
         con.print(
             f"SLA target {r.target_percent:g}% over {_minutes(r.agreed_minutes)} of service hours"
             f" this month: allowed {_minutes(r.allowed_minutes)}, expected downtime"
-            f" {_minutes(r.expected_downtime_minutes)}; P(breach) {r.breach_probability:.1%}"
-            f" (outages of {r.mean_outage_minutes:g} min on average)"
+            f" {_minutes(r.expected_downtime_minutes)}{_from(src, 'expected downtime')};"
+            f" P(breach) {r.breach_probability:.1%}{_from(src, 'P(breach)')}"
+            f" (outages of {r.mean_outage_minutes:.0f} min on average{_from(src, 'mean outage')})",
+            highlight=False,
         )
+        outage = src.get("mean outage")
+        if outage is not None:
+            con.print(f"mean outage: {outage.basis}", highlight=False)
     t = Table(title="least available components", title_justify="left")
-    for col in ("CI", "class", "availability", "from"):
-        t.add_column(col)
+    for col in ("CI", "class", "availability", "from", "basis"):
+        t.add_column(col, overflow="fold")
     for c in [c for c in r.components if c.availability < 1][:10]:
-        t.add_row(c.name, c.ci_class, f"{c.availability:.4%}", c.source)
+        t.add_row(c.name, c.ci_class, f"{c.availability:.4%}", c.evidence, c.basis)
     con.print(t)
+
+
+def _from(figures: dict[str, Sourced], name: str) -> str:
+    f = figures.get(name)
+    return f" ({f.source})" if f is not None else ""
 
 
 @impact_app.command("cause")
@@ -391,18 +411,45 @@ def recovery(
 
 def _show_recovery(p: RecoveryPlan) -> None:
     con = console()
+    if p.warning:
+        con.print(f"warning: {p.warning}", style="yellow", highlight=False)
     what = "cold start" if p.cold_start else "from the open incidents"
     con.print(f"{p.service_name} ({what}): back after {_minutes(p.total_minutes) or '0 min'}")
+    if p.timed_steps:
+        con.print(
+            f"repair times: {p.timed_steps - p.on_defaults} from records or declared values,"
+            f" {p.on_defaults} class defaults",
+            highlight=False,
+        )
+    if p.services:
+        con.print(
+            "services back: "
+            + ", ".join(f"{b.name} +{_minutes(b.back_minute) or '0 min'}" for b in p.services),
+            highlight=False,
+        )
     t = Table(title="recovery order", title_justify="left")
-    for col in ("wave", "CI", "class", "start", "takes", "note"):
+    for col in ("wave", "CI", "class", "start", "takes", "back", "from", "note"):
         t.add_column(col, overflow="fold")
     for s in p.steps:
-        takes = _minutes(s.recovery_minutes) if s.time_known else "?"
-        t.add_row(str(s.wave), s.name, s.ci_class, f"+{s.start_minute:g}", takes, s.note)
+        takes = (_minutes(s.recovery_minutes) or "0 min") if s.time_known else "unknown"
+        why = s.basis if s.basis.startswith(s.source) else f"{s.source}: {s.basis}"
+        t.add_row(
+            str(s.wave),
+            s.name,
+            s.ci_class,
+            f"+{_minutes(s.start_minute) or '0 min'}",
+            takes,
+            f"+{_minutes(s.finish_minute) or '0 min'}",
+            why,
+            s.note,
+        )
     con.print(t)
     if p.critical_path:
         con.print("critical path: " + " -> ".join(p.critical_path))
     if p.deferred:
         con.print("not needed for quorum (later): " + ", ".join(p.deferred))
     if p.unknown_times:
-        con.print(f"{len(p.unknown_times)} CIs carry no attributes.recovery_minutes (counted as 0)")
+        con.print(
+            f"{len(p.unknown_times)} CIs have no repair time recorded, declared or defaulted"
+            f" (counted as 0): {', '.join(p.unknown_times)}"
+        )

@@ -204,6 +204,37 @@ class ComponentType:
     ci_class: str
     availability: float
     source: str
+    evidence: str = strawberry.field(description="observed, declared or default")
+    basis: str = strawberry.field(description="What the availability rests on.")
+    failures: int = strawberry.field(description="Outages recorded over the period.")
+    mttr_minutes: float | None = strawberry.field(description="Its repair time (MTTR or RTO).")
+    mttr_source: str = strawberry.field(description="observed, declared or default")
+    failures_per_year: float
+    logical: bool = strawberry.field(
+        description="Up when its parts are: not counted among the components."
+    )
+
+
+@strawberry.type(
+    name="EvidenceCount", description="How many components rest on each source of evidence."
+)
+class EvidenceCountType:
+    observed: int
+    declared: int
+    default: int
+    observed_over: str | None = strawberry.field(
+        description='The period outages were recorded over ("over 12 months"), if any.'
+    )
+
+
+@strawberry.type(name="SourcedFigure", description="A figure of an answer and its source.")
+class SourcedType:
+    figure: str
+    value: float | None
+    source: str = strawberry.field(
+        description="observed, declared or default (a combined figure: what most parts rest on)"
+    )
+    basis: str
 
 
 @strawberry.type(name="AvailabilityReport")
@@ -226,6 +257,15 @@ class AvailabilityResultType:
     allowed_minutes: float | None
     mean_outage_minutes: float | None
     breach_probability: float | None
+    evidence: EvidenceCountType | None
+    warning: str | None = strawberry.field(
+        description="Said first when most components rest on class defaults."
+    )
+    figures: list[SourcedType]
+    observed_availability: float | None = strawberry.field(
+        description="The service's own record: its recorded outages over the period."
+    )
+    observed_basis: str | None
 
 
 @strawberry.type(name="RecoveryStep")
@@ -239,6 +279,17 @@ class StepType:
     recovery_minutes: float
     time_known: bool
     note: str
+    source: str = strawberry.field(
+        description="Where its time came from: observed, declared or default."
+    )
+    basis: str = strawberry.field(description="What the time rests on, or why it is unknown.")
+
+
+@strawberry.type(name="ServiceBack", description="When a service of the plan is back.")
+class ServiceBackType:
+    id: str
+    name: str
+    back_minute: float
 
 
 @strawberry.type(name="RecoveryPlan")
@@ -251,6 +302,12 @@ class RecoveryPlanType:
     steps: list[StepType]
     deferred: list[str]
     unknown_times: list[str]
+    services: list[ServiceBackType]
+    on_defaults: int = strawberry.field(description="Steps timed by a class default.")
+    timed_steps: int = strawberry.field(description="Steps with a repair time of their own.")
+    warning: str | None = strawberry.field(
+        description="Said first when most repair times are class defaults."
+    )
 
 
 @strawberry.type(name="Evidence")
