@@ -169,4 +169,9 @@ def test_a_bad_instant_names_the_field(api: Api) -> None:
         f"{API_PREFIX}/status/services", params={"at": "yesterday"}, headers=api.as_role("viewer")
     )
     assert r.status_code == 422 and r.json()["error"]["where"] == "query.at"
+    for at in ("9999-12-31T00:00:00Z", "0001-01-01T00:00:00Z"):
+        r = api.client.get(
+            f"{API_PREFIX}/status/services", params={"at": at}, headers=api.as_role("viewer")
+        )
+        assert r.status_code == 422 and r.json()["error"]["where"] == "at", r.text
     assert api.client.get(f"{API_PREFIX}/status/services").status_code == 401
