@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from cmdb.web import docs
 from devsupport import ui_assets
 
@@ -45,3 +47,18 @@ def test_the_bundles_fetch_nothing_from_outside_by_themselves() -> None:
         text = (ui_assets.VENDOR / name).read_text(encoding="utf-8")
         for old, new in swaps:
             assert old not in text and new in text, name
+
+
+def test_without_npm_a_changed_lock_keeps_the_committed_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lock = tmp_path / "package-lock.json"
+    lock.write_text('{"lockfileVersion": 3, "changed": true}\n')
+    monkeypatch.setattr(ui_assets, "LOCK", lock)
+    monkeypatch.setattr(ui_assets.shutil, "which", lambda name: None)
+    assert not ui_assets.current()
+    assert ui_assets.main([]) == 0  # make install goes on: the demo needs no npm
+    assert "npm is missing" in capsys.readouterr().err
+    assert ui_assets.main(["--check"]) == 1
+    with pytest.raises(SystemExit, match="npm is needed"):
+        ui_assets.main(["--force"])
