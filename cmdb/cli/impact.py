@@ -312,7 +312,7 @@ def _show_availability(r: AvailabilityResult) -> None:
             f" this month: allowed {_minutes(r.allowed_minutes)}, expected downtime"
             f" {_minutes(r.expected_downtime_minutes)}{_from(src, 'expected downtime')};"
             f" P(breach) {r.breach_probability:.1%}{_from(src, 'P(breach)')}"
-            f" (outages of {r.mean_outage_minutes:.0f} min on average{_from(src, 'mean outage')})",
+            f"; outages last {r.mean_outage_minutes:.0f} min on average{_from(src, 'mean outage')}",
             highlight=False,
         )
         outage = src.get("mean outage")
