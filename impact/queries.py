@@ -12,14 +12,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from cmdb.domain.errors import InvalidInput, NotFound
-from cmdb.domain.history import HistoryOp
 from cmdb.domain.model import CI
-from cmdb.domain.records import ChangeState, Incident, IncidentState
+from cmdb.domain.records import Change, ChangeState, Incident, IncidentState
 from cmdb.domain.service import Priority
 from cmdb.store.contract import GraphStore
+from impact import spof_rank
 from impact.availability import AvailabilityResult, service_availability
 from impact.breach import with_sla
-from impact.cause import CauseResult, Evidence, rank_causes
+from impact.cause import (
+    FAILURE_WINDOW,
+    CauseResult,
+    Evidence,
+    rank_causes,
+    real_changes,
+    suspects,
+)
 from impact.evidence import Records
 from impact.fetch import DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES, Fetched, Strategy, fetch
 from impact.graph import ImpactGraph, build_impact_graph
@@ -28,8 +35,9 @@ from impact.report import Caps, ImpactReport, assess
 from impact.severity import FailureMode
 from impact.spof import SpofResult, single_points_of_failure
 
-# Change records that say something was (being) done to a CI: evidence for a cause.
-_DONE = {ChangeState.SCHEDULED, ChangeState.IMPLEMENTED, ChangeState.REVIEWED, ChangeState.CLOSED}
+# Change records that say something was done to a CI: evidence for a cause (a scheduled
+# one too, once its window has begun: it is in progress).
+_DONE = {ChangeState.IMPLEMENTED, ChangeState.REVIEWED, ChangeState.CLOSED}
 HISTORY_LOOKUPS = 50  # candidates whose history is read, best-explaining first
 RUNS_READ = 1000  # newest discovery runs read for hosts seen down (one call)
 
@@ -211,9 +219,18 @@ def spof_report(
     with_open_incidents: bool = True,
 ) -> SpofResult:
     _service(service)
-    down = open_incident_cis(incidents_as_of(store, as_of)) if with_open_incidents else []
+    incidents = incidents_as_of(store, as_of)
+    down = open_incident_cis(incidents) if with_open_incidents else []
     graph, _ = _graph(store, [service], True, limits, as_of)
-    return single_points_of_failure(graph, service.id, already_down=down)
+    found = single_points_of_failure(graph, service.id, already_down=down)
+    records = failure_records(store, as_of=as_of, incidents=incidents)
+    return spof_rank.rank(
+        found,
+        graph,
+        lambda roots, up: _graph(store, roots, up, limits, as_of)[0],
+        already_down=down,
+        records=records,
+    )
 
 
 def failure_records(
@@ -276,41 +293,144 @@ def cause_report(
     lookback: timedelta = timedelta(hours=24),
     limits: Limits = Limits(),
     top: int = 10,
+    failure_window: timedelta = FAILURE_WINDOW,
 ) -> CauseResult:
+    """Which upstream CI best explains ``cis``: the ranking of :mod:`impact.cause` with the
+    changes and incidents the store records. Changes are weighed against the first symptom:
+    the earliest open incident naming one of ``cis`` (else now)."""
     at = _now(now, as_of)
     graph, _ = _graph(store, cis, True, limits, as_of)
-    # A first ranking without evidence picks whose history is worth reading.
-    rough = rank_causes(graph, [c.id for c in cis], now=at, lookback=lookback, top=HISTORY_LOOKUPS)
-    evidence = _evidence(store, [c.id for c in rough.candidates], at, lookback)
+    affected = [c.id for c in cis]
+    incidents = incidents_as_of(store, as_of)
+    symptoms = symptom_incidents(incidents, affected)
+    first = min((_aware(i.opened_at) for i in symptoms), default=None)
+    # Whose records are worth reading: the candidates explaining most, nearest first.
+    ids = suspects(graph, affected, HISTORY_LOOKUPS)
     return rank_causes(
-        graph, [c.id for c in cis], evidence=evidence, now=at, lookback=lookback, top=top
+        graph,
+        affected,
+        evidence=_evidence(store, ids, first or at, at, lookback),
+        failures=_failures(incidents, ids, {i.id for i in symptoms}),
+        now=at,
+        first_symptom=first,
+        symptom_incidents=[i.id for i in symptoms],
+        lookback=lookback,
+        failure_window=failure_window,
+        top=top,
     )
 
 
+def symptom_incidents(incidents: Sequence[Incident], affected: Sequence[str]) -> list[Incident]:
+    """The open incidents naming an affected item (as a CI or as a service), oldest first."""
+    wanted = set(affected)
+    return sorted(
+        (
+            i
+            for i in incidents
+            if i.resolved_at is None
+            and i.state is IncidentState.OPEN
+            and wanted.intersection([*i.ci_ids, *i.service_ids])
+        ),
+        key=lambda i: (i.opened_at, i.id),
+    )
+
+
+def _state_at(ch: Change, at: datetime) -> ChangeState | None:
+    """The change's state at ``at`` by its log (its current state when it keeps none)."""
+    if not ch.log:
+        return ch.state
+    passed = [e for e in ch.log if _aware(e.at) <= at]
+    return passed[-1].state if passed else None
+
+
+def change_window(ch: Change, at: datetime) -> tuple[datetime | None, datetime] | None:
+    """When an RFC ran, as (start, end), if by ``at`` it was implemented or in progress: its
+    schedule (changes happen inside their window), else the instant its log says it was
+    implemented. A scheduled change counts once its window has begun."""
+    state = _state_at(ch, at)
+    start = _aware(ch.planned_start) if ch.planned_start else None
+    end = _aware(ch.planned_end) if ch.planned_end else None
+    if state in _DONE:
+        done = [_aware(e.at) for e in ch.log if e.state is ChangeState.IMPLEMENTED]
+        end = end or (done[-1] if done else start)
+    elif state is ChangeState.SCHEDULED:
+        if start is None or start > at:
+            return None
+        end = end or start
+    else:
+        return None
+    if end is None:
+        return None
+    return (start if start is not None and start <= end else None), end
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _evidence(
-    store: GraphStore, ci_ids: Sequence[str], now: datetime, lookback: timedelta
+    store: GraphStore, ci_ids: Sequence[str], first: datetime, now: datetime, lookback: timedelta
 ) -> list[Evidence]:
-    since = now - lookback
+    """The changes to ``ci_ids`` that ended at most ``lookback`` before the first symptom
+    and began by ``now``: RFCs implemented or in progress, and recorded field changes
+    (not the loading or first discovery of a CI, :func:`impact.cause.real_changes`)."""
+    since = first - lookback
     wanted = set(ci_ids)
     out: list[Evidence] = []
     for ch in store.list_changes():
-        if ch.state not in _DONE:
+        window = change_window(ch, now)
+        if window is None or not wanted.intersection(ch.ci_ids):
             continue
-        planned = ch.planned_end or ch.planned_start
-        if planned is None or not since <= _aware(planned) <= now:
+        start, end = window
+        if end < since or (start or end) > now:
             continue
-        at = _aware(planned)
-        for ci_id in wanted.intersection(ch.ci_ids):
-            out.append(Evidence(ci_id=ci_id, at=at, what=f"{ch.id} {ch.state.value}: {ch.title}"))
+        for ci_id in sorted(wanted.intersection(ch.ci_ids)):
+            out.append(
+                Evidence(
+                    ci_id=ci_id,
+                    at=end,
+                    start=start,
+                    kind="change",
+                    ref=ch.id,
+                    what=f"{ch.id} {(_state_at(ch, now) or ch.state).value}: {ch.title}",
+                )
+            )
     for ci_id in ci_ids:
-        for h in store.history(ci_id):
-            if h.op is HistoryOp.CREATE or not since <= _aware(h.at) <= now:
+        for h in real_changes(store.history(ci_id)):
+            if not since <= _aware(h.at) <= now:
                 continue
             out.append(
                 Evidence(
                     ci_id=ci_id,
                     at=_aware(h.at),
-                    what=f"{h.field} {h.op.value}d by {h.actor} via {h.source}",
+                    kind="field",
+                    what=f"{h.field} {_short(h.before)} -> {_short(h.after)}"
+                    f" by {h.actor} via {h.source}",
+                )
+            )
+    return out
+
+
+def _failures(
+    incidents: Sequence[Incident], ci_ids: Sequence[str], symptoms: set[str]
+) -> list[Evidence]:
+    """Incidents on ``ci_ids``, the symptoms' own left out. An incident is on the CIs it
+    names as at fault, or, naming none, on its services: a component's failure is not
+    counted again against every service it took down."""
+    wanted = set(ci_ids)
+    out: list[Evidence] = []
+    for inc in incidents:
+        if inc.id in symptoms:
+            continue
+        for ci_id in sorted(wanted.intersection(inc.ci_ids or inc.service_ids)):
+            out.append(
+                Evidence(
+                    ci_id=ci_id,
+                    at=_aware(inc.opened_at),
+                    kind="incident",
+                    ref=inc.id,
+                    what=f"{inc.id} {inc.priority.value}: {inc.title}",
                 )
             )
     return out

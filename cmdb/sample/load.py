@@ -18,6 +18,7 @@ from cmdb.domain.changeset import ApplyResult, ChangeSet, CIRef, CIUpsert, RelUp
 from cmdb.domain.errors import InvalidInput
 from cmdb.domain.identifiers import Identifier, natural_key
 from cmdb.sample.history import load_history
+from cmdb.sample.planted import plant
 from cmdb.store.contract import GraphStore
 
 SOURCE = "sample"
@@ -80,12 +81,20 @@ def build_changeset(doc: dict[str, Any], *, actor: str, request_id: str | None =
 
 
 def load_sample(
-    store: GraphStore, *, actor: str, request_id: str | None = None, history: bool = False
+    store: GraphStore,
+    *,
+    actor: str,
+    request_id: str | None = None,
+    history: bool = False,
+    planted: bool = False,
 ) -> ApplyResult:
-    """Apply the sample estate to ``store`` in one atomic change set and, with ``history``
-    (what ``cmdb sample load`` does), its year of incidents and changes
-    (:mod:`cmdb.sample.history`); returns the estate's result."""
+    """Apply the sample estate to ``store`` in one atomic change set; with ``planted`` its
+    planted scenario (:mod:`cmdb.sample.planted`), and with ``history`` its year of
+    incidents and changes (:mod:`cmdb.sample.history`) and the planted scenario, the
+    history's present: the demo ``cmdb sample load`` gives. Returns the estate's result."""
     result = store.apply(build_changeset(read_estate(), actor=actor, request_id=request_id))
+    if planted or history:
+        plant(store, actor=actor)
     if history:
         load_history(store, actor=actor)
     return result

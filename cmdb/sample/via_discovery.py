@@ -24,6 +24,7 @@ import orjson
 from cmdb.domain.changeset import ApplyResult
 from cmdb.sample.history import load_history
 from cmdb.sample.load import build_changeset
+from cmdb.sample.planted import plant
 from cmdb.store.contract import GraphStore
 from discovery.reconcile import RunReport, ingest
 from discovery.registry import reader
@@ -82,9 +83,12 @@ def load_via_discovery(
     root: Path | None = None,
     dry_run: bool = False,
     history: bool = False,
+    planted: bool = False,
 ) -> Loaded:
-    """One discovery run per feed, then the agreements (and, with ``history``, the year of
-    incidents and changes, :mod:`cmdb.sample.history`); returns every run's report."""
+    """One discovery run per feed, then the agreements (and, with ``planted``, the planted
+    scenario, :mod:`cmdb.sample.planted`; with ``history``, the year of incidents and
+    changes, :mod:`cmdb.sample.history`, and the planted scenario); returns every run's
+    report."""
     runs: list[tuple[Feed, RunReport]] = []
     for feed in FEEDS:
         report = ingest(
@@ -100,6 +104,9 @@ def load_via_discovery(
     doc = orjson.loads(((root or inventories()) / AGREEMENTS).read_bytes())
     cs = build_changeset(doc, actor=actor).model_copy(update={"source": CATALOGUE_SOURCE})
     agreements = store.apply(cs)
-    if history and not dry_run:
-        load_history(store, actor=actor)
+    if not dry_run:
+        if planted or history:  # the planted scenario is the history's present
+            plant(store, actor=actor)
+        if history:
+            load_history(store, actor=actor)
     return Loaded(runs=runs, agreements=agreements)

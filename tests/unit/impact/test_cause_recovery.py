@@ -33,7 +33,8 @@ def test_recent_change_favours_but_never_beats_explaining_more() -> None:
     r = rank_causes(TWO, ["s1", "s2"], evidence=ev, now=NOW, lookback=timedelta(hours=4))
     assert r.candidates[0].name == "sw"
     db = next(c for c in r.candidates if c.name == "db")
-    assert db.recency == pytest.approx(0.75) and db.score == pytest.approx(1.675)
+    # No symptom incident here: the change is weighed against now (1 h of a 4 h lookback).
+    assert db.recency == pytest.approx(0.75) and db.score == pytest.approx(1 + 0.6 * 0.75)
     # Among the candidates explaining one, the recently changed database comes first.
     ones = [c.name for c in r.candidates if c.explained == 1]
     assert ones[0] == "db" and db.changes[0].what == "RFC-1 implemented"
