@@ -25,9 +25,9 @@ from cmdb.app.scope import Visibility
 from cmdb.domain.errors import InvalidInput
 from cmdb.domain.model import CI
 from cmdb.store.contract import GraphStore
-from impact import queries
+from impact import queries, spof_rank
 from impact.availability import AvailabilityResult
-from impact.cause import CauseResult
+from impact.cause import CauseResult, with_ties
 from impact.explain import ImpactPath
 from impact.fetch import DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES
 from impact.queries import Limits
@@ -40,11 +40,13 @@ from impact.spof import SpofResult
 MAX_DEPTH = 4 * DEFAULT_MAX_DEPTH
 MAX_NODES = 10 * DEFAULT_MAX_NODES
 MAX_PATHS = 10
+MAX_SPOFS = MAX_NODES  # a limit on the SPOFs listed can ask for every CI walked
 
 __all__ = [
     "MAX_DEPTH",
     "MAX_NODES",
     "MAX_PATHS",
+    "MAX_SPOFS",
     "Limits",
     "availability",
     "cause",
@@ -140,14 +142,17 @@ def spof(
     *,
     as_of: datetime | None = None,
     limits: Limits = Limits(),
+    limit: int | None = None,
     where: str = "service",
+    where_limit: str = "limit",
 ) -> SpofResult:
     """CIs whose failure alone takes the service down (redundancy and open incidents
-    considered), those the caller sees."""
+    considered), those the caller sees, costliest first (the ``limit`` costliest; None:
+    all). A scoped caller's are priced again over the services it sees."""
+    if limit is not None and not 1 <= limit <= MAX_SPOFS:
+        raise InvalidInput(f"expected 1 to {MAX_SPOFS}", where=where_limit)
     r = queries.spof_report(store, _is_service(svc, where), as_of=as_of, limits=limits)
-    if vis.unrestricted:
-        return r
-    return r.model_copy(update={"spofs": [s for s in r.spofs if vis.allows(s.id)]})
+    return spof_rank.cut(r, keep=None if vis.unrestricted else vis.allows, limit=limit)
 
 
 def availability(
@@ -201,17 +206,21 @@ def cause(
     limits: Limits = Limits(),
     top: int = 10,
 ) -> CauseResult:
-    """Which upstream CI best explains all these affected CIs or services?"""
+    """Which upstream CI best explains all these affected CIs or services? Each candidate
+    with its evidence; a scoped caller's are numbered, and their ties told, again among
+    those it sees (a tie note must not name a CI outside its view)."""
     r = queries.cause_report(store, cis, as_of=as_of, lookback=lookback, limits=limits, top=top)
     if vis.unrestricted:
         return r
     return r.model_copy(
         update={
-            "candidates": [
-                c.model_copy(update={"paths": _paths(vis, c.paths)})
-                for c in r.candidates
-                if vis.allows(c.id)
-            ],
+            "candidates": with_ties(
+                [
+                    c.model_copy(update={"paths": _paths(vis, c.paths)})
+                    for c in r.candidates
+                    if vis.allows(c.id)
+                ]
+            ),
             "unknown": vis.keep(r.unknown),
         }
     )

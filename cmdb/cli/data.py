@@ -72,8 +72,9 @@ def sample_load(
         bool,
         typer.Option(
             "--no-history",
-            help="Leave out the year of incidents, changes and known errors the sample"
-            " carries (placed relative to now, from a fixed seed).",
+            help="Leave out the records the sample carries: a year of incidents, changes and"
+            " known errors (placed relative to now, from a fixed seed) and the planted open"
+            " incidents with the change before them.",
         ),
     ] = False,
     as_json: JsonOpt = False,
@@ -84,9 +85,9 @@ def sample_load(
     store, actor = state.store(), state.settings.actor
     doc: dict[str, Any]
     if via_discovery:
-        doc = _load_via_discovery(store, actor, as_json)
+        doc = _load_via_discovery(store, actor, as_json, planted=not no_history)
     else:
-        result = load_sample(store, actor=actor)
+        result = load_sample(store, actor=actor, planted=not no_history)
         doc = result.model_dump(exclude={"ci_ids", "rel_ids"})
         if not as_json:
             console().print(
@@ -107,8 +108,10 @@ def sample_load(
         print_json(doc)
 
 
-def _load_via_discovery(store: GraphStore, actor: str, as_json: bool) -> dict[str, Any]:
-    loaded = load_via_discovery(store, actor=actor)
+def _load_via_discovery(
+    store: GraphStore, actor: str, as_json: bool, *, planted: bool
+) -> dict[str, Any]:
+    loaded = load_via_discovery(store, actor=actor, planted=planted)
     doc: dict[str, Any] = {
         "runs": [{"format": f.fmt, "files": list(f.files), "report": r} for f, r in loaded.runs],
         "agreements": loaded.agreements.model_dump(exclude={"ci_ids", "rel_ids"}),

@@ -24,7 +24,8 @@ from impact.fetch import DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES, Strategy
 from impact.recovery import RecoveryPlan
 from impact.report import ImpactReport, ServiceImpact
 from impact.severity import FailureMode
-from impact.spof import SpofResult
+from impact.spof import Spof, SpofResult
+from impact.spof_rank import DEFAULT_LIMIT
 
 from ._common import AsOfOpt, CliGroup, JsonOpt, cli, console, parse_instant, print_json
 
@@ -231,10 +232,17 @@ def spof(
     max_nodes: NodesOpt = DEFAULT_MAX_NODES,
     fetch: FetchOpt = "walk",
     as_of: AsOfOpt = None,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", help=f"List the N costliest (default {DEFAULT_LIMIT})."),
+    ] = None,
+    every: Annotated[bool, typer.Option("--all", help="List every one.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """CIs whose failure alone takes the service down (redundancy and open incidents
-    considered)."""
+    considered), costliest first, by kind, each with what would remove it."""
+    if every and limit is not None:
+        raise InvalidInput("give --limit or --all, not both", where="--all")
     store = cli(ctx).store()
     svc = resolve_visible(store, EVERYTHING, service, where="SERVICE")
     result = impact.spof(
@@ -243,7 +251,9 @@ def spof(
         svc,
         as_of=parse_instant(as_of),
         limits=_limits(depth, max_nodes, fetch),
+        limit=None if every else (DEFAULT_LIMIT if limit is None else limit),
         where="SERVICE",
+        where_limit="--limit",
     )
     if as_json:
         print_json(result)
@@ -256,13 +266,38 @@ def _show_spof(r: SpofResult) -> None:
     if r.already_down:
         con.print(f"{r.service_name} is already down (open incidents): every CI is moot")
         return
-    title = f"single points of failure of {r.service_name}"
-    t = Table(title=f"{title} ({len(r.spofs)} of {r.cone_size - 1} CIs)", title_justify="left")
-    for col in ("CI", "class", "all its impact flows through"):
-        t.add_column(col, overflow="fold")
-    for s in r.spofs:
-        t.add_row(s.name, s.ci_class, s.funnel or "(directly)")
-    con.print(t)
+    head = f"single points of failure of {r.service_name}: {r.total} of {r.cone_size - 1} CIs"
+    if r.left_out:
+        head += f", the {len(r.spofs)} costliest ({r.left_out} left out: --all lists them)"
+    con.print(head)
+    for g in r.groups:
+        rows = [s for s in r.spofs if s.kind == g.kind]
+        if not rows:
+            if g.found:
+                con.print(
+                    f"{g.kind}: {g.found} left out, the costliest {g.costliest}"
+                    f" ({g.costliest_cost}): --all lists them"
+                )
+            continue
+        more = f", {g.left_out} more left out" if g.left_out else ""
+        t = Table(title=f"{g.kind} ({g.shown} of {g.found}{more})", title_justify="left")
+        for col in ("#", "CI", "cost", "takes down", "fails a year", "what would remove it"):
+            t.add_column(col, overflow="fold")
+        for s in rows:
+            cost = f"{s.cost.value:.1f}" if s.cost else "-"
+            t.add_row(str(s.rank), f"{s.name} ({s.ci_class})", cost, _lost(s), _fails(s), s.remedy)
+        con.print(t)
+
+
+def _lost(s: Spof) -> str:
+    n, c = len(s.services_lost), len(s.customers_lost)
+    return f"{n} service{'s' if n != 1 else ''}, {c} customer{'s' if c != 1 else ''}"
+
+
+def _fails(s: Spof) -> str:
+    if not s.minutes_down:
+        return f"not on its own ({s.failure_rate_source})"
+    return f"{s.failure_rate:.2g}x, {s.minutes_down:.0f} min ({s.failure_rate_source})"
 
 
 @impact_app.command("availability")
@@ -363,19 +398,31 @@ def cause(
 
 
 def _show_cause(r: CauseResult) -> None:
+    con = console()
+    if r.symptom_incidents and r.first_symptom is not None:
+        con.print(
+            f"changes weighed against the first symptom, {r.first_symptom:%Y-%m-%d %H:%M %Z}"
+            f" ({', '.join(r.symptom_incidents)})",
+            highlight=False,
+        )
+    else:
+        con.print("no open incident names them: changes weighed against now", highlight=False)
     t = Table(title=f"likely common causes of {len(r.affected)} affected", title_justify="left")
-    for col in ("CI", "class", "score", "explains", "recent change", "path"):
+    for col in ("#", "CI", "class", "score", "explains", "evidence", "path"):
         t.add_column(col, overflow="fold")
     for c in r.candidates:
+        # The topology part is the "explains" column; the rest of the reasons, then the tie.
+        why = c.reasons[1:] + ([f"tie: {c.tie_break}"] if c.tie_break else [])
         t.add_row(
+            str(c.rank),
             c.name,
             c.ci_class,
             f"{c.score:g}",
             f"{c.explained}/{len(r.affected)}",
-            c.changes[0].what if c.changes else "",
+            "\n".join(why),
             c.paths[0].text if c.paths else "(is affected itself)",
         )
-    console().print(t)
+    con.print(t)
 
 
 @impact_app.command("recovery")

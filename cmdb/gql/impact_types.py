@@ -179,6 +179,26 @@ class ImpactReportType:
     warnings: list[str]
 
 
+@strawberry.type(name="LostService", description="A service a single failure takes down.")
+class LostServiceType:
+    id: str
+    name: str
+    customer_facing: bool
+    criticality: str | None
+    availability_target: float | None
+    customers: list[str]
+
+
+@strawberry.type(name="SpofCost", description="What one failure costs (0-100) and its parts.")
+class SpofCostType:
+    value: float
+    services: float
+    customers: float
+    sla_tightness: float
+    failure: float
+    formula: str
+
+
 @strawberry.type(name="Spof")
 class SpofType:
     id: str
@@ -186,6 +206,26 @@ class SpofType:
     ci_class: str
     funnel: str | None
     funnel_id: str | None
+    rank: int
+    kind: str = strawberry.field(description="infrastructure, supplier or location")
+    cost: SpofCostType | None
+    services_lost: list[LostServiceType]
+    customers_lost: list[str]
+    failure_rate: float = strawberry.field(description="Expected failures a year.")
+    minutes_down: float = strawberry.field(description="Expected minutes down a year.")
+    failure_rate_source: str = strawberry.field(description="observed, declared or default")
+    failure_rate_basis: str
+    remedy: str = strawberry.field(description="What would remove it.")
+
+
+@strawberry.type(name="SpofGroup", description="The single points of failure of one kind.")
+class SpofGroupType:
+    kind: str
+    found: int
+    shown: int
+    left_out: int
+    costliest: str | None
+    costliest_cost: float | None
 
 
 @strawberry.type(name="SpofReport", description="CIs whose failure alone takes the service down.")
@@ -195,6 +235,10 @@ class SpofResultType:
     cone_size: int
     already_down: bool
     spofs: list[SpofType]
+    total: int
+    left_out: int
+    groups: list[SpofGroupType]
+    warnings: list[str]
 
 
 @strawberry.type(name="ComponentAvailability")
@@ -310,11 +354,18 @@ class RecoveryPlanType:
     )
 
 
-@strawberry.type(name="Evidence")
+@strawberry.type(name="Evidence", description="A change to a CI, or an incident on it.")
 class EvidenceType:
     ci_id: str
-    at: datetime
+    at: datetime = strawberry.field(
+        description="A change's end (or the field change), an incident's start."
+    )
     what: str
+    kind: str = strawberry.field(description='"change" (an RFC), "field" or "incident"')
+    ref: str | None = strawberry.field(description="The RFC's or incident's reference.")
+    start: datetime | None = strawberry.field(description="A change window's start.")
+    weight: float = strawberry.field(description="How much it counts, 0..1.")
+    note: str = strawberry.field(description="Why it counts that much.")
 
 
 @strawberry.type(name="CauseCandidate")
@@ -322,12 +373,24 @@ class CauseCandidateType:
     id: str
     name: str
     ci_class: str
+    rank: int
     score: float
     explained: int
     explains: list[str]
-    recency: float
+    recency: float = strawberry.field(description="The change part, 0..1.")
+    failure_weight: float = strawberry.field(description="The failures part, 0..1.")
     mean_distance: float
+    takes_down: int | None = strawberry.field(
+        description="CIs under the symptoms its failure alone takes down."
+    )
     changes: list[EvidenceType]
+    failures: list[EvidenceType] = strawberry.field(
+        description="Incidents on it in the failure window."
+    )
+    reasons: list[str] = strawberry.field(description="The evidence that put it where it is.")
+    tie_break: str | None = strawberry.field(
+        description="How a tie on evidence with a neighbour was broken."
+    )
     paths: list[ImpactPathType]
 
 
@@ -336,4 +399,11 @@ class CauseResultType:
     affected: list[str]
     unknown: list[str]
     lookback_minutes: float
+    first_symptom: datetime | None = strawberry.field(
+        description="The instant changes are weighed against."
+    )
+    symptom_incidents: list[str] = strawberry.field(
+        description="Open incidents naming an affected item."
+    )
+    failure_window_days: float
     candidates: list[CauseCandidateType]
