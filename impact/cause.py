@@ -146,6 +146,8 @@ def real_changes(entries: Sequence[HistoryEntry]) -> list[HistoryEntry]:
 
 def _span(delta: timedelta) -> str:
     s = abs(delta.total_seconds())
+    if s < 60:
+        return "under a minute"
     if s < 90 * 60:
         return f"{s / 60:.0f} min"
     if s < 48 * 3600:
@@ -164,10 +166,12 @@ def change_weight(
     if ev.at >= first:
         return 1.0, f"in progress at {anchor}"
     gap = first - ev.at
+    # A window ends; a field change (an instant) is made.
+    done = "ended" if ev.start is not None or ev.kind == "change" else "made"
     span = lookback.total_seconds()
     if span <= 0 or gap > lookback:
-        return 0.0, f"ended {_span(gap)} before {anchor}, beyond the lookback"
-    return 1.0 - gap.total_seconds() / span, f"ended {_span(gap)} before {anchor}"
+        return 0.0, f"{done} {_span(gap)} before {anchor}, beyond the lookback"
+    return 1.0 - gap.total_seconds() / span, f"{done} {_span(gap)} before {anchor}"
 
 
 def recency(evidence: Sequence[Evidence], now: datetime, lookback: timedelta) -> float:

@@ -270,3 +270,18 @@ def test_later_changes_count_whoever_records_them() -> None:
         row(4, HistoryOp.UPDATE, "attributes.max_conn", 400, None, source="api", actor="bo"),
     ]
     assert [h.seq for h in real_changes(rows)] == [2, 3, 4]
+
+
+def test_a_recorded_field_change_is_an_instant_before_the_first_symptom() -> None:
+    edit = Evidence(
+        ci_id="sw",
+        at=FIRST - 30 * timedelta(minutes=1),
+        kind="field",
+        what="attributes.mtu 9000 -> 1500 by ana via manual",
+    )
+    sw = rank(evidence=[edit])[0]
+    assert (sw.name, sw.recency) == ("sw", 0.875)
+    assert sw.reasons[1] == (
+        "attributes.mtu 9000 -> 1500 by ana via manual, made 30 min before the first symptom"
+        " (weight 0.88)"
+    )
