@@ -330,13 +330,15 @@ class Query(PracticeQuery, ReportsQuery, ProblemsQuery):
             )
         return cast(ImpactReportType, got)
 
-    @strawberry.field(description="Single points of failure under a service.")
+    @strawberry.field(description="Single points of failure under a service, costliest "
+        "first (limit: only the N costliest; leftOut says how many more).")  # fmt: skip
     async def spof(
-        self, info: GInfo, service: str, as_of: datetime | None = None
+        self, info: GInfo, service: str, as_of: datetime | None = None, limit: int | None = None
     ) -> SpofResultType:
         ctx = info.context
         svc = await resolve_ref(ctx, service, where="service", as_of=as_of)
-        got = await ctx.call(impact_app.spof, ctx.store, await ctx.visibility(), svc, as_of=as_of)
+        vis = await ctx.visibility()
+        got = await ctx.call(impact_app.spof, ctx.store, vis, svc, as_of=as_of, limit=limit)
         return cast(SpofResultType, got)
 
     @strawberry.field(description="Expected availability of a service against its SLA.")

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from cmdb.app import impact
-from cmdb.app.impact import MAX_DEPTH, MAX_NODES, Limits
+from cmdb.app.impact import MAX_DEPTH, MAX_NODES, MAX_SPOFS, Limits
 from cmdb.app.inputs import MAX_REFS
 from cmdb.app.scope import Visibility
 from cmdb.store.contract import GraphStore
@@ -161,11 +161,22 @@ def impact_spof(
     as_of: AsOf = None,
     depth: Depth = DEFAULT_MAX_DEPTH,
     max_nodes: Nodes = DEFAULT_MAX_NODES,
+    limit: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_SPOFS,
+            description="Only the N costliest (default: all; `left_out` says how many more).",
+        ),
+    ] = None,
 ) -> SpofOut:
     """CIs whose failure alone takes the service down (redundancy and open incidents
-    considered)."""
+    considered), costliest first: the services and customers each one's failure takes
+    down, its SLA tightness and failure rate, its kind, and what would remove it."""
     svc = impact.service(store, vis, service)
-    result = impact.spof(store, vis, svc, as_of=as_of, limits=_limits(depth, max_nodes))
+    result = impact.spof(
+        store, vis, svc, as_of=as_of, limits=_limits(depth, max_nodes), limit=limit
+    )
     return SpofOut.model_validate(result, from_attributes=True)
 
 
