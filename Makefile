@@ -136,6 +136,7 @@ demo: install
 	@echo "       -d '{\"query\": \"{ __schema { queryType { fields { name } } } }\"}'"
 	@echo "  $(CMDB) --db $(DEMO_DB) impact incident --ci bookings-db   # no standby: both apps down"
 	@echo "  $(CMDB) --db $(DEMO_DB) impact spof \"Online Ferry Booking\""
+	@echo "  $(CMDB) --db $(DEMO_DB) impact cause --ci \"Online Ferry Booking\" --ci \"Boarding Pass App API\"   # the release just before both incidents"
 	@echo "  $(CMDB) --db $(DEMO_DB) runs list"
 	@echo "  $(CMDB) --db $(DEMO_DB) neighbours srv-01 --direction in   # two of the three cluster VMs"
 	@echo "  $(CMDB) --db $(DEMO_DB) problem log PRB-1 --title 'pool exhausted' --ci bookings-db --workaround 'restart pgbouncer'"
