@@ -7,6 +7,7 @@ The sample is loaded at DEFAULT_START (tests/api/conftest.py), then its planted 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from cmdb.auth.roles import Role
@@ -17,6 +18,7 @@ from tests.api.test_graphql import data
 
 BOOKING = "Online Ferry Booking"
 APP_API = "Boarding Pass App API"
+OPS = Path(__file__).resolve().parents[2] / "graphql" / "operations"
 
 QUERY = """query($cis: [String!]!) {
   cause(cis: $cis, top: 4) {
@@ -93,3 +95,15 @@ def test_a_scoped_caller_gets_its_ranks_and_ties_among_what_it_sees(api: Api) ->
         if c["tie_break"]:
             named = c["tie_break"].removeprefix("same evidence as ").split(" (score")[0]
             assert named in names
+
+
+def test_the_saved_operation(api: Api) -> None:
+    plant(api.store, actor="test-setup")
+    op = (OPS / "common_cause.graphql").read_text(encoding="utf-8")
+    got = data(api, op, {"cis": [BOOKING, APP_API], "top": 2}, role=Role.VIEWER)["cause"]
+    assert len(got["symptomIncidents"]) == 2
+    first, second = got["candidates"]
+    assert (first["rank"], first["name"], first["explained"]) == (1, "Booking Engine", 2)
+    assert first["changes"][0]["note"] == "ended 15 min before the first symptom"
+    assert first["paths"][0]["text"].startswith("Booking Engine -> Online Ferry Booking")
+    assert second["tieBreak"] and second["tieBreak"].startswith("same evidence as")
