@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from cmdb.domain.history import EntityKind, HistoryEntry, HistoryOp
+from cmdb.domain.records import Change, ChangeState, StateEntry
 from impact.cause import (
     CauseCandidate,
     Evidence,
@@ -17,6 +18,7 @@ from impact.cause import (
     real_changes,
     with_ties,
 )
+from impact.queries import change_window
 from tests.unit.impact.builders import topo
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
@@ -285,3 +287,39 @@ def test_a_recorded_field_change_is_an_instant_before_the_first_symptom() -> Non
         "attributes.mtu 9000 -> 1500 by ana via manual, made 30 min before the first symptom"
         " (weight 0.88)"
     )
+
+
+# --- which RFCs are changes, and when they ran (impact/queries.py) -------------------------
+
+
+def rfc(state: ChangeState, log: list[tuple[ChangeState, datetime]], **kw: Any) -> Change:
+    return Change(
+        id="RFC-9",
+        title="t",
+        state=state,
+        log=[StateEntry(state=s, at=at, by="cm") for s, at in log],
+        **kw,
+    )
+
+
+def test_an_rfc_counts_once_implemented_or_begun() -> None:
+    window = {"planned_start": NOW - 2 * H, "planned_end": NOW - H}
+    done = rfc(ChangeState.IMPLEMENTED, [(ChangeState.IMPLEMENTED, NOW - H)], **window)
+    assert change_window(done, NOW) == (NOW - 2 * H, NOW - H)
+    # Scheduled: in progress once its window has begun, not before.
+    begun = rfc(ChangeState.SCHEDULED, [], planned_start=NOW - H, planned_end=NOW + H)
+    assert change_window(begun, NOW) == (NOW - H, NOW + H)
+    assert change_window(begun, NOW - 2 * H) is None
+    assert change_window(rfc(ChangeState.AUTHORISED, [], **window), NOW) is None
+    # No window recorded: the instant its log says it was implemented.
+    bare = rfc(
+        ChangeState.CLOSED, [(ChangeState.IMPLEMENTED, NOW - 3 * H), (ChangeState.CLOSED, NOW)]
+    )
+    assert change_window(bare, NOW) == (None, NOW - 3 * H)
+    # As of an instant before its log reached "implemented", it was only authorised.
+    later = rfc(
+        ChangeState.IMPLEMENTED,
+        [(ChangeState.AUTHORISED, NOW - 5 * H), (ChangeState.IMPLEMENTED, NOW - H)],
+        **window,
+    )
+    assert change_window(later, NOW - 90 * timedelta(minutes=1)) is None
