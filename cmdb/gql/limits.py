@@ -26,7 +26,6 @@ from typing import Any
 
 from strawberry.extensions import SchemaExtension
 
-from cmdb.config import Settings
 from cmdb.gql.types import MAX_FIELD_DEPTH
 from graphql import (
     ASTValidationRule,
@@ -280,9 +279,7 @@ def cost_rule(max_cost: int, page_max: int) -> type[ValidationRule]:
     return CostLimit
 
 
-def rules(settings: Settings) -> list[type[ASTValidationRule]]:
-    return [
-        depth_rule(settings.graphql_max_depth),
-        alias_rule(settings.graphql_max_aliases),
-        cost_rule(settings.graphql_max_cost, settings.page_limit_max),
-    ]
+def rules(
+    max_depth: int, max_aliases: int, max_cost: int, page_limit_max: int
+) -> list[type[ASTValidationRule]]:
+    return [depth_rule(max_depth), alias_rule(max_aliases), cost_rule(max_cost, page_limit_max)]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
+from typing import NamedTuple
 
 import strawberry
 from strawberry.extensions import (
@@ -35,16 +37,47 @@ class CmdbSchema(strawberry.Schema):
             log.debug("graphql error: %s", err.message)
 
 
+class _Limits(NamedTuple):
+    """The settings a schema is built from: one schema per distinct set of them."""
+
+    max_tokens: int
+    max_depth: int
+    max_aliases: int
+    max_cost: int
+    page_limit_max: int
+    max_operations: int
+    introspection: bool
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
-    limits = rules(settings)
+    """The schema for these settings' limits, built once per process and set of limits.
+
+    Building one walks every type (~0.3 s); every app (each API worker, each test's app)
+    would otherwise pay it again for an identical schema."""
+    return _schema(
+        _Limits(
+            max_tokens=settings.graphql_max_tokens,
+            max_depth=settings.graphql_max_depth,
+            max_aliases=settings.graphql_max_aliases,
+            max_cost=settings.graphql_max_cost,
+            page_limit_max=settings.page_limit_max,
+            max_operations=settings.graphql_max_operations,
+            introspection=settings.graphql_introspection,
+        )
+    )
+
+
+@lru_cache(maxsize=8)
+def _schema(limits: _Limits) -> strawberry.Schema:
+    validation = rules(limits.max_depth, limits.max_aliases, limits.max_cost, limits.page_limit_max)
     known = KnownValid()
     extensions: list[type[SchemaExtension] | object] = [
-        lambda: MaxTokens(settings.graphql_max_tokens),
-        lambda: AddValidationRules(limits),
+        lambda: MaxTokens(limits.max_tokens),
+        lambda: AddValidationRules(validation),
         lambda: SkipKnownValid(known),
         MaskErrors,
     ]
-    if not settings.graphql_introspection:
+    if not limits.introspection:
         extensions.append(DisableIntrospection)
     return CmdbSchema(
         query=Query,
@@ -52,9 +85,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         types=all_ci_types(),
         extensions=extensions,  # type: ignore[arg-type]
         config=StrawberryConfig(
-            batching_config={"max_operations": settings.graphql_max_operations},
+            batching_config={"max_operations": limits.max_operations},
             # "Did you mean ...?" would describe a schema that introspection hides.
-            disable_field_suggestions=not settings.graphql_introspection,
+            disable_field_suggestions=not limits.introspection,
         ),
     )
 

@@ -98,13 +98,15 @@ def test_a_problem_lives_through_the_mutations(api: Api) -> None:
     assert known["knownErrorAt"] is not None
     assert ids(api, known=True) == ["PRB-1"]  # the known error database
 
-    incident(api, "INC-1", "auth-server-1")
+    # The application, not one of its two instances: one instance down is covered by the
+    # other and takes no service down.
+    incident(api, "INC-1", "Auth Server")
     rfc(api, "RFC-1", "bookings-db")
     both = {"id": "PRB-1", "incidents": ["INC-1"], "changes": ["RFC-1"]}
     linked = op(api, "Link", both)["linkProblem"]
     assert (linked["incidentIds"], linked["changeIds"]) == (["INC-1"], ["RFC-1"])
     assert (linked["incidents"], linked["changes"]) == ([{"id": "INC-1"}], [{"id": "RFC-1"}])
-    # INC-1's services join those affected: sign-in is down with its auth servers.
+    # INC-1's services join those affected: sign-in is down with its auth server.
     assert "Identity & Sign-in" in {s["name"] for s in linked["services"]}
 
     done = op(api, "Move", {"id": "PRB-1", "to": "RESOLVED"})["transitionProblem"]

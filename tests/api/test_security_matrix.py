@@ -127,7 +127,7 @@ def test_no_route_takes_get_with_a_writing_method() -> None:
 def test_role_and_scope_matrix(world: World, case: RouteCase) -> None:
     api = world.api
     rec = Recorder(api)
-    bodies = Bodies(api.app.openapi())
+    bodies = Bodies(OPENAPI)
     problems: list[str] = []
     before = snapshot(api)
 
@@ -225,7 +225,7 @@ JSON_BODY_ROUTES = [
 
 @pytest.mark.parametrize("case", JSON_BODY_ROUTES)
 def test_server_owned_and_unknown_fields_get_422(api_http: Api, case: RouteCase) -> None:
-    bodies = Bodies(api_http.app.openapi())
+    bodies = Bodies(OPENAPI)
     world = build_world(api_http)
     admin = api_http.as_role(Role.ADMIN)
     url = url_for(case, world.inside)
@@ -287,7 +287,7 @@ def _bad_credentials(api: Api) -> dict[str, dict[str, str]]:
 def test_bad_tokens_get_401_on_every_route(api_http: Api) -> None:
     world = build_world(api_http)
     rec = Recorder(api_http)
-    bodies = Bodies(api_http.app.openapi())
+    bodies = Bodies(OPENAPI)
     targets: list[tuple[str, str, dict[str, Any]]] = []
     for case in GUARDED:
         url = url_for(case, world.inside) or case.path
