@@ -41,6 +41,7 @@ class Words:
     review: str = "POST /changes/{change_id}/review"  # how to record a review instead
     ci: str = "ci"
     service: str = "service"
+    start: str = "start"
     end: str = "end"
     days: str = "days"
     minutes: str = "minutes"

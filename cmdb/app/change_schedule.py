@@ -80,8 +80,8 @@ def schedule(
     down; optionally only those concerning one service or CI (references)."""
     if not 1 <= days <= MAX_DAYS:
         raise InvalidInput(f"days must be between 1 and {MAX_DAYS}", where=words.days)
-    t0 = instant(start) or now()
-    t1 = instant(end) or t0 + timedelta(days=days)
+    t0 = instant(start, where=words.start) or now()
+    t1 = instant(end, where=words.end) or t0 + timedelta(days=days)
     if t1 <= t0:
         raise InvalidInput("the period must end after it starts", where=words.end)
     svc_id = resolve_visible(store, vis, service, where=words.service).id if service else None
@@ -193,7 +193,7 @@ def suggest_window(
     if days is not None and not 1 <= days <= MAX_DAYS:
         raise InvalidInput(f"days must be between 1 and {MAX_DAYS}", where=words.days)
     change = visible_change(store, vis, change_id, where=words.change_id)
-    t0 = instant(start) or now()
+    t0 = instant(start, where=words.start) or now()
     horizon = timedelta(days=days or policy.suggest_horizon_days)
     planner = Planner(store, t0)
     duration = timedelta(minutes=minutes)

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from cmdb.app.inputs import resolve_visible
+from cmdb.app.inputs import instant, resolve_visible
 from cmdb.app.scope import Visibility
 from cmdb.domain.errors import InvalidInput
 from cmdb.domain.model import CI
@@ -95,6 +95,12 @@ def service(store: GraphStore, vis: Visibility, ref: str, *, where: str = "servi
 # --- the questions ------------------------------------------------------------------------
 
 
+def _at(at: datetime, where: str) -> datetime:
+    got = instant(at, where=where)
+    assert got is not None  # given one
+    return got
+
+
 def change_impact(
     store: GraphStore,
     vis: Visibility,
@@ -110,11 +116,20 @@ def change_impact(
 ) -> ImpactReport:
     """A planned change takes ``cis`` down (or degrades them) from ``start`` to ``end``:
     the services it hits, how badly, why (paths), and the SLA exposure of the window."""
+    start = _at(start, "start")
+    end = _at(end, where_end)
     if end <= start:
         raise InvalidInput("the window must end after it starts", where=where_end)
     _check_paths(paths)
     got = queries.change_impact(
-        store, cis, start, end, mode=mode, as_of=as_of, limits=limits, paths=paths
+        store,
+        cis,
+        start,
+        end,
+        mode=mode,
+        as_of=instant(as_of, where="as_of"),
+        limits=limits,
+        paths=paths,
     )
     return _report(vis, got)
 
@@ -131,7 +146,9 @@ def incident_impact(
 ) -> ImpactReport:
     """``cis`` are failing now: the services hit, and how long each SLA has before breach."""
     _check_paths(paths)
-    got = queries.incident_impact(store, cis, mode=mode, as_of=as_of, limits=limits, paths=paths)
+    got = queries.incident_impact(
+        store, cis, mode=mode, as_of=instant(as_of, where="as_of"), limits=limits, paths=paths
+    )
     return _report(vis, got)
 
 
@@ -151,7 +168,9 @@ def spof(
     all). A scoped caller's are priced again over the services it sees."""
     if limit is not None and not 1 <= limit <= MAX_SPOFS:
         raise InvalidInput(f"expected 1 to {MAX_SPOFS}", where=where_limit)
-    r = queries.spof_report(store, _is_service(svc, where), as_of=as_of, limits=limits)
+    r = queries.spof_report(
+        store, _is_service(svc, where), as_of=instant(as_of, where="as_of"), limits=limits
+    )
     return spof_rank.cut(r, keep=None if vis.unrestricted else vis.allows, limit=limit)
 
 
@@ -165,7 +184,9 @@ def availability(
     where: str = "service",
 ) -> AvailabilityResult:
     """Expected availability from the components, and the odds of breaching the SLA."""
-    r = queries.availability_report(store, _is_service(svc, where), as_of=as_of, limits=limits)
+    r = queries.availability_report(
+        store, _is_service(svc, where), as_of=instant(as_of, where="as_of"), limits=limits
+    )
     if vis.unrestricted:
         return r
     return r.model_copy(update={"components": [c for c in r.components if vis.allows(c.id)]})
@@ -184,7 +205,11 @@ def recovery(
     """What to bring back first for the service, clusters only to quorum (``current``:
     from what open incidents have down, not a cold start)."""
     r = queries.recovery_report(
-        store, _is_service(svc, where), as_of=as_of, limits=limits, current=current
+        store,
+        _is_service(svc, where),
+        as_of=instant(as_of, where="as_of"),
+        limits=limits,
+        current=current,
     )
     if vis.unrestricted:
         return r
@@ -209,7 +234,9 @@ def cause(
     """Which upstream CI best explains all these affected CIs or services? Each candidate
     with its evidence; a scoped caller's are numbered, and their ties told, again among
     those it sees (a tie note must not name a CI outside its view)."""
-    r = queries.cause_report(store, cis, as_of=as_of, lookback=lookback, limits=limits, top=top)
+    r = queries.cause_report(
+        store, cis, as_of=instant(as_of, where="as_of"), lookback=lookback, limits=limits, top=top
+    )
     if vis.unrestricted:
         return r
     return r.model_copy(

@@ -125,7 +125,7 @@ def clocks(
     """Response and resolution clocks per affected service with an SLA (those in the
     caller's view), counted inside its service hours, at ``at`` (default now)."""
     visible(store, vis, incident_id, where=words.incident_id)
-    when = instant(at) or now()
+    when = instant(at, where="at") or now()
     found = [c for c in practice.clocks(store, incident_id, when) if vis.allows(c.service_id)]
     return Clocks(incident_id=incident_id, at=when, clocks=found)
 
@@ -164,7 +164,7 @@ def _writable(
 
 def _instant(at: datetime | None, where: str, words: Words) -> datetime:
     current = now()
-    got = instant(at) or current
+    got = instant(at, where=where) or current
     if not words.future and got > current + SKEW:
         raise InvalidInput(f"{where} is in the future", where=where)
     return got

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from cmdb.app.scope import Visibility
 from cmdb.domain.errors import InvalidInput
+from cmdb.domain.instant import out_of_range
 from cmdb.domain.model import CI
 from cmdb.domain.relationships import get_type
 from cmdb.store.contract import CIFilter, GraphStore
@@ -21,9 +22,16 @@ MAX_REFS = 200
 M = TypeVar("M", bound=BaseModel)
 
 
-def instant(at: datetime | None) -> datetime | None:
-    """An instant without a zone is UTC."""
-    return at if at is None or at.tzinfo is not None else at.replace(tzinfo=UTC)
+def instant(at: datetime | None, *, where: str = "at") -> datetime | None:
+    """An instant without a zone is UTC; one outside the years records hold
+    (cmdb.domain.instant) is refused, naming ``where``."""
+    if at is None:
+        return None
+    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    problem = out_of_range(aware)
+    if problem is not None:
+        raise InvalidInput(f"{where} {problem}", where=where)
+    return aware
 
 
 def type_names(types: list[str] | None) -> list[str] | None:

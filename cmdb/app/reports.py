@@ -72,20 +72,20 @@ _PAGE = 1000
 
 def period(start: datetime | None, end: datetime | None) -> Period:
     """The period ``start``-``end`` (no zone: UTC), refused if it ends before it starts."""
-    return Period(start=instant(start), end=instant(end)).check()
+    return Period(start=instant(start, where="from"), end=instant(end, where="to")).check()
 
 
 def report_time(at: datetime | None = None) -> datetime:
     """The report's instant (ages, SLA clocks): ``at``, or now."""
-    return instant(at) or datetime.now(UTC)
+    return instant(at, where="at") or datetime.now(UTC)
 
 
 def meeting(
     start: datetime | None, end: datetime | None, days: int, now: datetime
 ) -> tuple[datetime, datetime]:
     """A CAB meeting's period: from ``start`` (now) to ``end`` (``days`` after its start)."""
-    first = instant(start) or now
-    return first, instant(end) or first + timedelta(days=days)
+    first = instant(start, where="from") or now
+    return first, instant(end, where="to") or first + timedelta(days=days)
 
 
 def bounded(value: int, most: int, where: str) -> int:

@@ -60,6 +60,7 @@ WORDS = Words(
     review="use `cmdb change review`",
     ci="--ci",
     service="--service",
+    start="--from",
     end="--to",
     days="--days",
     minutes="--minutes",
