@@ -1,0 +1,1 @@
+"""Generators for bench/importers.py: one module per importer (``FORMAT``, ``generate``)."""
