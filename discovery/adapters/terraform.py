@@ -3,9 +3,13 @@
 One CI per resource *instance* (a ``count``/``for_each`` resource has several), keyed by its
 resource address (``tf:module.vpc.aws_subnet.private[0]``). Edges come from two places:
 
-* ``dependencies`` (v4) / ``depends_on`` (v3): what Terraform itself recorded, confidence 1,
-  attribute ``origin=dependencies``. A named resource the state does not hold becomes a
-  placeholder CI (flagged unresolved by ``collect``).
+* ``dependencies`` (v4) / ``depends_on`` (v3, and early v4): what Terraform itself
+  recorded, confidence 1, attribute ``origin=dependencies``. ``dependencies`` are absolute
+  addresses; ``depends_on`` ones are relative to the resource's module (Terraform 0.12 wrote
+  ``aws_security_group.x`` inside ``module.m`` for ``module.m.aws_security_group.x``), so
+  they are looked up in the module first and at the root only where the module holds no
+  such resource. A named resource the state does not hold becomes a placeholder CI (flagged
+  unresolved by ``collect``), at the address the reference means.
 * attribute references: a value such as ``vpc_id`` that equals another instance's ``id`` or
   ``arn`` in the same state. Weaker evidence, so confidence 0.7, ``origin=inferred`` and
   ``evidence`` naming the attribute(s).
@@ -143,6 +147,7 @@ class _Instance:
     flat: bool  # v3 (and v4 attributes_flat): "tags.Name" style keys, string values
     sensitive: frozenset[str]
     depends_on: list[str]  # absolute resource addresses
+    relative_deps: list[str]  # early v4 ``depends_on``: relative to ``module``
     tainted: bool
     where: str
 
@@ -351,8 +356,11 @@ def _v4_instance(
         return
     flat = "attributes" not in inst and isinstance(inst.get("attributes_flat"), dict)
     attrs = inst.get("attributes_flat") if flat else inst.get("attributes")
-    deps = inst.get("dependencies") or inst.get("depends_on") or []
-    if not isinstance(attrs, dict) or not isinstance(deps, list):
+    # Terraform 0.12 wrote module-relative ``depends_on``; later versions absolute
+    # ``dependencies``; a state refreshed piecemeal by 0.12.x can carry both.
+    deps = inst.get("dependencies") or []
+    relative = inst.get("depends_on") or []
+    if not isinstance(attrs, dict) or not isinstance(deps, list) or not isinstance(relative, list):
         yield _bad(f"{state.path}: {address}", "instance attributes or dependencies malformed")
         return
     yield _Instance(
@@ -370,6 +378,7 @@ def _v4_instance(
         flat=flat,
         sensitive=_sensitive_names(inst.get("sensitive_attributes")),
         depends_on=[d for d in deps if isinstance(d, str)],
+        relative_deps=[d for d in relative if isinstance(d, str)],
         tainted=inst.get("status") == "tainted",
         where=f"{state.path}: {address}",
     )
@@ -443,6 +452,7 @@ def _v3_resource(rkey: str, res: Any, module: str, state: _State) -> Iterator[_I
         flat=True,
         sensitive=frozenset(),
         depends_on=[_v3_dependency(d, module) for d in deps if isinstance(d, str)],
+        relative_deps=[],
         tainted=bool(primary.get("tainted")),
         where=where,
     )
@@ -673,12 +683,46 @@ def _edges(state: _State) -> Iterator[Item]:
     idx = _index(state)
     for inst in state.instances:
         explicit: set[str] = set()
-        for dep in dict.fromkeys(inst.depends_on):
-            for item in _dependency(inst, dep, idx, state):
+        for dep, written in _named_dependencies(inst, idx, state).items():
+            for item in _dependency(inst, dep, written, idx, state):
                 if isinstance(item, DiscoveredRel):
+                    # ``aws_x.a`` and ``aws_x.a[0]``, or both fields naming one resource,
+                    # land on the same instance: one edge.
+                    if item.target in explicit:
+                        continue
                     explicit.add(item.target)
                 yield item
         yield from _inferred(inst, idx, explicit)
+
+
+def _named_dependencies(inst: _Instance, idx: _Index, state: _State) -> dict[str, str]:
+    """Absolute address -> the address as the state wrote it, in the order written."""
+    named = {dep: dep for dep in inst.depends_on}
+    for dep in inst.relative_deps:
+        named.setdefault(_in_module(dep, inst.module, idx, state), dep)
+    return named
+
+
+def _in_module(dep: str, module: str, idx: _Index, state: _State) -> str:
+    """The absolute address of a module-relative reference: the module's resource first.
+
+    The root is the fallback only where the module holds no such resource but the root
+    does (a state some tool rewrote with absolute names); a reference neither holds means
+    the module's resource, which is where its placeholder belongs.
+    """
+    if not module:
+        return dep
+    local = f"{module}.{dep}"
+    if _held(local, idx, state) or not _held(dep, idx, state):
+        return local
+    return dep
+
+
+def _held(dep: str, idx: _Index, state: _State) -> bool:
+    if _resolve(dep, idx):
+        return True
+    addr = parse_address(dep)
+    return addr is not None and (addr.resource in state.empty or addr.config in state.empty)
 
 
 def _resolve(dep: str, idx: _Index) -> list[str]:
@@ -690,8 +734,10 @@ def _resolve(dep: str, idx: _Index) -> list[str]:
     return idx.by_config.get(addr.config, []) if addr else []
 
 
-def _dependency(inst: _Instance, dep: str, idx: _Index, state: _State) -> Iterator[Item]:
-    attrs = {"origin": "dependencies", "reference": dep}
+def _dependency(
+    inst: _Instance, dep: str, written: str, idx: _Index, state: _State
+) -> Iterator[Item]:
+    attrs = {"origin": "dependencies", "reference": written}
     targets = _resolve(dep, idx)
     if targets:
         for target in targets:
@@ -710,7 +756,9 @@ def _dependency(inst: _Instance, dep: str, idx: _Index, state: _State) -> Iterat
         return
     if addr is None or not addr.tf_type:
         yield _bad(
-            inst.where, f"dependency {dep!r} names no resource; not modelled", Severity.UNSUPPORTED
+            inst.where,
+            f"dependency {written!r} names no resource; not modelled",
+            Severity.UNSUPPORTED,
         )
         return
     yield DiscoveredRel(

@@ -466,3 +466,92 @@ def test_key_identifier_is_the_resource_address() -> None:
     inv = _inv(FIXTURES / "tf_edges.tfstate")
     for ci in inv.cis:
         assert Identifier(kind=IdentifierKind.KEY, value=ci.key) in ci.identifiers
+
+
+# -- early v4: module-relative depends_on ----------------------------------------------------
+
+
+def test_early_v4_depends_on_resolves_inside_the_module_first() -> None:
+    # Terraform 0.12 wrote an instance's depends_on relative to its module.
+    items = list(read([FIXTURES / "tf_v4_relative_depends_on.tfstate"]))
+    rule = "tf:module.all_sg.aws_security_group_rule.ingress[0]"
+    app_sg = "tf:module.app[0].aws_security_group.app"
+    vm = "tf:module.app[0].aws_instance.this[0]"
+    recorded = {
+        (r.source, r.target): r.attributes["reference"] for r in _rels(items, "dependencies")
+    }
+    assert recorded == {
+        # The module's own security group, not the root one of the same name.
+        (rule, "tf:module.all_sg.aws_security_group.this"): "aws_security_group.this",
+        # A data source is relative too.
+        (app_sg, "tf:module.app[0].data.aws_vpc.default"): "data.aws_vpc.default",
+        # Named by both fields (absolute and relative): one edge, the absolute spelling.
+        (vm, app_sg): "module.app.aws_security_group.app",
+        # The module holds no key pair, the root does.
+        (vm, "tf:aws_key_pair.key_pair"): "aws_key_pair.key_pair",
+        # Neither holds it: the placeholder is the module's resource it names.
+        (vm, "tf:module.app[0].aws_eip.missing"): "aws_eip.missing",
+    }
+    # What Terraform recorded already says it: no weaker inferred duplicate of those edges.
+    assert _rels(items, "inferred") == []
+    inv = collect("terraform", items)
+    assert [c.key for c in inv.unresolved] == ["tf:module.app[0].aws_eip.missing"]
+    assert not any(c.key == "tf:data.aws_vpc.default" for c in inv.cis)
+    assert [p.message for p in inv.problems] == [
+        "dependency 'module.all_sg' names no resource; not modelled"
+    ]
+    _check_every_edge_allowed(inv)
+
+
+def test_early_v4_relative_name_falls_back_to_the_root_only_when_the_module_lacks_it(
+    tmp_path: Path,
+) -> None:
+    def state(module_has_sg: bool) -> Path:
+        sg = {"mode": "managed", "type": "aws_security_group", "name": "x"}
+        resources = [
+            {**sg, "instances": [{"attributes": {"id": "sg-root"}}]},
+            {
+                "module": "module.m",
+                "mode": "managed",
+                "type": "aws_instance",
+                "name": "vm",
+                "instances": [
+                    {"attributes": {"id": "i-1"}, "depends_on": ["aws_security_group.x"]}
+                ],
+            },
+        ]
+        if module_has_sg:
+            resources.append(
+                {**sg, "module": "module.m", "instances": [{"attributes": {"id": "sg-m"}}]}
+            )
+        path = tmp_path / f"s{module_has_sg}.tfstate"
+        path.write_text(
+            json.dumps({"version": 4, "terraform_version": "0.12.2", "resources": resources})
+        )
+        return path
+
+    def targets(path: Path) -> list[str]:
+        return [r.target for r in _rels(list(read([path])), "dependencies")]
+
+    assert targets(state(module_has_sg=True)) == ["tf:module.m.aws_security_group.x"]
+    assert targets(state(module_has_sg=False)) == ["tf:aws_security_group.x"]
+
+
+@needs_inventories
+def test_repeated_modules_no_phantom_placeholders_and_no_duplicate_edges() -> None:
+    path = TERRAFORM / "inframap_repeated_modules.tfstate.json"
+    doc = json.loads(path.read_text())
+    held = [
+        ".".join(p for p in (res.get("module"), res["type"], res["name"]) if p)
+        for res in doc["resources"]
+    ]
+    items = list(read([path]))
+    edges = [(i.source, i.target) for i in items if isinstance(i, DiscoveredRel)]
+    assert len(edges) == len(set(edges)) == 70
+    inv = collect("terraform", items)
+    placeholders = [c.key.removeprefix("tf:") for c in inv.unresolved]
+    assert len(placeholders) == 8
+    # A phantom would be a name the state holds under some module (a relative reference
+    # put at the wrong level); these are all absent from this trimmed state altogether.
+    for name in placeholders:
+        assert not any(h == name or h.endswith(f".{name}") for h in held), name
