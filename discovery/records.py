@@ -33,7 +33,8 @@ class DiscoveredCI(_Record):
     name: str = Field(min_length=1)
     identifiers: tuple[Identifier, ...] = ()
     # Standard CI fields the source knows (description, version, environment, owner,
-    # location, status, criticality); anything else goes in attributes.
+    # location, status, criticality; a Cluster's redundancy); anything else goes in
+    # attributes.
     fields: dict[str, Any] = Field(default_factory=dict)
     attributes: dict[str, Any] = Field(default_factory=dict)
     # Set by ``collect`` for a CI that was referred to but never defined in the input.
@@ -59,6 +60,7 @@ class DiscoveredCI(_Record):
             "location",
             "status",
             "criticality",
+            "redundancy",
         }
         unknown = set(v) - allowed
         if unknown:

@@ -23,6 +23,8 @@ FORMATS: dict[str, str] = {
     "cyclonedx": "discovery.adapters.cyclonedx",
     "csv": "discovery.adapters.csv",
     "json": "discovery.adapters.json",
+    "netbox": "discovery.adapters.netbox",
+    "aws": "discovery.adapters.aws",
 }
 
 

@@ -34,6 +34,7 @@ SUFFIX = {
     "cyclonedx": ".json",
     "csv": ".csv",
     "json": ".json",
+    "aws": ".json",
 }
 
 
