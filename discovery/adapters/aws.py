@@ -241,7 +241,11 @@ def _required(entry: Mapping[str, Any], name: str) -> str:
 def _reservation(entry: Mapping[str, Any], where: str, run: _Run) -> Iterator[Item]:
     owner = stripped_text(entry.get("OwnerId"))
     for i, inst in enumerate(as_list(entry.get("Instances"))):
-        if isinstance(inst, Mapping):
+        if not isinstance(inst, Mapping):
+            yield problem(
+                Severity.ERROR, f"{where}.Instances[{i}]", "an instance must be an object"
+            )
+        else:
             yield from _guarded(
                 _instance, {**inst, "_owner": owner}, f"{where}.Instances[{i}]", run
             )
