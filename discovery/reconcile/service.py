@@ -35,6 +35,7 @@ SUFFIX = {
     "csv": ".csv",
     "json": ".json",
     "aws": ".json",
+    "netbox": ".json",
 }
 
 

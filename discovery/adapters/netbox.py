@@ -1,0 +1,921 @@
+"""NetBox exports -> neutral discovery records.
+
+Two shapes of input, any mix of files:
+
+* REST API list pages (``{"count", "next", "previous", "results": [...]}``), one file per
+  endpoint or several. Which endpoint a page holds is read from the objects' ``url``
+  (``/api/dcim/devices/2/``), else from the file name (``dcim_devices.json``), else from the
+  objects' shape. Both the older shapes (``display_name``, ``device_role``, cables'
+  ``termination_a``/``termination_b``, ``interface-connections``' ``interface_a``/``_b``,
+  an IP address's ``interface``) and NetBox 4's (``display``, ``role``,
+  ``a_terminations``/``b_terminations``, ``assigned_object``) are read.
+* ``manage.py dumpdata`` JSON (``[{"model": "dcim.device", "pk": 1, "fields": {...}}]``),
+  where references are bare primary keys: resolved through the other objects of the input.
+
+What becomes what:
+
+* regions, sites, locations and racks: Location CIs, nested by CONTAINS (region > site >
+  location > rack, parents of regions and locations included);
+* devices: by role (``server`` -> Server, ``switch``/``router``/``firewall``/... ->
+  NetworkDevice with ``device_kind``, ``load-balancer`` -> LoadBalancer, ``storage`` ->
+  StorageVolume; a role none of these names is a NetworkDevice and reported once), LOCATED_IN
+  their rack, else location, else site; identified by ``netbox:device/{id}`` plus serial and
+  asset tag (unique: what lets the same machine seen by nmap or Ansible merge), the MACs of
+  its interfaces, and its name and IP addresses (which help find it, never identify it);
+* cables and interface connections between two devices: one CONNECTS_TO per pair of
+  devices, with the interface names of each link (``links``); a power cable makes the
+  powered device DEPENDS_ON the one feeding it;
+* IP addresses: identifiers and ``ip_addresses`` of the device or VM they are assigned to;
+* clusters (Cluster) and virtual machines (VirtualMachine MEMBER_OF its cluster, HOSTED_ON
+  its device when NetBox names one);
+* tenants: Team CIs that what they hold is OWNED_BY.
+
+A reference to an object no file describes (a site id, a device on a cable) becomes an
+unresolved placeholder. References cross files (a device page names its rack, the rack
+page says which site holds it), so the files are read first and the records made after.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from cmdb.domain.errors import ForbiddenRelationship, InvalidInput
+from cmdb.domain.identifiers import Identifier, IdentifierKind
+from discovery.adapters._build import Ref, edge, problem
+from discovery.adapters._coerce import (
+    as_dict,
+    as_identifier,
+    as_int,
+    as_list,
+    compact,
+    scalar_text,
+    stripped_text,
+)
+from discovery.io import json_document
+from discovery.records import DiscoveredCI, Item, Severity, Stat
+
+# -- what an object is ---------------------------------------------------------------------
+
+# REST endpoint (app.endpoint, as in the URL) and dumpdata model -> the kind read here.
+_ENDPOINTS: dict[str, str] = {
+    "dcim.regions": "region",
+    "dcim.sites": "site",
+    "dcim.locations": "location",
+    "dcim.rack-groups": "location",  # what NetBox called locations before 2.11
+    "dcim.racks": "rack",
+    "dcim.devices": "device",
+    "dcim.interfaces": "interface",
+    "dcim.cables": "cable",
+    "dcim.interface-connections": "connection",
+    "dcim.device-roles": "role",
+    "dcim.device-types": "device_type",
+    "ipam.ip-addresses": "ip",
+    "tenancy.tenants": "tenant",
+    "virtualization.clusters": "cluster",
+    "virtualization.virtual-machines": "vm",
+    "virtualization.interfaces": "vminterface",
+}
+_MODELS: dict[str, str] = {
+    "dcim.region": "region",
+    "dcim.site": "site",
+    "dcim.location": "location",
+    "dcim.rackgroup": "location",
+    "dcim.rack": "rack",
+    "dcim.device": "device",
+    "dcim.interface": "interface",
+    "dcim.consoleport": "port",
+    "dcim.consoleserverport": "port",
+    "dcim.powerport": "port",
+    "dcim.poweroutlet": "port",
+    "dcim.frontport": "port",
+    "dcim.rearport": "port",
+    "dcim.cable": "cable",
+    "dcim.cabletermination": "termination",
+    "dcim.devicerole": "role",
+    "dcim.devicetype": "device_type",
+    "dcim.manufacturer": "manufacturer",
+    "ipam.ipaddress": "ip",
+    "tenancy.tenant": "tenant",
+    "virtualization.cluster": "cluster",
+    "virtualization.virtualmachine": "vm",
+    "virtualization.vminterface": "vminterface",
+    "contenttypes.contenttype": "content_type",
+}
+# Kinds that only help resolve others: no records of their own.
+_LOOKUPS = frozenset({"role", "device_type", "manufacturer", "port", "termination", "content_type"})
+# File-name spellings, most specific first ("interface_connections" before "interfaces").
+_FILE_NAMES: tuple[tuple[str, str], ...] = (
+    ("interface_connections", "connection"),
+    ("virtualization_interfaces", "vminterface"),
+    ("vminterfaces", "vminterface"),
+    ("virtual_machines", "vm"),
+    ("ip_addresses", "ip"),
+    ("device_roles", "role"),
+    ("device_types", "device_type"),
+    ("rack_groups", "location"),
+    ("interfaces", "interface"),
+    ("devices", "device"),
+    ("regions", "region"),
+    ("locations", "location"),
+    ("sites", "site"),
+    ("racks", "rack"),
+    ("cables", "cable"),
+    ("tenants", "tenant"),
+    ("clusters", "cluster"),
+)
+_URL = re.compile(r"/api/([a-z_-]+)/([a-z_-]+)/\d+/?$")
+
+
+def _kind_by_shape(obj: dict[str, Any]) -> str | None:
+    """Which kind an object with no url, in a file named for none, has the shape of."""
+    if "termination_a" in obj or "a_terminations" in obj:
+        return "cable"
+    if "interface_a" in obj and "interface_b" in obj:
+        return "connection"
+    if "device_type" in obj and ("role" in obj or "device_role" in obj):
+        return "device"
+    if "address" in obj and ("family" in obj or "assigned_object" in obj or "interface" in obj):
+        return "ip"
+    if "cluster" in obj and ("vcpus" in obj or "memory" in obj or "disk" in obj):
+        return "vm"
+    if "virtual_machine" in obj and "name" in obj:
+        return "vminterface"
+    if "device" in obj and "name" in obj:
+        return "interface"
+    if "u_height" in obj and "site" in obj:
+        return "rack"
+    return None
+
+
+# -- device roles --------------------------------------------------------------------------
+
+# Words of a role's slug or name -> (class, device_kind). First match in this order wins,
+# so "server-switch" (a switch for servers) is a switch.
+_ROLE_WORDS: tuple[tuple[tuple[str, ...], str, str | None], ...] = (
+    (("firewall", "fw", "utm"), "NetworkDevice", "firewall"),
+    (("load", "balancer", "loadbalancer", "lb", "adc"), "LoadBalancer", None),
+    (("router", "edge", "gateway", "gw", "wan", "border", "pe", "ce"), "NetworkDevice", "router"),
+    (
+        ("switch", "core", "spine", "leaf", "tor", "access", "distribution", "aggregation", "oob"),
+        "NetworkDevice",
+        "switch",
+    ),
+    (("ap", "wireless", "wifi", "wlc"), "NetworkDevice", "wireless"),
+    (("console",), "NetworkDevice", "console-server"),
+    (("storage", "san", "nas", "array"), "StorageVolume", None),
+    (
+        ("server", "host", "hypervisor", "compute", "baremetal", "blade", "esxi", "node"),
+        "Server",
+        None,
+    ),
+)
+
+
+def classify_role(role: str | None) -> tuple[str, str | None, bool]:
+    """(class, device_kind, known) for a role's slug or name; unknown roles are network gear,
+    what most of a NetBox that is not a server is (PDUs, patch panels, console servers)."""
+    words = set(re.split(r"[^a-z0-9]+", (role or "").lower())) - {""}
+    for names, ci_class, kind in _ROLE_WORDS:
+        if words & set(names):
+            return ci_class, kind, True
+    return "NetworkDevice", None, False
+
+
+# -- reading the files ---------------------------------------------------------------------
+
+
+@dataclass
+class _Obj:
+    kind: str
+    id: int
+    obj: dict[str, Any]
+    where: str
+
+
+@dataclass
+class _Input:
+    by_kind: dict[str, dict[int, _Obj]] = field(default_factory=lambda: defaultdict(dict))
+    content_types: dict[int, str] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)  # kind -> the listing's "count"
+    listed: dict[str, str] = field(default_factory=dict)  # kind -> a file holding a page
+
+    def get(self, kind: str, ident: int | None) -> _Obj | None:
+        return None if ident is None else self.by_kind[kind].get(ident)
+
+
+def read(paths: Sequence[Path]) -> Iterator[Item]:
+    data = _Input()
+    for path in paths:
+        yield from _load(Path(path), data)
+    yield from _missing_pages(data)
+    yield from _Emit(data).all()
+
+
+def _missing_pages(data: _Input) -> Iterator[Item]:
+    for kind, count in sorted(data.counts.items()):
+        held = len(data.by_kind[kind])
+        if held < count:
+            yield problem(
+                Severity.WARNING,
+                data.listed[kind],
+                f"NetBox lists {count} {kind} objects; the pages given hold {held}: "
+                "the other pages are not in the input",
+            )
+
+
+def _load(path: Path, data: _Input) -> Iterator[Item]:
+    doc = json_document(path)
+    if isinstance(doc, dict) and isinstance(doc.get("results"), list) and "count" in doc:
+        yield from _load_page(doc, path, data)
+    elif isinstance(doc, list) and doc and all(_is_dump_entry(e) for e in doc):
+        yield from _load_dump(doc, path, data)
+    elif isinstance(doc, list) and not doc:
+        yield problem(Severity.WARNING, str(path), "an empty dumpdata list: nothing to read")
+    else:
+        raise InvalidInput(
+            "not a NetBox export: expected a REST list page "
+            '({"count", "results": [...]}) or manage.py dumpdata JSON '
+            '([{"model", "pk", "fields"}, ...])',
+            where=f"{path}:{_first_fault(doc)}",
+        )
+
+
+def _is_dump_entry(entry: object) -> bool:
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("model"), str)
+        and isinstance(entry.get("fields"), dict)
+    )
+
+
+def _first_fault(doc: object) -> str:
+    """The place that shows it is not NetBox's: the top level, or the first bad entry."""
+    if isinstance(doc, dict):
+        return "results" if "results" in doc else "count"
+    if isinstance(doc, list):
+        bad = next(i for i, e in enumerate(doc) if not _is_dump_entry(e))
+        return f"[{bad}]"
+    return "top level"
+
+
+def _load_page(doc: dict[str, Any], path: Path, data: _Input) -> Iterator[Item]:
+    results = doc["results"]
+    count = as_int(doc.get("count"))
+    by_name = _kind_by_file_name(path)
+    skipped: dict[str, int] = defaultdict(int)
+    for i, obj in enumerate(results):
+        where = f"{path}:results[{i}]"
+        if not isinstance(obj, dict):
+            yield problem(Severity.ERROR, where, "a result must be an object")
+            continue
+        kind = _kind_by_url(obj.get("url")) or by_name or _kind_by_shape(obj)
+        ident = as_int(obj.get("id"))
+        if kind is None or kind == "unmodelled":
+            skipped[_endpoint(obj.get("url")) or _endpoint_in_name(path)] += 1
+            continue
+        if ident is None:
+            yield problem(Severity.ERROR, where, f"a {kind} needs an integer id")
+            continue
+        data.by_kind[kind][ident] = _Obj(kind, ident, obj, where)
+        if count is not None:
+            # The listing's size: a page of it, alone, holds fewer (checked once all are read).
+            data.counts[kind] = max(data.counts.get(kind, 0), count)
+            data.listed[kind] = str(path)
+    for what, n in skipped.items():
+        yield problem(Severity.UNSUPPORTED, str(path), f"{n} object(s) of {what} not modelled")
+
+
+def _endpoint(url: object) -> str | None:
+    m = _URL.search(url) if isinstance(url, str) else None
+    return f"{m.group(1)}.{m.group(2)}" if m else None
+
+
+def _kind_by_url(url: object) -> str | None:
+    endpoint = _endpoint(url)
+    if endpoint is None:
+        return None
+    return _ENDPOINTS.get(endpoint, "unmodelled")
+
+
+def _kind_by_file_name(path: Path) -> str | None:
+    stem = path.stem.lower().replace("-", "_")
+    for name, kind in _FILE_NAMES:
+        if name in stem:
+            return kind
+    # prefixes, vlans, platforms, manufacturers...: named, but not read here
+    return (
+        "unmodelled" if re.search(r"(dcim|ipam|tenancy|virtualization|circuits)_", stem) else None
+    )
+
+
+def _endpoint_in_name(path: Path) -> str:
+    """``dcim.manufacturers`` for ``pynetbox_dcim_manufacturers.json``; else the file's stem."""
+    m = re.search(r"(dcim|ipam|tenancy|virtualization|circuits)_(\w+)$", path.stem.lower())
+    return f"{m.group(1)}.{m.group(2)}" if m else path.stem
+
+
+def _load_dump(doc: list[dict[str, Any]], path: Path, data: _Input) -> Iterator[Item]:
+    skipped: dict[str, int] = defaultdict(int)
+    for i, entry in enumerate(doc):
+        model = entry["model"].lower()
+        kind = _MODELS.get(model)
+        where = f"{path}:[{i}]"
+        ident = as_int(entry.get("pk"))
+        if kind is None:
+            skipped[model] += 1
+            continue
+        if ident is None:
+            yield problem(Severity.ERROR, where, f"a {model} needs an integer pk")
+            continue
+        fields = entry["fields"]
+        if kind == "content_type":
+            app, name = stripped_text(fields.get("app_label")), stripped_text(fields.get("model"))
+            if app and name:
+                data.content_types[ident] = f"{app}.{name}"
+            continue
+        obj = {**fields, "id": ident}
+        if kind == "port":
+            obj["_model"] = model
+        data.by_kind[kind][ident] = _Obj(kind, ident, obj, where)
+    for model, n in sorted(skipped.items()):
+        yield problem(Severity.UNSUPPORTED, str(path), f"{n} {model} object(s) not modelled")
+
+
+# -- references ----------------------------------------------------------------------------
+
+
+def _ref_id(value: object) -> int | None:
+    """A reference: a nested object (REST) or a bare primary key (dumpdata)."""
+    if isinstance(value, dict):
+        return as_int(value.get("id"))
+    return as_int(value)
+
+
+def _label(obj: dict[str, Any]) -> str | None:
+    return (
+        stripped_text(obj.get("name"))
+        or stripped_text(obj.get("display"))
+        or stripped_text(obj.get("display_name"))
+        or stripped_text(obj.get("model"))
+        or stripped_text(obj.get("slug"))
+    )
+
+
+def _choice(value: object) -> str | None:
+    """A choice field: ``{"value", "label"}`` (REST) or the bare value (dumpdata)."""
+    # NetBox 4 and dumpdata give a slug ("active"); old pages a number or a boolean with a
+    # label ("Active"): the label, lowered, is the slug then, so the shapes agree.
+    if isinstance(value, dict):
+        slug = value.get("value")
+        if isinstance(slug, str) and slug:
+            return slug
+        label = stripped_text(value.get("label"))
+        return label.lower() if label else None
+    return stripped_text(value)
+
+
+def _key(kind: str, ident: int) -> str:
+    return f"netbox:{kind}/{ident}"
+
+
+def _key_id(kind: str, ident: int) -> Identifier:
+    return Identifier(kind=IdentifierKind.KEY, value=_key(kind, ident))
+
+
+_CLASSES = {
+    "region": "Location",
+    "site": "Location",
+    "location": "Location",
+    "rack": "Location",
+    "tenant": "Team",
+    "cluster": "Cluster",
+    "vm": "VirtualMachine",
+}
+
+
+def _bare_ip(address: object) -> str | None:
+    text = stripped_text(address)
+    return text.split("/", 1)[0] if text else None
+
+
+class _Emit:
+    """Makes the records once every file is read."""
+
+    def __init__(self, data: _Input) -> None:
+        self.data = data
+        self.classes: dict[str, str] = {}  # key -> class, of what the input defines
+        self.ips: dict[str, list[str]] = defaultdict(list)  # device/vm key -> addresses
+        self.macs: dict[str, list[Identifier]] = defaultdict(list)  # device key -> MACs
+        self.unknown_roles: dict[str, int] = defaultdict(int)
+        self.mismatches: set[tuple[str, int, str, str]] = set()
+
+    def objs(self, kind: str) -> list[_Obj]:
+        return list(self.data.by_kind[kind].values())
+
+    def all(self) -> Iterator[Item]:
+        for obj in self.objs("device"):
+            ci_class, _kind, _known = classify_role(self.role_of(obj.obj))
+            self.classes[_key("device", obj.id)] = ci_class
+        for kind, ci_class in _CLASSES.items():
+            for obj in self.objs(kind):
+                self.classes[_key(kind, obj.id)] = ci_class
+        yield from self.addresses()
+        yield from self.interface_macs()
+        for kind in ("tenant", "region", "site", "location", "rack", "cluster"):
+            for obj in self.objs(kind):
+                yield from self.guarded(obj, self.grouping)
+        for obj in self.objs("device"):
+            yield from self.guarded(obj, self.device)
+        for obj in self.objs("vm"):
+            yield from self.guarded(obj, self.vm)
+        yield from self.links()
+        for kind, ident, given, label in sorted(self.mismatches):
+            yield problem(
+                Severity.WARNING,
+                f"{kind} {ident}",
+                f"referred to as {given!r}, but the input describes {kind} {ident} as "
+                f"{label!r}: linked by id",
+            )
+        for role, n in sorted(self.unknown_roles.items()):
+            yield problem(
+                Severity.WARNING,
+                "device roles",
+                f"role {role!r} ({n} device(s)) names no known kind of device: "
+                "recorded as NetworkDevice",
+            )
+
+    def guarded(self, obj: _Obj, make: Any) -> Iterator[Item]:
+        try:
+            yield from make(obj)
+        except (ValidationError, ForbiddenRelationship, InvalidInput) as exc:
+            msg = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else exc.message
+            yield problem(Severity.ERROR, obj.where, f"bad {obj.kind}: {msg}")
+
+    # -- references to other objects, placeholders included
+
+    def ref(self, kind: str, value: object) -> Ref | None:
+        ident = _ref_id(value)
+        if ident is None:
+            return None
+        key = _key(kind, ident)
+        if kind == "device":
+            ci_class = self.classes.get(key) or self.placeholder_device_class(value)
+        else:
+            ci_class = _CLASSES[kind]
+        defined = self.data.get(kind, ident)
+        label = _label(defined.obj) if defined else None
+        given = _label(value) if isinstance(value, dict) else None
+        if label is not None and given is not None and given != label:
+            # The id is NetBox's identity and wins; a name that disagrees is worth a look.
+            self.mismatches.add((kind, ident, given, label))
+        label = label or given
+        # No identifiers: ``collect`` gives a placeholder its key, which is this key.
+        return Ref(key, ci_class, label or f"{kind} {ident}")
+
+    def placeholder_device_class(self, value: object) -> str:
+        role = self.role_of(value) if isinstance(value, dict) else None
+        return classify_role(role)[0] if role else "NetworkDevice"
+
+    def role_of(self, obj: dict[str, Any]) -> str | None:
+        value = obj.get("role", obj.get("device_role"))
+        if isinstance(value, dict):
+            return stripped_text(value.get("slug")) or stripped_text(value.get("name"))
+        role = self.data.get("role", as_int(value))
+        if role is not None:
+            return stripped_text(role.obj.get("slug")) or stripped_text(role.obj.get("name"))
+        return None
+
+    # -- locations, tenants and clusters
+
+    def grouping(self, o: _Obj) -> Iterator[Item]:
+        obj, ci_class = o.obj, _CLASSES[o.kind]
+        name = _label(obj) or f"{o.kind} {o.id}"
+        if o.kind == "rack" and stripped_text(obj.get("facility_id")):
+            name = f"{name} ({obj['facility_id']})"
+        attrs = compact(
+            {
+                "netbox_id": o.id,
+                "netbox_type": o.kind,
+                "slug": stripped_text(obj.get("slug")),
+                "status": _choice(obj.get("status")),
+                "facility": stripped_text(obj.get("facility")),
+                "facility_id": stripped_text(obj.get("facility_id")),
+                "asn": as_int(obj.get("asn")),
+                "physical_address": stripped_text(obj.get("physical_address")),
+                "time_zone": stripped_text(obj.get("time_zone")),
+                "u_height": as_int(obj.get("u_height")),
+                "cluster_type": self.named(obj.get("type")),
+                "group": self.named(obj.get("group")),
+            }
+        )
+        fields = compact({"description": stripped_text(obj.get("description"))})
+        me = Ref(_key(o.kind, o.id), ci_class, name, (_key_id(o.kind, o.id),))
+        yield DiscoveredCI(
+            key=me.key,
+            ci_class=ci_class,
+            name=name,
+            identifiers=me.identifiers,
+            fields=fields,
+            attributes=attrs,
+            where=o.where,
+        )
+        yield Stat(name=f"{o.kind}s")
+        parent = self.parent_location(o)
+        if parent is not None:
+            yield edge("CONTAINS", parent, me, o.where)
+        if o.kind == "cluster":
+            site = self.ref("site", obj.get("site")) or self.scope_site(obj)
+            if site is not None:
+                yield edge("LOCATED_IN", me, site, o.where)
+        if o.kind in ("cluster", "rack", "site", "location"):
+            yield from self.owner(me, obj, o.where)
+
+    def named(self, value: object) -> str | None:
+        # A bare number is a dumpdata key to an object not read here: no name to give.
+        return _label(value) if isinstance(value, dict) else stripped_text(value)
+
+    def scope_site(self, obj: dict[str, Any]) -> Ref | None:
+        # NetBox 4.2 scopes a cluster to a region, site group, site or location.
+        scope_type = stripped_text(obj.get("scope_type"))
+        kind = {"dcim.site": "site", "dcim.location": "location", "dcim.region": "region"}.get(
+            scope_type or ""
+        )
+        return self.ref(kind, obj.get("scope") or obj.get("scope_id")) if kind else None
+
+    def parent_location(self, o: _Obj) -> Ref | None:
+        obj = o.obj
+        if o.kind == "region":
+            return self.ref("region", obj.get("parent"))
+        if o.kind == "site":
+            return self.ref("region", obj.get("region"))
+        if o.kind == "location":
+            return self.ref("location", obj.get("parent")) or self.ref("site", obj.get("site"))
+        if o.kind == "rack":
+            return self.ref("location", obj.get("location") or obj.get("group")) or self.ref(
+                "site", obj.get("site")
+            )
+        return None
+
+    def owner(self, me: Ref, obj: dict[str, Any], where: str) -> Iterator[Item]:
+        tenant = self.ref("tenant", obj.get("tenant"))
+        if tenant is not None and me.ci_class != "Location":
+            yield edge("OWNED_BY", me, tenant, where)
+
+    # -- devices and virtual machines
+
+    def device(self, o: _Obj) -> Iterator[Item]:
+        obj = o.obj
+        role = self.role_of(obj)
+        ci_class, device_kind, known = classify_role(role)
+        if not known:
+            self.unknown_roles[role or "(none)"] += 1
+        key = _key("device", o.id)
+        name = _label(obj) or f"device {o.id}"
+        dtype = self.device_type(obj.get("device_type"))
+        idents = [_key_id("device", o.id)]
+        for kind, value in (
+            (IdentifierKind.SERIAL, obj.get("serial")),
+            (IdentifierKind.ASSET_TAG, obj.get("asset_tag")),
+        ):
+            ident = as_identifier(kind, value)
+            if ident is not None:
+                idents.append(ident)
+        idents.extend(self.macs.get(key, []))
+        idents.extend(self.name_ids(obj))
+        idents.extend(self.ip_ids(key, obj))
+        attrs = compact(
+            {
+                "netbox_id": o.id,
+                "role": role,
+                "device_kind": device_kind,
+                "status": _choice(obj.get("status")),
+                "manufacturer": dtype[0],
+                "model": dtype[1],
+                "platform": self.named(obj.get("platform")),
+                "serial": stripped_text(obj.get("serial")),
+                "asset_tag": stripped_text(obj.get("asset_tag")),
+                "rack_position": scalar_text(obj.get("position")),
+                "rack_face": _choice(obj.get("face")),
+                "primary_ip": self.primary_ip(obj),
+                "ip_addresses": sorted(set(self.ips.get(key, []))),
+            }
+        )
+        fields = compact({"description": stripped_text(obj.get("description"))})
+        me = Ref(key, ci_class, name, (idents[0],))
+        yield DiscoveredCI(
+            key=key,
+            ci_class=ci_class,
+            name=name,
+            identifiers=tuple(dict.fromkeys(idents)),
+            fields=fields,
+            attributes=attrs,
+            where=o.where,
+        )
+        yield Stat(name="devices")
+        place = (
+            self.ref("rack", obj.get("rack"))
+            or self.ref("location", obj.get("location"))
+            or self.ref("site", obj.get("site"))
+        )
+        if place is not None:
+            yield edge("LOCATED_IN", me, place, o.where)
+        cluster = self.ref("cluster", obj.get("cluster"))
+        if cluster is not None:
+            yield edge("MEMBER_OF", me, cluster, o.where)
+        parent = self.ref("device", obj.get("parent_device") or obj.get("parent"))
+        if parent is not None and parent.ci_class == "Server" and ci_class != "StorageVolume":
+            yield edge("HOSTED_ON", me, parent, o.where)
+        yield from self.owner(me, obj, o.where)
+
+    def device_type(self, value: object) -> tuple[str | None, str | None]:
+        """(manufacturer, model) of a nested device type, or one the input defines."""
+        dtype = value if isinstance(value, dict) else None
+        if dtype is None:
+            found = self.data.get("device_type", as_int(value))
+            dtype = found.obj if found else None
+        if dtype is None:
+            return None, None
+        maker = dtype.get("manufacturer")
+        if not isinstance(maker, dict):
+            found = self.data.get("manufacturer", as_int(maker))
+            maker = found.obj if found else {}
+        return _label(maker), stripped_text(dtype.get("model"))
+
+    def name_ids(self, obj: dict[str, Any]) -> list[Identifier]:
+        name = stripped_text(obj.get("name"))
+        if name is None or " " in name:
+            return []
+        out = [as_identifier(IdentifierKind.HOSTNAME, name.split(".", 1)[0])]
+        if "." in name.strip("."):
+            out.append(as_identifier(IdentifierKind.FQDN, name))
+        return [i for i in out if i is not None]
+
+    def ip_ids(self, key: str, obj: dict[str, Any]) -> list[Identifier]:
+        addresses = [*self.ips.get(key, []), self.primary_ip(obj)]
+        out = (as_identifier(IdentifierKind.IP, a) for a in addresses if a)
+        return [i for i in out if i is not None]
+
+    def primary_ip(self, obj: dict[str, Any]) -> str | None:
+        for name in ("primary_ip", "primary_ip4", "primary_ip6"):
+            value = obj.get(name)
+            if isinstance(value, dict):
+                address = _bare_ip(value.get("address"))
+                if address:
+                    return address
+            found = self.data.get("ip", as_int(value))
+            if found is not None:
+                return _bare_ip(found.obj.get("address"))
+        return None
+
+    def vm(self, o: _Obj) -> Iterator[Item]:
+        obj = o.obj
+        key = _key("vm", o.id)
+        name = _label(obj) or f"virtual machine {o.id}"
+        idents = [_key_id("vm", o.id), *self.name_ids(obj), *self.ip_ids(key, obj)]
+        attrs = compact(
+            {
+                "netbox_id": o.id,
+                "status": _choice(obj.get("status")),
+                "role": self.named(obj.get("role")),
+                "platform": self.named(obj.get("platform")),
+                "vcpus": scalar_text(obj.get("vcpus")),
+                "memory_mb": as_int(obj.get("memory")),
+                "disk_gb": as_int(obj.get("disk")),
+                "primary_ip": self.primary_ip(obj),
+                "ip_addresses": sorted(set(self.ips.get(key, []))),
+            }
+        )
+        fields = compact({"description": stripped_text(obj.get("description"))})
+        me = Ref(key, "VirtualMachine", name, (idents[0],))
+        yield DiscoveredCI(
+            key=key,
+            ci_class="VirtualMachine",
+            name=name,
+            identifiers=tuple(dict.fromkeys(idents)),
+            fields=fields,
+            attributes=attrs,
+            where=o.where,
+        )
+        yield Stat(name="vms")
+        cluster = self.ref("cluster", obj.get("cluster"))
+        if cluster is not None:
+            yield edge("MEMBER_OF", me, cluster, o.where)
+        site = self.ref("site", obj.get("site"))
+        if site is not None:
+            yield edge("LOCATED_IN", me, site, o.where)
+        host = self.ref("device", obj.get("device"))
+        if host is not None and host.ci_class == "Server":
+            yield edge("HOSTED_ON", me, host, o.where)
+        elif host is not None:
+            yield problem(
+                Severity.WARNING,
+                o.where,
+                f"hosted on {host.name}, a {host.ci_class}: only a server hosts a VM here",
+            )
+        yield from self.owner(me, obj, o.where)
+
+    # -- IP addresses and interfaces, folded into their device or VM
+
+    def addresses(self) -> Iterator[Item]:
+        for o in self.objs("ip"):
+            address = _bare_ip(o.obj.get("address"))
+            if address is None or as_identifier(IdentifierKind.IP, address) is None:
+                yield problem(
+                    Severity.ERROR, o.where, f"not an IP address: {o.obj.get('address')!r}"
+                )
+                continue
+            owner = self.ip_owner(o.obj)
+            if owner is None:
+                yield Stat(name="ip_addresses_unassigned")
+                continue
+            self.ips[owner].append(address)
+            yield Stat(name="ip_addresses")
+        # An address on a device or VM that no file describes: its owner is known only by it.
+        for owner, addresses in self.ips.items():
+            kind, ident = owner.removeprefix("netbox:").split("/")
+            if self.data.get(kind, int(ident)) is None:
+                ids = [as_identifier(IdentifierKind.IP, a) for a in addresses]
+                yield DiscoveredCI(
+                    key=owner,
+                    ci_class=self.classes.get(owner, _CLASSES.get(kind, "NetworkDevice")),
+                    name=f"{'virtual machine' if kind == 'vm' else kind} {ident}",
+                    identifiers=(_key_id(kind, int(ident)), *(i for i in ids if i)),
+                    attributes={"ip_addresses": sorted(set(addresses))},
+                    unresolved=True,
+                    where="ip addresses",
+                )
+
+    def ip_owner(self, obj: dict[str, Any]) -> str | None:
+        assigned = obj.get("assigned_object")
+        if isinstance(assigned, dict):  # NetBox 2.10 and later
+            return self.interface_owner(assigned, stripped_text(obj.get("assigned_object_type")))
+        if isinstance(obj.get("interface"), dict):  # before 2.10
+            return self.interface_owner(obj["interface"], None)
+        ident = as_int(obj.get("assigned_object_id"))  # dumpdata
+        if ident is None:
+            return None
+        ctype = obj.get("assigned_object_type")
+        model = self.content_type(ctype)
+        if model == "dcim.interface":
+            found = self.data.get("interface", ident)
+            return self.interface_owner(found.obj, model) if found else None
+        if model == "virtualization.vminterface":
+            found = self.data.get("vminterface", ident)
+            return self.interface_owner(found.obj, model) if found else None
+        return None
+
+    def content_type(self, value: object) -> str | None:
+        if isinstance(value, list) and len(value) == 2:  # a natural key: ["dcim", "interface"]
+            return f"{value[0]}.{value[1]}"
+        if isinstance(value, str):
+            return value
+        return self.data.content_types.get(as_int(value) or -1)
+
+    def interface_owner(self, iface: dict[str, Any], model: str | None) -> str | None:
+        vm = _ref_id(iface.get("virtual_machine"))
+        if vm is not None and model != "dcim.interface":
+            return _key("vm", vm)
+        device = _ref_id(iface.get("device"))
+        return _key("device", device) if device is not None else None
+
+    def interface_macs(self) -> Iterator[Item]:
+        for o in self.objs("interface"):
+            owner = self.interface_owner(o.obj, "dcim.interface")
+            mac = as_identifier(IdentifierKind.MAC, o.obj.get("mac_address"))
+            if owner is not None and mac is not None and mac.value != "00:00:00:00:00:00":
+                self.macs[owner].append(mac)
+            yield Stat(name="interfaces")
+
+    # -- cables
+
+    def links(self) -> Iterator[Item]:
+        # (source key, target key) -> the links between them, both ways folded into one.
+        pairs: dict[tuple[str, str], dict[str, Any]] = {}
+        refs: dict[str, Ref] = {}
+        for o, a_ends, b_ends in self.cables():
+            if not a_ends or not b_ends:
+                # A circuit termination, a power feed or an unplugged end: no device there.
+                yield problem(
+                    Severity.UNSUPPORTED, o.where, f"{o.kind} {o.id} does not join two devices"
+                )
+                continue
+            for a_ref, a_port, a_type in a_ends:
+                for b_ref, b_port, b_type in b_ends:
+                    if a_ref.key == b_ref.key:
+                        continue
+                    power = self.power_direction(a_type, b_type)
+                    if power is not None:
+                        src, dst = (a_ref, b_ref) if power else (b_ref, a_ref)
+                        yield self.checked(o, "DEPENDS_ON", src, dst, {"via": "power cable"})
+                        continue
+                    refs[a_ref.key], refs[b_ref.key] = a_ref, b_ref
+                    forward = (a_ref.key, b_ref.key)
+                    link = f"{a_port} <-> {b_port}"
+                    if forward not in pairs and (b_ref.key, a_ref.key) in pairs:
+                        forward, link = (b_ref.key, a_ref.key), f"{b_port} <-> {a_port}"
+                    found = pairs.setdefault(forward, {"links": [], "where": o.where})
+                    if link not in found["links"]:
+                        found["links"].append(link)
+        for (a_key, b_key), found in pairs.items():
+            links = found["links"]
+            yield self.checked_at(
+                found["where"], "CONNECTS_TO", refs[a_key], refs[b_key], {"links": links}
+            )
+            yield Stat(name="connections")
+
+    def checked(self, o: _Obj, rtype: str, src: Ref, dst: Ref, attrs: dict[str, Any]) -> Item:
+        return self.checked_at(o.where, rtype, src, dst, attrs)
+
+    def checked_at(self, where: str, rtype: str, src: Ref, dst: Ref, attrs: dict[str, Any]) -> Item:
+        try:
+            return edge(rtype, src, dst, where, attributes=attrs)
+        except ForbiddenRelationship as exc:
+            return problem(Severity.ERROR, where, exc.message)
+
+    @staticmethod
+    def power_direction(a_type: str | None, b_type: str | None) -> bool | None:
+        """True when A is powered by B, False when B by A, None for a data or console cable."""
+        feeds = ("poweroutlet", "powerfeed")
+        if a_type and a_type.endswith("powerport") and b_type and b_type.endswith(feeds):
+            return True
+        if b_type and b_type.endswith("powerport") and a_type and a_type.endswith(feeds):
+            return False
+        return None
+
+    def cables(self) -> Iterator[tuple[_Obj, list[_End], list[_End]]]:
+        for o in self.objs("cable"):
+            obj = o.obj
+            if "a_terminations" in obj or "b_terminations" in obj:
+                sides = [self.new_ends(obj.get(f"{s}_terminations")) for s in ("a", "b")]
+            elif "termination_a" in obj or "termination_a_id" in obj:
+                sides = [self.old_ends(obj, s) for s in ("a", "b")]
+            else:
+                sides = [self.dump_ends(o.id, end) for end in ("A", "B")]
+            yield o, sides[0], sides[1]
+        for o in self.objs("connection"):
+            ends = [self.iface_end(o.obj.get(f"interface_{s}"), "dcim.interface") for s in "ab"]
+            yield o, [e for e in ends[:1] if e], [e for e in ends[1:] if e]
+
+    def new_ends(self, value: object) -> list[_End]:
+        ends = []
+        for term in as_list(value):
+            term = as_dict(term)
+            model = stripped_text(term.get("object_type")) or stripped_text(
+                term.get("termination_type")
+            )
+            end = self.iface_end(term.get("object"), model)
+            if end is not None:
+                ends.append(end)
+        return ends
+
+    def old_ends(self, obj: dict[str, Any], side: str) -> list[_End]:
+        model = self.content_type(obj.get(f"termination_{side}_type"))
+        nested = obj.get(f"termination_{side}")
+        if isinstance(nested, dict):
+            end = self.iface_end(nested, model)
+        else:  # dumpdata before NetBox 3.3: the far end by id, the device cached beside it
+            device = as_int(obj.get(f"_termination_{side}_device"))
+            port = self.port(model, as_int(obj.get(f"termination_{side}_id")))
+            end = self.iface_end(
+                {**(port or {}), "device": device or (port or {}).get("device")}, model
+            )
+        return [end] if end is not None else []
+
+    def dump_ends(self, cable: int, side: str) -> list[_End]:
+        ends = []
+        for term in self.objs("termination"):
+            t = term.obj
+            if as_int(t.get("cable")) != cable or t.get("cable_end") != side:
+                continue
+            model = self.content_type(t.get("termination_type"))
+            port = self.port(model, as_int(t.get("termination_id"))) or {}
+            device = as_int(t.get("_device")) or _ref_id(port.get("device"))
+            end = self.iface_end({**port, "device": device}, model)
+            if end is not None:
+                ends.append(end)
+        return ends
+
+    def port(self, model: str | None, ident: int | None) -> dict[str, Any] | None:
+        if model == "dcim.interface":
+            found = self.data.get("interface", ident)
+        else:
+            found = self.data.get("port", ident)
+        return found.obj if found else None
+
+    def iface_end(self, iface: object, model: str | None) -> _End | None:
+        if not isinstance(iface, dict):
+            return None
+        device = self.ref("device", iface.get("device"))
+        if device is None:
+            return None
+        return device, _label(iface) or "?", (model or "").lower() or None
+
+
+_End = tuple[Ref, str, str | None]
