@@ -46,6 +46,7 @@ SEEDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "cyclonedx": ("sbom_", (".json",)),
     "csv": ("generic_", (".csv",)),
     "json": ("generic_", (".json",)),
+    "netbox": ("netbox", (".json",)),
 }
 
 

@@ -37,6 +37,7 @@ page says which site holds it), so the files are read first and the records made
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -178,6 +179,7 @@ _ROLE_WORDS: tuple[tuple[tuple[str, ...], str, str | None], ...] = (
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def classify_role(role: str | None) -> tuple[str, str | None, bool]:
     """(class, device_kind, known) for a role's slug or name; unknown roles are network gear,
     what most of a NetBox that is not a server is (PDUs, patch panels, console servers)."""
@@ -386,7 +388,9 @@ def _key(kind: str, ident: int) -> str:
 
 
 def _key_id(kind: str, ident: int) -> Identifier:
-    return Identifier(kind=IdentifierKind.KEY, value=_key(kind, ident))
+    # Built here from a kind and an integer: already in the one spelling a key has, so the
+    # validation (a strip and a length check) is skipped, as it is for every CI read.
+    return Identifier.model_construct(kind=IdentifierKind.KEY, value=_key(kind, ident))
 
 
 _CLASSES = {
@@ -398,6 +402,12 @@ _CLASSES = {
     "cluster": "Cluster",
     "vm": "VirtualMachine",
 }
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _ip_identifier(address: str) -> Identifier | None:
+    # Each address is read twice (its page, then its device): parsed once.
+    return as_identifier(IdentifierKind.IP, address)
 
 
 def _bare_ip(address: object) -> str | None:
@@ -658,8 +668,9 @@ class _Emit:
         return [i for i in out if i is not None]
 
     def ip_ids(self, key: str, obj: dict[str, Any]) -> list[Identifier]:
-        addresses = [*self.ips.get(key, []), self.primary_ip(obj)]
-        out = (as_identifier(IdentifierKind.IP, a) for a in addresses if a)
+        # The addresses page was checked already; only a primary address outside it is new.
+        addresses = dict.fromkeys([*self.ips.get(key, []), self.primary_ip(obj)])
+        out = (_ip_identifier(a) for a in addresses if a)
         return [i for i in out if i is not None]
 
     def primary_ip(self, obj: dict[str, Any]) -> str | None:
@@ -711,6 +722,8 @@ class _Emit:
         if site is not None:
             yield edge("LOCATED_IN", me, site, o.where)
         host = self.ref("device", obj.get("device"))
+        if host is not None and host.key not in self.classes:
+            host = Ref(host.key, "Server", host.name)  # what a VM's undescribed host most is
         if host is not None and host.ci_class == "Server":
             yield edge("HOSTED_ON", me, host, o.where)
         elif host is not None:
@@ -726,7 +739,7 @@ class _Emit:
     def addresses(self) -> Iterator[Item]:
         for o in self.objs("ip"):
             address = _bare_ip(o.obj.get("address"))
-            if address is None or as_identifier(IdentifierKind.IP, address) is None:
+            if address is None or _ip_identifier(address) is None:
                 yield problem(
                     Severity.ERROR, o.where, f"not an IP address: {o.obj.get('address')!r}"
                 )
@@ -741,7 +754,7 @@ class _Emit:
         for owner, addresses in self.ips.items():
             kind, ident = owner.removeprefix("netbox:").split("/")
             if self.data.get(kind, int(ident)) is None:
-                ids = [as_identifier(IdentifierKind.IP, a) for a in addresses]
+                ids = [_ip_identifier(a) for a in addresses]
                 yield DiscoveredCI(
                     key=owner,
                     ci_class=self.classes.get(owner, _CLASSES.get(kind, "NetworkDevice")),
