@@ -117,6 +117,11 @@ class Stat(_Record):
 
 Item = DiscoveredCI | DiscoveredRel | Problem | Stat
 
+# The Stat an adapter counts for an input that carries only part of what its source knows
+# of the things in it (a GLPI partial inventory sends only the sections that changed). Such
+# a run says nothing of what it leaves out, so the reconciler marks nothing stale after it.
+PARTIAL = "partial"
+
 
 class Inventory(BaseModel):
     format: str

@@ -44,6 +44,7 @@ SEEDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "nmap": ("nmap_", (".xml",)),
     "ansible": ("ansible_", (".json",)),
     "cyclonedx": ("sbom_", (".json",)),
+    "glpi": ("glpi_", (".json",)),
     "csv": ("generic_", (".csv",)),
     "json": ("generic_", (".json",)),
     "netbox": ("netbox", (".json",)),

@@ -24,10 +24,14 @@ _PARENT: dict[str, str | None] = {
     "Server": "Compute",
     "VirtualMachine": "Compute",
     "Container": "Compute",
+    # A handset with its own OS and software, identified like any machine (serial, MAC).
+    "Phone": "Compute",
     "Pod": "Container",
     "KubernetesWorkload": ROOT,
     "NetworkDevice": ROOT,
     "LoadBalancer": "NetworkDevice",
+    # A networked peripheral, inventoried over SNMP like the network equipment it sits on.
+    "Printer": "NetworkDevice",
     "StorageVolume": ROOT,
     "Cluster": ROOT,
     "CloudResource": ROOT,

@@ -31,7 +31,7 @@ from discovery.reconcile.report import (
     unauthorised,
 )
 from discovery.reconcile.writer import Writer
-from discovery.records import Inventory, Item, collect
+from discovery.records import PARTIAL, Inventory, Item, collect
 
 BATCH = 5_000
 # How old an unchanged CI's sighting may get before a run refreshes it (see needs_touch).
@@ -229,7 +229,9 @@ class _Job:
         run, report = self.run_rec, self.report
         report.conflicts += plan.conflicts
         items = sum(1 for c in self.inv.cis if not c.unresolved)
-        reason = staleness.suspicious(items, previous, run.id)
+        # A partial run sweeps nothing (see _sweep), so its size is no sign of a wrong run.
+        partial = self.inv.stats.get(PARTIAL, 0) > 0
+        reason = None if partial else staleness.suspicious(items, previous, run.id)
         later = [g for g in plan.groups if _awaits_host(plan, g)]
         now = [g for g in plan.groups if not _awaits_host(plan, g)]
         self._describe(plan, ctx)
@@ -312,6 +314,12 @@ class _Job:
         run, report = self.run_rec, self.report
         if reason is not None and not run.override:
             report.suspicious = reason
+            return []
+        if self.inv.stats.get(PARTIAL, 0) > 0:
+            # The input carried only part of what the source knows (a partial inventory):
+            # what it leaves out was not looked at, so it is not missed. The run keeps the
+            # caller's scope, so the CIs it does mention stay in the next full run's sweep.
+            run.note = "partial input: nothing marked stale"
             return []
         seen = {g.ci_id for g in plan.groups if g.ci_id is not None}
         missed = staleness.unseen(self.scan, run.scope, seen)
