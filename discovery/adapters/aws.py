@@ -33,6 +33,7 @@ a Problem and its targets are not linked. Target health files are therefore read
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,12 +44,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from cmdb.domain.errors import ForbiddenRelationship, InvalidInput
-from cmdb.domain.identifiers import Identifier, IdentifierKind
-from discovery.adapters._build import Ref, edge, problem
+from cmdb.domain.identifiers import Identifier, IdentifierKind, normalise
+from cmdb.domain.relationships import check_allowed
+from discovery.adapters._build import Ref, problem
 from discovery.adapters._coerce import (
     as_bool,
     as_dict,
-    as_identifier,
     as_int,
     as_list,
     compact,
@@ -57,7 +58,7 @@ from discovery.adapters._coerce import (
     texts,
 )
 from discovery.io import json_document
-from discovery.records import DiscoveredCI, Item, Severity, Stat
+from discovery.records import DiscoveredCI, DiscoveredRel, Item, Severity, Stat
 
 # A load balancer serves while one member of a target group answers its health check.
 MIN_UP = 1
@@ -75,6 +76,7 @@ class _Run:
     """What the files read so far define: target group ARNs, for the health replies."""
 
     target_groups: set[str] = field(default_factory=set)
+    subnet_vpc: set[tuple[str, str]] = field(default_factory=set)
     health: list[tuple[Path, Mapping[str, Any]]] = field(default_factory=list)
 
 
@@ -152,12 +154,29 @@ def _first_error(exc: ValidationError | ForbiddenRelationship) -> str:
 # -- shared pieces -------------------------------------------------------------------------
 
 
+def as_identifier(kind: IdentifierKind, value: object) -> Identifier | None:
+    """The identifier, or None where the value is not one of that kind.
+
+    Normalised here by the domain's own ``normalise``, then built without validating it a
+    second time: a reply holds several identifiers per resource, and pydantic's validation
+    of each was most of the adapter's time.
+    """
+    if not isinstance(value, str):
+        return None
+    try:
+        return Identifier.model_construct(kind=kind, value=normalise(kind, value))
+    except InvalidInput:
+        return None
+
+
 def _cloud_id(value: str) -> tuple[Identifier, ...]:
     ident = as_identifier(IdentifierKind.CLOUD_ID, value)
     return (ident,) if ident else ()
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _ref(ident: str, ci_class: str, name: str | None = None) -> Ref:
+    # Subnets, VPCs and groups are named by thousands of resources: one Ref for each.
     return Ref(key_for(ident), ci_class, name or _short(ident), _cloud_id(ident))
 
 
@@ -207,13 +226,34 @@ def _ci(
     fields: dict[str, Any] | None = None,
 ) -> DiscoveredCI:
     ids = tuple(dict.fromkeys((*ref.identifiers, *(i for i in extra_ids if i is not None))))
-    return DiscoveredCI(
+    # Built without pydantic's validation, which was half the adapter's time: the class is
+    # one of this module's, the fields standard ones, the key and name non-empty (a test
+    # re-validates every record the adapter makes from the real replies and the benchmark's).
+    return DiscoveredCI.model_construct(
         key=ref.key,
         ci_class=ref.ci_class,
         name=ref.name,
         identifiers=ids,
         fields=fields or {},
         attributes=compact(attrs),
+        unresolved=False,
+        where=where,
+    )
+
+
+def edge(
+    rtype: str, source: Ref, target: Ref, where: str, *, attributes: dict[str, Any] | None = None
+) -> DiscoveredRel:
+    """``_build.edge`` without pydantic's validation (see ``_ci``); the pair still checked."""
+    check_allowed(rtype, source.ci_class, target.ci_class)
+    return DiscoveredRel.model_construct(
+        type=rtype,
+        source=source.key,
+        target=target.key,
+        confidence=1.0,
+        attributes=attributes or {},
+        source_placeholder=source.placeholder(),
+        target_placeholder=target.placeholder(),
         where=where,
     )
 
@@ -247,18 +287,20 @@ def _reservation(entry: Mapping[str, Any], where: str, run: _Run) -> Iterator[It
             )
         else:
             yield from _guarded(
-                _instance, {**inst, "_owner": owner}, f"{where}.Instances[{i}]", run
+                functools.partial(_instance, owner=owner), inst, f"{where}.Instances[{i}]", run
             )
 
 
-def _instance(inst: Mapping[str, Any], where: str, _run: _Run) -> Iterator[Item]:
+def _instance(
+    inst: Mapping[str, Any], where: str, run: _Run, *, owner: str | None = None
+) -> Iterator[Item]:
     iid = _required(inst, "InstanceId")
     tags = _tags(inst.get("Tags"))
     ref = _ref(iid, "VirtualMachine", stripped_text(tags.get("Name")) or iid)
     placement = as_dict(inst.get("Placement"))
     attrs = {
         "aws_type": "instance",
-        "account": inst.get("_owner"),
+        "account": owner,
         "instance_type": stripped_text(inst.get("InstanceType")),
         "image_id": stripped_text(inst.get("ImageId")),
         "state": stripped_text(as_dict(inst.get("State")).get("Name")),
@@ -283,7 +325,9 @@ def _instance(inst: Mapping[str, Any], where: str, _run: _Run) -> Iterator[Item]
     if subnet:
         subnet_ref = _ref(subnet, "CloudResource")
         yield edge("HOSTED_ON", ref, subnet_ref, where)
-        yield from _in_vpc(subnet_ref, vpc, where)
+        if vpc and (subnet, vpc) not in run.subnet_vpc:
+            run.subnet_vpc.add((subnet, vpc))  # said by every instance in it: once is enough
+            yield from _in_vpc(subnet_ref, vpc, where)
     else:
         yield from _in_vpc(ref, vpc, where)
     groups = [as_dict(g).get("GroupId") for g in as_list(inst.get("SecurityGroups"))]

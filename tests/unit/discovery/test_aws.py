@@ -12,7 +12,7 @@ from cmdb.domain.errors import InvalidInput
 from cmdb.domain.identifiers import IdentifierKind
 from cmdb.domain.relationships import check_allowed
 from discovery.adapters.aws import read
-from discovery.records import Inventory, Severity, collect
+from discovery.records import DiscoveredCI, DiscoveredRel, Inventory, Severity, collect
 
 ROOT = Path(__file__).resolve().parents[3]
 AWS = ROOT.parent / "shared" / "data" / "inventories" / "aws"
@@ -232,3 +232,26 @@ def test_a_cyclonedx_bom_is_refused() -> None:
     with pytest.raises(InvalidInput, match="not an AWS describe reply") as err:
         collect("aws", read([bom]))
     assert err.value.where == str(bom)
+
+
+def _revalidates(inv: Inventory) -> None:
+    """The adapter builds records without pydantic's validation: each must pass it."""
+    for ci in inv.cis:
+        assert DiscoveredCI.model_validate(ci.model_dump()) == ci
+    for rel in inv.rels:
+        assert DiscoveredRel.model_validate(rel.model_dump()) == rel
+
+
+def test_records_pass_validation(real: Inventory) -> None:
+    _revalidates(real)
+
+
+def test_benchmark_generator_writes_n_resources(tmp_path: Path) -> None:
+    from bench.importer_gen import aws as gen
+
+    inv = collect("aws", read(gen.generate(1000, tmp_path)))
+    assert not inv.problems and not inv.unresolved
+    assert len(inv.cis) == 1000
+    _revalidates(inv)
+    # 5 target groups, 18 healthy targets of 20 each.
+    assert inv.stats["targets_healthy"] == 90 and inv.stats["targets_not_healthy"] == 10
