@@ -48,6 +48,7 @@ SEEDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "csv": ("generic_", (".csv",)),
     "json": ("generic_", (".json",)),
     "netbox": ("netbox", (".json",)),
+    "aws": ("aws_", (".json",)),
 }
 
 
