@@ -43,6 +43,7 @@ GOOD = {
     "cyclonedx": "sbom_nested.json",
     "csv": "generic_cis.csv",
     "json": "generic_good.json",
+    "aws": "aws_target_groups.json",
 }
 PLACE = r"[^:\s]+:\d+:\d+"  # file:line:column
 NOT_UTF8 = r"not UTF-8 text \(byte \d+"
@@ -140,6 +141,7 @@ CASES: dict[str, Case] = {
     "ansible-truncated": Case("ansible", _half("ansible"), rf"{PLACE}: invalid JSON"),
     "cyclonedx-truncated": Case("cyclonedx", _half("cyclonedx"), rf"{PLACE}: invalid JSON"),
     "json-truncated": Case("json", _half("json"), rf"{PLACE}: invalid JSON"),
+    "aws-truncated": Case("aws", _half("aws"), rf"{PLACE}: invalid JSON"),
     # The wrong format for the adapter.
     "nmap-given-json": Case("nmap", lambda _: good("terraform"), rf"{PLACE}: invalid XML"),
     "terraform-given-xml": Case("terraform", lambda _: good("nmap"), rf"{PLACE}: invalid JSON"),
@@ -156,6 +158,7 @@ CASES: dict[str, Case] = {
     ),
     "compose-given-xml": Case("compose", lambda _: good("nmap"), r":\d+: a Compose file is"),
     "csv-given-json": Case("csv", lambda _: good("json"), r":1:.*unknown column"),
+    "aws-given-sbom": Case("aws", lambda _: good("cyclonedx"), "not an AWS describe reply"),
     # The wrong encoding: UTF-16 with its BOM, Latin-1, binary garbage.
     **{
         f"{fmt}-utf16": Case(
