@@ -387,6 +387,11 @@ def _key(kind: str, ident: int) -> str:
     return f"netbox:{kind}/{ident}"
 
 
+def _fallback(key: str) -> str:
+    """The name of a reference that came with none: ``device 12`` for ``netbox:device/12``."""
+    return key.removeprefix("netbox:").replace("/", " ")
+
+
 def _key_id(kind: str, ident: int) -> Identifier:
     # Built here from a kind and an integer: already in the one spelling a key has, so the
     # validation (a strip and a length check) is skipped, as it is for every CI read.
@@ -402,6 +407,10 @@ _CLASSES = {
     "cluster": "Cluster",
     "vm": "VirtualMachine",
 }
+
+
+# Spoofed, unset or broadcast: no one machine's MAC.
+_NULL_MACS = frozenset({"00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff"})
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -424,7 +433,8 @@ class _Emit:
         self.ips: dict[str, list[str]] = defaultdict(list)  # device/vm key -> addresses
         self.macs: dict[str, list[Identifier]] = defaultdict(list)  # device key -> MACs
         self.unknown_roles: dict[str, int] = defaultdict(int)
-        self.mismatches: set[tuple[str, int, str, str]] = set()
+        self.mismatches: set[tuple[str, str, int, str, str]] = set()
+        self.at = "input"  # where the object being read came from, for the problems
 
     def objs(self, kind: str) -> list[_Obj]:
         return list(self.data.by_kind[kind].values())
@@ -446,10 +456,10 @@ class _Emit:
         for obj in self.objs("vm"):
             yield from self.guarded(obj, self.vm)
         yield from self.links()
-        for kind, ident, given, label in sorted(self.mismatches):
+        for at, kind, ident, given, label in sorted(self.mismatches):
             yield problem(
                 Severity.WARNING,
-                f"{kind} {ident}",
+                at,
                 f"referred to as {given!r}, but the input describes {kind} {ident} as "
                 f"{label!r}: linked by id",
             )
@@ -462,6 +472,7 @@ class _Emit:
             )
 
     def guarded(self, obj: _Obj, make: Any) -> Iterator[Item]:
+        self.at = obj.where
         try:
             yield from make(obj)
         except (ValidationError, ForbiddenRelationship, InvalidInput) as exc:
@@ -484,10 +495,10 @@ class _Emit:
         given = _label(value) if isinstance(value, dict) else None
         if label is not None and given is not None and given != label:
             # The id is NetBox's identity and wins; a name that disagrees is worth a look.
-            self.mismatches.add((kind, ident, given, label))
+            self.mismatches.add((self.at, kind, ident, given, label))
         label = label or given
         # No identifiers: ``collect`` gives a placeholder its key, which is this key.
-        return Ref(key, ci_class, label or f"{kind} {ident}")
+        return Ref(key, ci_class, label or _fallback(key))
 
     def placeholder_device_class(self, value: object) -> str:
         role = self.role_of(value) if isinstance(value, dict) else None
@@ -689,7 +700,8 @@ class _Emit:
         obj = o.obj
         key = _key("vm", o.id)
         name = _label(obj) or f"virtual machine {o.id}"
-        idents = [_key_id("vm", o.id), *self.name_ids(obj), *self.ip_ids(key, obj)]
+        idents = [_key_id("vm", o.id), *self.macs.get(key, []), *self.name_ids(obj)]
+        idents += self.ip_ids(key, obj)
         attrs = compact(
             {
                 "netbox_id": o.id,
@@ -799,12 +811,15 @@ class _Emit:
         return _key("device", device) if device is not None else None
 
     def interface_macs(self) -> Iterator[Item]:
-        for o in self.objs("interface"):
-            owner = self.interface_owner(o.obj, "dcim.interface")
-            mac = as_identifier(IdentifierKind.MAC, o.obj.get("mac_address"))
-            if owner is not None and mac is not None and mac.value != "00:00:00:00:00:00":
-                self.macs[owner].append(mac)
-            yield Stat(name="interfaces")
+        for kind, model in (("interface", "dcim.interface"), ("vminterface", "vm")):
+            for o in self.objs(kind):
+                owner = self.interface_owner(o.obj, model)
+                # NetBox 4.2 moved MACs to objects of their own; the primary one is nested.
+                primary = as_dict(o.obj.get("primary_mac_address")).get("mac_address")
+                mac = as_identifier(IdentifierKind.MAC, o.obj.get("mac_address") or primary)
+                if owner is not None and mac is not None and mac.value not in _NULL_MACS:
+                    self.macs[owner].append(mac)
+                yield Stat(name=f"{kind}s")
 
     # -- cables
 
@@ -828,7 +843,10 @@ class _Emit:
                         src, dst = (a_ref, b_ref) if power else (b_ref, a_ref)
                         yield self.checked(o, "DEPENDS_ON", src, dst, {"via": "power cable"})
                         continue
-                    refs[a_ref.key], refs[b_ref.key] = a_ref, b_ref
+                    for end in (a_ref, b_ref):
+                        # The name from whichever sighting had one, for a placeholder.
+                        if end.key not in refs or refs[end.key].name == _fallback(end.key):
+                            refs[end.key] = end
                     forward = (a_ref.key, b_ref.key)
                     link = f"{a_port} <-> {b_port}"
                     if forward not in pairs and (b_ref.key, a_ref.key) in pairs:
@@ -865,6 +883,7 @@ class _Emit:
     def cables(self) -> Iterator[tuple[_Obj, list[_End], list[_End]]]:
         for o in self.objs("cable"):
             obj = o.obj
+            self.at = o.where
             if "a_terminations" in obj or "b_terminations" in obj:
                 sides = [self.new_ends(obj.get(f"{s}_terminations")) for s in ("a", "b")]
             elif "termination_a" in obj or "termination_a_id" in obj:
@@ -873,8 +892,25 @@ class _Emit:
                 sides = [self.dump_ends(o.id, end) for end in ("A", "B")]
             yield o, sides[0], sides[1]
         for o in self.objs("connection"):
+            self.at = o.where
             ends = [self.iface_end(o.obj.get(f"interface_{s}"), "dcim.interface") for s in "ab"]
             yield o, [e for e in ends[:1] if e], [e for e in ends[1:] if e]
+        for o in self.objs("interface"):
+            # An interface page says what each interface is cabled to: the old API in
+            # ``connected_interface``, NetBox 3.3 and later in ``link_peers``. Each link is
+            # seen from both ends and again on the cables page; the pairs fold them into one.
+            self.at = o.where
+            peers = [o.obj["connected_interface"]] if o.obj.get("connected_interface") else []
+            model = stripped_text(o.obj.get("link_peers_type"))
+            peers += [p for p in as_list(o.obj.get("link_peers")) if isinstance(p, dict)]
+            far: list[_End] = []
+            for peer in peers:
+                end = self.iface_end(peer, model)
+                if end is not None:
+                    far.append(end)
+            mine = self.iface_end(o.obj, "dcim.interface")
+            if far and mine is not None:
+                yield o, [mine], far
 
     def new_ends(self, value: object) -> list[_End]:
         ends = []

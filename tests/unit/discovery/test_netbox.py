@@ -120,6 +120,7 @@ def test_real_cables_naming_other_devices_are_linked_by_id_and_reported(real: In
     """pynetbox's cables page names devices 1-6 tst1-test1..6; the devices page does not."""
     named = [p for p in real.problems if "referred to as" in p.message]
     assert len(named) == 6
+    assert {p.where.split(":")[0] for p in named} == {str(NETBOX / "pynetbox_dcim_cables.json")}
     assert any("'tst1-test1'" in p.message and "'test1-edge1'" in p.message for p in named)
 
 
@@ -283,6 +284,59 @@ def test_dumpdata_cable_terminations_and_vms(dump: Inventory) -> None:
     assert [(c.key, c.name) for c in dump.unresolved] == [("netbox:site/99", "site 99")]
     assert [p.message for p in dump.problems] == ["1 extras.tag object(s) not modelled"]
     _allowed(dump)
+
+
+def test_dumpdata_before_netbox_3_3_cables_roles_and_rack_groups() -> None:
+    inv = _inv([FIXTURES / "netbox_dumpdata_v3.json"])
+    assert inv.ci("netbox:device/1").attributes["role"] == "access-switch"  # device_role FK
+    assert set(_rels(inv, "CONTAINS")) == {
+        ("netbox:region/4", "netbox:site/1"),
+        ("netbox:site/1", "netbox:location/2"),  # a rack group is a location
+        ("netbox:location/2", "netbox:rack/9"),
+    }
+    # cable ends by content-type pk and termination id, on interfaces and power ports
+    assert _rels(inv, "CONNECTS_TO") == {
+        ("netbox:device/1", "netbox:device/2"): {"links": ["Gi1/0/48 <-> Gi1/0/48"]}
+    }
+    assert set(_rels(inv, "DEPENDS_ON")) == {("netbox:device/1", "netbox:device/3")}
+    # a VM's MAC from its interface; its host no entry describes, a Server placeholder
+    assert _ids(inv, "netbox:vm/7", IdentifierKind.MAC) == ["52:54:00:12:34:56"]
+    assert {c.key: c.ci_class for c in inv.unresolved} == {
+        "netbox:region/4": "Location",
+        "netbox:device/55": "Server",
+    }
+    assert ("netbox:vm/7", "netbox:device/55") in _rels(inv, "HOSTED_ON")
+
+
+def test_interface_pages_link_peers_fold_into_the_cable_pairs(tmp_path: Path) -> None:
+    def iface(ident: int, dev: int, name: str, peer: tuple[int, int, str]) -> dict[str, object]:
+        return {
+            "id": ident,
+            "url": f"https://nb.example/api/dcim/interfaces/{ident}/",
+            "device": {"id": dev, "name": f"sw-{dev}"},
+            "name": name,
+            "mac_address": "00:00:00:00:00:00",  # a null MAC is no identifier
+            "link_peers_type": "dcim.interface",
+            "link_peers": [{"id": peer[0], "device": {"id": peer[1]}, "name": peer[2]}],
+        }
+
+    page = {
+        "count": 3,
+        "results": [
+            iface(1, 10, "Eth1", (2, 20, "Eth9")),
+            iface(2, 20, "Eth9", (1, 10, "Eth1")),
+            {"id": 3, "device": {"id": 10}, "name": "Eth2", "link_peers": []},
+        ],
+    }
+    path = tmp_path / "nb-export.json"
+    path.write_text(json.dumps(page))
+    inv = _inv([path])
+    assert _rels(inv, "CONNECTS_TO") == {
+        ("netbox:device/10", "netbox:device/20"): {"links": ["Eth1 <-> Eth9"]}
+    }
+    assert sorted(c.name for c in inv.unresolved) == ["sw-10", "sw-20"]
+    assert _ids(inv, "netbox:device/10", IdentifierKind.MAC) == []
+    assert not inv.problems
 
 
 # -- bad input ---------------------------------------------------------------------------
