@@ -44,7 +44,7 @@ from discovery.registry import reader  # noqa: E402
 
 TARGET_PER_S = 20_000
 # Generators, by module under bench/importer_gen/ (each helper of issue 15 adds its own).
-GENERATORS: tuple[str, ...] = ("aws", "spdx", "netbox")
+GENERATORS: tuple[str, ...] = ("aws", "spdx", "netbox", "glpi")
 
 
 class Generator(Protocol):
