@@ -109,8 +109,6 @@ _MODELS: dict[str, str] = {
     "virtualization.vminterface": "vminterface",
     "contenttypes.contenttype": "content_type",
 }
-# Kinds that only help resolve others: no records of their own.
-_LOOKUPS = frozenset({"role", "device_type", "manufacturer", "port", "termination", "content_type"})
 # File-name spellings, most specific first ("interface_connections" before "interfaces").
 _FILE_NAMES: tuple[tuple[str, str], ...] = (
     ("interface_connections", "connection"),
@@ -343,8 +341,8 @@ def _load_dump(doc: list[dict[str, Any]], path: Path, data: _Input) -> Iterator[
                 data.content_types[ident] = f"{app}.{name}"
             continue
         obj = {**fields, "id": ident}
-        if kind == "port":
-            obj["_model"] = model
+        # Console, power and front ports number their keys apart: kept apart by model.
+        kind = model if kind == "port" else kind
         data.by_kind[kind][ident] = _Obj(kind, ident, obj, where)
     for model, n in sorted(skipped.items()):
         yield problem(Severity.UNSUPPORTED, str(path), f"{n} {model} object(s) not modelled")
@@ -435,6 +433,7 @@ class _Emit:
         self.unknown_roles: dict[str, int] = defaultdict(int)
         self.mismatches: set[tuple[str, str, int, str, str]] = set()
         self.at = "input"  # where the object being read came from, for the problems
+        self.terminations: dict[tuple[int | None, str | None], list[dict[str, Any]]] | None = None
 
     def objs(self, kind: str) -> list[_Obj]:
         return list(self.data.by_kind[kind].values())
@@ -938,11 +937,14 @@ class _Emit:
         return [end] if end is not None else []
 
     def dump_ends(self, cable: int, side: str) -> list[_End]:
+        if self.terminations is None:
+            # A cable's ends are entries of their own: grouped once, not searched per cable.
+            self.terminations = defaultdict(list)
+            for term in self.objs("termination"):
+                at = (as_int(term.obj.get("cable")), scalar_text(term.obj.get("cable_end")))
+                self.terminations[at].append(term.obj)
         ends = []
-        for term in self.objs("termination"):
-            t = term.obj
-            if as_int(t.get("cable")) != cable or t.get("cable_end") != side:
-                continue
+        for t in self.terminations.get((cable, side), []):
             model = self.content_type(t.get("termination_type"))
             port = self.port(model, as_int(t.get("termination_id"))) or {}
             device = as_int(t.get("_device")) or _ref_id(port.get("device"))
@@ -955,7 +957,7 @@ class _Emit:
         if model == "dcim.interface":
             found = self.data.get("interface", ident)
         else:
-            found = self.data.get("port", ident)
+            found = self.data.get(model or "", ident)
         return found.obj if found else None
 
     def iface_end(self, iface: object, model: str | None) -> _End | None:

@@ -294,7 +294,8 @@ def test_dumpdata_before_netbox_3_3_cables_roles_and_rack_groups() -> None:
         ("netbox:site/1", "netbox:location/2"),  # a rack group is a location
         ("netbox:location/2", "netbox:rack/9"),
     }
-    # cable ends by content-type pk and termination id, on interfaces and power ports
+    # cable ends by content-type pk and termination id, on interfaces and power ports (the
+    # outlet and the port share pk 12: models number their keys apart)
     assert _rels(inv, "CONNECTS_TO") == {
         ("netbox:device/1", "netbox:device/2"): {"links": ["Gi1/0/48 <-> Gi1/0/48"]}
     }
