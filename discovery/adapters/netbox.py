@@ -41,7 +41,6 @@ import functools
 import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,99 +58,16 @@ from discovery.adapters._coerce import (
     scalar_text,
     stripped_text,
 )
-from discovery.io import json_document
-from discovery.records import DiscoveredCI, Item, Severity, Stat
-
-# -- what an object is ---------------------------------------------------------------------
-
-# REST endpoint (app.endpoint, as in the URL) and dumpdata model -> the kind read here.
-_ENDPOINTS: dict[str, str] = {
-    "dcim.regions": "region",
-    "dcim.sites": "site",
-    "dcim.locations": "location",
-    "dcim.rack-groups": "location",  # what NetBox called locations before 2.11
-    "dcim.racks": "rack",
-    "dcim.devices": "device",
-    "dcim.interfaces": "interface",
-    "dcim.cables": "cable",
-    "dcim.interface-connections": "connection",
-    "dcim.device-roles": "role",
-    "dcim.device-types": "device_type",
-    "ipam.ip-addresses": "ip",
-    "tenancy.tenants": "tenant",
-    "virtualization.clusters": "cluster",
-    "virtualization.virtual-machines": "vm",
-    "virtualization.interfaces": "vminterface",
-}
-_MODELS: dict[str, str] = {
-    "dcim.region": "region",
-    "dcim.site": "site",
-    "dcim.location": "location",
-    "dcim.rackgroup": "location",
-    "dcim.rack": "rack",
-    "dcim.device": "device",
-    "dcim.interface": "interface",
-    "dcim.consoleport": "port",
-    "dcim.consoleserverport": "port",
-    "dcim.powerport": "port",
-    "dcim.poweroutlet": "port",
-    "dcim.frontport": "port",
-    "dcim.rearport": "port",
-    "dcim.cable": "cable",
-    "dcim.cabletermination": "termination",
-    "dcim.devicerole": "role",
-    "dcim.devicetype": "device_type",
-    "dcim.manufacturer": "manufacturer",
-    "ipam.ipaddress": "ip",
-    "tenancy.tenant": "tenant",
-    "virtualization.cluster": "cluster",
-    "virtualization.virtualmachine": "vm",
-    "virtualization.vminterface": "vminterface",
-    "contenttypes.contenttype": "content_type",
-}
-# File-name spellings, most specific first ("interface_connections" before "interfaces").
-_FILE_NAMES: tuple[tuple[str, str], ...] = (
-    ("interface_connections", "connection"),
-    ("virtualization_interfaces", "vminterface"),
-    ("vminterfaces", "vminterface"),
-    ("virtual_machines", "vm"),
-    ("ip_addresses", "ip"),
-    ("device_roles", "role"),
-    ("device_types", "device_type"),
-    ("rack_groups", "location"),
-    ("interfaces", "interface"),
-    ("devices", "device"),
-    ("regions", "region"),
-    ("locations", "location"),
-    ("sites", "site"),
-    ("racks", "rack"),
-    ("cables", "cable"),
-    ("tenants", "tenant"),
-    ("clusters", "cluster"),
+from discovery.adapters._netbox_input import (
+    Input,
+    Obj,
+    choice,
+    label_of,
+    load,
+    missing_pages,
+    ref_id,
 )
-_URL = re.compile(r"/api/([a-z_-]+)/([a-z_-]+)/\d+/?$")
-
-
-def _kind_by_shape(obj: dict[str, Any]) -> str | None:
-    """Which kind an object with no url, in a file named for none, has the shape of."""
-    if "termination_a" in obj or "a_terminations" in obj:
-        return "cable"
-    if "interface_a" in obj and "interface_b" in obj:
-        return "connection"
-    if "device_type" in obj and ("role" in obj or "device_role" in obj):
-        return "device"
-    if "address" in obj and ("family" in obj or "assigned_object" in obj or "interface" in obj):
-        return "ip"
-    if "cluster" in obj and ("vcpus" in obj or "memory" in obj or "disk" in obj):
-        return "vm"
-    if "virtual_machine" in obj and "name" in obj:
-        return "vminterface"
-    if "device" in obj and "name" in obj:
-        return "interface"
-    if "u_height" in obj and "site" in obj:
-        return "rack"
-    return None
-
+from discovery.records import DiscoveredCI, Item, Severity, Stat
 
 # -- device roles --------------------------------------------------------------------------
 
@@ -188,197 +104,12 @@ def classify_role(role: str | None) -> tuple[str, str | None, bool]:
     return "NetworkDevice", None, False
 
 
-# -- reading the files ---------------------------------------------------------------------
-
-
-@dataclass
-class _Obj:
-    kind: str
-    id: int
-    obj: dict[str, Any]
-    where: str
-
-
-@dataclass
-class _Input:
-    by_kind: dict[str, dict[int, _Obj]] = field(default_factory=lambda: defaultdict(dict))
-    content_types: dict[int, str] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)  # kind -> the listing's "count"
-    listed: dict[str, str] = field(default_factory=dict)  # kind -> a file holding a page
-
-    def get(self, kind: str, ident: int | None) -> _Obj | None:
-        return None if ident is None else self.by_kind[kind].get(ident)
-
-
 def read(paths: Sequence[Path]) -> Iterator[Item]:
-    data = _Input()
+    data = Input()
     for path in paths:
-        yield from _load(Path(path), data)
-    yield from _missing_pages(data)
+        yield from load(Path(path), data)
+    yield from missing_pages(data)
     yield from _Emit(data).all()
-
-
-def _missing_pages(data: _Input) -> Iterator[Item]:
-    for kind, count in sorted(data.counts.items()):
-        held = len(data.by_kind[kind])
-        if held < count:
-            yield problem(
-                Severity.WARNING,
-                data.listed[kind],
-                f"NetBox lists {count} {kind} objects; the pages given hold {held}: "
-                "the other pages are not in the input",
-            )
-
-
-def _load(path: Path, data: _Input) -> Iterator[Item]:
-    doc = json_document(path)
-    if isinstance(doc, dict) and isinstance(doc.get("results"), list) and "count" in doc:
-        yield from _load_page(doc, path, data)
-    elif isinstance(doc, list) and doc and all(_is_dump_entry(e) for e in doc):
-        yield from _load_dump(doc, path, data)
-    elif isinstance(doc, list) and not doc:
-        yield problem(Severity.WARNING, str(path), "an empty dumpdata list: nothing to read")
-    else:
-        raise InvalidInput(
-            "not a NetBox export: expected a REST list page "
-            '({"count", "results": [...]}) or manage.py dumpdata JSON '
-            '([{"model", "pk", "fields"}, ...])',
-            where=f"{path}:{_first_fault(doc)}",
-        )
-
-
-def _is_dump_entry(entry: object) -> bool:
-    return (
-        isinstance(entry, dict)
-        and isinstance(entry.get("model"), str)
-        and isinstance(entry.get("fields"), dict)
-    )
-
-
-def _first_fault(doc: object) -> str:
-    """The place that shows it is not NetBox's: the top level, or the first bad entry."""
-    if isinstance(doc, dict):
-        return "results" if "results" in doc else "count"
-    if isinstance(doc, list):
-        bad = next(i for i, e in enumerate(doc) if not _is_dump_entry(e))
-        return f"[{bad}]"
-    return "top level"
-
-
-def _load_page(doc: dict[str, Any], path: Path, data: _Input) -> Iterator[Item]:
-    results = doc["results"]
-    count = as_int(doc.get("count"))
-    by_name = _kind_by_file_name(path)
-    skipped: dict[str, int] = defaultdict(int)
-    for i, obj in enumerate(results):
-        where = f"{path}:results[{i}]"
-        if not isinstance(obj, dict):
-            yield problem(Severity.ERROR, where, "a result must be an object")
-            continue
-        kind = _kind_by_url(obj.get("url")) or by_name or _kind_by_shape(obj)
-        ident = as_int(obj.get("id"))
-        if kind is None or kind == "unmodelled":
-            skipped[_endpoint(obj.get("url")) or _endpoint_in_name(path)] += 1
-            continue
-        if ident is None:
-            yield problem(Severity.ERROR, where, f"a {kind} needs an integer id")
-            continue
-        data.by_kind[kind][ident] = _Obj(kind, ident, obj, where)
-        if count is not None:
-            # The listing's size: a page of it, alone, holds fewer (checked once all are read).
-            data.counts[kind] = max(data.counts.get(kind, 0), count)
-            data.listed[kind] = str(path)
-    for what, n in skipped.items():
-        yield problem(Severity.UNSUPPORTED, str(path), f"{n} object(s) of {what} not modelled")
-
-
-def _endpoint(url: object) -> str | None:
-    m = _URL.search(url) if isinstance(url, str) else None
-    return f"{m.group(1)}.{m.group(2)}" if m else None
-
-
-def _kind_by_url(url: object) -> str | None:
-    endpoint = _endpoint(url)
-    if endpoint is None:
-        return None
-    return _ENDPOINTS.get(endpoint, "unmodelled")
-
-
-def _kind_by_file_name(path: Path) -> str | None:
-    stem = path.stem.lower().replace("-", "_")
-    for name, kind in _FILE_NAMES:
-        if name in stem:
-            return kind
-    # prefixes, vlans, platforms, manufacturers...: named, but not read here
-    return (
-        "unmodelled" if re.search(r"(dcim|ipam|tenancy|virtualization|circuits)_", stem) else None
-    )
-
-
-def _endpoint_in_name(path: Path) -> str:
-    """``dcim.manufacturers`` for ``pynetbox_dcim_manufacturers.json``; else the file's stem."""
-    m = re.search(r"(dcim|ipam|tenancy|virtualization|circuits)_(\w+)$", path.stem.lower())
-    return f"{m.group(1)}.{m.group(2)}" if m else path.stem
-
-
-def _load_dump(doc: list[dict[str, Any]], path: Path, data: _Input) -> Iterator[Item]:
-    skipped: dict[str, int] = defaultdict(int)
-    for i, entry in enumerate(doc):
-        model = entry["model"].lower()
-        kind = _MODELS.get(model)
-        where = f"{path}:[{i}]"
-        ident = as_int(entry.get("pk"))
-        if kind is None:
-            skipped[model] += 1
-            continue
-        if ident is None:
-            yield problem(Severity.ERROR, where, f"a {model} needs an integer pk")
-            continue
-        fields = entry["fields"]
-        if kind == "content_type":
-            app, name = stripped_text(fields.get("app_label")), stripped_text(fields.get("model"))
-            if app and name:
-                data.content_types[ident] = f"{app}.{name}"
-            continue
-        obj = {**fields, "id": ident}
-        # Console, power and front ports number their keys apart: kept apart by model.
-        kind = model if kind == "port" else kind
-        data.by_kind[kind][ident] = _Obj(kind, ident, obj, where)
-    for model, n in sorted(skipped.items()):
-        yield problem(Severity.UNSUPPORTED, str(path), f"{n} {model} object(s) not modelled")
-
-
-# -- references ----------------------------------------------------------------------------
-
-
-def _ref_id(value: object) -> int | None:
-    """A reference: a nested object (REST) or a bare primary key (dumpdata)."""
-    if isinstance(value, dict):
-        return as_int(value.get("id"))
-    return as_int(value)
-
-
-def _label(obj: dict[str, Any]) -> str | None:
-    return (
-        stripped_text(obj.get("name"))
-        or stripped_text(obj.get("display"))
-        or stripped_text(obj.get("display_name"))
-        or stripped_text(obj.get("model"))
-        or stripped_text(obj.get("slug"))
-    )
-
-
-def _choice(value: object) -> str | None:
-    """A choice field: ``{"value", "label"}`` (REST) or the bare value (dumpdata)."""
-    # NetBox 4 and dumpdata give a slug ("active"); old pages a number or a boolean with a
-    # label ("Active"): the label, lowered, is the slug then, so the shapes agree.
-    if isinstance(value, dict):
-        slug = value.get("value")
-        if isinstance(slug, str) and slug:
-            return slug
-        label = stripped_text(value.get("label"))
-        return label.lower() if label else None
-    return stripped_text(value)
 
 
 def _key(kind: str, ident: int) -> str:
@@ -425,7 +156,7 @@ def _bare_ip(address: object) -> str | None:
 class _Emit:
     """Makes the records once every file is read."""
 
-    def __init__(self, data: _Input) -> None:
+    def __init__(self, data: Input) -> None:
         self.data = data
         self.classes: dict[str, str] = {}  # key -> class, of what the input defines
         self.ips: dict[str, list[str]] = defaultdict(list)  # device/vm key -> addresses
@@ -435,7 +166,7 @@ class _Emit:
         self.at = "input"  # where the object being read came from, for the problems
         self.terminations: dict[tuple[int | None, str | None], list[dict[str, Any]]] | None = None
 
-    def objs(self, kind: str) -> list[_Obj]:
+    def objs(self, kind: str) -> list[Obj]:
         return list(self.data.by_kind[kind].values())
 
     def all(self) -> Iterator[Item]:
@@ -470,7 +201,7 @@ class _Emit:
                 "recorded as NetworkDevice",
             )
 
-    def guarded(self, obj: _Obj, make: Any) -> Iterator[Item]:
+    def guarded(self, obj: Obj, make: Any) -> Iterator[Item]:
         self.at = obj.where
         try:
             yield from make(obj)
@@ -481,7 +212,7 @@ class _Emit:
     # -- references to other objects, placeholders included
 
     def ref(self, kind: str, value: object) -> Ref | None:
-        ident = _ref_id(value)
+        ident = ref_id(value)
         if ident is None:
             return None
         key = _key(kind, ident)
@@ -490,8 +221,8 @@ class _Emit:
         else:
             ci_class = _CLASSES[kind]
         defined = self.data.get(kind, ident)
-        label = _label(defined.obj) if defined else None
-        given = _label(value) if isinstance(value, dict) else None
+        label = label_of(defined.obj) if defined else None
+        given = label_of(value) if isinstance(value, dict) else None
         if label is not None and given is not None and given != label:
             # The id is NetBox's identity and wins; a name that disagrees is worth a look.
             self.mismatches.add((self.at, kind, ident, given, label))
@@ -514,9 +245,9 @@ class _Emit:
 
     # -- locations, tenants and clusters
 
-    def grouping(self, o: _Obj) -> Iterator[Item]:
+    def grouping(self, o: Obj) -> Iterator[Item]:
         obj, ci_class = o.obj, _CLASSES[o.kind]
-        name = _label(obj) or f"{o.kind} {o.id}"
+        name = label_of(obj) or f"{o.kind} {o.id}"
         if o.kind == "rack" and stripped_text(obj.get("facility_id")):
             name = f"{name} ({obj['facility_id']})"
         attrs = compact(
@@ -524,7 +255,7 @@ class _Emit:
                 "netbox_id": o.id,
                 "netbox_type": o.kind,
                 "slug": stripped_text(obj.get("slug")),
-                "status": _choice(obj.get("status")),
+                "status": choice(obj.get("status")),
                 "facility": stripped_text(obj.get("facility")),
                 "facility_id": stripped_text(obj.get("facility_id")),
                 "asn": as_int(obj.get("asn")),
@@ -559,7 +290,7 @@ class _Emit:
 
     def named(self, value: object) -> str | None:
         # A bare number is a dumpdata key to an object not read here: no name to give.
-        return _label(value) if isinstance(value, dict) else stripped_text(value)
+        return label_of(value) if isinstance(value, dict) else stripped_text(value)
 
     def scope_site(self, obj: dict[str, Any]) -> Ref | None:
         # NetBox 4.2 scopes a cluster to a region, site group, site or location.
@@ -569,7 +300,7 @@ class _Emit:
         )
         return self.ref(kind, obj.get("scope") or obj.get("scope_id")) if kind else None
 
-    def parent_location(self, o: _Obj) -> Ref | None:
+    def parent_location(self, o: Obj) -> Ref | None:
         obj = o.obj
         if o.kind == "region":
             return self.ref("region", obj.get("parent"))
@@ -590,14 +321,14 @@ class _Emit:
 
     # -- devices and virtual machines
 
-    def device(self, o: _Obj) -> Iterator[Item]:
+    def device(self, o: Obj) -> Iterator[Item]:
         obj = o.obj
         role = self.role_of(obj)
         ci_class, device_kind, known = classify_role(role)
         if not known:
             self.unknown_roles[role or "(none)"] += 1
         key = _key("device", o.id)
-        name = _label(obj) or f"device {o.id}"
+        name = label_of(obj) or f"device {o.id}"
         dtype = self.device_type(obj.get("device_type"))
         idents = [_key_id("device", o.id)]
         for kind, value in (
@@ -615,14 +346,14 @@ class _Emit:
                 "netbox_id": o.id,
                 "role": role,
                 "device_kind": device_kind,
-                "status": _choice(obj.get("status")),
+                "status": choice(obj.get("status")),
                 "manufacturer": dtype[0],
                 "model": dtype[1],
                 "platform": self.named(obj.get("platform")),
                 "serial": stripped_text(obj.get("serial")),
                 "asset_tag": stripped_text(obj.get("asset_tag")),
                 "rack_position": scalar_text(obj.get("position")),
-                "rack_face": _choice(obj.get("face")),
+                "rack_face": choice(obj.get("face")),
                 "primary_ip": self.primary_ip(obj),
                 "ip_addresses": sorted(set(self.ips.get(key, []))),
             }
@@ -666,7 +397,7 @@ class _Emit:
         if not isinstance(maker, dict):
             found = self.data.get("manufacturer", as_int(maker))
             maker = found.obj if found else {}
-        return _label(maker), stripped_text(dtype.get("model"))
+        return label_of(maker), stripped_text(dtype.get("model"))
 
     def name_ids(self, obj: dict[str, Any]) -> list[Identifier]:
         name = stripped_text(obj.get("name"))
@@ -695,16 +426,16 @@ class _Emit:
                 return _bare_ip(found.obj.get("address"))
         return None
 
-    def vm(self, o: _Obj) -> Iterator[Item]:
+    def vm(self, o: Obj) -> Iterator[Item]:
         obj = o.obj
         key = _key("vm", o.id)
-        name = _label(obj) or f"virtual machine {o.id}"
+        name = label_of(obj) or f"virtual machine {o.id}"
         idents = [_key_id("vm", o.id), *self.macs.get(key, []), *self.name_ids(obj)]
         idents += self.ip_ids(key, obj)
         attrs = compact(
             {
                 "netbox_id": o.id,
-                "status": _choice(obj.get("status")),
+                "status": choice(obj.get("status")),
                 "role": self.named(obj.get("role")),
                 "platform": self.named(obj.get("platform")),
                 "vcpus": scalar_text(obj.get("vcpus")),
@@ -803,10 +534,10 @@ class _Emit:
         return self.data.content_types.get(as_int(value) or -1)
 
     def interface_owner(self, iface: dict[str, Any], model: str | None) -> str | None:
-        vm = _ref_id(iface.get("virtual_machine"))
+        vm = ref_id(iface.get("virtual_machine"))
         if vm is not None and model != "dcim.interface":
             return _key("vm", vm)
-        device = _ref_id(iface.get("device"))
+        device = ref_id(iface.get("device"))
         return _key("device", device) if device is not None else None
 
     def interface_macs(self) -> Iterator[Item]:
@@ -860,7 +591,7 @@ class _Emit:
             )
             yield Stat(name="connections")
 
-    def checked(self, o: _Obj, rtype: str, src: Ref, dst: Ref, attrs: dict[str, Any]) -> Item:
+    def checked(self, o: Obj, rtype: str, src: Ref, dst: Ref, attrs: dict[str, Any]) -> Item:
         return self.checked_at(o.where, rtype, src, dst, attrs)
 
     def checked_at(self, where: str, rtype: str, src: Ref, dst: Ref, attrs: dict[str, Any]) -> Item:
@@ -879,7 +610,7 @@ class _Emit:
             return False
         return None
 
-    def cables(self) -> Iterator[tuple[_Obj, list[_End], list[_End]]]:
+    def cables(self) -> Iterator[tuple[Obj, list[_End], list[_End]]]:
         for o in self.objs("cable"):
             obj = o.obj
             self.at = o.where
@@ -947,7 +678,7 @@ class _Emit:
         for t in self.terminations.get((cable, side), []):
             model = self.content_type(t.get("termination_type"))
             port = self.port(model, as_int(t.get("termination_id"))) or {}
-            device = as_int(t.get("_device")) or _ref_id(port.get("device"))
+            device = as_int(t.get("_device")) or ref_id(port.get("device"))
             end = self.iface_end({**port, "device": device}, model)
             if end is not None:
                 ends.append(end)
@@ -966,7 +697,7 @@ class _Emit:
         device = self.ref("device", iface.get("device"))
         if device is None:
             return None
-        return device, _label(iface) or "?", (model or "").lower() or None
+        return device, label_of(iface) or "?", (model or "").lower() or None
 
 
 _End = tuple[Ref, str, str | None]
