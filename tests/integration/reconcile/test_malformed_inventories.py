@@ -44,6 +44,7 @@ GOOD = {
     "csv": "generic_cis.csv",
     "json": "generic_good.json",
     "aws": "aws_target_groups.json",
+    "netbox": "netbox4_devices.json",
 }
 PLACE = r"[^:\s]+:\d+:\d+"  # file:line:column
 NOT_UTF8 = r"not UTF-8 text \(byte \d+"
@@ -142,6 +143,7 @@ CASES: dict[str, Case] = {
     "cyclonedx-truncated": Case("cyclonedx", _half("cyclonedx"), rf"{PLACE}: invalid JSON"),
     "json-truncated": Case("json", _half("json"), rf"{PLACE}: invalid JSON"),
     "aws-truncated": Case("aws", _half("aws"), rf"{PLACE}: invalid JSON"),
+    "netbox-truncated": Case("netbox", _half("netbox"), rf"{PLACE}: invalid JSON"),
     # The wrong format for the adapter.
     "nmap-given-json": Case("nmap", lambda _: good("terraform"), rf"{PLACE}: invalid XML"),
     "terraform-given-xml": Case("terraform", lambda _: good("nmap"), rf"{PLACE}: invalid JSON"),
@@ -159,6 +161,9 @@ CASES: dict[str, Case] = {
     "compose-given-xml": Case("compose", lambda _: good("nmap"), r":\d+: a Compose file is"),
     "csv-given-json": Case("csv", lambda _: good("json"), r":1:.*unknown column"),
     "aws-given-sbom": Case("aws", lambda _: good("cyclonedx"), "not an AWS describe reply"),
+    "netbox-given-sbom": Case(
+        "netbox", lambda _: good("cyclonedx"), r":count: not a NetBox export"
+    ),
     # The wrong encoding: UTF-16 with its BOM, Latin-1, binary garbage.
     **{
         f"{fmt}-utf16": Case(
