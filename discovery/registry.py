@@ -21,6 +21,7 @@ FORMATS: dict[str, str] = {
     "ansible": "discovery.adapters.ansible",
     "backstage": "discovery.adapters.backstage",
     "cyclonedx": "discovery.adapters.cyclonedx",
+    "spdx": "discovery.adapters.spdx",
     "glpi": "discovery.adapters.glpi",
     "csv": "discovery.adapters.csv",
     "json": "discovery.adapters.json",

@@ -44,6 +44,7 @@ SEEDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "nmap": ("nmap_", (".xml",)),
     "ansible": ("ansible_", (".json",)),
     "cyclonedx": ("sbom_", (".json",)),
+    "spdx": ("spdx", (".json",)),  # spdx_*.json (2.3) and spdx3_*.json (3.0)
     "glpi": ("glpi_", (".json",)),
     "csv": ("generic_", (".csv",)),
     "json": ("generic_", (".json",)),

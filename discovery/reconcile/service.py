@@ -32,6 +32,7 @@ SUFFIX = {
     "nmap": ".xml",
     "ansible": ".json",
     "cyclonedx": ".json",
+    "spdx": ".json",
     "glpi": ".json",
     "csv": ".csv",
     "json": ".json",
