@@ -41,6 +41,8 @@ GOOD = {
     "nmap": "nmap_edge.xml",
     "ansible": "ansible_fact_cache.json",
     "cyclonedx": "sbom_nested.json",
+    "glpi": "glpi_computer.json",
+    "spdx": "spdx_edges.json",
     "csv": "generic_cis.csv",
     "json": "generic_good.json",
     "aws": "aws_target_groups.json",
@@ -141,6 +143,8 @@ CASES: dict[str, Case] = {
     "nmap-truncated": Case("nmap", _half("nmap"), rf"{PLACE}: invalid XML"),
     "ansible-truncated": Case("ansible", _half("ansible"), rf"{PLACE}: invalid JSON"),
     "cyclonedx-truncated": Case("cyclonedx", _half("cyclonedx"), rf"{PLACE}: invalid JSON"),
+    "glpi-truncated": Case("glpi", _half("glpi"), rf"{PLACE}: invalid JSON"),
+    "spdx-truncated": Case("spdx", _half("spdx"), rf"{PLACE}: invalid JSON"),
     "json-truncated": Case("json", _half("json"), rf"{PLACE}: invalid JSON"),
     "aws-truncated": Case("aws", _half("aws"), rf"{PLACE}: invalid JSON"),
     "netbox-truncated": Case("netbox", _half("netbox"), rf"{PLACE}: invalid JSON"),
@@ -151,6 +155,7 @@ CASES: dict[str, Case] = {
     "cyclonedx-given-xml": Case("cyclonedx", lambda _: good("nmap"), rf"{PLACE}: invalid JSON"),
     "json-given-csv": Case("json", lambda _: good("csv"), rf"{PLACE}: invalid JSON"),
     "cyclonedx-given-json": Case("cyclonedx", lambda _: good("ansible"), "not a CycloneDX BOM"),
+    "glpi-given-sbom": Case("glpi", lambda _: good("cyclonedx"), r":\$: not a GLPI inventory"),
     "terraform-given-sbom": Case(
         "terraform", lambda _: good("cyclonedx"), "not a Terraform state|state version"
     ),
@@ -161,6 +166,7 @@ CASES: dict[str, Case] = {
     "compose-given-xml": Case("compose", lambda _: good("nmap"), r":\d+: a Compose file is"),
     "csv-given-json": Case("csv", lambda _: good("json"), r":1:.*unknown column"),
     "aws-given-sbom": Case("aws", lambda _: good("cyclonedx"), "not an AWS describe reply"),
+    "spdx-given-cyclonedx": Case("spdx", lambda _: good("cyclonedx"), "not an SPDX document"),
     "netbox-given-sbom": Case(
         "netbox", lambda _: good("cyclonedx"), r":count: not a NetBox export"
     ),
