@@ -169,6 +169,24 @@ def as_identifier(kind: IdentifierKind, value: object) -> Identifier | None:
         return None
 
 
+# A dotted quad without leading zeros is already what ``normalise`` would make of it, and
+# ipaddress's parsing of every instance's address was the dearest step left.
+_CANONICAL_IPV4 = re.compile(
+    r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+)
+
+
+def _ip(value: object) -> Identifier | None:
+    if isinstance(value, str) and _CANONICAL_IPV4.fullmatch(value):
+        return Identifier.model_construct(kind=IdentifierKind.IP, value=value)
+    return as_identifier(IdentifierKind.IP, value)
+
+
+@functools.cache
+def _stat(name: str) -> Stat:
+    return Stat(name=name)  # frozen: one per counter name serves every resource
+
+
 def _cloud_id(value: str) -> tuple[Identifier, ...]:
     ident = as_identifier(IdentifierKind.CLOUD_ID, value)
     return (ident,) if ident else ()
@@ -313,14 +331,14 @@ def _instance(
         "tags": tags,
     }
     extra = [
-        as_identifier(IdentifierKind.IP, inst.get("PrivateIpAddress")),
-        as_identifier(IdentifierKind.IP, inst.get("PublicIpAddress")),
+        _ip(inst.get("PrivateIpAddress")),
+        _ip(inst.get("PublicIpAddress")),
         # A private DNS name repeats across VPCs and accounts; a public one does not.
         as_identifier(IdentifierKind.HOSTNAME, inst.get("PrivateDnsName")),
         as_identifier(IdentifierKind.FQDN, inst.get("PublicDnsName")),
     ]
     yield _ci(ref, where, attrs, extra_ids=extra)
-    yield Stat(name="instances")
+    yield _stat("instances")
     subnet, vpc = stripped_text(inst.get("SubnetId")), stripped_text(inst.get("VpcId"))
     if subnet:
         subnet_ref = _ref(subnet, "CloudResource")
@@ -346,7 +364,7 @@ def _vpc(entry: Mapping[str, Any], where: str, _run: _Run) -> Iterator[Item]:
         "tags": tags,
     }
     yield _ci(_ref(vid, "CloudResource", stripped_text(tags.get("Name")) or vid), where, attrs)
-    yield Stat(name="vpcs")
+    yield _stat("vpcs")
 
 
 def _subnet(entry: Mapping[str, Any], where: str, _run: _Run) -> Iterator[Item]:
@@ -364,7 +382,7 @@ def _subnet(entry: Mapping[str, Any], where: str, _run: _Run) -> Iterator[Item]:
     }
     extra = [as_identifier(IdentifierKind.CLOUD_ID, entry.get("SubnetArn"))]
     yield _ci(ref, where, attrs, extra_ids=extra)
-    yield Stat(name="subnets")
+    yield _stat("subnets")
     yield from _in_vpc(ref, stripped_text(entry.get("VpcId")), where)
 
 
@@ -380,7 +398,7 @@ def _security_group(entry: Mapping[str, Any], where: str, _run: _Run) -> Iterato
         "tags": _tags(entry.get("Tags")),
     }
     yield _ci(ref, where, attrs)
-    yield Stat(name="security_groups")
+    yield _stat("security_groups")
     yield from _in_vpc(ref, stripped_text(entry.get("VpcId")), where)
 
 
@@ -425,7 +443,7 @@ def _classic_lb(entry: Mapping[str, Any], where: str, _run: _Run) -> Iterator[It
         Identifier(kind=IdentifierKind.KEY, value=lb.key),
     ]
     yield _ci(lb, where, attrs, extra_ids=ids)
-    yield Stat(name="load_balancers")
+    yield _stat("load_balancers")
     pool_key = f"{lb.key}#instances"
     pool = Ref(pool_key, "Cluster", f"{name} instances")
     yield DiscoveredCI(
@@ -440,7 +458,7 @@ def _classic_lb(entry: Mapping[str, Any], where: str, _run: _Run) -> Iterator[It
     yield edge("DEPENDS_ON", lb, pool, where)
     for iid in texts([as_dict(i).get("InstanceId") for i in as_list(entry.get("Instances"))]):
         yield edge("MEMBER_OF", _ref(iid, "VirtualMachine"), pool, where)
-        yield Stat(name="load_balancer_members")
+        yield _stat("load_balancer_members")
     yield from _in_vpc(lb, stripped_text(entry.get("VPCId")), where)
     yield from _security_groups(lb, texts(entry.get("SecurityGroups")), where)
 
@@ -467,7 +485,7 @@ def _load_balancer(entry: Mapping[str, Any], where: str, _run: _Run) -> Iterator
         "created": _time(entry.get("CreatedTime")),
     }
     yield _ci(ref, where, attrs, extra_ids=[as_identifier(IdentifierKind.FQDN, dns)])
-    yield Stat(name="load_balancers")
+    yield _stat("load_balancers")
     yield from _in_vpc(ref, stripped_text(entry.get("VpcId")), where)
     yield from _security_groups(ref, texts(entry.get("SecurityGroups")), where)
 
@@ -484,7 +502,7 @@ def _listener(entry: Mapping[str, Any], where: str, _run: _Run) -> Iterator[Item
         "protocol": stripped_text(entry.get("Protocol")),
     }
     yield _ci(ref, where, attrs)
-    yield Stat(name="listeners")
+    yield _stat("listeners")
     lb = _ref(lb_arn, "LoadBalancer") if lb_arn else None
     if lb is not None:
         yield edge("DEPENDS_ON", ref, lb, where)
@@ -522,7 +540,7 @@ def _target_group(entry: Mapping[str, Any], where: str, run: _Run) -> Iterator[I
     ref = _ref(arn, "Cluster", name)
     yield _ci(ref, where, attrs, fields={"redundancy": {"min_up": MIN_UP}})
     run.target_groups.add(arn)
-    yield Stat(name="target_groups")
+    yield _stat("target_groups")
     for lb_arn in texts(entry.get("LoadBalancerArns")):
         yield edge("DEPENDS_ON", _ref(lb_arn, "LoadBalancer"), ref, where)
 
@@ -553,7 +571,7 @@ def _target(entry: Mapping[str, Any], where: str, _run: _Run) -> Iterator[Item]:
     state = stripped_text(as_dict(desc.get("TargetHealth")).get("State")) or "unknown"
     if state != "healthy":
         # Only a healthy target takes traffic: the others are no slack for the group.
-        yield Stat(name="targets_not_healthy")
+        yield _stat("targets_not_healthy")
         return
     if tid.startswith("i-"):
         member = _ref(tid, "VirtualMachine")
@@ -564,7 +582,7 @@ def _target(entry: Mapping[str, Any], where: str, _run: _Run) -> Iterator[Item]:
         return
     attrs = compact({"port": as_int(target.get("Port")), "health": state})
     yield edge("MEMBER_OF", member, tg, where, attributes=attrs)
-    yield Stat(name="targets_healthy")
+    yield _stat("targets_healthy")
 
 
 def _group_from_name(path: Path, run: _Run) -> str | None:
@@ -607,7 +625,7 @@ def _db_instance(entry: Mapping[str, Any], where: str, _run: _Run) -> Iterator[I
         extra_ids=[as_identifier(IdentifierKind.FQDN, endpoint.get("Address"))],
         fields={"version": version} if version else None,
     )
-    yield Stat(name="db_instances")
+    yield _stat("db_instances")
     yield from _in_vpc(ref, stripped_text(group.get("VpcId")), where)
     groups = [as_dict(g).get("VpcSecurityGroupId") for g in as_list(entry.get("VpcSecurityGroups"))]
     yield from _security_groups(ref, texts(groups), where)

@@ -255,3 +255,19 @@ def test_benchmark_generator_writes_n_resources(tmp_path: Path) -> None:
     _revalidates(inv)
     # 5 target groups, 18 healthy targets of 20 each.
     assert inv.stats["targets_healthy"] == 90 and inv.stats["targets_not_healthy"] == 10
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["10.1.2.3", "255.255.255.255", "0.0.0.0", "010.1.2.3", "256.1.1.1", "1.2.3", "::1",
+     " 10.0.0.1", "1.2.3.4\n", "1.2.3.04", "fe80::1%eth0", ""],
+)  # fmt: skip
+def test_ip_shortcut_is_the_domain_normalisation(value: str) -> None:
+    from cmdb.domain.identifiers import Identifier
+    from discovery.adapters.aws import _ip
+
+    try:
+        expected: Identifier | None = Identifier(kind=IdentifierKind.IP, value=value)
+    except ValueError:
+        expected = None
+    assert _ip(value) == expected
