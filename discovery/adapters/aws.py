@@ -27,8 +27,8 @@ reference to something no file describes becomes an unresolved placeholder.
 A target health reply does not say whose health it is. The target group is taken from a
 ``TargetGroupArn`` key beside ``TargetHealthDescriptions`` (where whoever saved the reply
 kept the argument), else from the file name holding the 16-hex id of exactly one target
-group described in the input (``tg-05aed671d733ae95-health.json``); otherwise the reply is
-a Problem and its targets are not linked. Target health files are therefore read last.
+group the input describes or forwards to (``tg-05aed671d733ae95-health.json``); otherwise
+the reply is a Problem and its targets are not linked. Health replies are read last.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def key_for(ident: str) -> str:
 
 @dataclass
 class _Run:
-    """What the files read so far define: target group ARNs, for the health replies."""
+    """What the files read so far name: target group ARNs, for the health replies."""
 
     target_groups: set[str] = field(default_factory=set)
     subnet_vpc: set[tuple[str, str]] = field(default_factory=set)
@@ -490,7 +490,7 @@ def _load_balancer(entry: Mapping[str, Any], where: str, _run: _Run) -> Iterator
     yield from _security_groups(ref, texts(entry.get("SecurityGroups")), where)
 
 
-def _listener(entry: Mapping[str, Any], where: str, _run: _Run) -> Iterator[Item]:
+def _listener(entry: Mapping[str, Any], where: str, run: _Run) -> Iterator[Item]:
     arn = _required(entry, "ListenerArn")
     port = as_int(entry.get("Port"))
     lb_arn = stripped_text(entry.get("LoadBalancerArn"))
@@ -507,6 +507,7 @@ def _listener(entry: Mapping[str, Any], where: str, _run: _Run) -> Iterator[Item
     if lb is not None:
         yield edge("DEPENDS_ON", ref, lb, where)
     for tg_arn in _forwarded_to(entry.get("DefaultActions")):
+        run.target_groups.add(tg_arn)  # a health reply may be named after it
         tg = _ref(tg_arn, "Cluster")
         yield edge("DEPENDS_ON", ref, tg, where)
         if lb is not None:

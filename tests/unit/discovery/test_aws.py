@@ -271,3 +271,25 @@ def test_ip_shortcut_is_the_domain_normalisation(value: str) -> None:
     except ValueError:
         expected = None
     assert _ip(value) == expected
+
+
+def test_health_named_after_a_group_only_a_listener_forwards_to(tmp_path: Path) -> None:
+    listeners = (
+        AWS / "custodian_appelb_delete_listener__elasticloadbalancing.DescribeListeners_2.json"
+    )
+    if not listeners.is_file():
+        pytest.skip(f"the shared real inventories are not checked out at {AWS}")
+    health = tmp_path / "test-tg_f5f92a41b7636f90.json"
+    health.write_text(
+        json.dumps(
+            {
+                "TargetHealthDescriptions": [
+                    {"Target": {"Id": "i-0bbb000000000001"}, "TargetHealth": {"State": "healthy"}}
+                ]
+            }
+        )
+    )
+    inv = collect("aws", read([health, listeners]))
+    tg = f"aws:{ELB}:targetgroup/test-tg/f5f92a41b7636f90"
+    assert _in(inv, tg, "MEMBER_OF") == {"aws:i-0bbb000000000001"}
+    assert not inv.problems
