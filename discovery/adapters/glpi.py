@@ -179,6 +179,7 @@ class _Device:
     itemtype: str
     content: dict[str, Any]
     partial: bool
+    action: str = "inventory"
     key: str = ""
     ci_class: str = "Server"
     name: str = ""
@@ -202,6 +203,15 @@ def _read_one(path: Path) -> Iterator[Item]:
             yield problem(Severity.UNSUPPORTED, dev.where(section), f"{section!r} is not read")
     if "network_device" in dev.content:
         yield from _network_device(dev)
+    elif dev.itemtype == "NetworkEquipment" or dev.action in ("netinventory", "netdiscovery"):
+        # Its deviceid is the scanning agent's: without network_device nothing says which
+        # device this is, and guessing would write its ports onto the agent's machine.
+        yield problem(
+            Severity.ERROR,
+            dev.where("network_device"),
+            "a network inventory without network_device: the device is unknown, file skipped",
+        )
+        return
     else:
         yield from _local_device(dev)
     yield Stat(name=f"devices.{dev.ci_class}")
@@ -244,7 +254,8 @@ def _check(doc: object, path: Path) -> _Device:
         raise _refuse(path, "$.content", "no 'versionclient'")
     for section, value in content.items():
         _check_section(path, str(section), value)
-    return _Device(path, deviceid, str(itemtype), content, partial)
+    action = stripped_text(doc.get("action")) or "inventory"
+    return _Device(path, deviceid, str(itemtype), content, partial, action)
 
 
 def _check_section(path: Path, section: str, value: object) -> None:

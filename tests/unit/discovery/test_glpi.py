@@ -232,3 +232,13 @@ def test_other_formats_and_the_schema_itself_are_refused() -> None:
             collect("glpi", read([path]))
         assert err.value.where == f"{path}:$"
         assert "no 'deviceid'" in err.value.message
+
+
+def test_a_network_inventory_without_its_device_is_skipped(tmp_path: Path) -> None:
+    doc = json.loads(_file("networkequipment_5").read_text())
+    del doc["content"]["network_device"]
+    path = _write(tmp_path, doc)
+    inv = collect("glpi", read([path]))
+    assert inv.cis == [] and inv.rels == []
+    errors = [p for p in inv.problems if p.severity is Severity.ERROR]
+    assert [p.where for p in errors] == [f"{path}:$.content.network_device"]
