@@ -44,7 +44,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from cmdb.domain.errors import ForbiddenRelationship, InvalidInput
-from cmdb.domain.identifiers import Identifier, IdentifierKind
+from cmdb.domain.identifiers import IdentifierKind
 from cmdb.domain.relationships import check_allowed
 from discovery.adapters._build import problem
 from discovery.adapters._coerce import as_list, stripped_text
@@ -419,8 +419,9 @@ def _package_3(
     attrs: dict[str, Any] = {"spdx_id": ref}
     supplier = _text(el.get("suppliedBy"))
     _put(attrs, "supplier", agents.get(supplier, supplier) if supplier else None)
-    originators = [_text(o) for o in as_list(el.get("originatedBy"))]
-    _put(attrs, "originator", ", ".join(agents.get(o, o) for o in originators if o) or None)
+    originators = [o for o in (_text(o) for o in as_list(el.get("originatedBy"))) if o]
+    if originators:
+        attrs["originator"] = ", ".join(agents.get(o, o) for o in originators)
     _put(attrs, "download_location", _value(el.get("software_downloadLocation")))
     _put(attrs, "homepage", _value(el.get("software_homePage")))
     _put(attrs, "primary_purpose", _purpose(el.get("software_primaryPurpose")))
@@ -566,12 +567,12 @@ def _package_ci(pkg: _Package, ci_class: str) -> DiscoveredCI | Problem:
         _put(attrs, "licenses", list(dict.fromkeys((*declared, *concluded))))
     kind, value = (IdentifierKind.PURL, pkg.purl) if pkg.purl else (IdentifierKind.KEY, pkg.key)
     try:
-        ident = Identifier(kind=kind, value=value)
+        # Given as data, the identifier is validated (and normalised) once, with the CI.
         return DiscoveredCI(
             key=pkg.key,
             ci_class=ci_class,
             name=pkg.name,
-            identifiers=(ident,),
+            identifiers=({"kind": kind, "value": value},),
             fields=pkg.fields,
             attributes=attrs,
             where=pkg.where,
