@@ -596,6 +596,8 @@ def _edge(
     if not isinstance(tgt, tuple):
         return tgt
     (src_key, src_class, src_ph), (tgt_key, tgt_class, tgt_ph) = src, tgt
+    if src_key == tgt_key:
+        return problem(Severity.WARNING, where, f"{rtype} from {source!r} to itself: not kept")
     if rtype == "CONTAINS" and src_class == "SoftwarePackage":
         rtype, attrs = "DEPENDS_ON", {**attrs, "spdx_relationship": "CONTAINS"}
     pair = (rtype, src_class, tgt_class)

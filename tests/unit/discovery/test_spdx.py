@@ -304,6 +304,29 @@ def test_3_0_fixture() -> None:
     _allowed(inv)
 
 
+def test_a_package_depending_on_itself_is_a_warning(tmp_path: Path) -> None:
+    doc = {
+        "spdxVersion": "SPDX-2.3",
+        "documentNamespace": "https://example.org/spdx/loop",
+        "packages": [{"SPDXID": "SPDXRef-a", "name": "a"}],
+        "relationships": [
+            {
+                "spdxElementId": "SPDXRef-a",
+                "relationshipType": "DEPENDS_ON",
+                "relatedSpdxElement": "SPDXRef-a",
+            }
+        ],
+    }
+    path = tmp_path / "loop.spdx.json"
+    path.write_text(json.dumps(doc))
+    inv = collect("spdx", read([path]))
+    assert inv.rels == []
+    assert [(p.severity, p.message) for p in inv.problems] == [
+        (Severity.WARNING, "describes no package: no package is an Application"),
+        (Severity.WARNING, "DEPENDS_ON from 'SPDXRef-a' to itself: not kept"),
+    ]
+
+
 # -- refused files --------------------------------------------------------------------------
 
 
