@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from cmdb.domain.classes import check_class
+from cmdb.domain.classes import check_class, is_a
 from cmdb.domain.identifiers import Identifier, IdentifierKind
 from cmdb.domain.relationships import get_type
 
@@ -66,6 +66,13 @@ class DiscoveredCI(_Record):
         if unknown:
             raise ValueError(f"not standard CI fields: {sorted(unknown)}; use attributes")
         return v
+
+    @model_validator(mode="after")
+    def _redundancy_on_clusters(self) -> DiscoveredCI:
+        # Refused here, per record, rather than by the store when the run is applied.
+        if "redundancy" in self.fields and not is_a(self.ci_class, "Cluster"):
+            raise ValueError("only a Cluster declares redundancy (members that must be up)")
+        return self
 
 
 class Placeholder(_Record):

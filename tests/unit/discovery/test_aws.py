@@ -293,3 +293,11 @@ def test_health_named_after_a_group_only_a_listener_forwards_to(tmp_path: Path) 
     tg = f"aws:{ELB}:targetgroup/test-tg/f5f92a41b7636f90"
     assert _in(inv, tg, "MEMBER_OF") == {"aws:i-0bbb000000000001"}
     assert not inv.problems
+
+
+def test_only_a_cluster_record_carries_redundancy() -> None:
+    from pydantic import ValidationError
+
+    DiscoveredCI(key="c", ci_class="Cluster", name="c", fields={"redundancy": {"min_up": 1}})
+    with pytest.raises(ValidationError, match="only a Cluster"):
+        DiscoveredCI(key="s", ci_class="Server", name="s", fields={"redundancy": {"min_up": 1}})
