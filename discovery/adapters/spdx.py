@@ -439,8 +439,9 @@ def _relationship_3(
     source = _text(el.get("from"))
     rtype = _text(el.get("relationshipType"))
     to = el.get("to")
-    targets = [_text(t) for t in to] if isinstance(to, list) else [_text(to)]
-    if source is None or rtype is None or not targets or None in targets:
+    listed = to if isinstance(to, list) else [to]
+    targets = [t for t in (_text(x) for x in listed) if t]
+    if source is None or rtype is None or not targets or len(targets) != len(listed):
         doc.problems.append(
             problem(
                 Severity.ERROR,
@@ -457,7 +458,6 @@ def _relationship_3(
         if pkg.licenses is None:
             pkg.licenses = ([], [])
         for target in targets:
-            assert target is not None
             if target in licenses:
                 text = licenses[target]
             elif target.startswith(_LISTED):
@@ -470,7 +470,6 @@ def _relationship_3(
         return
     scope = _text(el.get("scope"))
     for target in targets:
-        assert target is not None
         _add_rel(doc, _RELS_3, rtype, source, target, scope, path, "@graph", i)
 
 
