@@ -46,6 +46,7 @@ from pydantic import ValidationError
 from cmdb.domain.errors import ForbiddenRelationship, InvalidInput
 from cmdb.domain.identifiers import IdentifierKind
 from cmdb.domain.relationships import check_allowed
+from cmdb.store.gcpause import gc_paused
 from discovery.adapters._build import problem
 from discovery.adapters._coerce import as_list, stripped_text
 from discovery.io import json_document
@@ -150,17 +151,23 @@ def read(paths: Sequence[Path]) -> Iterator[Item]:
 def _read_one(path: Path) -> Iterator[Item]:
     raw = json_document(path)
     if isinstance(raw, Mapping) and "spdxVersion" in raw:
-        doc = _read_2(raw, path)
+        read_doc = _read_2
     elif isinstance(raw, Mapping) and ("@graph" in raw or "@context" in raw):
-        doc = _read_3(raw, path)
+        read_doc = _read_3
     else:
         raise InvalidInput(
             'not an SPDX document: no "spdxVersion" (SPDX 2.2/2.3 JSON) '
             'and no "@context"/"@graph" (SPDX 3.0 JSON-LD)',
             where=str(path),
         )
+    # A document's records are made with the cyclic collector paused (as discovery.io and
+    # the AWS adapter do): they hold no cycles, and with the parsed document and the
+    # records made so far alive, its passes walked all of them again and again.
+    with gc_paused():
+        doc = read_doc(raw, path)
+        records = list(_records(doc))
     yield from doc.problems
-    yield from _records(doc)
+    yield from records
     for name, count in doc.stats.items():
         yield Stat(name=name, value=count)
 
