@@ -42,7 +42,6 @@ GOOD = {
     "ansible": "ansible_fact_cache.json",
     "cyclonedx": "sbom_nested.json",
     "glpi": "glpi_computer.json",
-    "glpi": "glpi_computer.json",
     "spdx": "spdx_edges.json",
     "csv": "generic_cis.csv",
     "json": "generic_good.json",
@@ -145,7 +144,6 @@ CASES: dict[str, Case] = {
     "ansible-truncated": Case("ansible", _half("ansible"), rf"{PLACE}: invalid JSON"),
     "cyclonedx-truncated": Case("cyclonedx", _half("cyclonedx"), rf"{PLACE}: invalid JSON"),
     "glpi-truncated": Case("glpi", _half("glpi"), rf"{PLACE}: invalid JSON"),
-    "glpi-truncated": Case("glpi", _half("glpi"), rf"{PLACE}: invalid JSON"),
     "spdx-truncated": Case("spdx", _half("spdx"), rf"{PLACE}: invalid JSON"),
     "json-truncated": Case("json", _half("json"), rf"{PLACE}: invalid JSON"),
     "aws-truncated": Case("aws", _half("aws"), rf"{PLACE}: invalid JSON"),
@@ -157,7 +155,6 @@ CASES: dict[str, Case] = {
     "cyclonedx-given-xml": Case("cyclonedx", lambda _: good("nmap"), rf"{PLACE}: invalid JSON"),
     "json-given-csv": Case("json", lambda _: good("csv"), rf"{PLACE}: invalid JSON"),
     "cyclonedx-given-json": Case("cyclonedx", lambda _: good("ansible"), "not a CycloneDX BOM"),
-    "glpi-given-sbom": Case("glpi", lambda _: good("cyclonedx"), r":\$: not a GLPI inventory"),
     "glpi-given-sbom": Case("glpi", lambda _: good("cyclonedx"), r":\$: not a GLPI inventory"),
     "terraform-given-sbom": Case(
         "terraform", lambda _: good("cyclonedx"), "not a Terraform state|state version"
