@@ -90,10 +90,13 @@ def test_the_table_lists_each_quorum_on_the_paths_once(run: Run) -> None:
         assert path["text"].endswith(
             "; " + "; ".join(n["text"] for n in path["groups"])
         ) and quorum in [n["text"] for n in path["groups"]]
+    # Booking Web's replicas are on the paths the answer gives (which path a service's
+    # table row shows first ties on length, and ties go by CI id: random per load).
+    notes = {n["text"] for s in out["services"] for p in s["paths"] for n in p["groups"]}
+    assert any(t.startswith("Booking Web: 1 of 2 replicas needed, 0 left") for t in notes)
     table = run("impact", "change", "--ci", "srv-01", *WINDOW).stdout
     below = table.split("on these paths:\n", 1)[1]
     assert below.count(quorum) == 1 and quorum not in table.split("on these paths:")[0]
-    assert "Booking Web: 1 of 2 replicas needed, 0 left" in below
 
 
 def test_incident_spof_availability_cause_recovery(run: Run) -> None:
