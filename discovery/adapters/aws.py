@@ -215,8 +215,12 @@ def _short(ident: str) -> str:
     resource = ident.split(":", 5)[-1]
     parts = resource.split("/")
     if len(parts) >= 3 and parts[0] in ("loadbalancer", "listener"):
-        return parts[2] if parts[1] in ("app", "net", "gwy") else parts[1]
-    return parts[1] if len(parts) > 1 else resource
+        short = parts[2] if parts[1] in ("app", "net", "gwy") else parts[1]
+    else:
+        short = parts[1] if len(parts) > 1 else resource
+    # A truncated ARN ("arn:aws:elasticloadbalancing:") has no resource part: its whole text
+    # names it (a CI's name is never empty).
+    return short or ident
 
 
 def _tags(value: object) -> dict[str, str]:

@@ -301,3 +301,21 @@ def test_only_a_cluster_record_carries_redundancy() -> None:
     DiscoveredCI(key="c", ci_class="Cluster", name="c", fields={"redundancy": {"min_up": 1}})
     with pytest.raises(ValidationError, match="only a Cluster"):
         DiscoveredCI(key="s", ci_class="Server", name="s", fields={"redundancy": {"min_up": 1}})
+
+
+def test_a_truncated_arn_names_its_placeholder_by_its_whole_text(tmp_path: Path) -> None:
+    """Found by the fuzzer: an ARN without a resource part made a CI with an empty name."""
+    cut = "arn:aws:elasticloadbalancing:"
+    groups = tmp_path / "groups.json"
+    groups.write_text(
+        json.dumps(
+            {
+                "TargetGroups": [
+                    {"TargetGroupArn": TG_WEB, "TargetType": "instance", "LoadBalancerArns": [cut]}
+                ]
+            }
+        )
+    )
+    inv = collect("aws", read([groups]))
+    names = {c.name for c in inv.cis}
+    assert cut in names and "" not in names
