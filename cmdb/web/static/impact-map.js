@@ -5,7 +5,6 @@
 "use strict";
 
 (() => {
-  const API = "/api/v1";
   const TOKEN_KEY = "cmdb.token";
   const SEVERITIES = ["down", "degraded", "at_risk"];
   const $ = (sel) => document.querySelector(sel);
@@ -18,29 +17,8 @@
 
   // --- talking to the API ---------------------------------------------------------------
 
-  function token() {
-    return sessionStorage.getItem(TOKEN_KEY) || "";
-  }
-
-  async function api(path, { method = "GET", body } = {}) {
-    const headers = { Accept: "application/json" };
-    if (token()) headers.Authorization = `Bearer ${token()}`;
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    const resp = await fetch(API + path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const data = await resp.json().catch(() => null);
-    if (!resp.ok) {
-      const err = (data && data.error) || {};
-      const where = err.where ? ` (${err.where})` : "";
-      const e = new Error(`${err.message || resp.statusText}${where}`);
-      e.status = resp.status;
-      throw e;
-    }
-    return data;
-  }
+  // The REST client the service desk pages share (ui-common.js, loaded before this).
+  const { api, token } = window.cmdbUi;
 
   function showError(e) {
     const box = $("#error");

@@ -185,5 +185,5 @@ window.cmdbUi = (() => {
     document.body.dataset.ready = "yes";
   }
 
-  return { api, el, ciLink, changeLink, mapUrl, minutes, when, words, badge, showError, checkAccess, header, ready, $ };
+  return { api, token, el, ciLink, changeLink, mapUrl, minutes, when, words, badge, showError, checkAccess, header, ready, $ };
 })();
