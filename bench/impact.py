@@ -320,6 +320,7 @@ def bench_store(
                     strategy=lim.strategy,
                     max_depth=lim.max_depth,
                     max_nodes=lim.max_nodes,
+                    brief=True,  # as change_impact fetches (only "walk" answers briefly)
                 )
 
             t_fetch, got = timed(get, repeat)

@@ -212,7 +212,16 @@ class Neo4jBench:
                     self._hand(q, ci.id)
 
     def _engine(self, ci: Any, strategy: str) -> tuple[set[str], int, int]:
-        got = fetch(self.store, [ci], strategy=strategy, max_depth=MAX_DEPTH, max_nodes=10**6)  # type: ignore[arg-type]
+        # brief, as change_impact fetches: the walk leaves relationship documents and the
+        # CIs' bookkeeping unread (the hand "docs" query still returns whole documents).
+        got = fetch(
+            self.store,
+            [ci],
+            strategy=strategy,  # type: ignore[arg-type]
+            max_depth=MAX_DEPTH,
+            max_nodes=10**6,
+            brief=True,
+        )
         graph = build_impact_graph(got.subgraph, frontier=got.frontier)
         mask = reach(graph.out, np.array([graph.pos[ci.id]], dtype=np.int64), graph.n)
         found = {graph.ids[i] for i in np.flatnonzero(mask).tolist()}

@@ -52,6 +52,9 @@ class _Search:
     causes: tuple[int, ...]
     dist: IntArray
     parent: IntArray
+    # The same as lists: paths read them one element at a time (numpy scalars are slow).
+    dists: list[int]
+    parents: list[int]
 
 
 class Explainer:
@@ -73,15 +76,15 @@ class Explainer:
     def _search(self, causes: tuple[int, ...]) -> _Search:
         g = self.prop.graph
         dist, parent = bfs(g.out, np.array(causes, dtype=np.int64), g.n, edge_ok=self.carry)
-        return _Search(causes=causes, dist=dist, parent=parent)
+        return _Search(causes, dist, parent, dist.tolist(), parent.tolist())
 
     def _walk_back(self, search: _Search, v: int) -> tuple[list[int], list[int]]:
-        g = self.prop.graph
+        src = self.prop.graph.src_list
+        parents = search.parents
         nodes, edges = [v], []
-        while search.parent[nodes[-1]] >= 0:
-            e = int(search.parent[nodes[-1]])
+        while (e := parents[nodes[-1]]) >= 0:
             edges.append(e)
-            nodes.append(int(g.src[e]))
+            nodes.append(src[e])
         return nodes[::-1], edges[::-1]
 
     def paths(self, v: int, k: int = 3, *, alternates: bool = True) -> list[ImpactPath]:
@@ -95,7 +98,7 @@ class Explainer:
         found: list[tuple[int, str, list[int], list[int]]] = []
         seen: set[tuple[int, ...]] = set()
         for s in self.searches:
-            if s.dist[v] > 0:
+            if s.dists[v] > 0:
                 nodes, edges = self._walk_back(s, v)
                 key = tuple(edges)
                 if key not in seen:
@@ -109,9 +112,9 @@ class Explainer:
             for e in g.inc.of(v).tolist():
                 if not self.carry[e] or e in firsts:
                     continue
-                u = int(g.src[e])
+                u = g.src_list[e]
                 for s in self.searches:
-                    if s.dist[u] >= 0:
+                    if s.dists[u] >= 0:
                         nodes, edges = self._walk_back(s, u)
                         key = (*edges, e)
                         if key not in seen:
@@ -141,7 +144,7 @@ class Explainer:
         best: tuple[int, str, list[int], list[int]] | None = None
         g = self.prop.graph
         for s in self.searches:
-            if s.dist[v] > 0:
+            if s.dists[v] > 0:
                 nodes, edges = self._walk_back(s, v)
                 cand = (len(edges), g.ids[nodes[0]], nodes, edges)
                 if best is None or cand[:2] < best[:2]:
@@ -199,26 +202,28 @@ def path_of(
     codes: list[int] = []
     notes: list[GroupNote] = []
     rest = iter(edges)
+    etype, grp_type = g.type_codes
     for i in range(len(nodes) - 1):
         if i in into:
             j = into[i]
-            codes.append(int(g.grp_type[j]))
+            codes.append(grp_type[j])
             if prop is not None:
                 notes.append(prop.grouping_note(nodes[i + 1]))
             continue
         e = next(rest)
-        codes.append(int(g.etype[e]))
+        codes.append(etype[e])
         if prop is not None and (note := prop.edge_note(e)) is not None:
             notes.append(note)
-    text = g.name(nodes[0])
-    for code, n in zip(codes, nodes[1:], strict=True):
-        text += f" -> {g.name(n)} ({type_phrase(code)} it)"
+    names = [g.name(n) for n in nodes]
+    text = names[0]
+    for code, name in zip(codes, names[1:], strict=True):
+        text += f" -> {name} ({type_phrase(code)} it)"
     for note in notes:
         text += f"; {note.text}"
     return ImpactPath(
         cause=g.ids[nodes[0]],
         ci_ids=[g.ids[n] for n in nodes],
-        names=[g.name(n) for n in nodes],
+        names=names,
         types=[TYPE_NAMES[c] for c in codes],
         text=text,
         groups=notes,

@@ -184,10 +184,15 @@ def fetch(
     max_depth: int = DEFAULT_MAX_DEPTH,
     max_nodes: int = DEFAULT_MAX_NODES,
     as_of: datetime | None = None,
+    brief: bool = False,
 ) -> Fetched:
-    """Downstream (what a failure of ``cis`` reaches) or upstream (what ``cis`` need)."""
+    """Downstream (what a failure of ``cis`` reaches) or upstream (what ``cis`` need).
+
+    ``brief``: the caller only builds the impact view, so the walk may answer with a
+    brief subgraph (``GraphStore.subgraph(brief=True)``: links, CIs without sources,
+    provenance, identifiers and agreements); the other strategies answer in full."""
     if strategy == "walk":
-        return _walk(store, cis, upstream, max_depth, max_nodes, as_of)
+        return _walk(store, cis, upstream, max_depth, max_nodes, as_of, brief)
     if strategy == "one-call":
         get = dependency_subgraph if upstream else impact_subgraph
         sub = get(store, cis, max_depth=max_depth, max_nodes=max_nodes, as_of=as_of)
@@ -218,11 +223,18 @@ def _walk(
     max_depth: int,
     max_nodes: int,
     as_of: datetime | None,
+    brief: bool = False,
 ) -> Fetched:
     """The exact closure and the members of its clusters: ONE store call."""
     walk, leaves = impact_walk(cis, upstream)
     sub = store.subgraph(
-        _ids(cis), walk=walk, leaves=leaves, max_depth=max_depth, max_nodes=max_nodes, as_of=as_of
+        _ids(cis),
+        walk=walk,
+        leaves=leaves,
+        max_depth=max_depth,
+        max_nodes=max_nodes,
+        as_of=as_of,
+        brief=brief,
     )
     frontier: frozenset[str] = frozenset()
     if sub.truncated_by_depth:
@@ -234,7 +246,7 @@ def _walk(
 def _directed_distances(sub: Subgraph, walk: dict[str, Direction]) -> dict[str, int]:
     """Steps from the roots to each walked CI, each edge taken the way the walk took it."""
     step: dict[str, list[str]] = {}
-    for e in sub.edges:
+    for e in sub.ends():
         way = walk.get(e.type)
         if way is Direction.OUT:
             step.setdefault(e.source_id, []).append(e.target_id)
@@ -354,7 +366,7 @@ def _add_members(
 def _walk_distances(sub: Subgraph, direction: Direction, known: dict[str, int]) -> dict[str, int]:
     """Steps from the walk's roots to each CI, along the walk's direction."""
     step: dict[str, list[str]] = {}
-    for e in sub.edges:
+    for e in sub.ends():
         a, b = (
             (e.source_id, e.target_id) if direction is Direction.OUT else (e.target_id, e.source_id)
         )

@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
-from functools import cached_property
+from functools import cache, cached_property
 from itertools import pairwise
 
 import numpy as np
@@ -46,7 +46,7 @@ import numpy as np
 from cmdb.domain.classes import is_a, is_grouping
 from cmdb.domain.model import CI, RETIRED_STATUSES
 from cmdb.domain.relationships import REGISTRY, ImpactFlow
-from cmdb.store.contract import Subgraph
+from cmdb.store.contract import Link, Subgraph
 from impact._arrays import BoolArray, Csr, IntArray, bfs, topological_order
 
 TYPE_NAMES: tuple[str, ...] = tuple(REGISTRY)
@@ -173,6 +173,18 @@ class ImpactGraph:
     def type_name(self, e: int) -> str:
         return TYPE_NAMES[int(self.etype[e])]
 
+    @cached_property
+    def src_list(self) -> list[int]:
+        """``src`` as a list, for walks back along paths one edge at a time."""
+        out: list[int] = self.src.tolist()
+        return out
+
+    @cached_property
+    def type_codes(self) -> tuple[list[int], list[int]]:
+        """``etype`` and ``grp_type`` as lists: a path reads them one element at a time,
+        which is several times slower on a numpy array."""
+        return self.etype.tolist(), self.grp_type.tolist()
+
     def grouped(self, v: int) -> list[int]:
         """Membership numbers (into ``grp_*``) of what grouping ``v`` groups."""
         if self.grp_in is None:
@@ -216,41 +228,45 @@ def build_impact_graph(
     clusters: dict[int, dict[int, int]] = {}
     replicas: dict[tuple[int, str, str], dict[int, int]] = {}
     grouping: dict[tuple[int, int], int] = {}
-    for rel in sorted(sub.edges, key=lambda r: (r.type, r.id)):
-        rtype = REGISTRY.get(rel.type)
-        if rtype is None or rtype.impact is ImpactFlow.NONE or not rel.active:
+    classes = [c.ci_class for c in cis]
+    # By ends alone (``Subgraph.ends``): a brief subgraph carries no documents.
+    for rel in sorted(sub.ends(), key=_by_type_and_id):
+        plan = _TYPE_PLANS.get(rel.type)
+        if plan is None:
             continue
         s, t = pos.get(rel.source_id), pos.get(rel.target_id)
         if s is None or t is None:
             continue
-        u, v = (t, s) if rtype.impact is ImpactFlow.TARGET_TO_SOURCE else (s, t)
+        reverse, code, membership, contains = plan
+        u, v = (t, s) if reverse else (s, t)
         if u == v:
             continue
-        code = TYPE_CODE[rtype.name]
-        v_class, u_class = cis[v].ci_class, cis[u].ci_class
-        if rtype.redundancy_membership and is_a(v_class, "Cluster"):
+        v_class = classes[v]
+        if membership and _is_cluster(v_class):
             clusters.setdefault(v, {}).setdefault(u, code)
-        elif rtype.name == "CONTAINS" and is_grouping(v_class):
+        elif contains and is_grouping(v_class):
             grouping.setdefault((u, v), code)
         elif (
             replica_groups
-            and rtype.name == "CONTAINS"
-            and any(is_a(v_class, p) for p in REPLICA_PARENTS)
-            and u_class in REPLICA_CLASSES
+            and contains
+            and _is_replica_parent(v_class)
+            and classes[u] in REPLICA_CLASSES
         ):
             tier = str(cis[u].attributes.get("tier", ""))
-            replicas.setdefault((v, u_class, tier), {}).setdefault(u, code)
+            replicas.setdefault((v, classes[u], tier), {}).setdefault(u, code)
         else:
             hard.setdefault((u, v), code)
 
-    e_src: list[int] = []
-    e_dst: list[int] = []
-    e_type: list[int] = []
-    e_group: list[int] = []
-    g_node: list[int] = []
-    g_k: list[int] = []
-    g_size: list[int] = []
-    g_kind: list[int] = []
+    # One group per hard edge, in (source, target) order, then the quorum groups.
+    ordered = sorted(hard.items())
+    e_src: list[int] = [u for (u, _v), _c in ordered]
+    e_dst: list[int] = [v for (_u, v), _c in ordered]
+    e_type: list[int] = [c for _uv, c in ordered]
+    e_group: list[int] = list(range(len(ordered)))
+    g_node: list[int] = e_dst.copy()
+    g_k: list[int] = [1] * len(ordered)
+    g_size: list[int] = [1] * len(ordered)
+    g_kind: list[int] = [int(GroupKind.HARD)] * len(ordered)
 
     def add_group(v: int, members: dict[int, int], k: int, kind: GroupKind) -> None:
         g = len(g_node)
@@ -264,8 +280,6 @@ def build_impact_graph(
             e_type.append(code)
             e_group.append(g)
 
-    for (u, v), code in sorted(hard.items()):
-        add_group(v, {u: code}, 1, GroupKind.HARD)
     for v, members in sorted(clusters.items()):
         add_group(v, members, _cluster_quorum(cis[v], len(members), warnings), GroupKind.CLUSTER)
     for (v, _cls, _tier), members in sorted(replicas.items()):
@@ -317,6 +331,34 @@ def build_impact_graph(
     )
 
 
+def _by_type_and_id(link: Link) -> tuple[str, str]:
+    return link.type, link.id
+
+
+def _type_plan(name: str) -> tuple[bool, int, bool, bool] | None:
+    """How an edge of type ``name`` enters the impact view: (impact flows from target
+    to source, type code, makes its source a member of a cluster, is CONTAINS); None for
+    a type that carries no impact."""
+    rtype = REGISTRY[name]
+    if rtype.impact is ImpactFlow.NONE:
+        return None
+    reverse = rtype.impact is ImpactFlow.TARGET_TO_SOURCE
+    return reverse, TYPE_CODE[name], rtype.redundancy_membership, name == "CONTAINS"
+
+
+_TYPE_PLANS = {name: plan for name in REGISTRY if (plan := _type_plan(name)) is not None}
+
+
+@cache
+def _is_cluster(ci_class: str) -> bool:
+    return is_a(ci_class, "Cluster")
+
+
+@cache
+def _is_replica_parent(ci_class: str) -> bool:
+    return any(is_a(ci_class, p) for p in REPLICA_PARENTS)
+
+
 def _cluster_quorum(cluster: CI, members: int, warnings: list[str]) -> int:
     if cluster.redundancy is None:
         return members
@@ -349,7 +391,7 @@ def _undirected_frontier(sub: Subgraph, pos: dict[str, int], n: int) -> BoolArra
     at = {ci_id: i for i, ci_id in enumerate(every)}
     pairs = [
         (at[r.source_id], at[r.target_id])
-        for r in sub.edges
+        for r in sub.ends()
         if r.source_id in at and r.target_id in at
     ]
     a = np.array([p[0] for p in pairs] + [p[1] for p in pairs], dtype=np.int64)

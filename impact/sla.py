@@ -217,17 +217,21 @@ class Budget(BaseModel):
     remaining_minutes: float
 
 
-@lru_cache(maxsize=256)
-def _agreed(calendar_json: str, start: datetime, end: datetime) -> float:
-    # Many services share a calendar (24x7, office hours): a month is counted once.
+@lru_cache(maxsize=1024)
+def _shared_minutes(calendar_json: str, start: datetime, end: datetime) -> float:
+    # Many services share a calendar (24x7, office hours): a month, or a change's window,
+    # is counted once for all of them.
     return minutes_in_hours(ServiceCalendar.model_validate_json(calendar_json), start, end)
 
 
-def budget(sla: SLA, at: datetime, outages: Sequence[Interval] = ()) -> Budget:
-    """The budget of the month holding ``at``, with ``outages`` already spent."""
+def budget(
+    sla: SLA, at: datetime, outages: Sequence[Interval] = (), *, calendar_json: str | None = None
+) -> Budget:
+    """The budget of the month holding ``at``, with ``outages`` already spent
+    (``calendar_json``: the SLA's service hours as JSON, when the caller has it)."""
     cal = sla.service_hours
     start, end = month_of(cal, at)
-    agreed = _agreed(cal.model_dump_json(), start, end)
+    agreed = _shared_minutes(calendar_json or cal.model_dump_json(), start, end)
     allowed = (1.0 - sla.availability_target / 100.0) * agreed
     spent = outage_minutes(cal, outages, start, end)
     return Budget(
@@ -289,14 +293,15 @@ def window_exposure(
     """
     start, end = _utc(start), _utc(end)
     cal = sla.service_hours
-    total = minutes_in_hours(cal, start, end)
+    key = cal.model_dump_json()
+    total = _shared_minutes(key, start, end)
     agreed = planned and fits_scheduled_interruption(sla, start, total, announced)
     counts = counts and not agreed
     periods: list[PeriodExposure] = []
     at = start
     while at < end:
-        b = budget(sla, at, outages)
-        part = minutes_in_hours(cal, at, min(end, b.period_end))
+        b = budget(sla, at, outages, calendar_json=key)
+        part = _shared_minutes(key, at, min(end, b.period_end))
         spend = part if counts else 0.0
         periods.append(
             PeriodExposure(

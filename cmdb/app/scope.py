@@ -148,6 +148,11 @@ class _InView:
             update={
                 "nodes": {i: c for i, c in got.nodes.items() if self._vis.allows(i)},
                 "edges": [e for e in got.edges if self._vis.allows_rel(e)],
+                "links": [
+                    e
+                    for e in got.links
+                    if self._vis.allows(e.source_id) and self._vis.allows(e.target_id)
+                ],
             }
         )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -57,8 +57,21 @@ class Neighbour(BaseModel):
     direction: Direction  # OUT: ci is the target; IN: ci is the source
 
 
+class Link(NamedTuple):
+    """An active relationship by its ends alone (a brief subgraph's edges)."""
+
+    id: str
+    type: str
+    source_id: str
+    target_id: str
+
+
 class Subgraph(BaseModel):
-    """Nodes and the edges between them, reached from ``roots`` within the caps."""
+    """Nodes and the edges between them, reached from ``roots`` within the caps.
+
+    A brief subgraph (``GraphStore.subgraph(brief=True)``) has ``links`` instead of
+    ``edges`` (left empty), and CIs that may lack ``sources``, ``provenance``,
+    ``identifiers`` and ``agreements``."""
 
     roots: list[str]
     nodes: dict[str, CI]
@@ -66,6 +79,19 @@ class Subgraph(BaseModel):
     depth_reached: int
     truncated_by_depth: bool = False
     truncated_by_nodes: bool = False
+    links: list[Link] = Field(default_factory=list)
+
+    def ends(self) -> list[Link]:
+        """Every active edge by its ends, from ``edges`` or from ``links``, by id."""
+        if self.links:
+            return self.links
+        return [Link(e.id, e.type, e.source_id, e.target_id) for e in self.edges if e.active]
+
+
+def briefed(sub: Subgraph) -> Subgraph:
+    """``sub`` as a brief subgraph: its edges as links (its CIs kept whole), for a store
+    whose path to the answer has no cheaper brief form (the as-of walks)."""
+    return sub.model_copy(update={"edges": [], "links": sorted(sub.ends())})
 
 
 class SightingHit(BaseModel):
@@ -157,6 +183,7 @@ class GraphStore(Protocol):
         as_of: datetime | None = None,
         walk: Mapping[str, Direction] | None = None,
         leaves: Mapping[str, Direction] | None = None,
+        brief: bool = False,
     ) -> Subgraph:
         """CIs reached from ``roots`` breadth-first, nearest first, within the caps, and
         every active edge of the walked types between two of them.
@@ -174,6 +201,13 @@ class GraphStore(Protocol):
 
         ``truncated_by_depth``: a CI at ``max_depth`` has a walkable edge to a CI the walk
         did not reach; ``truncated_by_nodes``: ``max_nodes`` cut the answer short.
+
+        ``brief``: for a caller that only walks the answer (the impact engine): the same
+        CIs and edges, but each edge as a :class:`Link` in ``links`` (sorted by id;
+        ``edges`` left empty) and each CI possibly without ``sources``, ``provenance``,
+        ``identifiers`` and ``agreements`` (reading one raises AttributeError, never a
+        wrong empty value). Those are most of what a CI document holds; leaving them and
+        the relationship documents unread halves the store's part of an impact query.
         """
         ...
 

@@ -43,6 +43,7 @@ from cmdb.store.contract import (
     CIFilter,
     Counts,
     Direction,
+    Link,
     Neighbour,
     Page,
     RelPage,
@@ -154,9 +155,9 @@ class _SqlLoader(Loader):
             out += [r[0] for r in self.conn.execute(q, part)]
         return out
 
-    def load_cis(self, ids: set[str]) -> dict[str, CI]:
+    def load_cis(self, ids: set[str], *, brief: bool = False) -> dict[str, CI]:
         docs = self._docs("SELECT doc FROM cis WHERE id IN ({marks})", ids)
-        return {ci.id: ci for ci in decode.cis(docs)}
+        return {ci.id: ci for ci in (decode.cis_brief if brief else decode.cis)(docs)}
 
     def load_heads(self, ids: set[str]) -> dict[str, CIHead]:
         out: dict[str, CIHead] = {}
@@ -724,12 +725,13 @@ class EmbeddedStore:
         as_of: datetime | None = None,
         walk: Mapping[str, Direction] | None = None,
         leaves: Mapping[str, Direction] | None = None,
+        brief: bool = False,
     ) -> Subgraph:
         root_list = list(dict.fromkeys(roots))
         if max_depth < 0 or max_nodes < 1:
             raise InvalidInput("max_depth must be >= 0 and max_nodes >= 1", where="max_depth")
         if walk is not None:
-            return self._walk(root_list, walk, leaves, max_depth, max_nodes, as_of)
+            return self._walk(root_list, walk, leaves, max_depth, max_nodes, as_of, brief)
         type_names = [get_type(t).name for t in types] if types is not None else None
         if as_of is None:
             known = self._cis_by_id(root_list)
@@ -758,17 +760,12 @@ class EmbeddedStore:
             node_ids = [index.ids[i] for i in reach.nodes.tolist()]
         # Every edge between the nodes, not only those the walk went along: a cycle closed
         # at the depth cap, or two roots side by side, belong to the picture too.
-        if as_of is None:
-            nodes = self._cis_by_id(node_ids)
-            rels = self._edges_among(index, node_ids, type_names)
-        else:
-            nodes = self._cis_as_of(node_ids, as_of)
-            rels = asof.active_among(past, node_ids, type_names)
-        edges = sorted(rels.values(), key=lambda r: r.id)
+        nodes, edges, links = self._answer(index, node_ids, type_names, as_of, past, brief)
         return Subgraph.model_construct(  # of decoded models: see list_cis
             roots=root_list,
             nodes=nodes,
             edges=edges,
+            links=links,
             depth_reached=reach.depth_reached,
             truncated_by_depth=reach.truncated_by_depth,
             truncated_by_nodes=reach.truncated_by_nodes,
@@ -782,6 +779,7 @@ class EmbeddedStore:
         max_depth: int,
         max_nodes: int,
         as_of: datetime | None,
+        brief: bool = False,
     ) -> Subgraph:
         ways = split_walk(walk)
         leaf_ways = split_walk(leaves) if leaves is not None else None
@@ -792,6 +790,7 @@ class EmbeddedStore:
         missing = [r for r in roots if r not in known]
         if missing:
             raise NotFound(f"no CI {', '.join(missing)}", where="roots")
+        past: dict[str, Relationship] = {}
         if as_of is None:
             index = self._graph()
         else:
@@ -804,20 +803,40 @@ class EmbeddedStore:
 
             w = walk_closure(index, roots, ways, leaf_ways, max_depth, max_nodes)
         node_ids = w.walked + w.leaves
-        if as_of is None:
-            nodes = self._cis_by_id(node_ids)
-            rels = self._edges_among(index, node_ids, type_names)
-        else:
-            nodes = self._cis_as_of(node_ids, as_of)
-            rels = asof.active_among(past, node_ids, type_names)
+        nodes, edges, links = self._answer(index, node_ids, type_names, as_of, past, brief)
         return Subgraph.model_construct(  # of decoded models: see list_cis
             roots=roots,
             nodes=nodes,
-            edges=sorted(rels.values(), key=lambda r: r.id),
+            edges=edges,
+            links=links,
             depth_reached=w.depth_reached,
             truncated_by_depth=w.truncated_by_depth,
             truncated_by_nodes=w.truncated_by_nodes,
         )
+
+    def _answer(
+        self,
+        index: GraphIndex,
+        node_ids: Sequence[str],
+        type_names: Sequence[str] | None,
+        as_of: datetime | None,
+        past: dict[str, Relationship],
+        brief: bool,
+    ) -> tuple[dict[str, CI], list[Relationship], list[Link]]:
+        """The CIs of a subgraph and its edges (documents, or links when ``brief``)."""
+        if as_of is not None:
+            nodes = self._cis_as_of(node_ids, as_of)
+            rels = sorted(asof.active_among(past, node_ids, type_names).values(), key=_by_id)
+            if brief:
+                return nodes, [], [Link(r.id, r.type, r.source_id, r.target_id) for r in rels]
+            return nodes, rels, []
+        if not brief:
+            rels = sorted(self._edges_among(index, node_ids, type_names).values(), key=_by_id)
+            return self._cis_by_id(node_ids), rels, []
+        with self._index_lock:
+            found = index.edges_among(node_ids, type_names)
+        links = sorted(Link(relationship_id(t, s, d), t, s, d) for s, d, t in found)
+        return _SqlLoader(self._conn()).load_cis(set(node_ids), brief=True), [], links
 
     def _edges_among(
         self, index: GraphIndex, node_ids: Sequence[str], type_names: Sequence[str] | None

@@ -298,6 +298,8 @@ def walk(
     depth: int,
     leaf_along: tuple[str, ...] = (),
     leaf_against: tuple[str, ...] = (),
+    *,
+    brief: bool = False,
 ) -> str:
     """A per-type walk (``GraphStore.subgraph(walk=...)``) in one round trip.
 
@@ -311,7 +313,7 @@ def walk(
     for every CI its edges along the walk's and the leaves' ways, from which the caller
     keeps those between two CIs of the answer and tells whether the depth cap cut.
     ``d`` is the walk depth of a CI, -1 for a leaf; an edge comes as [leaves the CI, far
-    end's id, type, document].
+    end's id, type, document] (``brief``: the relationship's id instead of its document).
     """
     if not (along or against):  # nothing to walk: the roots (and their leaves) alone
         depth = 0
@@ -349,16 +351,17 @@ def walk(
     ]
     out_types = tuple(t for t in REL_TYPES if t in {*along, *leaf_along})
     in_types = tuple(t for t in REL_TYPES if t in {*against, *leaf_against})
+    what = "e.id" if brief else "e.doc"
     edges = []
     if out_types:
         edges.append(
             f"OPTIONAL MATCH (n)-[e:{type_union(out_types)}]->(m:CI) "
-            f"RETURN CASE WHEN e IS NULL THEN null ELSE [true, m.id, type(e), e.doc] END AS e"
+            f"RETURN CASE WHEN e IS NULL THEN null ELSE [true, m.id, type(e), {what}] END AS e"
         )
     if in_types:
         edges.append(
             f"OPTIONAL MATCH (n)<-[e:{type_union(in_types)}]-(m:CI) "
-            f"RETURN CASE WHEN e IS NULL THEN null ELSE [false, m.id, type(e), e.doc] END AS e"
+            f"RETURN CASE WHEN e IS NULL THEN null ELSE [false, m.id, type(e), {what}] END AS e"
         )
     if not edges:
         return "\n".join([*lines, "RETURN n.doc AS doc, d, [] AS edges"])

@@ -54,12 +54,14 @@ from cmdb.store.contract import (
     CIFilter,
     Counts,
     Direction,
+    Link,
     Neighbour,
     Page,
     RelPage,
     SightingHit,
     SnapshotBatch,
     Subgraph,
+    briefed,
     split_walk,
 )
 from cmdb.store.gcpause import gc_paused
@@ -670,6 +672,7 @@ class Neo4jStore:
         as_of: datetime | None = None,
         walk: Mapping[str, Direction] | None = None,
         leaves: Mapping[str, Direction] | None = None,
+        brief: bool = False,
     ) -> Subgraph:
         root_list = list(dict.fromkeys(roots))
         if max_depth < 0 or max_nodes < 1:
@@ -677,14 +680,16 @@ class Neo4jStore:
         if walk is not None:
             ways = split_walk(walk)
             leaf_ways = split_walk(leaves) if leaves is not None else None
-            if as_of is not None:
-                return self._walk_as_of(root_list, ways, leaf_ways, max_depth, max_nodes, as_of)
-            return self._walk(root_list, ways, leaf_ways, max_depth, max_nodes)
+            if as_of is None:
+                return self._walk(root_list, ways, leaf_ways, max_depth, max_nodes, brief)
+            got = self._walk_as_of(root_list, ways, leaf_ways, max_depth, max_nodes, as_of)
+            return briefed(got) if brief else got
         type_names = tuple(get_type(t).name for t in types) if types is not None else None
         if as_of is not None:
-            return self._subgraph_as_of(
+            got = self._subgraph_as_of(
                 root_list, direction, type_names, max_depth, max_nodes, as_of
             )
+            return briefed(got) if brief else got
         cap = max(max_nodes, len(root_list))
         query = cypher.subgraph(direction.value, type_names, max_depth)
         rows = self._chunked(
@@ -710,7 +715,7 @@ class Neo4jStore:
                     seen_docs.add(doc)
                     rel = decode.rel(doc)
                     edges[rel.id] = rel
-        return Subgraph.model_construct(  # of decoded models: see list_cis
+        got = Subgraph.model_construct(  # of decoded models: see list_cis
             roots=root_list,
             nodes=nodes,
             edges=sorted(edges.values(), key=lambda e: e.id),
@@ -718,6 +723,7 @@ class Neo4jStore:
             truncated_by_depth=by_depth and not by_nodes,
             truncated_by_nodes=by_nodes,
         )
+        return briefed(got) if brief else got
 
     def _walk(
         self,
@@ -726,17 +732,22 @@ class Neo4jStore:
         leaf_ways: tuple[tuple[str, ...], tuple[str, ...]] | None,
         max_depth: int,
         max_nodes: int,
+        brief: bool = False,
     ) -> Subgraph:
         along, against = ways
         cap = max(max_nodes, len(roots))
-        query = cypher.walk(along, against, max_depth, *(leaf_ways or ((), ())))
+        query = cypher.walk(along, against, max_depth, *(leaf_ways or ((), ())), brief=brief)
         # Rows are [CI document, walk depth (-1: a leaf), edges as (leaves the CI, far
-        # end's id, type, document)]; only edges between two CIs of the answer are decoded.
+        # end's id, type, document or, brief, id)]; only edges between two CIs of the
+        # answer are decoded.
         rows = self._chunked(cypher.rows_of(query, "doc, d, edges"), roots=roots, limit=cap)
         walked = sorted((r for r in rows if r[1] >= 0), key=lambda r: int(r[1]))
         by_nodes = len(walked) > cap
         walked = walked[:cap]
-        nodes = {c.id: c for c in decode.cis(r[0] for r in walked)}
+        read_ci = decode.ci_brief if brief else decode.ci
+        read_cis = decode.cis_brief if brief else decode.cis
+        walked_cis = read_cis(r[0] for r in walked)
+        nodes = {c.id: c for c in walked_cis}
         missing = [r for r in roots if r not in nodes]
         if missing:
             raise NotFound(f"no CI {', '.join(missing)}", where="roots")
@@ -747,28 +758,35 @@ class Neo4jStore:
             if d == max_depth
             for leaving, far, rtype, _edoc in out
         )
-        kept = walked
+        kept = [(c.id, r) for c, r in zip(walked_cis, walked, strict=True)]
         if not by_nodes and leaf_ways is not None:
             found = sorted(
-                ((decode.ci(r[0]), r) for r in rows if r[1] < 0),
+                ((read_ci(r[0]), r) for r in rows if r[1] < 0),
                 key=lambda x: x[0].id,
             )
             room = cap - len(nodes)
             by_nodes = len(found) > room
             for c, r in found[:room]:
                 nodes[c.id] = c
-                kept.append(r)
+                kept.append((c.id, r))
         edges: dict[str, Relationship] = {}
+        links: dict[str, Link] = {}
         seen_docs: set[str] = set()
-        for *_, out in kept:
-            for _leaving, far, _type, doc in out:
-                if far in nodes and doc not in seen_docs:  # met from both ends
-                    seen_docs.add(doc)
+        for ci_id, (*_, out) in kept:
+            for leaving, far, rtype, doc in out:
+                if far not in nodes or doc in seen_docs:  # an edge is met from both ends
+                    continue
+                seen_docs.add(doc)
+                if brief:  # ``doc`` is the relationship's id
+                    ends = (ci_id, far) if leaving else (far, ci_id)
+                    links[doc] = Link(doc, rtype, *ends)
+                else:
                     rel = decode.rel(doc)
                     edges[rel.id] = rel
         return Subgraph.model_construct(  # of decoded models: see list_cis
             roots=roots,
             nodes=nodes,
+            links=[links[i] for i in sorted(links)],
             edges=sorted(edges.values(), key=lambda e: e.id),
             depth_reached=max((int(r[1]) for r in walked), default=0),
             truncated_by_depth=by_depth,
