@@ -48,6 +48,49 @@ class ImpactPath(BaseModel):
 
 
 @dataclass(frozen=True)
+class _Parts:
+    """A path being built one step at a time: what :func:`path_of` gives for the same
+    nodes and edges, kept so that a longer path extends it instead of starting again.
+    Never mutated: the lists are shared by the paths that extend it."""
+
+    ids: list[str]
+    names: list[str]
+    types: list[str]
+    body: str  # the chain of the text, before the groups' notes
+    notes: list[GroupNote]
+
+    @staticmethod
+    def start(g: ImpactGraph, v: int) -> _Parts:
+        name = g.name(v)
+        return _Parts([g.ids[v]], [name], [], name, [])
+
+    def then(self, prop: Propagation, e: int, v: int) -> _Parts:
+        """One more impact edge ``e``, into CI ``v``."""
+        g = prop.graph
+        code = g.type_codes[0][e]
+        name = g.name(v)
+        note = prop.edge_note(e)
+        return _Parts(
+            [*self.ids, g.ids[v]],
+            [*self.names, name],
+            [*self.types, TYPE_NAMES[code]],
+            f"{self.body} -> {name} ({type_phrase(code)} it)",
+            self.notes if note is None else [*self.notes, note],
+        )
+
+    def path(self) -> ImpactPath:
+        text = self.body + "".join(f"; {note.text}" for note in self.notes)
+        return ImpactPath(
+            cause=self.ids[0],
+            ci_ids=self.ids,
+            names=self.names,
+            types=self.types,
+            text=text,
+            groups=self.notes,
+        )
+
+
+@dataclass(frozen=True)
 class _Search:
     causes: tuple[int, ...]
     dist: IntArray
@@ -95,37 +138,67 @@ class Explainer:
         if self.prop.is_grouped(v):
             return [self._out(*p) for p in self._grouping_paths(v, k)]
         g = self.prop.graph
-        found: list[tuple[int, str, list[int], list[int]]] = []
+        # (length, cause id, edges, the search and CI whose tree path it is, and the last
+        # edge when it is an alternate that leaves the tree there)
+        found: list[tuple[int, str, list[int], int, int, int]] = []
         seen: set[tuple[int, ...]] = set()
-        for s in self.searches:
+        for si, s in enumerate(self.searches):
             if s.dists[v] > 0:
                 nodes, edges = self._walk_back(s, v)
                 key = tuple(edges)
                 if key not in seen:
                     seen.add(key)
-                    found.append((len(edges), g.ids[nodes[0]], nodes, edges))
+                    found.append((len(edges), g.ids[nodes[0]], edges, si, v, -1))
         found.sort(key=lambda p: (p[0], p[1]))
         chosen = found[:k]
         if alternates and len(chosen) < k:
-            firsts = {p[3][-1] for p in chosen}
-            extra: list[tuple[int, str, list[int], list[int]]] = []
+            firsts = {p[2][-1] for p in chosen}
+            extra: list[tuple[int, str, list[int], int, int, int]] = []
             for e in g.inc.of(v).tolist():
                 if not self.carry[e] or e in firsts:
                     continue
                 u = g.src_list[e]
-                for s in self.searches:
+                for si, s in enumerate(self.searches):
                     if s.dists[u] >= 0:
                         nodes, edges = self._walk_back(s, u)
                         key = (*edges, e)
                         if key not in seen:
                             seen.add(key)
-                            extra.append(
-                                (len(edges) + 1, g.ids[nodes[0]], [*nodes, v], [*edges, e])
-                            )
+                            extra.append((len(edges) + 1, g.ids[nodes[0]], [*edges, e], si, u, e))
                         break
             extra.sort(key=lambda p: (p[0], p[1]))
             chosen += extra[: k - len(chosen)]
-        return [self._out(nodes, edges) for _, _, nodes, edges in chosen]
+        out: list[ImpactPath] = []
+        for *_, si, x, last in chosen:
+            parts = self._tree(si, x)
+            if last >= 0:
+                parts = parts.then(self.prop, last, v)
+            out.append(parts.path())
+        return out
+
+    def _tree(self, si: int, v: int) -> _Parts:
+        """The path of search ``si``'s tree from its cause to ``v``, built once per CI from
+        its parent's (paths of neighbouring CIs share all but their last steps)."""
+        memo = self._memo
+        got = memo.get((si, v))
+        if got is not None:
+            return got
+        s, src = self.searches[si], self.prop.graph.src_list
+        chain: list[int] = []
+        x = v
+        while (si, x) not in memo and (e := s.parents[x]) >= 0:
+            chain.append(x)
+            x = src[e]
+        base = memo.get((si, x))
+        if base is None:  # x is the cause
+            base = memo[si, x] = _Parts.start(self.prop.graph, x)
+        for y in reversed(chain):
+            base = memo[si, y] = base.then(self.prop, s.parents[y], y)
+        return base
+
+    @cached_property
+    def _memo(self) -> dict[tuple[int, int], _Parts]:
+        return {}
 
     @cached_property
     def _near(self) -> IntArray:

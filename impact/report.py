@@ -40,6 +40,9 @@ def severity_name(s: Severity) -> str:
     return s.name.lower()
 
 
+_SEVERITY_NAMES = {int(s): severity_name(s) for s in Severity}
+
+
 class FailedCI(BaseModel):
     id: str
     name: str
@@ -152,17 +155,16 @@ def assess(
 
     cis: list[ImpactedCI] = []
     services: list[ServiceImpact] = []
-    for v in sorted(
-        listed, key=lambda i: (-int(prop.sev[i]), graph.cis[i].ci_class, graph.name(i))
-    ):
+    # Plain lists: read once per CI, numpy scalars one at a time are slow.
+    now_sev, base_sev = prop.sev.tolist(), base.sev.tolist()
+    for v in sorted(listed, key=lambda i: (-now_sev[i], graph.cis[i].ci_class, graph.name(i))):
         ci = graph.cis[v]
-        sev = Severity(int(prop.sev[v]))
         item = ImpactedCI(
             id=ci.id,
             name=ci.name,
             ci_class=ci.ci_class,
-            severity=severity_name(sev),
-            new=int(prop.sev[v]) > int(base.sev[v]),
+            severity=_SEVERITY_NAMES[now_sev[v]],
+            new=now_sev[v] > base_sev[v],
             reason=prop.reason(v),
             paths=explainer.paths(v, paths, alternates=ci.service is not None),
             group=prop.note(v),
