@@ -59,7 +59,7 @@ from discovery.adapters._coerce import (
     texts,
 )
 from discovery.io import json_document
-from discovery.records import DiscoveredCI, DiscoveredRel, Item, Severity, Stat
+from discovery.records import DiscoveredCI, DiscoveredRel, Item, Severity, Stat, built
 
 # A load balancer serves while one member of a target group answers its health check.
 MIN_UP = 1
@@ -174,7 +174,7 @@ def as_identifier(kind: IdentifierKind, value: object) -> Identifier | None:
     if not isinstance(value, str):
         return None
     try:
-        return Identifier.model_construct(kind=kind, value=normalise(kind, value))
+        return built(Identifier, kind=kind, value=normalise(kind, value))
     except InvalidInput:
         return None
 
@@ -188,7 +188,7 @@ _CANONICAL_IPV4 = re.compile(
 
 def _ip(value: object) -> Identifier | None:
     if isinstance(value, str) and _CANONICAL_IPV4.fullmatch(value):
-        return Identifier.model_construct(kind=IdentifierKind.IP, value=value)
+        return built(Identifier, kind=IdentifierKind.IP, value=value)
     return as_identifier(IdentifierKind.IP, value)
 
 
@@ -261,7 +261,8 @@ def _ci(
     # Built without pydantic's validation, which was half the adapter's time: the class is
     # one of this module's, the fields standard ones, the key and name non-empty (a test
     # re-validates every record the adapter makes from the real replies and the benchmark's).
-    return DiscoveredCI.model_construct(
+    return built(
+        DiscoveredCI,
         key=ref.key,
         ci_class=ref.ci_class,
         name=ref.name,
@@ -278,7 +279,8 @@ def edge(
 ) -> DiscoveredRel:
     """``_build.edge`` without pydantic's validation (see ``_ci``); the pair still checked."""
     check_allowed(rtype, source.ci_class, target.ci_class)
-    return DiscoveredRel.model_construct(
+    return built(
+        DiscoveredRel,
         type=rtype,
         source=source.key,
         target=target.key,

@@ -67,7 +67,7 @@ from discovery.adapters._netbox_input import (
     missing_pages,
     ref_id,
 )
-from discovery.records import DiscoveredCI, Item, Severity, Stat
+from discovery.records import DiscoveredCI, Item, Severity, Stat, built
 
 # -- device roles --------------------------------------------------------------------------
 
@@ -124,7 +124,7 @@ def _fallback(key: str) -> str:
 def _key_id(kind: str, ident: int) -> Identifier:
     # Built here from a kind and an integer: already in the one spelling a key has, so the
     # validation (a strip and a length check) is skipped, as it is for every CI read.
-    return Identifier.model_construct(kind=IdentifierKind.KEY, value=_key(kind, ident))
+    return built(Identifier, kind=IdentifierKind.KEY, value=_key(kind, ident))
 
 
 _CLASSES = {

@@ -17,6 +17,7 @@ import orjson
 
 from cmdb.domain.errors import InvalidInput
 from cmdb.store.contract import GraphStore
+from cmdb.store.gcpause import gc_paused
 from discovery.io import MAX_BYTES
 from discovery.reconcile.engine import reconcile
 from discovery.reconcile.report import RunReport
@@ -67,7 +68,8 @@ def ingest_payload(
         path = Path(tmp) / name
         path.write_bytes(payload)
         try:
-            inventory = _relabel(collect(fmt, reader(fmt)([path])), str(path), name)
+            with gc_paused():  # as ``engine.ingest`` reads: a large heap and no cycles
+                inventory = _relabel(collect(fmt, reader(fmt)([path])), str(path), name)
         except InvalidInput as exc:
             exc.message = exc.message.replace(str(path), name)
             exc.where = exc.where.replace(str(path), name) if exc.where else exc.where

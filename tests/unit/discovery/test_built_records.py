@@ -1,0 +1,68 @@
+"""discovery.records.built: model_construct's result, cheaper, for trusted values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from cmdb.domain.identifiers import Identifier, IdentifierKind
+from discovery.records import DiscoveredCI, DiscoveredRel, Placeholder, Stat, built
+
+PH = Placeholder(ci_class="Server", name="srv-1")
+CASES: list[tuple[type[BaseModel], dict[str, Any]]] = [
+    (Identifier, {"kind": IdentifierKind.IP, "value": "10.0.0.1"}),
+    (DiscoveredCI, {"key": "k", "ci_class": "Server", "name": "srv-1"}),
+    (
+        DiscoveredCI,
+        {
+            "key": "k",
+            "ci_class": "Server",
+            "name": "srv-1",
+            "identifiers": (Identifier(kind=IdentifierKind.HOSTNAME, value="srv-1"),),
+            "fields": {"owner": "ops"},
+            "attributes": {"os": "linux"},
+            "where": "f.json:3",
+        },
+    ),
+    (
+        DiscoveredRel,
+        {"type": "HOSTED_ON", "source": "a", "target": "b", "target_placeholder": PH},
+    ),
+    (Stat, {"name": "hosts_up"}),
+]
+
+
+@pytest.mark.parametrize(("cls", "values"), CASES)
+def test_built_equals_model_construct_and_validation(
+    cls: type[BaseModel], values: dict[str, Any]
+) -> None:
+    made = built(cls, **values)
+    assert type(made) is cls
+    assert made == cls.model_construct(**values)
+    assert made == cls.model_validate(values)
+    assert made.model_fields_set == set(values)
+    assert made.model_dump() == cls.model_validate(values).model_dump()
+    assert made.model_dump_json() == cls.model_validate(values).model_dump_json()
+
+
+def test_defaults_are_fresh_per_record() -> None:
+    a = built(DiscoveredCI, key="a", ci_class="Server", name="a")
+    b = built(DiscoveredCI, key="b", ci_class="Server", name="b")
+    assert a.attributes == {} and a.attributes is not b.attributes
+
+
+def test_frozen_records_stay_frozen_and_hashable() -> None:
+    rel = built(DiscoveredRel, type="HOSTED_ON", source="a", target="b")
+    with pytest.raises(ValueError, match="frozen"):
+        rel.source = "c"  # type: ignore[misc]
+    ident = built(Identifier, kind=IdentifierKind.IP, value="10.0.0.1")
+    assert {ident: 1}[Identifier(kind=IdentifierKind.IP, value="10.0.0.1")] == 1
+
+
+def test_a_missing_or_unknown_field_is_refused() -> None:
+    with pytest.raises(TypeError, match="name is required"):
+        built(DiscoveredCI, key="k", ci_class="Server")
+    with pytest.raises(TypeError, match="no fields"):
+        built(Stat, name="x", colour="red")
