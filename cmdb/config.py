@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -77,6 +78,31 @@ class Settings(BaseSettings):
     )
     graphql_max_operations: int = Field(
         default=1, gt=0, description="operations per GraphQL request (batching)"
+    )
+
+    # -- operations: logs, metrics, health --------------------------------------------------
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="`cmdb serve` logs: text, or json (one object per line, with the request id)",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="the least severe log record `cmdb serve` writes"
+    )
+    metrics_enabled: bool = Field(default=True, description="serve Prometheus metrics at /metrics")
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="bearer token /metrics asks for; unset, /metrics answers loopback clients only",
+    )
+    ready_timeout_s: float = Field(
+        default=2.0, gt=0, description="how long /api/v1/health/ready waits for the store"
+    )
+    # Not CMDB_*: the variable prometheus_client itself reads. `cmdb serve --workers N` sets
+    # it to a directory of its own; set by hand only under another process manager.
+    prometheus_multiproc_dir: Path | None = Field(
+        default=None,
+        validation_alias="PROMETHEUS_MULTIPROC_DIR",
+        description="metrics shared by several server processes (prometheus_client's"
+        " multiprocess mode); `cmdb serve --workers N` sets it",
     )
 
 

@@ -138,7 +138,8 @@ def settings_page() -> str:
         "| --- | --- | --- | --- | --- |",
     ]
     for name, field in Settings.model_fields.items():
-        env = f"`{prefix}{name.upper()}`"
+        alias = field.validation_alias
+        env = f"`{alias}`" if isinstance(alias, str) else f"`{prefix}{name.upper()}`"
         row = [
             env,
             _type_name(field.annotation),

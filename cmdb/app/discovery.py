@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from cmdb.app.caller import Caller, stamped, unscoped_only
+from cmdb.app.observe import outcome_of, run_finished
 from cmdb.auth.tokens import Principal
 from cmdb.config import Settings
-from cmdb.domain.errors import InvalidInput, NotFound
+from cmdb.domain.errors import CmdbError, InvalidInput, NotFound
 from cmdb.domain.records import DiscoveryRun
 from cmdb.store.contract import GraphStore
 from discovery.reconcile import RunReport, ingest
@@ -51,21 +52,36 @@ def push(
     anything is written; a run that fails part way is recorded as failed and answered
     with its report."""
     unscoped_only(caller.principal, "push inventories")
-    if not fmt:
-        raise InvalidInput(f"the format is required: one of {', '.join(FORMATS)}", where="format")
-    if not payload:
-        raise InvalidInput("the inventory is empty", where=payload_is)
-    return ingest_payload(
-        _as(store, caller),
-        payload,
-        fmt=fmt,
-        source=source or fmt,
-        scope=scope or None,
-        dry_run=dry_run,
-        filename=filename,
-        override=override,
-        **_options(caller, settings),
-    )
+    # Listeners (the server's metrics) hear the format only when it is a known one: a
+    # caller's free text must not become a new time series.
+    shown = fmt if fmt in FORMATS else "unknown"
+    try:
+        if not fmt:
+            raise InvalidInput(
+                f"the format is required: one of {', '.join(FORMATS)}", where="format"
+            )
+        if not payload:
+            raise InvalidInput("the inventory is empty", where=payload_is)
+        report = ingest_payload(
+            _as(store, caller),
+            payload,
+            fmt=fmt,
+            source=source or fmt,
+            scope=scope or None,
+            dry_run=dry_run,
+            filename=filename,
+            override=override,
+            **_options(caller, settings),
+        )
+    except CmdbError as exc:
+        refused = isinstance(exc, InvalidInput)
+        run_finished(shown, source or shown, "refused" if refused else "failed")
+        raise
+    except Exception:
+        run_finished(shown, source or shown, "failed")
+        raise
+    run_finished(shown, report.run.source, outcome_of(report))
+    return report
 
 
 def run(

@@ -19,7 +19,9 @@ from cmdb.store.factory import open_store
 from cmdb.web import errors, logredact
 from cmdb.web.docs import mount_docs
 from cmdb.web.jsondepth import JsonDepthMiddleware
+from cmdb.web.metrics import METRICS_PATH, MetricsEndpoint, timed
 from cmdb.web.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from cmdb.web.observe import ObserveMiddleware, RouteTemplates
 from cmdb.web.ratelimit import RateLimitMiddleware, RateLimits
 from cmdb.web.responses import OrjsonResponse
 from cmdb.web.ui import mount_ui
@@ -49,7 +51,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = store is None
-        app.state.store = store if store is not None else open_store(settings)
+        app.state.store = timed(store if store is not None else open_store(settings))
         # Store calls run in the thread pool, and the embedded store's are Python holding
         # the GIL: 40 threads (anyio's default) only queue for it, starve the event loop
         # and pay a context switch each. A few threads keep the cores busy; Neo4j calls
@@ -80,7 +82,7 @@ def create_app(
     app.state.tokens = tokens or TokenStore(settings.tokens_path)
     # A store handed in is usable before the lifespan runs (tests without a server).
     if store is not None:
-        app.state.store = store
+        app.state.store = timed(store)
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
@@ -96,8 +98,10 @@ def create_app(
         limits=app.state.rate_limits,
         credential_paths=(f"{API_PREFIX}/auth", f"{API_PREFIX}/tokens"),
     )
-    # Added last = outermost: the request id exists before anything can fail.
+    # Added last = outermost: the request id exists before anything can fail; every
+    # request is measured and logged once it has an id, a refused body included.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ObserveMiddleware, templates=RouteTemplates(app.router.routes))
     app.add_middleware(RequestIdMiddleware)
     return app
 
@@ -107,3 +111,7 @@ def _mount_extras(app: FastAPI, settings: Settings) -> None:
     mount_graphql(app, settings)
     mount_ui(app)
     mount_docs(app, f"{API_PREFIX}/openapi.json", title=app.title)
+    if settings.metrics_enabled:
+        # For Prometheus, not a REST resource: outside /api/v1 and the OpenAPI document.
+        metrics = MetricsEndpoint(settings)
+        app.add_route(METRICS_PATH, metrics.__call__, methods=["GET"], include_in_schema=False)

@@ -6,7 +6,11 @@ command table), so the CLI shell never imports the web stack.
 
 from __future__ import annotations
 
-from typing import Annotated
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,6 +21,25 @@ from cmdb.config import Settings
 from cmdb.domain.errors import InvalidInput
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@contextmanager
+def _shared_metrics(settings: Settings, workers: int) -> Iterator[None]:
+    """Under several workers, a fresh directory where each writes its metrics and from
+    which any of them answers /metrics for all (prometheus_client's multiprocess mode).
+    The library reads it from its own variable when a worker starts, so it is handed
+    down through the environment, and taken back when the server stops. A directory
+    given by hand (PROMETHEUS_MULTIPROC_DIR) is used as it is."""
+    if workers < 2 or settings.prometheus_multiproc_dir is not None:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="cmdb-metrics-") as shared:
+        os.environ[MULTIPROC_ENV] = shared
+        try:
+            yield
+        finally:
+            os.environ.pop(MULTIPROC_ENV, None)
 
 
 def urls(host: str, port: int) -> dict[str, str]:
@@ -30,6 +53,7 @@ def urls(host: str, port: int) -> dict[str, str]:
         "OpenAPI docs": f"{base}/docs",
         "ReDoc": f"{base}/redoc",
         "REST API": f"{base}/api/v1",
+        "metrics": f"{base}/metrics",
     }
 
 
@@ -70,6 +94,7 @@ def serve(
     import uvicorn
 
     from cmdb.server.app import LOCAL_DEV_WARNING, create_app
+    from cmdb.web.logs import uvicorn_log_config
 
     settings = cli(ctx).settings
     host = host or settings.api_host
@@ -86,6 +111,11 @@ def serve(
         err.print(Panel(text, title="WARNING", style="bold red", expand=False))
     else:
         out.print("  every request needs a token: cmdb token create NAME --role viewer")
+    # JSON: every logger writes JSON lines, and cmdb.access replaces uvicorn's access log.
+    log_config = uvicorn_log_config(settings.log_format, settings.log_level)
+    log_options: dict[str, Any] = {"log_level": settings.log_level}
+    if log_config is not None:
+        log_options |= {"log_config": log_config, "access_log": False}
     if reload or workers > 1:
         # Each process builds its own app (and opens its own store) from the environment:
         # an option given to this process cannot reach them.
@@ -98,14 +128,15 @@ def serve(
                 " instead of --db",
                 where=option,
             )
-        uvicorn.run(
-            "cmdb.server.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            reload=reload,
-            workers=None if reload else workers,
-            log_level="info",
-        )
+        with _shared_metrics(settings, 1 if reload else workers):
+            uvicorn.run(
+                "cmdb.server.app:create_app",
+                factory=True,
+                host=host,
+                port=port,
+                reload=reload,
+                workers=None if reload else workers,
+                **log_options,
+            )
         return
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings), host=host, port=port, **log_options)

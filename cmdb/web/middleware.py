@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cmdb.web.errors import _unexpected
+from cmdb.web.logs import REQUEST_ID
 
 REQUEST_ID_HEADER = "x-request-id"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -45,6 +46,8 @@ class RequestIdMiddleware:
                 message["headers"] = headers
             await send(message)
 
+        # Every record logged while serving it carries the id (cmdb.web.logs).
+        context = REQUEST_ID.set(rid)
         try:
             await self.app(scope, receive, send_with_id)
         except Exception as exc:
@@ -55,6 +58,8 @@ class RequestIdMiddleware:
                 raise
             response = await _unexpected(Request(scope), exc)
             await response(scope, receive, send_with_id)
+        finally:
+            REQUEST_ID.reset(context)
 
 
 class _TooLarge(Exception):

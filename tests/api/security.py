@@ -31,7 +31,9 @@ from cmdb.server.app import API_PREFIX, create_app
 from tests.api.conftest import Api, make_api
 
 # Open by design: load balancers carry no token.
-PUBLIC = frozenset({f"{API_PREFIX}/health", f"{API_PREFIX}/ready"})
+PUBLIC = frozenset(
+    f"{API_PREFIX}{path}" for path in ("/health", "/ready", "/health/live", "/health/ready")
+)
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Fields only the server sets; a client sending one gets 422.
 SERVER_OWNED = ("id", "created_by", "created_at", "updated_at", "sources", "source_priority")
