@@ -114,4 +114,4 @@ def _mount_extras(app: FastAPI, settings: Settings) -> None:
     if settings.metrics_enabled:
         # For Prometheus, not a REST resource: outside /api/v1 and the OpenAPI document.
         metrics = MetricsEndpoint(settings)
-        app.add_route(METRICS_PATH, metrics.__call__, methods=["GET"], include_in_schema=False)
+        app.add_api_route(METRICS_PATH, metrics.__call__, methods=["GET"], include_in_schema=False)

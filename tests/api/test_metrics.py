@@ -86,6 +86,24 @@ def test_paths_no_route_matches_share_one_label(mapi: Api) -> None:
     assert not [k for k in after if any("scanner-probe" in v for _, v in k[1])]
 
 
+def test_scrapes_and_static_files_count_under_their_own_route(mapi: Api) -> None:
+    before = scrape(mapi)
+    assert mapi.client.get("/static/no-such-file.js").status_code == 404
+    after = scrape(mapi)  # the scrape before this one is counted by now
+    scrapes = {"method": "GET", "route": "/metrics", "status": "200"}
+    assert (
+        value(after, "cmdb_http_requests_total", **scrapes)
+        - value(before, "cmdb_http_requests_total", **scrapes)
+        == 1
+    )
+    static = {"method": "GET", "route": "/static", "status": "404"}
+    assert (
+        value(after, "cmdb_http_requests_total", **static)
+        - value(before, "cmdb_http_requests_total", **static)
+        == 1
+    )
+
+
 def test_store_calls_are_timed_by_operation(mapi: Api) -> None:
     before = scrape(mapi)
     assert mapi.client.get(f"{V1}/counts", headers=mapi.as_role(Role.VIEWER)).status_code == 200
