@@ -8,6 +8,7 @@ each test reads them before and after and compares the difference.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -270,3 +271,16 @@ def test_a_failing_store_shows_as_down_and_its_failures_count(
             assert value(after, "cmdb_http_requests_total", **labels) >= 1
     finally:
         inner.close()
+
+
+def test_the_operations_guide_lists_every_metric_served(mapi: Api) -> None:
+    guide = (Path(__file__).resolve().parents[2] / "docs/guides/operations.md").read_text()
+    documented = set(re.findall(r"^\| `(cmdb_[a-z_]+)` \|", guide, flags=re.M))
+    r = mapi.client.get("/metrics", headers=SCRAPE)
+    served = {
+        # a counter's family is named without _total; the guide names the sample
+        f.name + ("_total" if f.type == "counter" else "")
+        for f in text_string_to_metric_families(r.text)
+        if f.name.startswith("cmdb_")
+    }
+    assert documented == served
