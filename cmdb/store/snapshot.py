@@ -44,6 +44,7 @@ from cmdb.domain.history import EntityKind, HistoryEntry
 from cmdb.domain.model import CI, Relationship, relationship_id, utcnow
 from cmdb.domain.records import Change, Incident, Problem, Record
 from cmdb.store.contract import GraphStore, SnapshotBatch
+from cmdb.store.gcpause import gc_paused
 
 FORMAT = "graph-cmdb-snapshot"
 VERSION = 1
@@ -88,6 +89,10 @@ def _iter_rels(store: GraphStore) -> Iterator[Relationship]:
         cursor = page.next_cursor
 
 
+# Streamed page by page: nothing is kept, and no reference cycles are made, so reference
+# counting frees each page; with the cyclic collector running, its passes over the page
+# in hand were about half of reading 100k CIs (bench/store.py, "read every CI").
+@gc_paused()
 def export(store: GraphStore, fh: IO[bytes]) -> dict[str, int]:
     """Write the whole CMDB to ``fh``; return the counts the header carries."""
     counts = dict.fromkeys((name for _, name in _KINDS.values()), 0)
