@@ -21,6 +21,7 @@ from cmdb.auth.roles import Role
 from cmdb.sample.load import load_sample
 from cmdb.server.app import create_app
 from tests.api.conftest import Api, make_api
+from tests.api.test_graphql import data
 from tests.api.test_runs import INVENTORY, QUERY
 from tests.contract.conftest import STORE_FACTORIES, STORE_MARKS
 from tests.fakes import FakeClock
@@ -142,6 +143,23 @@ def test_a_discovery_push_counts_by_format_source_and_outcome(mapi: Api) -> None
     # A format nobody knows is not a new label value.
     assert moved(format="unknown", source=src, outcome="refused") == 1
     assert not [k for k in after if any("no-such-format" in v for _, v in k[1])]
+
+
+def test_a_graphql_push_counts_as_a_run_too(mapi: Api) -> None:
+    push = """mutation($p: String!) { pushDiscovery(format: "csv", payload: $p,
+              source: "gql-audit") { report } }"""
+    before = scrape(mapi)
+    data(mapi, push, {"p": INVENTORY.decode()}, role=Role.DISCOVERY)
+    after = scrape(mapi)
+    labels = {"format": "csv", "source": "gql-audit", "outcome": "applied"}
+    name = "cmdb_discovery_runs_total"
+    assert value(after, name, **labels) - value(before, name, **labels) == 1
+    route = {"method": "POST", "route": "/graphql", "status": "200"}
+    assert (
+        value(after, "cmdb_http_requests_total", **route)
+        - value(before, "cmdb_http_requests_total", **route)
+        == 1
+    )
 
 
 def test_opening_an_incident_moves_the_open_incidents_gauge(mapi: Api) -> None:
