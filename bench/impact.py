@@ -292,7 +292,11 @@ def bench_spof(graph: ImpactGraph, services: list[int], repeat: int) -> list[dic
 
 
 def bench_store(
-    store: EmbeddedStore, est: Estate, ids: list[str], repeat: int
+    store: EmbeddedStore,
+    est: Estate,
+    ids: list[str],
+    repeat: int,
+    strategies: tuple[str, ...] = ("walk", "rounds", "one-call"),
 ) -> list[dict[str, Any]]:
     _s, d, t = est.edge_arrays()
     hosted = np.bincount(d[t == HOSTED_ON], minlength=est.n_cis)
@@ -310,7 +314,7 @@ def bench_store(
     out: list[dict[str, Any]] = []
     for label, i in picks:
         ci = store.get_ci(ids[i])
-        for strategy in ("walk", "rounds", "one-call"):
+        for strategy in strategies:
             limits = Limits(max_depth=12, max_nodes=10**6, strategy=strategy)  # type: ignore[arg-type]
 
             def get(ci: Any = ci, lim: Limits = limits) -> Any:
@@ -512,25 +516,32 @@ def bench_embedded(est: Estate, workdir: Path, args: argparse.Namespace) -> dict
         f"  estate: {est.n_cis:,} CIs, {est.n_edges:,} relationships, ingested in {t_ingest:.1f} s",
         flush=True,
     )
-    graph, t_read, t_build = whole_graph(store, est, ids)
-    print(
-        f"  impact view of the whole estate: read {t_read:.2f} s, built {t_build:.2f} s",
-        flush=True,
-    )
-    r: dict[str, Any] = {
-        "impact_edges": len(graph.src),
-        "groups": graph.n_groups,
-        "ingest_s": t_ingest,
-        "whole_subgraph_read_s": t_read,
-        "whole_impact_view_build_s": t_build,
-    }
-    print("  closure ...", flush=True)
-    r["closure"] = bench_closure(graph, roots_for(est, ids, graph), args.repeat)
-    print("  SPOF ...", flush=True)
-    services = [graph.pos[ids[s]] for s in est.services]
-    r["spof"] = bench_spof(graph, services, args.repeat)
-    print("  change impact on the embedded store ...", flush=True)
-    r["store"] = bench_store(store, est, ids, max(3, args.repeat // 2))
+    r: dict[str, Any] = {"ingest_s": t_ingest}
+    parts = set(args.parts.split(","))
+    if parts & {"closure", "spof"}:
+        graph, t_read, t_build = whole_graph(store, est, ids)
+        print(
+            f"  impact view of the whole estate: read {t_read:.2f} s, built {t_build:.2f} s",
+            flush=True,
+        )
+        r.update(
+            impact_edges=len(graph.src),
+            groups=graph.n_groups,
+            whole_subgraph_read_s=t_read,
+            whole_impact_view_build_s=t_build,
+        )
+    if "closure" in parts:
+        print("  closure ...", flush=True)
+        r["closure"] = bench_closure(graph, roots_for(est, ids, graph), args.repeat)
+    if "spof" in parts:
+        print("  SPOF ...", flush=True)
+        services = [graph.pos[ids[s]] for s in est.services]
+        r["spof"] = bench_spof(graph, services, args.repeat)
+    if "store" in parts:
+        print("  change impact on the embedded store ...", flush=True)
+        r["store"] = bench_store(
+            store, est, ids, max(3, args.repeat // 2), tuple(args.strategies.split(","))
+        )
     r["load_avg_before_after"] = [load, os.getloadavg()]
     store.close()
     return r
@@ -545,6 +556,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=7, help="timed runs per measure (median)")
     ap.add_argument("--workdir", default=None, help="where store files go (default: a temp dir)")
     ap.add_argument("--stores", default="embedded,neo4j", help="embedded, neo4j or both")
+    ap.add_argument(
+        "--parts",
+        default="closure,spof,store",
+        help="embedded parts: closure, spof, store (change impact through the store)",
+    )
+    ap.add_argument(
+        "--strategies",
+        default="walk,rounds,one-call",
+        help="fetch strategies of the change impact part (walk is what change_impact uses)",
+    )
     args = ap.parse_args(argv)
     stores = [s.strip() for s in args.stores.split(",") if s.strip()]
     neo = impact_neo4j.Neo4jBench(ROOT) if "neo4j" in stores else None
