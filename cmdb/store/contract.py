@@ -13,6 +13,7 @@ from typing import NamedTuple, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from cmdb.domain.changeset import ApplyResult, ChangeSet
+from cmdb.domain.events import Delivery, Event, WebhookRule
 from cmdb.domain.history import HistoryEntry
 from cmdb.domain.identifiers import Identifier
 from cmdb.domain.model import CI, LifecycleStatus, Relationship, Sighting
@@ -246,6 +247,51 @@ class GraphStore(Protocol):
         ...
 
     def is_empty(self) -> bool: ...
+
+    # -- the outbox and webhooks (cmdb/domain/events.py) -------------------------------
+    def read_events(self, *, after_seq: int = 0, limit: int = 100) -> list[Event]:
+        """Events ``apply`` wrote with their changes, in commit order, after ``after_seq``."""
+        ...
+
+    def get_event(self, event_id: str) -> Event: ...
+
+    def save_webhook_rule(self, rule: WebhookRule) -> None:
+        """Create or replace the rule with this id."""
+        ...
+
+    def get_webhook_rule(self, rule_id: str) -> WebhookRule: ...
+
+    def list_webhook_rules(self) -> list[WebhookRule]:
+        """Every rule, by id."""
+        ...
+
+    def delete_webhook_rule(self, rule_id: str) -> None:
+        """The rule and its deliveries; NotFound if there is no such rule."""
+        ...
+
+    def queue_deliveries(self, deliveries: list[Delivery], *, cursor: str, seq: int) -> int:
+        """In one transaction: add each delivery not already stored (an existing one is
+        kept as it is) and move the named outbox cursor to ``seq``. Returns how many were
+        added. A worker that dies between reading events and this call reads them again."""
+        ...
+
+    def outbox_cursor(self, name: str) -> int:
+        """The last event seq the named cursor has been moved to (0 at first)."""
+        ...
+
+    def save_delivery(self, delivery: Delivery) -> None:
+        """Create or replace the delivery with this id (an attempt's outcome, a replay)."""
+        ...
+
+    def get_delivery(self, delivery_id: str) -> Delivery: ...
+
+    def due_deliveries(self, now: datetime, *, limit: int = 100) -> list[Delivery]:
+        """Pending deliveries whose next attempt is at or before ``now``, oldest event first."""
+        ...
+
+    def list_deliveries(self, rule_id: str, *, limit: int = 50) -> list[Delivery]:
+        """One rule's deliveries, newest event first."""
+        ...
 
     def close(self) -> None: ...
 

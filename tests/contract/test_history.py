@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cmdb.domain.errors import CmdbError, NotFound
+from cmdb.domain.events import Delivery, WebhookRule, delivery_id
 from cmdb.domain.history import EntityKind, HistoryOp
 from cmdb.domain.model import CI_FIELDS, REL_FIELDS, LifecycleStatus
 from cmdb.domain.records import Change, Incident, IncidentState
@@ -194,6 +195,45 @@ def _exercise_every_method(store: GraphStore) -> set[str]:
             ],
         )
     )
+    # The outbox and webhooks: rules and deliveries come and go; history stays.
+    events = store.read_events()
+    store.get_event(events[0].id)
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    rule = WebhookRule(id="wh_1", url="https://x.example/", secret="whsec_eA==", created_at=at)
+    store.save_webhook_rule(rule)
+    store.get_webhook_rule("wh_1")
+    store.list_webhook_rules()
+    e = events[0]
+    d = Delivery(
+        id=delivery_id(e.id, "wh_1"),
+        rule_id="wh_1",
+        event_id=e.id,
+        event_seq=e.seq,
+        event_type=e.type,
+        next_attempt_at=at,
+        created_at=at,
+    )
+    store.queue_deliveries([d], cursor="history-test", seq=e.seq)
+    store.outbox_cursor("history-test")
+    store.save_delivery(d.model_copy(update={"attempts": 1}))
+    store.get_delivery(d.id)
+    store.due_deliveries(at)
+    store.list_deliveries("wh_1")
+    store.delete_webhook_rule("wh_1")
+    called |= {
+        "read_events",
+        "get_event",
+        "save_webhook_rule",
+        "get_webhook_rule",
+        "list_webhook_rules",
+        "queue_deliveries",
+        "outbox_cursor",
+        "save_delivery",
+        "get_delivery",
+        "due_deliveries",
+        "list_deliveries",
+        "delete_webhook_rule",
+    }
     # Restoring rows the store already holds is refused, and must not touch them.
     with pytest.raises(CmdbError):
         store.restore(SnapshotBatch(history=list(store.iter_history())))

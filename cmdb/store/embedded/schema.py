@@ -99,6 +99,29 @@ BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS history_no_replace BEFORE INSERT ON history
 WHEN EXISTS (SELECT 1 FROM history WHERE seq = NEW.seq)
 BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
+
+-- The outbox: events written in the transaction of the change that caused them, read in
+-- commit order (one writer at a time, so seq order is commit order). Webhook rules, their
+-- deliveries (state and next attempt, so a restarted worker resumes) and the cursors of
+-- the workers reading the outbox. Tables added since version 2: created if missing.
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS webhook_rules (id TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS deliveries (
+    id TEXT PRIMARY KEY,
+    rule_id TEXT NOT NULL,
+    event_seq INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    next_at TEXT NOT NULL,
+    doc TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(state, next_at, event_seq);
+CREATE INDEX IF NOT EXISTS deliveries_rule ON deliveries(rule_id, event_seq);
+CREATE TABLE IF NOT EXISTS outbox_cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL)
 """
 
 # Version 1 -> 2: rebuild ``cis`` and ``rels`` as rowid tables (SQLite's documented way to

@@ -52,8 +52,10 @@ from cmdb.store.contract import (
     Subgraph,
     split_walk,
 )
+from cmdb.store.embedded.outbox import OutboxRows, write_events
 from cmdb.store.embedded.schema import DDL, MIGRATIONS, SCHEMA_VERSION
 from cmdb.store.gcpause import gc_paused
+from cmdb.store.outbox import events_of
 from cmdb.store.planner import (
     CIHead,
     Clock,
@@ -225,7 +227,7 @@ class _SqlLoader(Loader):
         return out
 
 
-class EmbeddedStore:
+class EmbeddedStore(OutboxRows):
     kind = "embedded"
 
     def __init__(self, path: str | Path, *, clock: Clock = utcnow, timeout_s: float = 30.0):
@@ -474,6 +476,8 @@ class EmbeddedStore:
                 for h in p.history
             ],
         )
+        # The outbox: the events of this change set, committed with it or not at all.
+        write_events(conn, events_of(p, cs, now))
 
     def _after_write(self, p: Plan, gen: int) -> None:
         with self._index_lock:

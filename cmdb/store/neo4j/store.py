@@ -68,6 +68,8 @@ from cmdb.store.gcpause import gc_paused
 from cmdb.store.index import walk_closure
 from cmdb.store.neo4j import cypher
 from cmdb.store.neo4j.migrations import migrate, missing_constraints
+from cmdb.store.neo4j.outbox import OutboxNodes, write_events
+from cmdb.store.outbox import events_of
 from cmdb.store.planner import (
     CIHead,
     Clock,
@@ -253,7 +255,7 @@ def _rel_props(rel: Relationship, gen: int) -> dict[str, Any]:
     }
 
 
-class Neo4jStore:
+class Neo4jStore(OutboxNodes):
     kind = "neo4j"
 
     def __init__(
@@ -471,6 +473,8 @@ class Neo4jStore:
             tx.run(cypher.UPSERT_RUNS, rows=_Quiet(runs)).consume()
         if updates:
             tx.run(cypher.CREATE_HISTORY, rows=_Quiet(updates)).consume()
+        # The outbox: the events of this change set, committed with it or not at all.
+        seq = write_events(tx, events_of(p, cs, now), seq)
         tx.run(cypher.SET_META, seq=seq, last_at=at).consume()
 
     @staticmethod
