@@ -96,6 +96,30 @@ class Settings(BaseSettings):
     ready_timeout_s: float = Field(
         default=2.0, gt=0, description="how long /api/v1/health/ready waits for the store"
     )
+
+    # -- webhooks: rules, the delivery worker ---------------------------------------------
+    webhooks_allow_private: bool = Field(
+        default=False,
+        description="allow webhook URLs on private, loopback and link-local addresses",
+    )
+    webhooks_worker: bool = Field(
+        default=False, description="`cmdb serve` also runs the webhook delivery worker"
+    )
+    webhooks_interval_s: float = Field(
+        default=1.0, gt=0, description="how often an idle delivery worker looks for work"
+    )
+    webhooks_timeout_s: float = Field(
+        default=10.0, gt=0, description="timeout of one webhook request (connect, read, write)"
+    )
+    webhooks_max_attempts: int = Field(
+        default=10, ge=1, description="attempts before a delivery is marked failed"
+    )
+    webhooks_backoff_base_s: float = Field(
+        default=5.0, gt=0, description="wait after a delivery's first failure, doubled after each"
+    )
+    webhooks_backoff_max_s: float = Field(
+        default=3600.0, gt=0, description="longest wait between two attempts of a delivery"
+    )
     # Not CMDB_*: the variable prometheus_client itself reads. `cmdb serve --workers N` sets
     # it to a directory of its own; set by hand only under another process manager.
     prometheus_multiproc_dir: Path | None = Field(

@@ -36,6 +36,7 @@ class RootGroup(LazyGroup):
         "discover": ("cmdb.cli.discover", "discover"),
         "runs": ("cmdb.cli.discover", "runs_app"),
         "token": ("cmdb.cli.token", "app"),
+        "webhooks": ("cmdb.cli.webhooks", "app"),
         "serve": ("cmdb.server.serve", "serve"),
     }
 

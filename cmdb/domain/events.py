@@ -80,6 +80,9 @@ class WebhookRule(BaseModel):
     description: str = ""
     created_by: str = ""
     created_at: Instant
+    after_seq: int = Field(
+        default=0, ge=0, description="the outbox's last seq when it was made: sent what follows"
+    )
 
     def wants(self, event_type: EventType) -> bool:
         return self.enabled and (not self.event_types or event_type in self.event_types)

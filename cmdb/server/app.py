@@ -4,7 +4,8 @@ lifespan; routers per resource; the GraphQL API; the impact map page."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from anyio import to_thread
@@ -61,9 +62,11 @@ def create_app(
         )
         if settings.auth_disabled:
             log.warning(LOCAL_DEV_WARNING)
+        stop_worker = _start_webhook_worker(app.state.store, settings)
         try:
             yield
         finally:
+            stop_worker()
             if owned:
                 app.state.store.close()
 
@@ -104,6 +107,32 @@ def create_app(
     app.add_middleware(ObserveMiddleware, templates=RouteTemplates(app.router.routes))
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def _start_webhook_worker(store: GraphStore, settings: Settings) -> Callable[[], None]:
+    """With CMDB_WEBHOOKS_WORKER, the delivery worker in a thread of this process (one
+    process of several is enough: see docs/guides/webhooks.md); what stops it."""
+    if not settings.webhooks_worker:
+        return lambda: None
+    from cmdb.app.webhook_delivery import Worker, config_of
+
+    worker = Worker(store, config_of(settings))
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=worker.run,
+        args=(stop,),
+        kwargs={"interval_s": settings.webhooks_interval_s},
+        name="cmdb-webhooks",
+        daemon=True,
+    )
+    thread.start()
+
+    def halt() -> None:
+        stop.set()
+        thread.join(timeout=settings.webhooks_timeout_s + 5)
+        worker.close()
+
+    return halt
 
 
 def _mount_extras(app: FastAPI, settings: Settings) -> None:

@@ -255,6 +255,11 @@ class GraphStore(Protocol):
 
     def get_event(self, event_id: str) -> Event: ...
 
+    def last_event_seq(self) -> int:
+        """At least the seq of every event committed so far (0 for none): an event
+        committed later has a greater one."""
+        ...
+
     def save_webhook_rule(self, rule: WebhookRule) -> None:
         """Create or replace the rule with this id."""
         ...

@@ -343,7 +343,13 @@ class _Job:
         )
         if reason is not None:
             run.note = reason
-        run.counts = {"items": items, **report.summary(), "conflicts": len(report.conflicts)}
+        run.counts = {
+            "items": items,
+            **report.summary(),
+            "conflicts": len(report.conflicts),
+            # Carried by the run's event (discovery_run.finished) to webhook receivers.
+            "unauthorised": len(report.discrepancies),
+        }
         # What the adapter counted (hosts down, resources with no instance, ...).
         run.counts.update({f"input.{k}": v for k, v in self.inv.stats.items()})
         run.problems = report.problems[:MAX_STORED_PROBLEMS]

@@ -26,6 +26,7 @@ from cmdb.auth.roles import GRANTS, Permission, Role
 from cmdb.auth.tokens import Principal, TokenStore
 from cmdb.config import Settings
 from cmdb.domain.changeset import ChangeSet
+from cmdb.domain.events import WebhookRule
 from cmdb.domain.records import Change, Incident, Problem
 from cmdb.server.app import API_PREFIX, create_app
 from tests.api.conftest import Api, make_api
@@ -142,6 +143,7 @@ class Objects:
     change: str | None = None  # an RFC naming ``ci`` (changes and incidents: issue 7)
     incident: str | None = None
     problem: str | None = None  # a problem naming ``ci`` (issue 7)
+    webhook: str | None = None  # a webhook rule (issue 16)
 
 
 @dataclass
@@ -191,6 +193,7 @@ def build_world(api: Api) -> World:
     ci_out = pick(hidden)
     _practice_records(api, ci_in, "IN")
     _practice_records(api, ci_out, "OUT")
+    webhook = _webhook_rule(api)
     inside = Objects(
         ci_in,
         pick(seen, ci_in),
@@ -201,6 +204,7 @@ def build_world(api: Api) -> World:
         "RFC-MATRIX-IN",
         "INC-MATRIX-IN",
         "PRB-MATRIX-IN",
+        webhook,
     )
     outside = Objects(
         ci_out,
@@ -212,15 +216,32 @@ def build_world(api: Api) -> World:
         "RFC-MATRIX-OUT",
         "INC-MATRIX-OUT",
         "PRB-MATRIX-OUT",
+        webhook,
     )
     scoped = {
         role.value: api.token_for(role, services=(service,), name=f"scoped-{role.value}")
         for role in Role
     }
-    secrets = [victim_clear]
+    secrets = [victim_clear, WEBHOOK_SECRET]
     secrets += [h["Authorization"].removeprefix("Bearer ") for h in api.headers.values()]
     secrets += [h["Authorization"].removeprefix("Bearer ") for h in scoped.values()]
     return World(api, inside, outside, hidden, scoped, secrets)
+
+
+WEBHOOK_SECRET = "whsec_bWF0cml4LXNlY3JldA=="  # the matrix rule's: never in an answer
+
+
+def _webhook_rule(api: Api) -> str:
+    """A webhook rule, for the routes under /webhooks/{rule_id} (it names no CI: a scoped
+    token is refused it whole, by role or by scope)."""
+    rule = WebhookRule(
+        id="wh_matrix",
+        url="https://hooks.example/matrix",
+        secret=WEBHOOK_SECRET,
+        created_at=datetime(2026, 12, 1, tzinfo=UTC),
+    )
+    api.store.save_webhook_rule(rule)
+    return rule.id
 
 
 def _practice_records(api: Api, ci_id: str, tag: str) -> None:
@@ -268,6 +289,7 @@ def snapshot(api: Api) -> tuple[Any, ...]:
         sorted(i.model_dump_json() for i in store.list_incidents()),
         sorted(p.model_dump_json() for p in store.list_problems()),
         sorted((t.key, t.revoked_at) for t in api.tokens.list()),
+        sorted(r.model_dump_json() for r in store.list_webhook_rules()),
     )
 
 
@@ -284,6 +306,7 @@ _KIND_BY_PARAM = {
     "change_id": "change",
     "incident_id": "incident",
     "problem_id": "problem",
+    "rule_id": "webhook",
 }
 
 

@@ -198,6 +198,7 @@ def _exercise_every_method(store: GraphStore) -> set[str]:
     # The outbox and webhooks: rules and deliveries come and go; history stays.
     events = store.read_events()
     store.get_event(events[0].id)
+    store.last_event_seq()
     at = datetime(2026, 1, 1, tzinfo=UTC)
     rule = WebhookRule(id="wh_1", url="https://x.example/", secret="whsec_eA==", created_at=at)
     store.save_webhook_rule(rule)
@@ -223,6 +224,7 @@ def _exercise_every_method(store: GraphStore) -> set[str]:
     called |= {
         "read_events",
         "get_event",
+        "last_event_seq",
         "save_webhook_rule",
         "get_webhook_rule",
         "list_webhook_rules",

@@ -171,11 +171,13 @@ def test_a_failed_write_leaves_no_event(store: GraphStore) -> None:
 
 
 def test_the_outbox_reads_in_order_after_a_cursor(store: GraphStore, clock: FakeClock) -> None:
+    assert store.last_event_seq() == 0
     for i in range(7):
         clock.advance(1)
         store.apply(cs(up("Server", f"s{i}")))
     every = store.read_events(limit=1000)
     assert len(every) == 7
+    assert store.last_event_seq() >= every[-1].seq
     seqs = [e.seq for e in every]
     assert seqs == sorted(seqs) and len(set(seqs)) == 7
     assert [e.payload["ci"]["name"] for e in every] == [f"s{i}" for i in range(7)]
@@ -185,6 +187,8 @@ def test_the_outbox_reads_in_order_after_a_cursor(store: GraphStore, clock: Fake
     assert store.get_event(every[4].id) == every[4]
     with pytest.raises(NotFound):
         store.get_event("evt_nope")
+    store.apply(cs(up("Server", "s-last")))
+    assert store.read_events(after_seq=store.last_event_seq()) == []
 
 
 def _rule(rule_id: str, **fields: object) -> WebhookRule:

@@ -20,6 +20,7 @@ from cmdb.api.routers import (
     runs,
     services,
     status,
+    webhooks,
 )
 from cmdb.api.routers import impact as impact_routes
 
@@ -31,3 +32,4 @@ ROUTERS.append(problems.router)
 ROUTERS.append(reports.router)
 ROUTERS.append(status.router)
 ROUTERS.append(auth_routes.router)
+ROUTERS.append(webhooks.router)

@@ -76,6 +76,10 @@ class OutboxRows:
         )
         return [_event(r) for r in rows]
 
+    def last_event_seq(self) -> int:
+        row = self._conn().execute("SELECT max(seq) FROM events").fetchone()
+        return int(row[0] or 0)
+
     def get_event(self, event_id: str) -> Event:
         row = (
             self._conn().execute("SELECT seq, doc FROM events WHERE id = ?", (event_id,)).fetchone()

@@ -89,6 +89,11 @@ class OutboxNodes:
         )
         return [_event(r) for r in rows]
 
+    def last_event_seq(self) -> int:
+        # The meta counter numbers history rows and events alike, and only grows.
+        rows = self._rows("MATCH (m:CmdbMeta {name: 'cmdb'}) RETURN m.seq AS seq")
+        return int(rows[0]["seq"]) if rows else 0
+
     def get_event(self, event_id: str) -> Event:
         rows = self._rows(
             "MATCH (e:OutboxEvent {id: $id}) RETURN e.seq AS seq, e.doc AS doc", id=event_id

@@ -1,0 +1,234 @@
+"""The delivery worker: every event to every rule that wants it, at least once.
+
+One pass (``Worker.run_once``):
+
+1. Events after the worker's cursor are read from the outbox, a delivery is queued for
+   each rule that wants each, and the cursor moves, in one store transaction. A worker
+   killed before that reads the same events again; a delivery already queued is kept.
+2. Every delivery that is due is sent: a POST of the event as JSON, signed per the
+   Standard Webhooks convention (``webhook-id``, ``webhook-timestamp``,
+   ``webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">``). A 2xx answer
+   delivers it; anything else is logged on the delivery and retried with exponential
+   backoff (the next attempt's time is stored, so a restarted worker resumes), until the
+   attempts run out and it is marked failed (``replay`` sends it again).
+
+A delivery is marked delivered only after the receiver answered, so a worker killed in
+between sends it again: at least once, with the same ``webhook-id`` every time.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import backoff
+import httpx
+import orjson
+from standardwebhooks.webhooks import Webhook
+
+from cmdb.app.webhooks import check_url
+from cmdb.config import Settings
+from cmdb.domain.errors import CmdbError, NotFound
+from cmdb.domain.events import Attempt, Delivery, DeliveryState, Event, WebhookRule, delivery_id
+from cmdb.store.contract import GraphStore
+
+log = logging.getLogger("cmdb.webhooks")
+
+CURSOR = "webhooks"
+KEEP_ATTEMPTS = 20  # the latest attempts kept in a delivery's log
+USER_AGENT = "graph-cmdb-webhooks"
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    allow_private: bool = False
+    timeout_s: float = 10.0
+    max_attempts: int = 10
+    backoff_base_s: float = 5.0
+    backoff_max_s: float = 3600.0
+    batch: int = 200
+
+
+def retry_delay(attempts: int, cfg: WorkerConfig) -> float:
+    """Seconds before the next attempt after ``attempts`` failed ones: exponential from
+    ``backoff_base_s``, capped at ``backoff_max_s``, with up to a second of jitter
+    (the ``backoff`` library's schedule and jitter, read one step at a time)."""
+    gen = backoff.expo(base=2, factor=cfg.backoff_base_s, max_value=cfg.backoff_max_s)
+    next(gen)  # the generator's first step only primes it
+    delay: float = next(itertools.islice(gen, max(attempts - 1, 0), None))
+    return float(backoff.random_jitter(delay))
+
+
+def body_of(event: Event) -> bytes:
+    return orjson.dumps(event.body())
+
+
+def signed_headers(secret: str, msg_id: str, at: datetime, body: bytes) -> dict[str, str]:
+    """The Standard Webhooks headers for one attempt."""
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": Webhook(secret).sign(msg_id, at, body),
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+    }
+
+
+@dataclass
+class PassResult:
+    queued: int = 0
+    delivered: int = 0
+    failed: int = 0  # attempts that failed this pass (retried later or given up)
+
+
+class Worker:
+    def __init__(
+        self,
+        store: GraphStore,
+        cfg: WorkerConfig,
+        *,
+        client: httpx.Client | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.cfg = cfg
+        self.clock = clock
+        # No redirects: one would lead the request to an address nobody checked.
+        self.client = client or httpx.Client(
+            timeout=httpx.Timeout(cfg.timeout_s), follow_redirects=False
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- 1: the outbox into deliveries --------------------------------------------------
+    def queue(self) -> int:
+        """Every event after the cursor queued for the rules that want it, a batch of events
+        (one transaction) at a time; how many deliveries were added."""
+        added = 0
+        while True:
+            cursor = self.store.outbox_cursor(CURSOR)
+            events = self.store.read_events(after_seq=cursor, limit=self.cfg.batch)
+            if not events:
+                return added
+            added += self._queue(events)
+
+    def _queue(self, events: list[Event]) -> int:
+        rules = self.store.list_webhook_rules()
+        now = self.clock()
+        queued = [
+            Delivery(
+                id=delivery_id(e.id, r.id),
+                rule_id=r.id,
+                event_id=e.id,
+                event_seq=e.seq,
+                event_type=e.type,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            for e in events
+            for r in rules
+            # A rule is sent what happens once it exists (replay sends older events).
+            if r.wants(e.type) and e.seq > r.after_seq
+        ]
+        return self.store.queue_deliveries(queued, cursor=CURSOR, seq=events[-1].seq)
+
+    # -- 2: due deliveries out ------------------------------------------------------------
+    def send(self, d: Delivery, rule: WebhookRule, event: Event) -> Delivery:
+        """One attempt; the delivery as it stands after it (not yet saved)."""
+        at = self.clock()
+        started = time.monotonic()
+        status: int | None = None
+        error: str | None = None
+        try:
+            url = check_url(rule.url, allow_private=self.cfg.allow_private)
+            body = body_of(event)
+            answer = self.client.post(
+                url, content=body, headers=signed_headers(rule.secret, d.id, at, body)
+            )
+            status = answer.status_code
+            if not answer.is_success:
+                error = f"HTTP {status}"
+        except CmdbError as exc:
+            error = exc.message
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        attempt = Attempt(
+            at=at,
+            status_code=status,
+            error=error,
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )
+        tries = d.attempts + 1
+        update: dict[str, object] = {"attempts": tries, "log": [*d.log, attempt][-KEEP_ATTEMPTS:]}
+        if error is None:
+            update["state"] = DeliveryState.DELIVERED
+        elif tries >= self.cfg.max_attempts:
+            update["state"] = DeliveryState.FAILED
+        else:
+            update["next_attempt_at"] = at + timedelta(seconds=retry_delay(tries, self.cfg))
+        return d.model_copy(update=update)
+
+    def deliver_due(self, result: PassResult) -> None:
+        due = self.store.due_deliveries(self.clock(), limit=self.cfg.batch)
+        rules: dict[str, WebhookRule | None] = {}
+        for d in due:
+            if d.rule_id not in rules:
+                try:
+                    rules[d.rule_id] = self.store.get_webhook_rule(d.rule_id)
+                except NotFound:
+                    rules[d.rule_id] = None
+            rule = rules[d.rule_id]
+            if rule is None:
+                continue  # deleted meanwhile (its deliveries go with it)
+            if not rule.enabled:
+                # Waits, without spending an attempt, until the rule is enabled again.
+                later = self.clock() + timedelta(seconds=min(60.0, self.cfg.backoff_max_s))
+                self.store.save_delivery(d.model_copy(update={"next_attempt_at": later}))
+                continue
+            event = self.store.get_event(d.event_id)
+            done = self.send(d, rule, event)
+            self.store.save_delivery(done)
+            if done.state is DeliveryState.DELIVERED:
+                result.delivered += 1
+            else:
+                result.failed += 1
+                log.warning(
+                    "webhook %s to rule %s failed (attempt %d): %s",
+                    d.id,
+                    rule.id,
+                    done.attempts,
+                    done.log[-1].error,
+                )
+
+    def run_once(self) -> PassResult:
+        result = PassResult(queued=self.queue())
+        self.deliver_due(result)
+        return result
+
+    def run(self, stop: threading.Event, *, interval_s: float = 1.0) -> None:
+        """Passes until ``stop`` is set; a failing pass (the store down) is logged and
+        tried again after the interval."""
+        while not stop.is_set():
+            try:
+                result = self.run_once()
+            except Exception:
+                log.exception("webhook delivery pass failed")
+                result = PassResult()
+            if result.queued == 0 and result.delivered == 0 and result.failed == 0:
+                stop.wait(interval_s)
+
+
+def config_of(settings: Settings) -> WorkerConfig:
+    return WorkerConfig(
+        allow_private=settings.webhooks_allow_private,
+        timeout_s=settings.webhooks_timeout_s,
+        max_attempts=settings.webhooks_max_attempts,
+        backoff_base_s=settings.webhooks_backoff_base_s,
+        backoff_max_s=settings.webhooks_backoff_max_s,
+    )
