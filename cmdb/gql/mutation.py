@@ -27,6 +27,7 @@ from cmdb.gql.context import GqlContext
 from cmdb.gql.practice_mutation import PracticeMutation
 from cmdb.gql.problems import ProblemMutation
 from cmdb.gql.types import CIType, GInfo, RelType, to_gql
+from cmdb.gql.webhooks import WebhooksMutation
 
 SOURCE = "graphql"
 # An input's field is "input.<field>"; a store's refusal names the change set's operation.
@@ -131,7 +132,7 @@ async def _as_caller(ctx: GqlContext, permission: Permission) -> tuple[Caller, V
 
 
 @strawberry.type
-class Mutation(PracticeMutation, ProblemMutation):
+class Mutation(PracticeMutation, ProblemMutation, WebhooksMutation):
     @strawberry.mutation(description="Create or update a CI (needs the edit permission).")
     async def upsert_ci(self, info: GInfo, input: CIInput) -> CIResultType:
         ctx = info.context

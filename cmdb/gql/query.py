@@ -48,6 +48,7 @@ from cmdb.gql.types import (
     scoped_record,
     to_gql,
 )
+from cmdb.gql.webhooks import WebhooksQuery
 from cmdb.store.contract import CIFilter
 from impact.severity import FailureMode
 
@@ -145,7 +146,7 @@ def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, dat
 
 
 @strawberry.type
-class Query(PracticeQuery, ReportsQuery, ProblemsQuery):
+class Query(PracticeQuery, ReportsQuery, ProblemsQuery, WebhooksQuery):
     @strawberry.field(description="The caller.")
     def me(self, info: GInfo) -> PrincipalType:
         p = info.context.principal
