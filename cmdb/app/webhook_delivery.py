@@ -5,15 +5,17 @@ One pass (``Worker.run_once``):
 1. Events after the worker's cursor are read from the outbox, a delivery is queued for
    each rule that wants each, and the cursor moves, in one store transaction. A worker
    killed before that reads the same events again; a delivery already queued is kept.
-2. Every delivery that is due is sent: a POST of the event as JSON, signed per the
+2. Every delivery that is due is taken (``claim_due``: for a lease, so that several workers
+   never send one at once) and sent: a POST of the event as JSON, signed per the
    Standard Webhooks convention (``webhook-id``, ``webhook-timestamp``,
    ``webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">``). A 2xx answer
    delivers it; anything else is logged on the delivery and retried with exponential
    backoff (the next attempt's time is stored, so a restarted worker resumes), until the
    attempts run out and it is marked failed (``replay`` sends it again).
 
-A delivery is marked delivered only after the receiver answered, so a worker killed in
-between sends it again: at least once, with the same ``webhook-id`` every time.
+A delivery is marked delivered only after the receiver answered, so one whose worker was
+killed in between is sent again once its lease ends (by another worker, or the same one
+restarted): at least once, with the same ``webhook-id`` every time.
 """
 
 from __future__ import annotations
@@ -51,7 +53,11 @@ class WorkerConfig:
     max_attempts: int = 10
     backoff_base_s: float = 5.0
     backoff_max_s: float = 3600.0
-    batch: int = 200
+    batch: int = 200  # events read from the outbox at a time
+    claim: int = 10  # deliveries a worker takes at a time
+    # How long a worker holds the deliveries it took: no other worker sends them meanwhile,
+    # and one that dies holding them leaves them to the next worker after this.
+    lease_s: float = 300.0
 
 
 def retry_delay(attempts: int, cfg: WorkerConfig) -> float:
@@ -175,9 +181,19 @@ class Worker:
         return d.model_copy(update=update)
 
     def deliver_due(self, result: PassResult) -> None:
-        due = self.store.due_deliveries(self.clock(), limit=self.cfg.batch)
         rules: dict[str, WebhookRule | None] = {}
-        for d in due:
+        while True:
+            now = self.clock()
+            until = now + timedelta(seconds=self.cfg.lease_s)
+            taken = self.store.claim_due(now, until=until, limit=self.cfg.claim)
+            if not taken:
+                return
+            self._deliver(taken, rules, result)
+
+    def _deliver(
+        self, taken: list[Delivery], rules: dict[str, WebhookRule | None], result: PassResult
+    ) -> None:
+        for d in taken:
             if d.rule_id not in rules:
                 try:
                     rules[d.rule_id] = self.store.get_webhook_rule(d.rule_id)

@@ -208,17 +208,29 @@ def deliver(
             help="Idle wait between passes (CMDB_WEBHOOKS_INTERVAL_S).",
         ),
     ] = None,
+    lease: Annotated[
+        float,
+        typer.Option(
+            "--lease",
+            metavar="SECONDS",
+            min=0.1,
+            help="How long the worker holds the deliveries it takes; if it dies, another"
+            " (or it, restarted) sends them after this.",
+        ),
+    ] = 300.0,
 ) -> None:
     """The delivery worker: queue new events for the rules that want them and send every
     due delivery, until interrupted (or one pass with --once)."""
     import contextlib
+    import dataclasses
     import signal
     import threading
 
     from cmdb.app.webhook_delivery import Worker, config_of
 
     state = cli(ctx)
-    worker = Worker(state.store(), config_of(state.settings))
+    cfg = dataclasses.replace(config_of(state.settings), lease_s=lease)
+    worker = Worker(state.store(), cfg)
     try:
         if once:
             r = worker.run_once()

@@ -294,6 +294,13 @@ class GraphStore(Protocol):
         """Pending deliveries whose next attempt is at or before ``now``, oldest event first."""
         ...
 
+    def claim_due(self, now: datetime, *, until: datetime, limit: int = 10) -> list[Delivery]:
+        """Take up to ``limit`` due deliveries (as ``due_deliveries``) in one transaction:
+        each one's next attempt moves to ``until``, so no other worker takes it meanwhile,
+        and one that dies holding it lets it come due again then. Concurrent claims get
+        disjoint deliveries. Returned as claimed (next attempt ``until``)."""
+        ...
+
     def list_deliveries(self, rule_id: str, *, limit: int = 50) -> list[Delivery]:
         """One rule's deliveries, newest event first."""
         ...

@@ -219,6 +219,7 @@ def _exercise_every_method(store: GraphStore) -> set[str]:
     store.save_delivery(d.model_copy(update={"attempts": 1}))
     store.get_delivery(d.id)
     store.due_deliveries(at)
+    store.claim_due(at, until=at)
     store.list_deliveries("wh_1")
     store.delete_webhook_rule("wh_1")
     called |= {
@@ -233,6 +234,7 @@ def _exercise_every_method(store: GraphStore) -> set[str]:
         "save_delivery",
         "get_delivery",
         "due_deliveries",
+        "claim_due",
         "list_deliveries",
         "delete_webhook_rule",
     }

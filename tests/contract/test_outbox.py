@@ -4,6 +4,7 @@ rules and deliveries both stores keep."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -248,3 +249,45 @@ def test_deliveries_are_queued_once_and_come_due(store: GraphStore) -> None:
     assert store.list_deliveries("wh_a") == []
     with pytest.raises(NotFound):
         store.get_delivery(done.id)
+
+
+def test_claimed_deliveries_are_taken_for_a_lease(store: GraphStore) -> None:
+    store.save_webhook_rule(_rule("wh_a"))
+    store.apply(cs(*(up("Server", f"s{i}") for i in range(5))))
+    events = store.read_events()
+    store.queue_deliveries(
+        [_delivery(e, "wh_a", T0) for e in events], cursor="webhooks", seq=events[-1].seq
+    )
+    lease = T0 + timedelta(minutes=5)
+    first = store.claim_due(T0, until=lease, limit=3)
+    assert [d.event_seq for d in first] == [e.seq for e in events[:3]]
+    assert all(d.next_attempt_at == lease for d in first)
+    assert store.get_delivery(first[0].id).next_attempt_at == lease
+    second = store.claim_due(T0, until=lease, limit=3)
+    assert [d.event_seq for d in second] == [e.seq for e in events[3:]]
+    assert store.claim_due(T0, until=lease) == []
+    # A worker that took them and died: they come due again when the lease ends.
+    again = store.claim_due(lease, until=lease + timedelta(minutes=5), limit=10)
+    assert len(again) == 5
+    assert all(d.state is DeliveryState.PENDING and d.attempts == 0 for d in again)
+
+
+def test_concurrent_claims_take_disjoint_deliveries(store: GraphStore) -> None:
+    store.save_webhook_rule(_rule("wh_a"))
+    store.apply(cs(*(up("Server", f"s{i}") for i in range(40))))
+    events = store.read_events(limit=1000)
+    store.queue_deliveries(
+        [_delivery(e, "wh_a", T0) for e in events], cursor="webhooks", seq=events[-1].seq
+    )
+    lease = T0 + timedelta(minutes=5)
+
+    def claim_all(_: int) -> list[str]:
+        got: list[str] = []
+        while taken := store.claim_due(T0, until=lease, limit=3):
+            got += [d.id for d in taken]
+        return got
+
+    with ThreadPoolExecutor(4) as pool:
+        per_worker = list(pool.map(claim_all, range(4)))
+    every = [i for ids in per_worker for i in ids]
+    assert len(every) == len(set(every)) == 40

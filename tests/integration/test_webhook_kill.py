@@ -78,7 +78,18 @@ def _worker(target: Target) -> Iterator[subprocess.Popen[bytes]]:
         "CMDB_WEBHOOKS_TIMEOUT_S": "30",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cmdb.cli", "webhooks", "deliver", "--interval", "0.05"],
+        # A short lease: what the killed worker took comes due again a second later.
+        [
+            sys.executable,
+            "-m",
+            "cmdb.cli",
+            "webhooks",
+            "deliver",
+            "--interval",
+            "0.05",
+            "--lease",
+            "1",
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -183,6 +183,32 @@ class OutboxRows:
         )
         return [Delivery.model_validate_json(r[0]) for r in rows]
 
+    def claim_due(self, now: datetime, *, until: datetime, limit: int = 10) -> list[Delivery]:
+        conn = self._conn()
+        self._begin_write(conn)  # one writer at a time: claims cannot overlap
+        try:
+            rows = conn.execute(
+                "SELECT doc FROM deliveries WHERE state = 'pending' AND next_at <= ?"
+                " ORDER BY event_seq, id LIMIT ?",
+                (to_text(now), limit),
+            ).fetchall()
+            taken = [
+                Delivery.model_validate_json(r[0]).model_copy(update={"next_attempt_at": until})
+                for r in rows
+            ]
+            conn.executemany(
+                "UPDATE deliveries SET next_at = ?, doc = ? WHERE id = ?",
+                [(to_text(until), d.model_dump_json(), d.id) for d in taken],
+            )
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            conn.execute("ROLLBACK")
+            raise StoreUnavailable(f"the write failed and was rolled back: {exc}") from exc
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return taken
+
     def list_deliveries(self, rule_id: str, *, limit: int = 50) -> list[Delivery]:
         rows = (
             self._conn()

@@ -173,6 +173,32 @@ class OutboxNodes:
         )
         return [Delivery.model_validate_json(r["doc"]) for r in rows]
 
+    def claim_due(self, now: datetime, *, until: datetime, limit: int = 10) -> list[Delivery]:
+        def work(tx: ManagedTransaction) -> list[Delivery]:
+            # One lock for every claimer, taken first: the MATCH below then reads what an
+            # earlier claimer committed (read committed), so two claims never overlap.
+            tx.run(
+                "MERGE (c:OutboxCursor {name: '_claims'}) ON CREATE SET c.seq = 0"
+                " SET c.seq = c.seq + 1"
+            ).consume()
+            rows = tx.run(
+                "MATCH (d:WebhookDelivery) WHERE d.state = 'pending' AND d.next_at <= $now"
+                " RETURN d.doc AS doc ORDER BY d.event_seq, d.id LIMIT $limit",
+                now=to_text(now),
+                limit=limit,
+            ).data()
+            taken = [
+                Delivery.model_validate_json(r["doc"]).model_copy(update={"next_attempt_at": until})
+                for r in rows
+            ]
+            tx.run(
+                f"UNWIND $rows AS row MATCH (d:WebhookDelivery {{id: row.id}}) SET {_DELIVERY_SET}",
+                rows=[_delivery_row(d) for d in taken],
+            ).consume()
+            return taken
+
+        return self._write(work)
+
     def list_deliveries(self, rule_id: str, *, limit: int = 50) -> list[Delivery]:
         rows = self._rows(
             "MATCH (d:WebhookDelivery {rule_id: $rule}) RETURN d.doc AS doc"
