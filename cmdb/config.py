@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     token_rate_per_min: int = Field(
         default=30, gt=0, description="credential requests per client address per minute"
     )
+    token_cache_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="how long a server process trusts a token it verified: a revocation made"
+        " elsewhere (the CLI, another process) takes effect everywhere within this",
+    )
     graphiql: bool = Field(default=True, description="serve the GraphiQL explorer at /graphql")
     graphql_introspection: bool = Field(default=True, description="allow GraphQL introspection")
     graphql_max_depth: int = Field(default=12, gt=0, description="deepest GraphQL query accepted")

@@ -1,4 +1,4 @@
-"""API tokens, kept in their own SQLite file (whatever the graph store), hashed.
+"""API tokens, hashed: in their own SQLite file (embedded store) or in Neo4j (neo4j store).
 
 A token reads ``cmdb_<key>_<secret>``: ``key`` finds the row, ``secret`` is checked
 against its SHA-256 with a constant-time compare. Secrets are 32 random bytes, so a fast
@@ -15,6 +15,7 @@ import secrets
 import sqlite3
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -97,40 +98,46 @@ def _parse_ts(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-class TokenStore:
-    """Tokens in SQLite, and a short in-memory memory of tokens verified lately.
+# A stored token as the backends hand it over: key, name, role, services (comma-joined),
+# created_at, expires_at, revoked_at (ISO text or None), then the secret's SHA-256.
+Row = tuple[str, str, str, str, str, str | None, str | None, str]
+
+
+class BaseTokenStore(ABC):
+    """The token contract: create, list, get, revoke and authenticate, with a short
+    in-memory memory of tokens verified lately. A backend stores rows (``_insert``,
+    ``_select``, ``_select_all``, ``_mark_revoked``); everything else is here, once.
 
     The memory (``cache_s`` seconds, keyed by the token's hash) spares every request a
-    SQLite read and lets the API check a token without leaving the event loop. A
-    revocation through this store takes effect at once; one made by another process (the
-    CLI) within ``cache_s``. Expiry is checked on every use.
+    read and lets the API check a token without leaving the event loop. A revocation
+    through this object takes effect at once; one made by another process (the CLI,
+    another server process) within ``cache_s``. Expiry is checked on every use.
     """
 
     def __init__(
-        self,
-        path: Path,
-        *,
-        clock: Callable[[], datetime] | None = None,
-        cache_s: float = 5.0,
+        self, *, clock: Callable[[], datetime] | None = None, cache_s: float = 5.0
     ) -> None:
-        self.path = path
         self._clock = clock or (lambda: datetime.now(UTC))
         self.cache_s = cache_s
         self._verified: dict[str, tuple[Principal, float, datetime | None]] = {}
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._conn() as db:
-            db.executescript(_SCHEMA)
 
-    @contextmanager
-    def _conn(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=10)
-        try:
-            with db:
-                yield db
-        finally:
-            db.close()
+    # -- what a backend provides ----------------------------------------------------------
+    @abstractmethod
+    def _insert(self, row: Row) -> None: ...
 
+    @abstractmethod
+    def _select(self, key: str) -> Row | None: ...
+
+    @abstractmethod
+    def _select_all(self) -> list[Row]:
+        """Every token, by creation time then key."""
+
+    @abstractmethod
+    def _mark_revoked(self, key: str, at: str) -> bool:
+        """Set revoked_at unless already set; False when the key is unknown."""
+
+    # -- the contract ----------------------------------------------------------------------
     def create(
         self,
         name: str,
@@ -152,36 +159,25 @@ class TokenStore:
         key = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
         info = TokenInfo(key, name.strip(), role, tuple(services), now, expires_at, None)
-        with self._conn() as db:
-            db.execute(
-                "INSERT INTO api_token VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
-                (
-                    key,
-                    info.name,
-                    role.value,
-                    ",".join(services),
-                    _hash(secret),
-                    _ts(now),
-                    _ts(expires_at) if expires_at else None,
-                ),
+        self._insert(
+            (
+                key,
+                info.name,
+                role.value,
+                ",".join(services),
+                _ts(now),
+                _ts(expires_at) if expires_at else None,
+                None,
+                _hash(secret),
             )
+        )
         return f"{PREFIX}{key}_{secret}", info
 
     def list(self) -> list[TokenInfo]:
-        with self._conn() as db:
-            rows = db.execute(
-                "SELECT key, name, role, services, created_at, expires_at, revoked_at "
-                "FROM api_token ORDER BY created_at, key"
-            ).fetchall()
-        return [self._info(r) for r in rows]
+        return [self._info(r) for r in self._select_all()]
 
     def get(self, key: str) -> TokenInfo:
-        with self._conn() as db:
-            row = db.execute(
-                "SELECT key, name, role, services, created_at, expires_at, revoked_at "
-                "FROM api_token WHERE key = ?",
-                (key,),
-            ).fetchone()
+        row = self._select(key)
         if row is None:
             raise NotFound(f"no token {key!r}", where="key")
         return self._info(row)
@@ -191,16 +187,8 @@ class TokenStore:
             self._verified = {
                 h: entry for h, entry in self._verified.items() if entry[0].token_key != key
             }
-        with self._conn() as db:
-            cur = db.execute(
-                "UPDATE api_token SET revoked_at = ? WHERE key = ? AND revoked_at IS NULL",
-                (_ts(self._clock()), key),
-            )
-            if (
-                cur.rowcount == 0
-                and not db.execute("SELECT 1 FROM api_token WHERE key = ?", (key,)).fetchone()
-            ):
-                raise NotFound(f"no token {key!r}", where="key")
+        if not self._mark_revoked(key, _ts(self._clock())):
+            raise NotFound(f"no token {key!r}", where="key")
         return self.get(key)
 
     def authenticate(self, token: str | None) -> Principal:
@@ -214,17 +202,12 @@ class TokenStore:
         key, sep, secret = rest.partition("_")
         if not token.startswith(PREFIX) or not sep or not key or not secret:
             raise Unauthenticated("invalid token")
-        with self._conn() as db:
-            row = db.execute(
-                "SELECT key, name, role, services, created_at, expires_at, revoked_at, "
-                "secret_sha256 FROM api_token WHERE key = ?",
-                (key,),
-            ).fetchone()
+        row = self._select(key)
         # Compare even when the key is unknown, so timing does not tell keys apart.
         expected = row[7] if row else _hash(secrets.token_hex(8))
         if not hmac.compare_digest(expected, _hash(secret)) or row is None:
             raise Unauthenticated("invalid token")
-        info = self._info(row[:7])
+        info = self._info(row)
         if info.revoked_at is not None:
             raise Unauthenticated("invalid token")
         if info.expires_at is not None and info.expires_at <= self._clock():
@@ -243,7 +226,7 @@ class TokenStore:
 
     def recently_verified(self, token: str | None) -> Principal | None:
         """The principal of a token verified less than ``cache_s`` ago and still valid, else
-        None (then call ``authenticate``). Touches no file: safe on the event loop."""
+        None (then call ``authenticate``). Touches no storage: safe on the event loop."""
         if not token or len(token) > MAX_TOKEN_CHARS:
             return None
         entry = self._verified.get(_hash(token))
@@ -255,14 +238,70 @@ class TokenStore:
         return principal
 
     @staticmethod
-    def _info(row: Sequence[object]) -> TokenInfo:
-        key, name, role, services, created, expires, revoked = row
+    def _info(row: Row) -> TokenInfo:
+        key, name, role, services, created, expires, revoked, _ = row
         return TokenInfo(
             key=str(key),
             name=str(name),
             role=Role(str(role)),
             services=tuple(s for s in str(services).split(",") if s),
             created_at=datetime.fromisoformat(str(created)),
-            expires_at=_parse_ts(expires if isinstance(expires, str) else None),
-            revoked_at=_parse_ts(revoked if isinstance(revoked, str) else None),
+            expires_at=_parse_ts(expires),
+            revoked_at=_parse_ts(revoked),
         )
+
+
+_COLUMNS = "key, name, role, services, created_at, expires_at, revoked_at, secret_sha256"
+
+
+class TokenStore(BaseTokenStore):
+    """Tokens in their own SQLite file: the embedded store's backend (and any process
+    that shares the file sees the same tokens)."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        cache_s: float = 5.0,
+    ) -> None:
+        super().__init__(clock=clock, cache_s=cache_s)
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._conn() as db:
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _conn(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=10)
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    def _insert(self, row: Row) -> None:
+        with self._conn() as db:
+            db.execute(f"INSERT INTO api_token ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+
+    def _select(self, key: str) -> Row | None:
+        with self._conn() as db:
+            row = db.execute(f"SELECT {_COLUMNS} FROM api_token WHERE key = ?", (key,)).fetchone()
+        return tuple(row) if row else None
+
+    def _select_all(self) -> list[Row]:
+        with self._conn() as db:
+            rows = db.execute(f"SELECT {_COLUMNS} FROM api_token ORDER BY created_at, key")
+            return [tuple(r) for r in rows.fetchall()]
+
+    def _mark_revoked(self, key: str, at: str) -> bool:
+        with self._conn() as db:
+            cur = db.execute(
+                "UPDATE api_token SET revoked_at = ? WHERE key = ? AND revoked_at IS NULL",
+                (at, key),
+            )
+            if cur.rowcount:
+                return True
+            return (
+                db.execute("SELECT 1 FROM api_token WHERE key = ?", (key,)).fetchone() is not None
+            )

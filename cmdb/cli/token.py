@@ -1,4 +1,5 @@
-"""``cmdb token create|list|revoke``: API tokens, kept hashed in ``CMDB_TOKENS_PATH``.
+"""``cmdb token create|list|revoke``: API tokens, kept hashed where the store is: in
+``CMDB_TOKENS_PATH`` (embedded store) or on the Neo4j database (neo4j store).
 
 The clear token is printed once, by ``create``; ``list`` shows what is stored of a token
 (never its secret or hash).
@@ -13,15 +14,21 @@ import typer
 
 from cmdb.auth.roles import Role
 from cmdb.auth.services import resolve_services
-from cmdb.auth.tokens import TokenInfo, TokenStore, parse_duration
+from cmdb.auth.tokens import BaseTokenStore, TokenInfo, TokenStore, parse_duration
+from cmdb.config import StoreKind
 
 from ._common import CliGroup, JsonOpt, cli, print_json
 
 app = typer.Typer(cls=CliGroup, no_args_is_help=True, help="Create, list and revoke API tokens.")
 
 
-def _store(ctx: typer.Context) -> TokenStore:
-    return TokenStore(cli(ctx).settings.tokens_path)
+def _store(ctx: typer.Context) -> BaseTokenStore:
+    settings = cli(ctx).settings
+    if settings.store is StoreKind.NEO4J:
+        from cmdb.auth.backends import tokens_for
+
+        return tokens_for(cli(ctx).store(), settings)
+    return TokenStore(settings.tokens_path)
 
 
 def _status(info: TokenInfo, now: datetime) -> str:

@@ -12,7 +12,8 @@ from anyio import to_thread
 from fastapi import FastAPI
 
 from cmdb.api.routers import ROUTERS
-from cmdb.auth.tokens import TokenStore
+from cmdb.auth.backends import tokens_for
+from cmdb.auth.tokens import BaseTokenStore
 from cmdb.config import Settings, load_settings
 from cmdb.gql.router import mount_graphql
 from cmdb.store.contract import GraphStore
@@ -43,7 +44,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     store: GraphStore | None = None,
-    tokens: TokenStore | None = None,
+    tokens: BaseTokenStore | None = None,
 ) -> FastAPI:
     """An app over ``store`` (opened from ``settings`` when not given, and then closed at
     shutdown; a given store stays the caller's to close)."""
@@ -53,6 +54,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = store is None
         app.state.store = timed(store if store is not None else open_store(settings))
+        if owned:
+            _share_state(app, settings, tokens)
         # Store calls run in the thread pool, and the embedded store's are Python holding
         # the GIL: 40 threads (anyio's default) only queue for it, starve the event loop
         # and pay a context switch each. A few threads keep the cores busy; Neo4j calls
@@ -82,10 +85,12 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.tokens = tokens or TokenStore(settings.tokens_path)
+    app.state.tokens = tokens
+    app.state.rate_limits = RateLimits.per_minute(settings.token_rate_per_min)
     # A store handed in is usable before the lifespan runs (tests without a server).
     if store is not None:
         app.state.store = timed(store)
+        _share_state(app, settings, tokens)
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
@@ -95,7 +100,6 @@ def create_app(
     logredact.install(password.get_secret_value() if password else "")
     # Inside the body limit: the depth guard reads a body already capped in size.
     app.add_middleware(JsonDepthMiddleware, max_depth=settings.max_json_depth)
-    app.state.rate_limits = RateLimits.per_minute(settings.token_rate_per_min)
     app.add_middleware(
         RateLimitMiddleware,
         limits=app.state.rate_limits,
@@ -107,6 +111,22 @@ def create_app(
     app.add_middleware(ObserveMiddleware, templates=RouteTemplates(app.router.routes))
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def _share_state(app: FastAPI, settings: Settings, tokens: BaseTokenStore | None) -> None:
+    """Tokens (unless handed in) and rate limits live where the store does: with Neo4j, on
+    the database, so every server process on it agrees (docs/guides/operations.md)."""
+    store = app.state.store
+    app.state.tokens = tokens if tokens is not None else tokens_for(store, settings)
+    if store.kind == "neo4j":
+        from cmdb.web.shared_limits import Neo4jBuckets
+
+        limits: RateLimits = app.state.rate_limits
+        for name in ("credentials", "failures"):
+            shared = Neo4jBuckets(
+                store.driver, name, settings.token_rate_per_min, database=store.database
+            )
+            setattr(limits, name, shared)
 
 
 def _start_webhook_worker(store: GraphStore, settings: Settings) -> Callable[[], None]:

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from cmdb.app.scope import Visibility
 from cmdb.auth.roles import Permission, Role, grants
-from cmdb.auth.tokens import Principal, TokenStore
+from cmdb.auth.tokens import BaseTokenStore, Principal
 from cmdb.config import Settings
 from cmdb.domain.errors import Forbidden
 from cmdb.store.contract import GraphStore
@@ -35,8 +35,8 @@ def store_of(request: Request) -> GraphStore:
     return store
 
 
-def tokens_of(request: Request) -> TokenStore:
-    tokens: TokenStore = request.app.state.tokens
+def tokens_of(request: Request) -> BaseTokenStore:
+    tokens: BaseTokenStore = request.app.state.tokens
     return tokens
 
 
@@ -48,7 +48,7 @@ async def get_store(request: Request) -> GraphStore:
     return store_of(request)
 
 
-async def get_tokens(request: Request) -> TokenStore:
+async def get_tokens(request: Request) -> BaseTokenStore:
     return tokens_of(request)
 
 

@@ -10,7 +10,9 @@ Two token buckets per client address, both at ``token_rate_per_min``:
 
 Pure ASGI, so it sees the 401 whichever layer produced it. The address is the ASGI
 ``client`` (uvicorn's ``--proxy-headers`` decides whether a proxy's header is trusted).
-Buckets live in one process: behind several workers each enforces its own limit.
+With the embedded store the buckets live in the process (behind several workers each
+enforces its own limit); with the Neo4j store they are nodes on the database
+(cmdb/web/shared_limits.py), so every process on it enforces one limit together.
 """
 
 from __future__ import annotations
@@ -19,11 +21,24 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar, Protocol, TypeVar
 
 import orjson
+from anyio import to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_ADDRESSES = 100_000
+T = TypeVar("T")
+
+
+class Buckets(Protocol):
+    """``rate`` events per ``per`` seconds for each key: in memory or shared."""
+
+    blocking: ClassVar[bool]  # each call does I/O: run it off the event loop
+
+    def wait(self, key: str) -> float: ...
+    def take(self, key: str) -> float: ...
+    def spend(self, key: str) -> None: ...
 
 
 @dataclass
@@ -35,6 +50,8 @@ class _Bucket:
 @dataclass
 class TokenBuckets:
     """``rate`` events per ``per`` seconds for each key, bursts up to ``rate``."""
+
+    blocking: ClassVar[bool] = False
 
     rate: int
     per: float = 60.0
@@ -91,8 +108,8 @@ class TokenBuckets:
 
 @dataclass
 class RateLimits:
-    credentials: TokenBuckets
-    failures: TokenBuckets
+    credentials: Buckets
+    failures: Buckets
 
     @classmethod
     def per_minute(cls, rate: int, *, clock: Callable[[], float] = time.monotonic) -> RateLimits:
@@ -118,19 +135,25 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         addr = client_address(scope)
-        wait = self.limits.failures.wait(addr)
+        failures, credentials = self.limits.failures, self.limits.credentials
+        wait = await _call(failures, failures.wait, addr)
         if not wait and self._is_credential(str(scope.get("path", ""))):
-            wait = self.limits.credentials.take(addr)
+            wait = await _call(credentials, credentials.take, addr)
         if wait:
             await _too_many(scope, send, wait)
             return
 
         async def watch(message: Message) -> None:
             if message["type"] == "http.response.start" and message["status"] == 401:
-                self.limits.failures.spend(addr)
+                await _call(failures, failures.spend, addr)
             await send(message)
 
         await self.app(scope, receive, watch)
+
+
+async def _call(buckets: Buckets, fn: Callable[[str], T], key: str) -> T:
+    # Shared buckets are a Neo4j round trip: never a blocking call inside async def.
+    return await to_thread.run_sync(fn, key) if buckets.blocking else fn(key)
 
 
 async def _too_many(scope: Scope, send: Send, wait: float) -> None:

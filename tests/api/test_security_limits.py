@@ -23,6 +23,7 @@ from cmdb.server.app import API_PREFIX
 from cmdb.web.ratelimit import RateLimits
 from tests.api.conftest import Api, make_api
 from tests.api.security import NO_LIMIT, has_graphql
+from tests.contract.conftest import STORE_FACTORIES, STORE_MARKS
 
 V1 = API_PREFIX
 RATE = 5
@@ -36,13 +37,17 @@ class Seconds:
         return self.now
 
 
-@pytest.fixture
+@pytest.fixture(
+    params=[pytest.param(k, id=k, marks=STORE_MARKS.get(k, ())) for k in STORE_FACTORIES]
+)
 def limited(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Api, Seconds]]:
     """An app allowing RATE credential requests (and RATE failures) per minute, on a clock
-    the test moves."""
-    for api in make_api("embedded", tmp_path, request, token_rate_per_min=RATE):
+    the test moves; on each store (in memory, or buckets on the Neo4j database)."""
+    for api in make_api(str(request.param), tmp_path, request, token_rate_per_min=RATE):
         clock = Seconds()
         limits: RateLimits = api.app.state.rate_limits
+        shared = {"embedded": "TokenBuckets", "neo4j": "Neo4jBuckets"}[api.kind]
+        assert type(limits.credentials).__name__ == type(limits.failures).__name__ == shared
         limits.credentials.clock = clock
         limits.failures.clock = clock
         yield api, clock

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cmdb.auth.roles import GRANTS, Permission, Role, authority
 from cmdb.auth.services import resolve_services
-from cmdb.auth.tokens import Principal, TokenInfo, TokenStore, parse_duration
+from cmdb.auth.tokens import BaseTokenStore, Principal, TokenInfo, parse_duration
 from cmdb.domain.errors import Forbidden, InvalidInput
 from cmdb.domain.records import ApprovalLevel
 from cmdb.web.deps import Admin, Reader, Store, get_tokens
@@ -81,7 +81,7 @@ class TokenListOut(BaseModel):
     items: list[TokenOut]
 
 
-Tokens = Annotated[TokenStore, Depends(get_tokens)]
+Tokens = Annotated[BaseTokenStore, Depends(get_tokens)]
 
 
 def _unscoped_admin(principal: Principal) -> None:
