@@ -117,12 +117,24 @@ class Worker:
         """Every event after the cursor queued for the rules that want it, a batch of events
         (one transaction) at a time; how many deliveries were added."""
         added = 0
+        self._skip_unwanted()
         while True:
             cursor = self.store.outbox_cursor(CURSOR)
             events = self.store.read_events(after_seq=cursor, limit=self.cfg.batch)
             if not events:
                 return added
             added += self._queue(events)
+
+    def _skip_unwanted(self) -> None:
+        """Move the cursor past events no rule can want: each rule is sent only what
+        follows its ``after_seq``, and a rule made later starts after the outbox's end
+        then. So a first worker on a long outbox does not read it all for nothing."""
+        rules = self.store.list_webhook_rules()
+        floor = min((r.after_seq for r in rules), default=None)
+        if floor is None:
+            floor = self.store.last_event_seq()
+        if self.store.outbox_cursor(CURSOR) < floor:
+            self.store.queue_deliveries([], cursor=CURSOR, seq=floor)
 
     def _queue(self, events: list[Event]) -> int:
         rules = self.store.list_webhook_rules()

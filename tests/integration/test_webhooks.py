@@ -264,3 +264,21 @@ def test_a_discovery_run_event_counts_its_unauthorised_changes(
     assert [e.payload["unauthorised_changes"] for e in finished] == [0, 1]
     assert [e.payload["run"]["status"] for e in finished] == ["succeeded", "succeeded"]
     assert finished[1].payload["run"]["counts"]["updated"] == 1
+
+
+def test_a_worker_skips_what_no_rule_can_want(store: GraphStore) -> None:
+    for i in range(5):
+        store.apply(_server(f"old-{i}"))
+    worker = Worker(store, CFG)
+    try:
+        assert worker.run_once().queued == 0  # no rule: the cursor jumps to the end
+        assert store.outbox_cursor("webhooks") == store.last_event_seq()
+        with Receiver().running() as rx:
+            rule = webhooks.create_rule(store, ADMIN, url=rx.url, allow_private=True)
+            store.apply(_server("new"))
+            assert worker.run_once().delivered == 1
+            (got,) = rx.wait_for(1)
+    finally:
+        worker.close()
+    assert got.json["data"]["ci"]["name"] == "new"
+    assert [d.rule_id for d in store.list_deliveries(rule.id)] == [rule.id]
