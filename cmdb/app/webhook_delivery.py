@@ -174,7 +174,9 @@ class Worker:
                 error = f"HTTP {status}"
         except CmdbError as exc:
             error = exc.message
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # the receiver's side (httpx.HTTPError, InvalidURL, TLS...)
+            # Recorded as this attempt's failure: an exception out of here would leave the
+            # delivery taken until its lease ends, retried without ever counting attempts.
             error = f"{type(exc).__name__}: {exc}"[:500]
         attempt = Attempt(
             at=at,

@@ -19,7 +19,7 @@ from cmdb.auth.tokens import Principal
 from cmdb.config import Settings
 from cmdb.domain.changeset import ChangeSet, CIUpsert
 from cmdb.domain.errors import Forbidden, InvalidInput, NotFound
-from cmdb.domain.events import DeliveryState, EventType
+from cmdb.domain.events import DeliveryState, EventType, WebhookRule
 from cmdb.store.contract import GraphStore
 from cmdb.store.embedded.store import EmbeddedStore
 from tests.fakes import FakeClock
@@ -282,3 +282,21 @@ def test_a_worker_skips_what_no_rule_can_want(store: GraphStore) -> None:
         worker.close()
     assert got.json["data"]["ci"]["name"] == "new"
     assert [d.rule_id for d in store.list_deliveries(rule.id)] == [rule.id]
+
+
+def test_an_unsendable_url_is_a_failed_attempt_not_a_failed_pass(store: GraphStore) -> None:
+    # A URL that passes the check but that the HTTP client cannot send to: the attempt is
+    # logged as failed (and counted), the pass goes on.
+    at = datetime.now(UTC)
+    store.save_webhook_rule(
+        WebhookRule(id="wh_bad", url="http://a\x7fb/x", secret=webhooks.new_secret(),
+                    created_at=at)
+    )  # fmt: skip
+    store.apply(_server("x"))
+    worker = Worker(store, CFG)
+    try:
+        assert worker.run_once().failed == 1
+    finally:
+        worker.close()
+    (d,) = store.list_deliveries("wh_bad")
+    assert d.attempts == 1 and d.state is DeliveryState.PENDING and d.log[0].error
