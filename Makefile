@@ -15,7 +15,7 @@ DEMO_DB := .cmdb/demo.db
 DEMO := COLUMNS=$${COLUMNS:-120} $(CMDB) --db $(DEMO_DB)
 BENCH_ARGS ?= --sizes 10k
 
-.PHONY: install assets test test-quick test-services test-browser test-prometheus lint docs demo serve bench neo4j-up neo4j-down
+.PHONY: install assets test test-quick test-services test-browser test-prometheus test-alertmanager lint docs demo serve bench neo4j-up neo4j-down
 
 install: $(STAMP) assets
 
@@ -74,11 +74,25 @@ test-prometheus:
 			&& $$SUDO apt-get install -y --no-install-recommends prometheus >>build/apt-prometheus.log 2>&1; } \
 		|| { cat build/apt-prometheus.log >&2; exit 1; }; }
 
+# The Alertmanager test (tests/e2e/test_alertmanager.py) runs Debian's alertmanager
+# (prometheus-alertmanager) on 127.0.0.1, clustering off, with its own config and storage
+# (never the system service), installed here as prometheus is above.
+test-alertmanager:
+	@command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; \
+		else echo "alertmanager is missing and this is not root: apt-get install -y prometheus-alertmanager" >&2; exit 0; fi; \
+		mkdir -p build; echo "installing Debian's prometheus-alertmanager for the alerts test (log: build/apt-alertmanager.log)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$$SUDO apt-get install -y --no-install-recommends prometheus-alertmanager >build/apt-alertmanager.log 2>&1 \
+		|| { $$SUDO apt-get update >>build/apt-alertmanager.log 2>&1 \
+			&& $$SUDO apt-get install -y --no-install-recommends prometheus-alertmanager >>build/apt-alertmanager.log 2>&1; } \
+		|| { cat build/apt-alertmanager.log >&2; exit 1; }; }
+
 # Every test, slow trials and fuzzing included, as two pytest runs at once (tests/run_suite.py):
 # the Neo4j tests in one process on the one server it starts and stops (log:
 # build/test-neo4j.log), the rest under pytest-xdist with TEST_WORKERS workers.
 TEST_WORKERS ?= 2
-test: install test-services test-browser test-prometheus
+test: install test-services test-browser test-prometheus test-alertmanager
 	$(PY) -m tests.run_suite --workers $(TEST_WORKERS)
 
 # The same without the `slow` and `fuzz` marks (a few minutes): for the edit-test loop.

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     practice_policy_file: Path | None = Field(
         default=None, description="YAML: change risk rules, approvals, incident priority matrix"
     )
+    alert_rules_file: Path | None = Field(
+        default=None, description="YAML/JSON: which alert labels name which CIs, grouping reach"
+    )
 
     # -- the API server (cmdb serve) ------------------------------------------------------
     api_host: str = Field(default="127.0.0.1", description="address `cmdb serve` listens on")

@@ -76,6 +76,13 @@ def shown(store: GraphStore, vis: Visibility, inc: Incident) -> Incident:
             "ci_ids": vis.keep(inc.ci_ids),
             "service_ids": vis.keep(inc.service_ids),
             "change_ids": [c for c in inc.change_ids if change_readable(store, vis, c)],
+            # An alert's labels and the notes name CIs by name: out of view, so left out.
+            "cause_id": inc.cause_id if vis.allows(inc.cause_id or "") else None,
+            "alerts": [
+                a.model_copy(update={"ci_ids": vis.keep(a.ci_ids), "labels": {}})
+                for a in inc.alerts
+            ],
+            "notes": [],
         }
     )
 

@@ -2,9 +2,10 @@
 
 Routes and GraphQL fields ask for a *permission*, never a role name, so a role can be
 widened in one place. The roles are the project's users: viewers (service desk,
-architects) read; discovery jobs push inventories; change managers edit the model and
-ask for impact; the CAB chair and the change board edit like a change manager and also
-decide the changes that need them; admins also manage tokens.
+architects) read; discovery jobs push inventories; monitoring (Alertmanager) sends
+alerts; change managers edit the model and ask for impact; the CAB chair and the change
+board edit like a change manager and also decide the changes that need them; admins also
+manage tokens.
 
 Deciding a change is a matter of seniority, not of permission: every editing role may
 move a change, but authorising (or rejecting) one needs a change authority at least the
@@ -24,6 +25,7 @@ class Permission(StrEnum):
     DISCOVER = "discover"  # push inventories, start discovery runs
     EDIT = "edit"  # create, change and retire CIs and relationships
     ADMIN = "admin"  # tokens, export of the whole CMDB
+    ALERT = "alert"  # send monitoring alerts, which open, join and resolve incidents
 
 
 class Role(StrEnum):
@@ -33,15 +35,18 @@ class Role(StrEnum):
     CAB = "cab"  # the CAB chair, who records the change advisory board's decisions
     CHANGE_BOARD = "change-board"  # the higher (global) board: very high risk, many sites
     ADMIN = "admin"
+    MONITORING = "monitoring"  # Alertmanager: reads, and sends alerts (nothing else)
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: frozenset({Permission.READ}),
     Role.DISCOVERY: frozenset({Permission.READ, Permission.DISCOVER}),
-    Role.CHANGE_MANAGER: frozenset({Permission.READ, Permission.EDIT}),
-    Role.CAB: frozenset({Permission.READ, Permission.EDIT}),
-    Role.CHANGE_BOARD: frozenset({Permission.READ, Permission.EDIT}),
+    # Whoever may open incidents may send the alerts that open them.
+    Role.CHANGE_MANAGER: frozenset({Permission.READ, Permission.EDIT, Permission.ALERT}),
+    Role.CAB: frozenset({Permission.READ, Permission.EDIT, Permission.ALERT}),
+    Role.CHANGE_BOARD: frozenset({Permission.READ, Permission.EDIT, Permission.ALERT}),
     Role.ADMIN: frozenset(Permission),
+    Role.MONITORING: frozenset({Permission.READ, Permission.ALERT}),
 }
 
 # The most senior approval each role may give; None: it decides no change. The admin
@@ -53,6 +58,7 @@ AUTHORITY: dict[Role, ApprovalLevel | None] = {
     Role.CAB: ApprovalLevel.CAB,
     Role.CHANGE_BOARD: ApprovalLevel.BOARD,
     Role.ADMIN: ApprovalLevel.BOARD,
+    Role.MONITORING: None,
 }
 
 # ApprovalLevel lists its members most junior first: that order is the seniority.

@@ -25,6 +25,7 @@ class RootGroup(LazyGroup):
         "impact": ("cmdb.cli.impact", "impact_app"),
         "change": ("cmdb.cli.change", "app"),
         "incident": ("cmdb.cli.incident", "app"),
+        "alerts": ("cmdb.cli.alerts", "app"),
         "problem": ("cmdb.cli.problem", "app"),
         "report": ("cmdb.cli.report", "app"),
         "neighbours": ("cmdb.cli.graph", "neighbours"),

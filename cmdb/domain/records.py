@@ -166,6 +166,30 @@ class Level(StrEnum):
     LOW = "low"
 
 
+class IncidentAlert(BaseModel):
+    """A monitoring alert grouped into an incident, kept by its fingerprint."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fingerprint: str
+    name: str = Field(description="its alertname label")
+    status: str = Field(description='"firing" or "resolved"')
+    ci_ids: list[str] = Field(default_factory=list, description="the CIs its labels name")
+    labels: dict[str, str] = Field(default_factory=dict)
+    starts_at: Instant
+    ends_at: Instant | None = None
+
+
+class IncidentNote(BaseModel):
+    """One line of an incident's story: who, when, what."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: Instant
+    actor: str
+    text: str
+
+
 class Incident(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -189,6 +213,16 @@ class Incident(BaseModel):
     )
     change_ids: list[str] = Field(
         default_factory=list, description="changes whose review linked this incident"
+    )
+    # Opened or joined by monitoring alerts (cmdb/practice/alerts.py); empty otherwise.
+    cause_id: str | None = Field(
+        default=None, description="the probable cause the alerts share on the graph"
+    )
+    alerts: list[IncidentAlert] = Field(
+        default_factory=list, description="the monitoring alerts grouped into it"
+    )
+    notes: list[IncidentNote] = Field(
+        default_factory=list, description="what happened to it, oldest first"
     )
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from cmdb.api.routers import auth as auth_routes
 from cmdb.api.routers import (
+    alerts,
     changes,
     cis,
     counts,
@@ -22,6 +22,7 @@ from cmdb.api.routers import (
     status,
     webhooks,
 )
+from cmdb.api.routers import auth as auth_routes
 from cmdb.api.routers import impact as impact_routes
 
 ROUTERS: list[APIRouter] = [health.router]
@@ -33,3 +34,4 @@ ROUTERS.append(reports.router)
 ROUTERS.append(status.router)
 ROUTERS.append(auth_routes.router)
 ROUTERS.append(webhooks.router)
+ROUTERS.append(alerts.router)
