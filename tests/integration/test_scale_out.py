@@ -199,3 +199,45 @@ def test_two_api_processes_on_one_neo4j_behave_as_one(
     assert refused == {a.url, b.url}
     assert granted[a.url] > 0 and granted[b.url] > 0
     assert sum(granted.values()) <= RATE + refills, granted
+
+
+def test_cmdb_token_works_on_the_neo4j_store(
+    neo4j_server: Neo4jServer, neo4j_driver: Driver, tmp_path: Path
+) -> None:
+    """`cmdb token create|list|revoke` with CMDB_STORE=neo4j: the nodes, not a file."""
+    from typer.testing import CliRunner
+
+    from cmdb.auth.neo4j_tokens import Neo4jTokenStore
+    from cmdb.auth.tokens import Unauthenticated
+    from cmdb.cli import app
+
+    wipe(neo4j_driver)
+    env = {
+        "CMDB_STORE": "neo4j",
+        "CMDB_NEO4J_URI": neo4j_server.uri,
+        "CMDB_NEO4J_USER": neo4j_server.user,
+        "CMDB_NEO4J_PASSWORD": neo4j_server.password,
+        "CMDB_TOKENS_PATH": str(tmp_path / "tokens.db"),
+        "COLUMNS": "200",
+    }
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(app, list(args), env=env)
+        assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+        return result.stdout
+
+    made = orjson.loads(run("token", "create", "bot", "--role", "discovery", "--json"))
+    tokens = Neo4jTokenStore(neo4j_driver, cache_s=0)
+    assert tokens.authenticate(made["token"]).name == "bot"
+    listed = orjson.loads(run("token", "list", "--json"))
+    assert [(t["key"], t["status"]) for t in listed] == [(made["key"], "active")]
+    assert made["token"] not in run("token", "list")
+    run("token", "revoke", made["key"])
+    with pytest.raises(Unauthenticated):
+        tokens.authenticate(made["token"])
+    assert orjson.loads(run("token", "list", "--json"))[0]["status"] == "revoked"
+    assert not (tmp_path / "tokens.db").exists()
+    # Only the hash is stored.
+    records, _, _ = neo4j_driver.execute_query("MATCH (t:ApiToken) RETURN properties(t) AS p")
+    stored = repr([r["p"] for r in records])
+    assert made["token"].split("_", 2)[2] not in stored
