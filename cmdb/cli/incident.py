@@ -66,6 +66,9 @@ def _show(store: GraphStore, inc: Incident, as_json: bool) -> None:
         ("responded", when_text(inc.responded_at)),
         ("resolved", when_text(inc.resolved_at)),
         ("changes", ", ".join(inc.change_ids)),
+        # Opened by monitoring alerts (cmdb alerts): the cause they share, and each alert.
+        ("probable cause", store.get_ci(inc.cause_id).name if inc.cause_id else ""),
+        ("alerts", ", ".join(f"{a.name} {a.fingerprint} {a.status}" for a in inc.alerts)),
     ]
     beside = problems.for_incident(store, EVERYTHING, inc)
     rows.append(("problems", ", ".join(f"{p.id} ({p.state.value})" for p in beside.problems)))
@@ -73,6 +76,8 @@ def _show(store: GraphStore, inc: Incident, as_json: bool) -> None:
         if v:
             t.add_row(k, v)
     con.print(t)
+    for note in inc.notes:
+        con.print(f"  {when_text(note.at)}  {note.actor}: {note.text}", soft_wrap=True)
     # What the service desk can try now: the workarounds of known errors on these CIs.
     known = beside.known_errors
     if known:

@@ -306,7 +306,7 @@ def receive(
         for a, ms in group:
             by_fp[a.fingerprint] = inc.id
             notes.setdefault(inc.id, []).append(
-                f"alert {a.name} ({a.fingerprint}) firing {action}: " + "; ".join(_matched(ms))
+                f"alert {a.name} ({a.fingerprint}) {action} it: " + "; ".join(_matched(ms))
             )
             out.append(
                 Received(
@@ -367,7 +367,8 @@ def _finish(
             inc = _placed(store, inc, inc.cause_id or inc.alerts[0].ci_ids[0], policy, rules, now)
             if before != (inc.priority, inc.service_ids):
                 notes.setdefault(inc_id, []).append(
-                    f"priority {inc.priority.value}, services {', '.join(inc.service_ids) or '-'}"
+                    f"priority {inc.priority.value}, services "
+                    + (", ".join(_name(store, s) for s in inc.service_ids) or "none")
                 )
         if all(a.status == RESOLVED for a in inc.alerts):
             ends = [a.ends_at for a in inc.alerts if a.ends_at is not None]

@@ -5,13 +5,15 @@ with nothing written, and who may send alerts."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cmdb.auth.roles import Role
 from cmdb.store.contract import CIFilter
-from tests.api.conftest import Api
+from tests.api.conftest import Api, make_api
 
 URL = "/api/v1/alerts/alertmanager"
 START = "2026-12-01T10:00:00Z"
@@ -214,3 +216,27 @@ def test_who_may_send_alerts(api: Api) -> None:
     assert api.client.post(URL, json=body).status_code == 401
     assert incidents(api) == []
     assert send(api, body, Role.CHANGE_MANAGER)["incidents"]
+
+
+@pytest.fixture
+def api_rules(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
+    """The embedded store with mapping rules of its own: only a ``box`` label, by host
+    name, and no reach above an alert's own CIs (``max_hops: 0``)."""
+    rules = tmp_path / "alert-rules.yaml"
+    rules.write_text("labels:\n  - {label: box, kinds: [hostname]}\nmax_hops: 0\n")
+    yield from make_api("embedded", tmp_path, request, alert_rules_file=rules)
+
+
+def test_the_mapping_rules_and_the_reach_are_configurable(api_rules: Api) -> None:
+    got = send(
+        api_rules,
+        payload(
+            alert("fp-vm1", box="vm-app-01"),
+            alert("fp-vm2", box="vm-app-02"),
+            alert("fp-inst", instance="vm-app-03:9100"),  # no rule reads instance here
+        ),
+    )
+    assert got["unmapped"] == ["fp-inst"]
+    # With no reach, the two VMs' shared host does not group them.
+    causes = sorted(i["cause_id"] for i in got["incidents"])
+    assert causes == sorted([ci_id(api_rules, "vm-app-01"), ci_id(api_rules, "vm-app-02")])
