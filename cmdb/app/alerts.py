@@ -7,6 +7,7 @@ incident for a shared cause and open two.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from cmdb.practice.alert_rules import AlertRules, Match, load_rules, map_labels
 from cmdb.store.contract import GraphStore
 
 _ONE_AT_A_TIME = threading.Lock()
+log = logging.getLogger("cmdb.alerts")
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,17 @@ def receive(
             actor=caller.name,
             now=at or now(),
         )
-    return Outcome(payload.receiver, got, incidents)
+    out = Outcome(payload.receiver, got, incidents)
+    by_fp = {a.fingerprint: a for a in payload.alerts}
+    for a in out.unmapped:
+        # Kept in the answer and here, for whoever tunes the mapping rules.
+        log.warning(
+            "alert %s (%s) names no CI: labels %s",
+            a.name,
+            a.fingerprint,
+            dict(by_fp[a.fingerprint].labels),
+        )
+    return out
 
 
 def mapping(

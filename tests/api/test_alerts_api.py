@@ -5,6 +5,7 @@ with nothing written, and who may send alerts."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -159,15 +160,20 @@ END_1 = "2026-12-01T10:05:00Z"
 END_2 = "2026-12-01T10:07:00Z"
 
 
-def test_an_alert_naming_no_ci_is_reported_and_opens_nothing(api: Api) -> None:
-    got = send(
-        api,
-        payload(
-            alert("fp-none", instance="nowhere.example:9100", job="node"),
-            alert("fp-vm1", instance="vm-app-01:9100"),
-        ),
-    )
+def test_an_alert_naming_no_ci_is_reported_and_opens_nothing(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="cmdb.alerts"):
+        got = send(
+            api,
+            payload(
+                alert("fp-none", instance="nowhere.example:9100", job="node"),
+                alert("fp-vm1", instance="vm-app-01:9100"),
+            ),
+        )
     assert got["unmapped"] == ["fp-none"]
+    (logged,) = [r.getMessage() for r in caplog.records if r.name == "cmdb.alerts"]
+    assert "fp-none" in logged and "nowhere.example:9100" in logged
     assert by_fp(got)["fp-none"] == {
         "fingerprint": "fp-none",
         "name": "NodeDown",
