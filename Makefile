@@ -15,7 +15,7 @@ DEMO_DB := .cmdb/demo.db
 DEMO := COLUMNS=$${COLUMNS:-120} $(CMDB) --db $(DEMO_DB)
 BENCH_ARGS ?= --sizes 10k
 
-.PHONY: install assets test test-quick test-services test-browser test-prometheus test-alertmanager lint docs demo serve bench neo4j-up neo4j-down
+.PHONY: install assets test test-quick test-services test-browser test-prometheus test-alertmanager test-nginx lint docs demo serve bench neo4j-up neo4j-down
 
 install: $(STAMP) assets
 
@@ -88,11 +88,25 @@ test-alertmanager:
 			&& $$SUDO apt-get install -y --no-install-recommends prometheus-alertmanager >>build/apt-alertmanager.log 2>&1; } \
 		|| { cat build/apt-alertmanager.log >&2; exit 1; }; }
 
+# The proxy test (tests/e2e/test_nginx_proxy.py) runs Debian's nginx on 127.0.0.1 with
+# docker/nginx.conf in front of two cmdb serve processes (its own prefix, pid and logs;
+# never the system service), installed here as prometheus is above.
+test-nginx:
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo -n"; \
+		else echo "nginx is missing and this is not root: apt-get install -y nginx" >&2; exit 0; fi; \
+		mkdir -p build; echo "installing Debian's nginx for the proxy test (log: build/apt-nginx.log)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		$$SUDO apt-get install -y --no-install-recommends nginx >build/apt-nginx.log 2>&1 \
+		|| { $$SUDO apt-get update >>build/apt-nginx.log 2>&1 \
+			&& $$SUDO apt-get install -y --no-install-recommends nginx >>build/apt-nginx.log 2>&1; } \
+		|| { cat build/apt-nginx.log >&2; exit 1; }; }
+
 # Every test, slow trials and fuzzing included, as two pytest runs at once (tests/run_suite.py):
 # the Neo4j tests in one process on the one server it starts and stops (log:
 # build/test-neo4j.log), the rest under pytest-xdist with TEST_WORKERS workers.
 TEST_WORKERS ?= 2
-test: install test-services test-browser test-prometheus test-alertmanager
+test: install test-services test-browser test-prometheus test-alertmanager test-nginx
 	$(PY) -m tests.run_suite --workers $(TEST_WORKERS)
 
 # The same without the `slow` and `fuzz` marks (a few minutes): for the edit-test loop.

@@ -83,7 +83,8 @@ def test_the_proxy_fronts_both_replicas(compose: dict[str, Any]) -> None:
     servers = re.findall(r"^\s*server\s+([\w.-]+):(\d+)", upstream.group(2), re.M)
     assert sorted(servers) == [(name, "8000") for name in REPLICAS]
     assert f"proxy_pass http://{upstream.group(1)};" in conf
-    assert "X-Forwarded-For" in conf  # rate limits are per client, not per proxy
+    # Rate limits are per client: the address the proxy saw, never one the client sent.
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in conf
     listen = re.search(r"listen\s+(\d+);", conf)
     assert listen is not None
     assert any(str(p).endswith(f":{listen.group(1)}") for p in proxy["ports"])
