@@ -51,3 +51,30 @@ def outcome_of(report: RunReport) -> RunOutcome:
     if report.run.dry_run:
         return "dry_run"
     return "applied" if status is RunStatus.SUCCEEDED else "suspicious"
+
+
+# -- webhook deliveries --------------------------------------------------------------------
+
+# delivered: the receiver took it; retrying: this attempt failed and another is scheduled;
+# failed: this attempt failed and it was the last one allowed.
+DeliveryOutcome = Literal["delivered", "retrying", "failed"]
+DELIVERY_OUTCOMES: tuple[DeliveryOutcome, ...] = ("delivered", "retrying", "failed")
+DeliveryListener = Callable[[DeliveryOutcome, float], None]  # (outcome, seconds taken)
+
+_delivery_listeners: list[DeliveryListener] = []
+
+
+def on_delivery_attempt(listener: DeliveryListener) -> None:
+    """Call ``listener(outcome, seconds)`` after every webhook delivery attempt made in this
+    process (once per listener, however often it is added)."""
+    with _lock:
+        if listener not in _delivery_listeners:
+            _delivery_listeners.append(listener)
+
+
+def delivery_attempted(outcome: DeliveryOutcome, seconds: float) -> None:
+    for listener in tuple(_delivery_listeners):
+        try:
+            listener(outcome, seconds)
+        except Exception:
+            log.exception("a webhook delivery listener failed")

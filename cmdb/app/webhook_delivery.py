@@ -33,6 +33,7 @@ import httpx
 import orjson
 from standardwebhooks.webhooks import Webhook
 
+from cmdb.app.observe import delivery_attempted
 from cmdb.app.webhooks import check_url
 from cmdb.config import Settings
 from cmdb.domain.errors import CmdbError, NotFound
@@ -224,10 +225,14 @@ class Worker:
             event = self.store.get_event(d.event_id)
             done = self.send(d, rule, event)
             self.store.save_delivery(done)
+            took = done.log[-1].duration_ms / 1000 if done.log else 0.0
             if done.state is DeliveryState.DELIVERED:
                 result.delivered += 1
+                delivery_attempted("delivered", took)
             else:
                 result.failed += 1
+                gave_up = done.state is DeliveryState.FAILED
+                delivery_attempted("failed" if gave_up else "retrying", took)
                 log.warning(
                     "webhook %s to rule %s failed (attempt %d): %s",
                     d.id,

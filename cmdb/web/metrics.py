@@ -43,7 +43,13 @@ from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cmdb.app.observe import RunOutcome, on_run_finished
+from cmdb.app.observe import (
+    DELIVERY_OUTCOMES,
+    DeliveryOutcome,
+    RunOutcome,
+    on_delivery_attempt,
+    on_run_finished,
+)
 from cmdb.config import Settings
 from cmdb.domain.errors import CmdbError, SchemaNotReady, StoreUnavailable
 from cmdb.domain.records import IncidentState
@@ -93,6 +99,18 @@ DISCOVERY_RUNS = Counter(
     ["format", "source", "outcome"],
 )
 
+WEBHOOK_DELIVERIES = Counter(
+    "cmdb_webhook_deliveries",
+    "Webhook delivery attempts made by this process's worker, by outcome: delivered; "
+    "retrying (failed, another attempt scheduled); failed (failed, no attempt left)",
+    ["outcome"],
+)
+WEBHOOK_SECONDS = Histogram(
+    "cmdb_webhook_delivery_duration_seconds",
+    "Time of one webhook delivery attempt (the POST to the receiver)",
+    buckets=HTTP_BUCKETS,
+)
+
 # The GraphStore methods a TimedStore times: every public method but close.
 STORE_OPERATIONS = frozenset(
     name
@@ -106,6 +124,17 @@ def _count_run(fmt: str, source: str, outcome: RunOutcome) -> None:
 
 
 on_run_finished(_count_run)
+
+
+def _count_delivery(outcome: DeliveryOutcome, seconds: float) -> None:
+    WEBHOOK_DELIVERIES.labels(outcome).inc()
+    WEBHOOK_SECONDS.observe(seconds)
+
+
+on_delivery_attempt(_count_delivery)
+# Every outcome from the start, at 0: a dashboard's rate() sees the first failure.
+for _outcome in DELIVERY_OUTCOMES:
+    WEBHOOK_DELIVERIES.labels(_outcome)
 
 
 # -- the store --------------------------------------------------------------------------------

@@ -302,3 +302,35 @@ def test_the_operations_guide_lists_every_metric_served(mapi: Api) -> None:
         if f.name.startswith("cmdb_")
     }
     assert documented == served
+
+
+def test_webhook_delivery_attempts_count_by_outcome(mapi: Api) -> None:
+    from cmdb.app import webhooks
+    from cmdb.app.caller import Caller
+    from cmdb.app.webhook_delivery import Worker, WorkerConfig
+    from cmdb.auth.tokens import Principal
+    from tests.integration.test_webhooks import _server
+    from tests.webhook_receiver import Receiver
+
+    admin = Caller(Principal("admin", Role.ADMIN), "req-1", "api")
+    cfg = WorkerConfig(allow_private=True, timeout_s=5, max_attempts=1, backoff_base_s=10)
+    name = "cmdb_webhook_deliveries_total"
+    before = scrape(mapi)
+    # The first answer fails (the last attempt the config allows), the second is taken.
+    with Receiver(statuses=[500]).running() as rx:
+        webhooks.create_rule(mapi.store, admin, url=rx.url, allow_private=True)
+        webhooks.create_rule(mapi.store, admin, url=rx.url, allow_private=True)
+        mapi.store.apply(_server("hook-1"))  # one event, one delivery per rule
+        worker = Worker(mapi.store, cfg)
+        try:
+            result = worker.run_once()
+        finally:
+            worker.close()
+        rx.wait_for(2)
+    after = scrape(mapi)
+    assert (result.delivered, result.failed) == (1, 1)
+    assert value(after, name, outcome="delivered") - value(before, name, outcome="delivered") == 1
+    assert value(after, name, outcome="failed") - value(before, name, outcome="failed") == 1
+    assert value(after, name, outcome="retrying") == value(before, name, outcome="retrying")
+    seconds = "cmdb_webhook_delivery_duration_seconds_count"
+    assert value(after, seconds) - value(before, seconds) == 2
