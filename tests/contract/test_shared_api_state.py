@@ -205,3 +205,18 @@ def test_credential_and_failure_buckets_are_apart(store: GraphStore) -> None:
     creds, fails = _buckets(store, 1, t, "credentials"), _buckets(store, 1, t, "failures")
     assert creds.take("x") == 0.0
     assert fails.wait("x") == 0.0 and fails.take("x") == 0.0
+
+
+def test_full_buckets_are_forgotten(store: GraphStore) -> None:
+    """A full bucket holds no state: the shared ones are deleted (at most once a minute per
+    process); the in-memory ones are pruned when there are too many keys."""
+    t = Seconds()
+    b = _buckets(store, 2, t)
+    b.spend("old")
+    t.now += 3600  # "old" is long full again
+    b.spend("new")
+    assert b.wait("old") == 0.0 and b.wait("new") == 0.0
+    if store.kind == "neo4j":
+        driver = getattr(store, "driver")  # noqa: B009
+        records, _, _ = driver.execute_query("MATCH (b:RateBucket) RETURN b.key AS key")
+        assert [r["key"] for r in records] == ["credentials:new"]
