@@ -55,7 +55,7 @@ READY_PREFIX = "READY "
 # (it logs a warning without them); OOM should kill the JVM rather than leave it wedged.
 # SerialGC: measured ~130 MiB less RSS than the default G1 with no loss on test workloads;
 # a small heap does not need a concurrent collector. (C1-only JIT started faster but ran
-# queries half as fast, so it is not used.)
+# queries half as fast, so it is not used for the developer server and the benchmarks.)
 JVM_OPTIONS: tuple[str, ...] = (
     "-Xms256m",
     "-Xmx1g",
@@ -65,6 +65,17 @@ JVM_OPTIONS: tuple[str, ...] = (
     "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
     "--add-opens=java.base/java.lang=ALL-UNNAMED",
 )
+# A test suite's server (``for_tests``): the C1 compiler only, and the launcher's
+# --for-tests (each query keeps its first plan). Each test runs many short, different
+# queries a few times on freshly refilled data, so C2 kept compiling code that did not run
+# again (69 of 185 s of the JVM's CPU on tests/api from a fresh server) and Cypher kept
+# planning the same queries again. Measured on the Neo4j tests (JVM CPU, fresh server):
+# tests/api 169 s -> 145 s with --for-tests alone -> 82-98 s with C1 as well; start-up
+# 16 -> 10 s; tests/integration + tests/contract 263 -> 244 -> 223 s. C1 without
+# --for-tests was worse than neither (405 s there, on a busier machine): planning is what
+# C1 runs slowest. Not for benchmarks or the developer server: there queries repeat, and
+# C2's code is what is measured.
+TEST_JVM_OPTIONS: tuple[str, ...] = ("-XX:TieredStopAtLevel=1",)
 
 STOP_TIMEOUT_S = 30.0
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
@@ -240,11 +251,18 @@ def _java() -> str:
 
 
 def _launcher_command(
-    project_root: Path, data_dir: Path, host: str, port: int, *, watch_stdin: bool
+    project_root: Path,
+    data_dir: Path,
+    host: str,
+    port: int,
+    *,
+    watch_stdin: bool,
+    for_tests: bool = False,
 ) -> list[str]:
     command = [
         _java(),
         *JVM_OPTIONS,
+        *(TEST_JVM_OPTIONS if for_tests else ()),
         "-cp",
         _classpath(project_root),
         MAIN_CLASS,
@@ -257,6 +275,8 @@ def _launcher_command(
     ]
     if not watch_stdin:
         command.append("--no-stdin-watch")
+    if for_tests:
+        command.append("--for-tests")  # query plans kept despite the data's churn
     return command
 
 
@@ -309,10 +329,14 @@ def start_local(
     password: str = DEFAULT_PASSWORD,
     timeout: float = 180,
     data_dir: Path | None = None,
+    *,
+    for_tests: bool = False,
 ) -> Neo4jServer:
     """Build if needed and start a launcher JVM on a free port with a fresh, throw-away store.
 
     ``timeout`` bounds the wait for the server (READY plus a driver handshake), not the build.
+    ``for_tests``: tuned for a test suite's CPU in all rather than for query speed
+    (``TEST_JVM_OPTIONS``).
 
     The JVM watches its stdin, which only this process holds: if the test run dies without
     calling stop(), the pipe closes and the JVM shuts itself down instead of lingering.
@@ -335,7 +359,9 @@ def start_local(
         process = subprocess.Popen(
             # Port 0: the JVM binds a free port itself and reports it, so there is no window
             # in which another process can take a port we picked.
-            _launcher_command(project_root, data_dir, "127.0.0.1", 0, watch_stdin=True),
+            _launcher_command(
+                project_root, data_dir, "127.0.0.1", 0, watch_stdin=True, for_tests=for_tests
+            ),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=log,
@@ -429,8 +455,11 @@ def _start_container(container_class: Any, password: str) -> Neo4jServer:
     )
 
 
-def find_or_start(project_root: Path, password: str = DEFAULT_PASSWORD) -> Neo4jServer:
-    """A Neo4j server for tests: the one named by NEO4J_URI, else Docker, else the launcher.
+def find_or_start(
+    project_root: Path, password: str = DEFAULT_PASSWORD, *, for_tests: bool = False
+) -> Neo4jServer:
+    """A Neo4j server for tests: the one named by NEO4J_URI, else Docker, else the launcher
+    (``for_tests``: see ``start_local``).
 
     Reading os.environ here (not via cmdb.config) is deliberate: this is a test/dev helper,
     and NEO4J_URI/NEO4J_USER/NEO4J_PASSWORD are the names testcontainers and Neo4j's own
@@ -446,7 +475,7 @@ def find_or_start(project_root: Path, password: str = DEFAULT_PASSWORD) -> Neo4j
     container_class = _neo4j_container_class()
     if container_class is not None and _docker_available():
         return _start_container(container_class, password)
-    return start_local(project_root, password=password)
+    return start_local(project_root, password=password, for_tests=for_tests)
 
 
 # --------------------------------------------------------------------------- CLI
