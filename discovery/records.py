@@ -10,10 +10,9 @@ input never defines into placeholder CIs flagged unresolved.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -24,52 +23,6 @@ from cmdb.domain.relationships import get_type
 
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-M = TypeVar("M", bound=BaseModel)
-_set = object.__setattr__
-
-
-_REQUIRED = object()
-
-
-@functools.cache
-def _spec(cls: type[BaseModel]) -> tuple[tuple[str, Any, Any], ...]:
-    """(name, default, default factory) per field, in the model's order (which a dump
-    follows)."""
-    return tuple(
-        (
-            name,
-            _REQUIRED if info.is_required() else info.default,
-            info.default_factory,
-        )
-        for name, info in cls.model_fields.items()
-    )
-
-
-def built(cls: type[M], **values: Any) -> M:
-    """``cls.model_construct(**values)`` at about half the cost, for the hottest records an
-    adapter makes (several per resource): no validation, defaults filled in, the fields
-    given marked set. Only for values the adapter has already made valid, as for
-    ``model_construct``; a test re-validates what the adapters that use it make."""
-    fields: dict[str, Any] = {}
-    for name, default, factory in _spec(cls):
-        if name in values:
-            fields[name] = values[name]
-        elif factory is not None:
-            fields[name] = factory()
-        elif default is _REQUIRED:
-            raise TypeError(f"{cls.__name__}: {name} is required")
-        else:
-            fields[name] = default
-    if len(values) > len(fields) or not values.keys() <= fields.keys():
-        raise TypeError(f"{cls.__name__}: no fields {sorted(set(values) - set(fields))}")
-    model = cls.__new__(cls)
-    _set(model, "__dict__", fields)
-    _set(model, "__pydantic_fields_set__", set(values))
-    _set(model, "__pydantic_extra__", None)
-    _set(model, "__pydantic_private__", None)
-    return model
 
 
 class DiscoveredCI(_Record):

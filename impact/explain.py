@@ -29,6 +29,7 @@ from functools import cached_property
 import numpy as np
 from pydantic import BaseModel
 
+from cmdb.domain.built import built
 from impact._arrays import BoolArray, IntArray, bfs
 from impact.graph import TYPE_NAMES, ImpactGraph
 from impact.propagate import GroupNote, Propagation, type_phrase
@@ -80,13 +81,16 @@ class _Parts:
 
     def path(self) -> ImpactPath:
         text = self.body + "".join(f"; {note.text}" for note in self.notes)
-        return ImpactPath(
+        # Built without validation (strings and notes the engine made), in new lists: the
+        # parts' own lists are shared by the paths that extend them.
+        return built(
+            ImpactPath,
             cause=self.ids[0],
-            ci_ids=self.ids,
-            names=self.names,
-            types=self.types,
+            ci_ids=[*self.ids],
+            names=[*self.names],
+            types=[*self.types],
             text=text,
-            groups=self.notes,
+            groups=[*self.notes],
         )
 
 

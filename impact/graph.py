@@ -40,13 +40,14 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from functools import cache, cached_property
 from itertools import pairwise
+from operator import itemgetter
 
 import numpy as np
 
 from cmdb.domain.classes import is_a, is_grouping
 from cmdb.domain.model import CI, RETIRED_STATUSES
 from cmdb.domain.relationships import REGISTRY, ImpactFlow
-from cmdb.store.contract import Link, Subgraph
+from cmdb.store.contract import Subgraph
 from impact._arrays import BoolArray, Csr, IntArray, bfs, topological_order
 
 TYPE_NAMES: tuple[str, ...] = tuple(REGISTRY)
@@ -331,8 +332,7 @@ def build_impact_graph(
     )
 
 
-def _by_type_and_id(link: Link) -> tuple[str, str]:
-    return link.type, link.id
+_by_type_and_id = itemgetter(1, 0)  # of a Link: (type, id)
 
 
 def _type_plan(name: str) -> tuple[bool, int, bool, bool] | None:

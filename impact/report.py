@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel
 
+from cmdb.domain.built import built
 from cmdb.domain.records import Incident
 from cmdb.domain.service import SLA, Priority
 from impact._arrays import reach
@@ -159,7 +160,8 @@ def assess(
     now_sev, base_sev = prop.sev.tolist(), base.sev.tolist()
     for v in sorted(listed, key=lambda i: (-now_sev[i], graph.cis[i].ci_class, graph.name(i))):
         ci = graph.cis[v]
-        item = ImpactedCI(
+        item = built(  # of the engine's own values: see cmdb.domain.built
+            ImpactedCI,
             id=ci.id,
             name=ci.name,
             ci_class=ci.ci_class,

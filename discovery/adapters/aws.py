@@ -43,6 +43,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from cmdb.domain.built import built
 from cmdb.domain.errors import ForbiddenRelationship, InvalidInput
 from cmdb.domain.identifiers import Identifier, IdentifierKind, normalise
 from cmdb.domain.relationships import check_allowed
@@ -59,7 +60,7 @@ from discovery.adapters._coerce import (
     texts,
 )
 from discovery.io import json_document
-from discovery.records import DiscoveredCI, DiscoveredRel, Item, Severity, Stat, built
+from discovery.records import DiscoveredCI, DiscoveredRel, Item, Severity, Stat
 
 # A load balancer serves while one member of a target group answers its health check.
 MIN_UP = 1

@@ -46,6 +46,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from cmdb.domain.built import built
 from cmdb.domain.errors import ForbiddenRelationship, InvalidInput
 from cmdb.domain.identifiers import Identifier, IdentifierKind
 from discovery.adapters._build import Ref, edge, problem
@@ -67,7 +68,7 @@ from discovery.adapters._netbox_input import (
     missing_pages,
     ref_id,
 )
-from discovery.records import DiscoveredCI, Item, Severity, Stat, built
+from discovery.records import DiscoveredCI, Item, Severity, Stat
 
 # -- device roles --------------------------------------------------------------------------
 

@@ -268,3 +268,20 @@ def test_common_cause_favours_the_recent_change(store: GraphStore, clock: FakeCl
     top = r.candidates[0]
     assert top.name == "bookings-db" and top.explained == 2 and top.recency > 0.9
     assert top.changes and "version" in top.changes[0].what
+
+
+def test_a_report_built_without_validation_is_the_validated_one(store: GraphStore) -> None:
+    # The engine builds its CIs and paths with cmdb.domain.built (no validation): each is
+    # what validating the same values gives, dumps and fields set included.
+    for report in (
+        change_impact(store, [ci(store, "srv-01")], *WINDOW, now=LOADED),
+        incident_impact(store, [ci(store, "vm-app-01")], now=LOADED),
+    ):
+        assert report.cis and any(c.paths for c in report.cis)
+        checked = ImpactReport.model_validate(report.model_dump())
+        assert checked == report
+        assert checked.model_dump_json() == report.model_dump_json()
+        for item, again in zip(report.cis, checked.cis, strict=True):
+            assert item.model_fields_set == again.model_fields_set
+            for path, path_again in zip(item.paths, again.paths, strict=True):
+                assert path.model_fields_set == path_again.model_fields_set

@@ -1,4 +1,4 @@
-"""discovery.records.built: model_construct's result, cheaper, for trusted values."""
+"""cmdb.domain.built: model_construct's result, cheaper, for trusted values."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from cmdb.domain.built import built
 from cmdb.domain.identifiers import Identifier, IdentifierKind
-from discovery.records import DiscoveredCI, DiscoveredRel, Placeholder, Stat, built
+from discovery.records import DiscoveredCI, DiscoveredRel, Placeholder, Stat
 
 PH = Placeholder(ci_class="Server", name="srv-1")
 CASES: list[tuple[type[BaseModel], dict[str, Any]]] = [

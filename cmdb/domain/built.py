@@ -1,0 +1,59 @@
+"""Pydantic models built from values already known valid, without validating them again.
+
+``Model.model_construct`` does this in Python at about the cost of validation itself;
+:func:`built` does the same at about half of it, for the models made by the thousand on hot
+paths (an adapter's records, an impact report's CIs and paths). Only for values the caller
+has made valid itself; tests hold what each caller builds equal to the validated model.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+M = TypeVar("M", bound=BaseModel)
+_set = object.__setattr__
+
+
+_REQUIRED = object()
+
+
+@functools.cache
+def _spec(cls: type[BaseModel]) -> tuple[tuple[str, Any, Any], ...]:
+    """(name, default, default factory) per field, in the model's order (which a dump
+    follows)."""
+    return tuple(
+        (
+            name,
+            _REQUIRED if info.is_required() else info.default,
+            info.default_factory,
+        )
+        for name, info in cls.model_fields.items()
+    )
+
+
+def built(cls: type[M], **values: Any) -> M:
+    """``cls.model_construct(**values)`` at about half the cost, for models made by the
+    thousand: no validation, defaults filled in, the fields
+    given marked set. Only for values the caller has already made valid, as for
+    ``model_construct``; a test re-validates what each caller makes."""
+    fields: dict[str, Any] = {}
+    for name, default, factory in _spec(cls):
+        if name in values:
+            fields[name] = values[name]
+        elif factory is not None:
+            fields[name] = factory()
+        elif default is _REQUIRED:
+            raise TypeError(f"{cls.__name__}: {name} is required")
+        else:
+            fields[name] = default
+    if len(values) > len(fields) or not values.keys() <= fields.keys():
+        raise TypeError(f"{cls.__name__}: no fields {sorted(set(values) - set(fields))}")
+    model = cls.__new__(cls)
+    _set(model, "__dict__", fields)
+    _set(model, "__pydantic_fields_set__", set(values))
+    _set(model, "__pydantic_extra__", None)
+    _set(model, "__pydantic_private__", None)
+    return model
