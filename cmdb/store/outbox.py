@@ -8,11 +8,12 @@ rows, which already say what changed and how.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from cmdb.domain.changeset import ChangeSet
-from cmdb.domain.events import Event, EventType
+from cmdb.domain.events import Event, EventType, WebhookRule
 from cmdb.domain.history import EntityKind, HistoryOp
 from cmdb.domain.model import CI, RETIRED_STATUSES, Relationship
 from cmdb.domain.records import Change, Incident
@@ -178,3 +179,19 @@ def events_of(p: Plan, cs: ChangeSet, now: datetime) -> list[Event]:
             },
         )
     return out
+
+
+def events_for(p: Plan, cs: ChangeSet, now: datetime, rules: Sequence[WebhookRule]) -> list[Event]:
+    """The events of the change set that some webhook rule may want, enabled or not (a
+    rule disabled now may be enabled before the worker queues them).
+
+    With no rule, none: nobody can be sent them, and a rule made later is sent only what
+    follows its making (``WebhookRule.after_seq``). The stores read the rules inside the
+    write's own transaction, and save a rule under the same lock as a write, so a write
+    either sees a new rule (and writes its events) or commits before it (and owes it
+    none). Writing every event regardless cost a quarter of a bulk ingest."""
+    if not rules:
+        return []
+    every = any(not r.event_types for r in rules)
+    types = {t for r in rules for t in r.event_types}
+    return [e for e in events_of(p, cs, now) if every or e.type in types]

@@ -35,7 +35,17 @@ def _types(events: list[Event]) -> list[str]:
     return [e.type.value for e in events]
 
 
-def test_ci_and_relationship_writes_have_their_events(store: GraphStore, clock: FakeClock) -> None:
+@pytest.fixture
+def listening(store: GraphStore) -> WebhookRule:
+    """A rule that wants every event: without one, no event is written (test below)."""
+    rule = _rule("wh_every")
+    store.save_webhook_rule(rule)
+    return rule
+
+
+def test_ci_and_relationship_writes_have_their_events(
+    store: GraphStore, listening: WebhookRule, clock: FakeClock
+) -> None:
     res = store.apply(
         cs(
             up("Server", "s1", owner="ops"),
@@ -73,7 +83,9 @@ def test_ci_and_relationship_writes_have_their_events(store: GraphStore, clock: 
     assert store.read_events(after_seq=later[-1].seq) == []
 
 
-def test_retiring_a_ci_retires_its_relationships_with_events(store: GraphStore) -> None:
+def test_retiring_a_ci_retires_its_relationships_with_events(
+    store: GraphStore, listening: WebhookRule
+) -> None:
     store.apply(cs(up("Server", "s1"), up("ApplicationInstance", "a1"), rel("RUNS_ON", "a1", "s1")))
     last = store.read_events()[-1].seq
     store.apply(cs(retire("s1")))
@@ -83,7 +95,9 @@ def test_retiring_a_ci_retires_its_relationships_with_events(store: GraphStore) 
     ]
 
 
-def test_change_and_incident_records_have_their_events(store: GraphStore) -> None:
+def test_change_and_incident_records_have_their_events(
+    store: GraphStore, listening: WebhookRule
+) -> None:
     ci = store.apply(cs(up("Server", "s1"))).ci_ids[0]
     start = store.read_events()[-1].seq
     rfc = Change(id="RFC-1", title="patch", ci_ids=[ci])
@@ -119,7 +133,7 @@ def test_change_and_incident_records_have_their_events(store: GraphStore) -> Non
 
 
 def test_a_finished_discovery_run_has_its_event_with_stale_cis(
-    store: GraphStore, clock: FakeClock
+    store: GraphStore, listening: WebhookRule, clock: FakeClock
 ) -> None:
     def run(run_id: str, status: RunStatus, **ops: object) -> ChangeSet:
         rec = DiscoveryRun(
@@ -145,7 +159,7 @@ def test_a_finished_discovery_run_has_its_event_with_stale_cis(
     assert finished[1].payload["run"]["counts"]["items"] == 1
 
 
-def test_a_failed_write_leaves_no_event(store: GraphStore) -> None:
+def test_a_failed_write_leaves_no_event(store: GraphStore, listening: WebhookRule) -> None:
     store.apply(
         cs(
             up("Server", "a", identifiers=[ident("serial", "SN-A")]),
@@ -171,7 +185,9 @@ def test_a_failed_write_leaves_no_event(store: GraphStore) -> None:
     assert _types(after) == ["ci.created"]
 
 
-def test_the_outbox_reads_in_order_after_a_cursor(store: GraphStore, clock: FakeClock) -> None:
+def test_the_outbox_reads_in_order_after_a_cursor(
+    store: GraphStore, listening: WebhookRule, clock: FakeClock
+) -> None:
     assert store.last_event_seq() == 0
     for i in range(7):
         clock.advance(1)
@@ -291,3 +307,16 @@ def test_concurrent_claims_take_disjoint_deliveries(store: GraphStore) -> None:
         per_worker = list(pool.map(claim_all, range(4)))
     every = [i for ids in per_worker for i in ids]
     assert len(every) == len(set(every)) == 40
+
+
+def test_no_rule_no_events_and_only_what_some_rule_wants(store: GraphStore) -> None:
+    store.apply(cs(up("Server", "s0")))
+    assert store.read_events() == []  # nobody could be sent them
+    store.save_webhook_rule(_rule("wh_inc", event_types=[EventType.INCIDENT_OPENED]))
+    store.apply(cs(up("Server", "s1")))
+    assert store.read_events() == []  # the one rule wants incidents only
+    store.save_webhook_rule(_rule("wh_off", event_types=[EventType.CI_CREATED], enabled=False))
+    store.apply(cs(up("Server", "s2")))
+    # A disabled rule may be enabled before the worker queues them: they are kept.
+    (event,) = store.read_events()
+    assert event.type is EventType.CI_CREATED and event.payload["ci"]["name"] == "s2"

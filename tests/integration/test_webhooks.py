@@ -253,6 +253,16 @@ def test_a_discovery_run_event_counts_its_unauthorised_changes(
     store: GraphStore, tmp_path: Path
 ) -> None:
     settings = Settings(db_path=tmp_path / "unused.db")
+    # A rule that wants run events: without one, none is recorded.
+    store.save_webhook_rule(
+        WebhookRule(
+            id="wh_runs",
+            url="https://hooks.example/runs",
+            secret=webhooks.new_secret(),
+            event_types=[EventType.DISCOVERY_RUN_FINISHED],
+            created_at=datetime.now(UTC),
+        )
+    )
 
     def push(owner: str) -> None:
         csv = f"key,class,name,owner\nnode-1,Server,node-1,{owner}\n".encode()

@@ -23,6 +23,7 @@ from pydantic import TypeAdapter
 from cmdb.domain.changeset import ApplyResult, ChangeSet
 from cmdb.domain.classes import search_ranks
 from cmdb.domain.errors import IdentityConflict, InvalidInput, NotFound, StoreUnavailable
+from cmdb.domain.events import WebhookRule
 from cmdb.domain.history import EntityKind, HistoryEntry
 from cmdb.domain.identifiers import Identifier
 from cmdb.domain.model import (
@@ -55,7 +56,7 @@ from cmdb.store.contract import (
 from cmdb.store.embedded.outbox import OutboxRows, write_events
 from cmdb.store.embedded.schema import DDL, MIGRATIONS, SCHEMA_VERSION
 from cmdb.store.gcpause import gc_paused
-from cmdb.store.outbox import events_of
+from cmdb.store.outbox import events_for
 from cmdb.store.planner import (
     CIHead,
     Clock,
@@ -476,8 +477,13 @@ class EmbeddedStore(OutboxRows):
                 for h in p.history
             ],
         )
-        # The outbox: the events of this change set, committed with it or not at all.
-        write_events(conn, events_of(p, cs, now))
+        # The outbox: the events of this change set some rule may want, committed with it
+        # or not at all (the rules read under this write's lock: see events_for).
+        rules = [
+            WebhookRule.model_validate_json(doc)
+            for (doc,) in conn.execute("SELECT doc FROM webhook_rules")
+        ]
+        write_events(conn, events_for(p, cs, now, rules))
 
     def _after_write(self, p: Plan, gen: int) -> None:
         with self._index_lock:

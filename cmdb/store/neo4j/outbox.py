@@ -103,11 +103,17 @@ class OutboxNodes:
         return _event(rows[0])
 
     def save_webhook_rule(self, rule: WebhookRule) -> None:
-        self._run_write(
-            "MERGE (r:WebhookRule {id: $id}) SET r.doc = $doc",
-            id=rule.id,
-            doc=rule.model_dump_json(),
-        )
+        def work(tx: ManagedTransaction) -> None:
+            # Under the meta node's lock, as every write: a write in flight commits first
+            # (and owes a new rule nothing), a later one reads the rule (store/outbox.py).
+            tx.run("MATCH (m:CmdbMeta {name: 'cmdb'}) SET m.seq = m.seq").consume()
+            tx.run(
+                "MERGE (r:WebhookRule {id: $id}) SET r.doc = $doc",
+                id=rule.id,
+                doc=rule.model_dump_json(),
+            ).consume()
+
+        self._write(work)
 
     def get_webhook_rule(self, rule_id: str) -> WebhookRule:
         rows = self._rows("MATCH (r:WebhookRule {id: $id}) RETURN r.doc AS doc", id=rule_id)

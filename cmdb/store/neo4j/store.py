@@ -42,6 +42,7 @@ from cmdb.domain.errors import (
     SchemaNotReady,
     StoreUnavailable,
 )
+from cmdb.domain.events import WebhookRule
 from cmdb.domain.history import EntityKind, HistoryEntry, HistoryOp
 from cmdb.domain.identifiers import Identifier
 from cmdb.domain.model import CI, LifecycleStatus, Relationship, Sighting, utcnow
@@ -69,7 +70,7 @@ from cmdb.store.index import walk_closure
 from cmdb.store.neo4j import cypher
 from cmdb.store.neo4j.migrations import migrate, missing_constraints
 from cmdb.store.neo4j.outbox import OutboxNodes, write_events
-from cmdb.store.outbox import events_of
+from cmdb.store.outbox import events_for
 from cmdb.store.planner import (
     CIHead,
     Clock,
@@ -473,8 +474,14 @@ class Neo4jStore(OutboxNodes):
             tx.run(cypher.UPSERT_RUNS, rows=_Quiet(runs)).consume()
         if updates:
             tx.run(cypher.CREATE_HISTORY, rows=_Quiet(updates)).consume()
-        # The outbox: the events of this change set, committed with it or not at all.
-        seq = write_events(tx, events_of(p, cs, now), seq)
+        # The outbox: the events of this change set some rule may want, committed with it
+        # or not at all (the rules read after this write locked the meta node, which a rule
+        # is saved under too: see events_for).
+        rules = [
+            WebhookRule.model_validate_json(r["doc"])
+            for r in tx.run("MATCH (r:WebhookRule) RETURN r.doc AS doc")
+        ]
+        seq = write_events(tx, events_for(p, cs, now, rules), seq)
         tx.run(cypher.SET_META, seq=seq, last_at=at).consume()
 
     @staticmethod
