@@ -91,13 +91,19 @@ WITH next AS frontier, seen + next AS seen
 """
 HAND_BFS_IDS = _BFS_HEAD + _BFS_LEVEL * MAX_DEPTH + "UNWIND seen AS n RETURN n.id AS id"
 # The same, with what the engine needs: each CI's document, the members of reached
-# clusters, and the impact edges at each CI.
+# clusters and what reached CIs contain (the other replicas of an application, which its
+# quorum counts; the engine's walk reads them since issue 14's groupings), and the impact
+# edges at each CI.
 HAND_BFS_DOCS = (
     _BFS_HEAD
     + _BFS_LEVEL * MAX_DEPTH
     + """
 CALL (seen) {
-  UNWIND seen AS c MATCH (c)<-[:MEMBER_OF]-(m:CI) WHERE NOT m IN seen
+  CALL (seen) {
+    UNWIND seen AS c MATCH (c)<-[:MEMBER_OF]-(m:CI) WHERE NOT m IN seen RETURN m
+    UNION
+    UNWIND seen AS c MATCH (c)-[:CONTAINS]->(m:CI) WHERE NOT m IN seen RETURN m
+  }
   RETURN collect(DISTINCT m) AS members
 }
 UNWIND seen + members AS n
