@@ -124,6 +124,9 @@ def test_iter_history_order_and_after_seq(store: GraphStore, clock: FakeClock) -
 def _exercise_every_method(store: GraphStore) -> set[str]:
     """Call each Protocol method once (reads and writes); return the names called."""
     called: set[str] = set()
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    rule = WebhookRule(id="wh_1", url="https://x.example/", secret="whsec_eA==", created_at=at)
+    store.save_webhook_rule(rule)  # a rule first, so that the writes below record events
     res = store.apply(
         cs(
             up("Service", "svc"),
@@ -199,9 +202,7 @@ def _exercise_every_method(store: GraphStore) -> set[str]:
     events = store.read_events()
     store.get_event(events[0].id)
     store.last_event_seq()
-    at = datetime(2026, 1, 1, tzinfo=UTC)
-    rule = WebhookRule(id="wh_1", url="https://x.example/", secret="whsec_eA==", created_at=at)
-    store.save_webhook_rule(rule)
+    store.save_webhook_rule(rule.model_copy(update={"description": "saved again"}))
     store.get_webhook_rule("wh_1")
     store.list_webhook_rules()
     e = events[0]

@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,21 +27,15 @@ from cmdb.sample.load import load_sample
 from cmdb.store.contract import CIFilter
 from cmdb.store.embedded.store import EmbeddedStore
 from tests.e2e.conftest import _free_port
-from tests.e2e.test_prometheus import Proc, _stop, _wait
-
-SERVE = (sys.executable, "-m", "cmdb.cli", "serve")
-BINARIES = ("prometheus-alertmanager", "alertmanager")  # Debian's name, upstream's name
+from tests.servers import SERVE, Proc, debian_tool, started, wait_until
 
 
 @pytest.fixture(scope="module")
 def alertmanager_bin() -> str:
-    found = next((p for b in BINARIES if (p := shutil.which(b)) is not None), None)
-    if found is None:
-        reason = "Debian's prometheus-alertmanager is not installed (make test-alertmanager)"
-        if os.environ.get("CI"):
-            pytest.fail(reason + "; in CI the Alertmanager test must run", pytrace=False)
-        pytest.skip(reason)
-    return found
+    # Debian's name, then upstream's.
+    return debian_tool(
+        ["prometheus-alertmanager", "alertmanager"], "prometheus-alertmanager", "test-alertmanager"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -72,25 +63,16 @@ def cmdb_server(estate: tuple[Path, str, str]) -> Iterator[Proc]:
         "CMDB_TOKENS_PATH": str(tmp / "tokens.db"),
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    stderr = tmp / "serve.stderr"
-    with stderr.open("wb") as err:
-        proc = subprocess.Popen(
-            [*SERVE, "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            start_new_session=True,
-        )
-    server = Proc(proc, f"http://127.0.0.1:{port}", stderr)
-    try:
-        _wait(
-            "cmdb serve",
-            lambda: httpx.get(f"{server.url}/api/v1/health/ready", timeout=2).status_code == 200,
-            server,
-        )
+    argv = [*SERVE, "--host", "127.0.0.1", "--port", str(port)]
+    with started(
+        "cmdb serve",
+        argv,
+        port=port,
+        ready_path="/api/v1/health/ready",
+        stderr=tmp / "serve.stderr",
+        env=env,
+    ) as server:
         yield server
-    finally:
-        _stop(proc)
 
 
 @pytest.fixture(scope="module")
@@ -126,31 +108,18 @@ def alertmanager(
     # JSON is YAML: no YAML writer needed.
     (tmp / "alertmanager.yml").write_text(json.dumps(config))
     port = _free_port()
-    stderr = tmp / "alertmanager.stderr"
-    with stderr.open("wb") as err:
-        proc = subprocess.Popen(
-            [
-                alertmanager_bin,
-                f"--config.file={tmp / 'alertmanager.yml'}",
-                f"--storage.path={tmp / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--cluster.listen-address=",
-                "--log.level=warn",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            start_new_session=True,
-        )
-    server = Proc(proc, f"http://127.0.0.1:{port}", stderr)
-    try:
-        _wait(
-            "alertmanager",
-            lambda: httpx.get(f"{server.url}/-/ready", timeout=2).status_code == 200,
-            server,
-        )
+    argv = [
+        alertmanager_bin,
+        f"--config.file={tmp / 'alertmanager.yml'}",
+        f"--storage.path={tmp / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+        "--log.level=warn",
+    ]
+    with started(
+        "alertmanager", argv, port=port, ready_path="/-/ready", stderr=tmp / "alertmanager.stderr"
+    ) as server:
         yield server
-    finally:
-        _stop(proc)
 
 
 def _post_alerts(am: Proc, alerts: list[dict[str, Any]]) -> None:
@@ -187,7 +156,7 @@ def test_alertmanager_alerts_open_and_resolve_one_incident(
         found = _incidents(cmdb_server, token)
         return len(found) == 1 and len(found[0]["alerts"]) == 2
 
-    _wait("the incident in cmdb", opened, alertmanager, 30)
+    wait_until("the incident in cmdb", opened, alertmanager, 30)
     (inc,) = _incidents(cmdb_server, token)
     # Two VMs on one host: one incident, the host first, Alertmanager's fingerprints kept.
     assert inc["state"] == "open" and inc["cause_id"] == srv and inc["ci_ids"][0] == srv
@@ -201,7 +170,7 @@ def test_alertmanager_alerts_open_and_resolve_one_incident(
     def resolved() -> bool:
         return bool(_incidents(cmdb_server, token)[0]["state"] == "resolved")
 
-    _wait("the incident resolved", resolved, alertmanager, 30)
+    wait_until("the incident resolved", resolved, alertmanager, 30)
     (inc,) = _incidents(cmdb_server, token)
     assert [a["status"] for a in inc["alerts"]] == ["resolved", "resolved"]
     assert inc["resolved_at"] is not None

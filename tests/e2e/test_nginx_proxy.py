@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -25,6 +23,7 @@ import yaml
 from cmdb.auth.roles import Role
 from cmdb.auth.tokens import TokenStore
 from tests.e2e.conftest import _free_port
+from tests.servers import answers, debian_tool, wait_until
 
 DOCKER = Path(__file__).resolve().parents[2] / "docker"
 READY = "/api/v1/health/ready"
@@ -33,30 +32,7 @@ RATE = 3
 
 @pytest.fixture(scope="module")
 def nginx_bin() -> str:
-    found = shutil.which("nginx") or (
-        "/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None
-    )
-    if found is None:
-        reason = "Debian's nginx is not installed (make test-nginx installs it)"
-        if os.environ.get("CI"):
-            pytest.fail(reason + "; in CI the proxy test must run", pytrace=False)
-        pytest.skip(reason)
-    return found
-
-
-def _wait(what: str, ok: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not ok():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
+    return debian_tool(["nginx"], "nginx", "test-nginx")
 
 
 def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
@@ -105,7 +81,9 @@ def proxied(nginx_bin: str, tmp_path: Path) -> Iterator[tuple[str, list[Path], s
             logs.append(log)
             ports.append(port)
         for port in ports:
-            _wait(f"cmdb serve on {port}", lambda p=port: _answers(f"http://127.0.0.1:{p}{READY}"))
+            wait_until(
+                f"cmdb serve on {port}", lambda p=port: answers(f"http://127.0.0.1:{p}{READY}")
+            )
         # The compose file's proxy configuration, its replicas' names pointed at these two.
         site = (DOCKER / "nginx.conf").read_text(encoding="utf-8")
         for i, port in enumerate(ports):
@@ -140,7 +118,7 @@ def proxied(nginx_bin: str, tmp_path: Path) -> Iterator[tuple[str, list[Path], s
             )
         )
         url = f"http://127.0.0.1:{proxy_port}"
-        _wait("nginx", lambda: _answers(f"{url}{READY}"))
+        wait_until("nginx", lambda: answers(f"{url}{READY}"))
         yield url, logs, admin
     finally:
         _stop(procs)

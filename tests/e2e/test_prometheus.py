@@ -12,73 +12,28 @@ browser test does. ``make test`` installs it first (the ``test-prometheus`` targ
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.e2e.conftest import _free_port
+from tests.servers import SERVE, Proc, debian_tool, started, wait_until
 
 TOKEN = "e2e-metrics-token-0123456789"
 REQUEST_ID = "e2e-prometheus-probe"
 LIVE = "/api/v1/health/live"
 HITS = 3
-SERVE = (sys.executable, "-m", "cmdb.cli", "serve")
+READY = "/api/v1/health/ready"
 
 
 @pytest.fixture(scope="module")
 def prometheus_bin() -> str:
-    found = shutil.which("prometheus")
-    if found is None:
-        reason = "Debian's prometheus is not installed (make test-prometheus installs it)"
-        if os.environ.get("CI"):
-            pytest.fail(reason + "; in CI the Prometheus test must run", pytrace=False)
-        pytest.skip(reason)
-    return found
-
-
-@dataclass
-class Proc:
-    proc: subprocess.Popen[bytes]
-    url: str
-    stderr: Path
-
-
-def _wait(what: str, check: Callable[[], bool], proc: Proc, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.proc.poll() is not None:
-            raise AssertionError(f"{what} exited: {proc.stderr.read_text()[-2000:]}")
-        try:
-            if check():
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not ready after {timeout} s: {proc.stderr.read_text()[-2000:]}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the process we started (uvicorn's supervisor stops its workers), then
-    SIGKILL to its own process group if anything is left."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=20)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)  # the group it leads (start_new_session)
-    proc.wait(timeout=10)
+    return debian_tool(["prometheus"], "prometheus", "test-prometheus")
 
 
 @pytest.fixture(scope="module")
@@ -95,25 +50,11 @@ def cmdb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
         "COLUMNS": "200",
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    stderr = tmp / "serve.stderr"
-    with stderr.open("wb") as err:
-        proc = subprocess.Popen(
-            [*SERVE, "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            start_new_session=True,
-        )
-    server = Proc(proc, f"http://127.0.0.1:{port}", stderr)
-    try:
-        _wait(
-            "cmdb serve",
-            lambda: httpx.get(f"{server.url}/api/v1/health/ready", timeout=2).status_code == 200,
-            server,
-        )
+    argv = [*SERVE, "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
+    with started(
+        "cmdb serve", argv, port=port, ready_path=READY, stderr=tmp / "serve.stderr", env=env
+    ) as server:
         yield server
-    finally:
-        _stop(proc)
 
 
 @pytest.fixture(scope="module")
@@ -137,30 +78,17 @@ def prometheus(
     # JSON is YAML: no YAML writer needed.
     (tmp / "prometheus.yml").write_text(json.dumps(config))
     port = _free_port()
-    stderr = tmp / "prometheus.stderr"
-    with stderr.open("wb") as err:
-        proc = subprocess.Popen(
-            [
-                prometheus_bin,
-                f"--config.file={tmp / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--log.level=warn",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            start_new_session=True,
-        )
-    server = Proc(proc, f"http://127.0.0.1:{port}", stderr)
-    try:
-        _wait(
-            "prometheus",
-            lambda: httpx.get(f"{server.url}/-/ready", timeout=2).status_code == 200,
-            server,
-        )
+    argv = [
+        prometheus_bin,
+        f"--config.file={tmp / 'prometheus.yml'}",
+        f"--storage.tsdb.path={tmp / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--log.level=warn",
+    ]
+    with started(
+        "prometheus", argv, port=port, ready_path="/-/ready", stderr=tmp / "prometheus.stderr"
+    ) as server:
         yield server
-    finally:
-        _stop(proc)
 
 
 def _query(prom: Proc, expr: str) -> list[dict[str, Any]]:
@@ -185,7 +113,7 @@ def test_prometheus_scrapes_cmdb_serve(prometheus: Proc, cmdb_server: Proc) -> N
     assert httpx.get(f"{cmdb_server.url}/metrics").status_code == 401
 
     counter = f'sum(cmdb_http_requests_total{{job="cmdb",route="{LIVE}",status="200"}})'
-    _wait("the scraped counter", lambda: _scalar(prometheus, counter) == HITS, prometheus, 30)
+    wait_until("the scraped counter", lambda: _scalar(prometheus, counter) == HITS, prometheus, 30)
     assert _scalar(prometheus, 'up{job="cmdb"}') == 1
     # Whichever worker answers the next scrapes, the sum over both processes is read.
     for _ in range(3):

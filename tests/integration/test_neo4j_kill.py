@@ -55,7 +55,7 @@ def _per_batch(driver: Driver) -> dict[int, int]:
 
 
 def _start(data: Path) -> tuple[Neo4jServer, Driver]:
-    server = start_local(ROOT, password="kill-test-password", data_dir=data, for_tests=True)
+    server = start_local(ROOT, password="kill-test-password", data_dir=data)
     # Retries give up quickly: the server stays dead until the test restarts it.
     driver = GraphDatabase.driver(
         server.uri,

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from neo4j import Driver
 from devsupport.neo4j_local import Neo4jServer
 from tests.e2e.conftest import _free_port
 from tests.neo4j_support import wipe
+from tests.servers import answers, wait_until
 from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.neo4j
@@ -51,21 +52,6 @@ def _env(server: Neo4jServer, **extra: str) -> dict[str, str]:
         "CMDB_NEO4J_PASSWORD": server.password,
         **extra,
     }
-
-
-def _wait(what: str, ok: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not ok():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}{V1}/health/ready", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @pytest.fixture
@@ -99,7 +85,10 @@ def pair(
                 )
             started.append(Serve(proc, f"http://127.0.0.1:{port}", log))
         for s in started:
-            _wait(f"cmdb serve on {s.url}", lambda s=s: _ready(s.url) or s.proc.poll() is not None)
+            wait_until(
+                f"cmdb serve on {s.url}",
+                lambda s=s: answers(f"{s.url}{V1}/health/ready") or s.proc.poll() is not None,
+            )
             assert s.proc.poll() is None, s.log.read_text()[-3000:]
         yield started[0], started[1]
     finally:

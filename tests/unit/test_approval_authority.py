@@ -66,7 +66,8 @@ def test_exactly_the_editing_roles_hold_an_authority() -> None:
 
 def test_the_new_roles_edit_but_do_not_administer() -> None:
     for role in (Role.CAB, Role.CHANGE_BOARD):
-        assert GRANTS[role] == {Permission.READ, Permission.EDIT}
+        # ALERT too: whoever may open incidents may send the alerts that open them (issue 16)
+        assert GRANTS[role] == {Permission.READ, Permission.EDIT, Permission.ALERT}
     assert Role("cab") is Role.CAB and Role("change-board") is Role.CHANGE_BOARD
 
 
