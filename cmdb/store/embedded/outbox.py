@@ -99,15 +99,16 @@ class OutboxRows:
             ]
         )
 
-    def get_webhook_rule(self, rule_id: str) -> WebhookRule:
-        row = (
-            self._conn()
-            .execute("SELECT doc FROM webhook_rules WHERE id = ?", (rule_id,))
-            .fetchone()
-        )
+    def _doc(self, table: str, key: str, what: str, where: str) -> str:
+        """The document stored under ``key`` in ``table`` (a fixed name), or NotFound."""
+        row = self._conn().execute(f"SELECT doc FROM {table} WHERE id = ?", (key,)).fetchone()
         if row is None:
-            raise NotFound(f"no webhook rule {rule_id}", where="rule_id")
-        return WebhookRule.model_validate_json(row[0])
+            raise NotFound(f"no {what} {key}", where=where)
+        return str(row[0])
+
+    def get_webhook_rule(self, rule_id: str) -> WebhookRule:
+        doc = self._doc("webhook_rules", rule_id, "webhook rule", "rule_id")
+        return WebhookRule.model_validate_json(doc)
 
     def list_webhook_rules(self) -> list[WebhookRule]:
         rows = self._conn().execute("SELECT doc FROM webhook_rules ORDER BY id").fetchall()
@@ -162,14 +163,9 @@ class OutboxRows:
         )
 
     def get_delivery(self, delivery_id: str) -> Delivery:
-        row = (
-            self._conn()
-            .execute("SELECT doc FROM deliveries WHERE id = ?", (delivery_id,))
-            .fetchone()
+        return Delivery.model_validate_json(
+            self._doc("deliveries", delivery_id, "delivery", "delivery_id")
         )
-        if row is None:
-            raise NotFound(f"no delivery {delivery_id}", where="delivery_id")
-        return Delivery.model_validate_json(row[0])
 
     def due_deliveries(self, now: datetime, *, limit: int = 100) -> list[Delivery]:
         rows = (
