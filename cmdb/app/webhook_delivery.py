@@ -34,6 +34,7 @@ import orjson
 from standardwebhooks.webhooks import Webhook
 
 from cmdb.app.observe import delivery_attempted
+from cmdb.app.webhook_transport import CheckedTransport
 from cmdb.app.webhooks import check_url
 from cmdb.config import Settings
 from cmdb.domain.errors import CmdbError, NotFound
@@ -105,9 +106,12 @@ class Worker:
         self.store = store
         self.cfg = cfg
         self.clock = clock
-        # No redirects: one would lead the request to an address nobody checked.
+        # No redirects: one would lead the request to an address nobody checked. The
+        # transport checks the address each connection reaches (DNS rebinding).
         self.client = client or httpx.Client(
-            timeout=httpx.Timeout(cfg.timeout_s), follow_redirects=False
+            timeout=httpx.Timeout(cfg.timeout_s),
+            follow_redirects=False,
+            transport=CheckedTransport(allow_private=cfg.allow_private),
         )
 
     def close(self) -> None:

@@ -3,7 +3,8 @@
 What REST, GraphQL and the CLI all call. A rule's URL is checked here (reliability 22):
 http or https only, and no private, loopback, link-local or otherwise internal address
 unless the setting ``CMDB_WEBHOOKS_ALLOW_PRIVATE`` allows it; the delivery worker checks
-again before every attempt, since a name may resolve elsewhere later.
+again before every attempt, since a name may resolve elsewhere later, and its transport
+checks the address each connection actually reaches (``cmdb.app.webhook_transport``).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def _addresses(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.I
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
 
-def _internal(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+def internal_address(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
         addr = addr.ipv4_mapped
     return (
@@ -86,7 +87,7 @@ def check_url(url: str, *, allow_private: bool) -> str:
     if allow_private:
         return url
     for addr in _addresses(host, port):
-        if _internal(addr):
+        if internal_address(addr):
             who = host if str(addr) == host else f"{host} ({addr})"
             raise InvalidInput(
                 f"{who} is a private, loopback or link-local address;"
