@@ -1,8 +1,8 @@
 """Alerts in: an Alertmanager notification correlated into incidents (the practice is
 :mod:`cmdb.practice.alerts`), and the CIs a label set names (``cmdb alerts map``).
 
-One call at a time per process: two notifications at once would both see no open
-incident for a shared cause and open two.
+One call at a time per process (a cheap first line); across processes the practice's
+guarded write makes correlation atomic (``cmdb.practice.alerts.receive``).
 """
 
 from __future__ import annotations

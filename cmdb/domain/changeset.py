@@ -144,6 +144,17 @@ class Miss(BaseModel):
     stale_after: int = Field(ge=1, description="missed runs after which the CI is stale")
 
 
+class Guard(BaseModel):
+    """Apply only while the store's counter ``name`` still holds ``expect``, and move it on:
+    an optimistic check made in the write's own transaction, for a use case that reads,
+    decides and then writes (alert correlation), so that of two processes deciding on the
+    same reading only the first writes; the other reads again (``WriteConflict``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(pattern=r"^[a-z][a-z0-9_.\-]{0,63}$")
+    expect: int = Field(ge=0)
+
+
 class ChangeSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -168,6 +179,7 @@ class ChangeSet(BaseModel):
     touches: list[Touch] = Field(default_factory=list)
     misses: list[Miss] = Field(default_factory=list)
     runs: list[DiscoveryRun] = Field(default_factory=list)
+    guard: Guard | None = None
 
     def is_empty(self) -> bool:
         return not (

@@ -56,6 +56,10 @@ class IdentityConflict(CmdbError):
     """Identifiers given for one CI already belong to different CIs."""
 
 
+class WriteConflict(CmdbError):
+    """A guarded write found its guard moved: another process wrote first (read again)."""
+
+
 class SchemaNotReady(CmdbError):
     """The store lacks its constraints or migrations: it refuses writes until migrated."""
 

@@ -18,7 +18,8 @@ the alerts' CIs (:func:`impact.queries.incident_impact`).
 Every effect is a note on the incident (who, when, which alert by fingerprint), and the
 incident's alerts keep their fingerprints, labels and times: with the history of each
 write, what an alert did stays auditable. All incidents one call touches are written in
-one change set.
+one change set, guarded so that concurrent calls in several processes cannot both open an
+incident for one cause (see ``receive``).
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from cmdb.domain.errors import NotFound
+from cmdb.domain.changeset import ChangeSet, Guard
+from cmdb.domain.errors import NotFound, WriteConflict
 from cmdb.domain.model import CI
 from cmdb.domain.records import Incident, IncidentAlert, IncidentNote, IncidentState, Level
 from cmdb.practice.alert_rules import AlertRules, Match, map_labels
 from cmdb.practice.clocks import impact_level, prioritise
-from cmdb.practice.incidents import save
 from cmdb.practice.policy import Policy
 from cmdb.store.contract import GraphStore
 from impact.queries import cause_report, incident_impact
@@ -40,6 +41,8 @@ from impact.queries import cause_report, incident_impact
 FIRING, RESOLVED = "firing", "resolved"
 _RANK = {Level.LOW: 0, Level.MEDIUM: 1, Level.HIGH: 2}
 MAX_TITLE = 500
+GUARD = "alerts"  # the store counter every correlation's write checks and moves on
+RETRIES = 20
 
 
 @dataclass(frozen=True)
@@ -252,7 +255,44 @@ def receive(
     now: datetime,
 ) -> tuple[list[Received], list[Incident]]:
     """Correlate ``alerts`` into incidents and write them (one change set); what became of
-    each alert, and the incidents touched as written."""
+    each alert, and the incidents touched as written.
+
+    Atomic across processes: the write is guarded (``GUARD``) by the counter read before
+    the open incidents were, so when two processes correlate at once (two API replicas
+    sent the same Alertmanager group) only the first commits; the other's write is
+    refused whole, and it correlates again on what the first wrote (its alerts join the
+    incident the first opened instead of opening a second)."""
+    for _ in range(RETRIES):
+        expect = store.guard_value(GUARD)
+        out, written = _correlate(store, alerts, rules=rules, policy=policy, actor=actor, now=now)
+        if not written:
+            return out, written
+        cs = ChangeSet(
+            actor=actor,
+            source="manual",
+            incidents=written,
+            guard=Guard(name=GUARD, expect=expect),
+        )
+        try:
+            store.apply(cs)
+        except WriteConflict:
+            continue  # another process correlated first: read what it wrote, decide again
+        return out, written
+    raise WriteConflict(
+        f"alert correlation lost to other writers {RETRIES} times in a row; send again",
+        where="alerts",
+    )
+
+
+def _correlate(
+    store: GraphStore,
+    alerts: Sequence[Alert],
+    *,
+    rules: AlertRules,
+    policy: Policy,
+    actor: str,
+    now: datetime,
+) -> tuple[list[Received], list[Incident]]:
     open_incs = [i for i in store.list_incidents(open_only=True) if i.alerts]
     work = _Work({i.id: i for i in open_incs}, original={i.id: i for i in open_incs})
     by_fp = {a.fingerprint: i.id for i in open_incs for a in i.alerts}
@@ -319,10 +359,7 @@ def receive(
                     _matched(ms),
                 )
             )
-    written = _finish(store, work, replace, notes, policy, rules, actor, now)
-    if written:
-        save(store, written, actor=actor)
-    return out, written
+    return out, _finish(store, work, replace, notes, policy, rules, actor, now)
 
 
 def _update(work: _Work, inc_id: str, a: Alert, notes: dict[str, list[str]]) -> Received:

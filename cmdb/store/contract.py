@@ -126,7 +126,13 @@ class GraphStore(Protocol):
     kind: str
 
     def apply(self, changeset: ChangeSet) -> ApplyResult:
-        """Apply every operation or none; record history for every field that changed."""
+        """Apply every operation or none; record history for every field that changed.
+        With a ``guard``: WriteConflict, and nothing written, unless the guard's counter
+        still holds its ``expect`` (then it moves on, in the same transaction)."""
+        ...
+
+    def guard_value(self, name: str) -> int:
+        """A guard's counter as committed now (0 before its first guarded write)."""
         ...
 
     def get_ci(self, ci_id: str, *, as_of: datetime | None = None) -> CI:

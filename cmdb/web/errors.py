@@ -28,6 +28,7 @@ from cmdb.domain.errors import (
     NotFound,
     SchemaNotReady,
     StoreUnavailable,
+    WriteConflict,
 )
 from cmdb.web.responses import OrjsonResponse
 
@@ -40,6 +41,7 @@ STATUS: tuple[tuple[type[CmdbError], int, str], ...] = (
     (NotFound, 404, "not_found"),
     (AmbiguousReference, 409, "ambiguous_reference"),
     (IdentityConflict, 409, "identity_conflict"),
+    (WriteConflict, 409, "write_conflict"),
     (HistoryIsAppendOnly, 405, "history_is_append_only"),
     (ForbiddenRelationship, 422, "forbidden_relationship"),
     (InvalidInput, 422, "invalid_input"),

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from cmdb.domain.changeset import Guard
 from cmdb.domain.errors import CmdbError, NotFound
 from cmdb.domain.events import Delivery, WebhookRule, delivery_id
 from cmdb.domain.history import EntityKind, HistoryOp
@@ -223,7 +224,14 @@ def _exercise_every_method(store: GraphStore) -> set[str]:
     store.claim_due(at, until=at)
     store.list_deliveries("wh_1")
     store.delete_webhook_rule("wh_1")
+    # A guarded write (cmdb/store/guards.py) adds history as any write; the guard is no row.
+    store.apply(
+        cs(up("Server", "guarded")).model_copy(
+            update={"guard": Guard(name="history-test", expect=store.guard_value("history-test"))}
+        )
+    )
     called |= {
+        "guard_value",
         "read_events",
         "get_event",
         "last_event_seq",

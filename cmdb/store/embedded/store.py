@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from pydantic import TypeAdapter
 
-from cmdb.domain.changeset import ApplyResult, ChangeSet
+from cmdb.domain.changeset import ApplyResult, ChangeSet, Guard
 from cmdb.domain.classes import search_ranks
 from cmdb.domain.errors import IdentityConflict, InvalidInput, NotFound, StoreUnavailable
 from cmdb.domain.events import WebhookRule
@@ -37,7 +37,7 @@ from cmdb.domain.model import (
 )
 from cmdb.domain.records import Change, DiscoveryRun, Incident, IncidentState, Problem
 from cmdb.domain.relationships import get_type
-from cmdb.store import asof, decode, neighbours, search
+from cmdb.store import asof, decode, guards, neighbours, search
 from cmdb.store import cursor as cursors
 from cmdb.store.asof import Replayed
 from cmdb.store.contract import (
@@ -342,6 +342,19 @@ class EmbeddedStore(OutboxRows):
         row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return str(row[0]) if row else ""
 
+    def guard_value(self, name: str) -> int:
+        return int(self._meta(self._conn(), f"guard:{name}") or 0)
+
+    def _guard(self, conn: sqlite3.Connection, guard: Guard) -> None:
+        # Under BEGIN IMMEDIATE: no other writer, in any process, until this commits.
+        key = f"guard:{guard.name}"
+        value = guards.checked(guard, int(self._meta(conn, key) or 0))
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, str(value)),
+        )
+
     # -- writing -----------------------------------------------------------------------
     def _begin_write(self, conn: sqlite3.Connection) -> None:
         try:
@@ -355,6 +368,8 @@ class EmbeddedStore(OutboxRows):
         conn = self._conn()
         self._begin_write(conn)
         try:
+            if changeset.guard is not None:
+                self._guard(conn, changeset.guard)
             gen = int(self._meta(conn, "generation")) + 1
             last = self._meta(conn, "last_at")
             now = aware(self._clock())

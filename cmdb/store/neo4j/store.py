@@ -33,7 +33,7 @@ from neo4j.exceptions import (
 )
 from pydantic import TypeAdapter
 
-from cmdb.domain.changeset import ApplyResult, ChangeSet
+from cmdb.domain.changeset import ApplyResult, ChangeSet, Guard
 from cmdb.domain.classes import descendants
 from cmdb.domain.errors import (
     IdentityConflict,
@@ -48,7 +48,7 @@ from cmdb.domain.identifiers import Identifier
 from cmdb.domain.model import CI, LifecycleStatus, Relationship, Sighting, utcnow
 from cmdb.domain.records import Change, DiscoveryRun, Incident, IncidentState, Problem
 from cmdb.domain.relationships import get_type
-from cmdb.store import asof, decode, neighbours
+from cmdb.store import asof, decode, guards, neighbours
 from cmdb.store import cursor as cursors
 from cmdb.store.asof import Replayed
 from cmdb.store.contract import (
@@ -356,6 +356,10 @@ class Neo4jStore(OutboxNodes):
         with gc_paused():  # a big answer is many lists: see decode.cis
             return self._read(lambda tx: _chunks(tx, query, **params))
 
+    def guard_value(self, name: str) -> int:
+        rows = self._rows("MATCH (g:CmdbGuard {name: $name}) RETURN g.value AS v", name=name)
+        return int(rows[0]["v"]) if rows else 0
+
     # -- writing -----------------------------------------------------------------------
     def apply(self, changeset: ChangeSet) -> ApplyResult:
         if changeset.is_empty():
@@ -363,6 +367,8 @@ class Neo4jStore(OutboxNodes):
 
         def work(tx: ManagedTransaction) -> ApplyResult:
             meta = tx.run(cypher.META).single(strict=True)
+            if changeset.guard is not None:
+                _guard(tx, changeset.guard)
             now = aware(self._clock())
             if meta["last_at"] and from_text(meta["last_at"]) > now:
                 now = from_text(meta["last_at"])
@@ -1149,3 +1155,14 @@ class Neo4jStore(OutboxNodes):
             tx.run(cypher.SET_META, seq=seq, last_at=last).consume()
 
         self._write(work)
+
+
+def _guard(tx: ManagedTransaction, guard: Guard) -> None:
+    # After cypher.META has locked the meta node: every write waits for this one, so the
+    # MERGE below cannot race another and the value read is the committed one.
+    row = tx.run(
+        "MERGE (g:CmdbGuard {name: $name}) ON CREATE SET g.value = 0 RETURN g.value AS v",
+        name=guard.name,
+    ).single(strict=True)
+    value = guards.checked(guard, int(row["v"]))
+    tx.run("MATCH (g:CmdbGuard {name: $name}) SET g.value = $v", name=guard.name, v=value).consume()
