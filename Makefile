@@ -14,6 +14,11 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DB := .cmdb/demo.db
 DEMO := COLUMNS=$${COLUMNS:-120} $(CMDB) --db $(DEMO_DB)
 BENCH_ARGS ?= --sizes 10k
+# Python caches compiled modules (__pycache__, git-ignored): an environment that turns that
+# off (PYTHONDONTWRITEBYTECODE) would make every pytest process, xdist worker and `cmdb`
+# the tests start compile the project and rewrite the test modules' asserts again (about
+# 6 s of collection per pytest process, 0.4 s per `cmdb` process).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install assets test test-quick test-services test-browser test-prometheus test-alertmanager test-nginx lint docs demo serve bench neo4j-up neo4j-down
 
@@ -107,10 +112,12 @@ test-nginx:
 # build/test-neo4j.log), the rest under pytest-xdist with TEST_WORKERS workers.
 TEST_WORKERS ?= 2
 test: install test-services test-browser test-prometheus test-alertmanager test-nginx
+	@$(PY) -m compileall -q -j 2 cmdb discovery impact devsupport >/dev/null
 	$(PY) -m tests.run_suite --workers $(TEST_WORKERS)
 
 # The same without the `slow` and `fuzz` marks (a few minutes): for the edit-test loop.
 test-quick: install test-services
+	@$(PY) -m compileall -q -j 2 cmdb discovery impact devsupport >/dev/null
 	$(PY) -m tests.run_suite --quick --workers $(TEST_WORKERS)
 
 # Style, types, and the layering (import-linter contracts in pyproject.toml).

@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from functools import cache, cached_property
 from itertools import pairwise
-from operator import itemgetter
 
 import numpy as np
 
@@ -231,7 +230,7 @@ def build_impact_graph(
     grouping: dict[tuple[int, int], int] = {}
     classes = [c.ci_class for c in cis]
     # By ends alone (``Subgraph.ends``): a brief subgraph carries no documents.
-    for rel in sorted(sub.ends(), key=_by_type_and_id):
+    for rel in sub.ends():  # by type first: where two types join a pair, the first wins
         plan = _TYPE_PLANS.get(rel.type)
         if plan is None:
             continue
@@ -330,9 +329,6 @@ def build_impact_graph(
         grp_type=np.array([c for _m, c in memberships], dtype=np.int64),
         grp_in=Csr.build(grp_dst, n, far=grp_src),
     )
-
-
-_by_type_and_id = itemgetter(1, 0)  # of a Link: (type, id)
 
 
 def _type_plan(name: str) -> tuple[bool, int, bool, bool] | None:

@@ -59,8 +59,11 @@ def estate(store: GraphStore, clock: FakeClock) -> dict[str, Any]:
 
 def _same(full: Subgraph, brief: Subgraph) -> None:
     assert brief.edges == []
-    assert brief.links == sorted(brief.links)  # by id
-    assert brief.links == [Link(e.id, e.type, e.source_id, e.target_id) for e in full.edges]
+    assert brief.links == sorted(brief.links)  # by type, source, target
+    assert brief.links == sorted(Link(e.type, e.source_id, e.target_id) for e in full.edges)
+    assert [link.id for link in brief.links] == [
+        e.id for e in sorted(full.edges, key=lambda e: (e.type, e.source_id, e.target_id))
+    ]
     assert brief.ends() == full.ends()
     assert set(brief.nodes) == set(full.nodes)
     for ci_id, ci in brief.nodes.items():

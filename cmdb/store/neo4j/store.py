@@ -797,14 +797,14 @@ class Neo4jStore(OutboxNodes):
                 seen_docs.add(doc)
                 if brief:  # ``doc`` is the relationship's id
                     ends = (ci_id, far) if leaving else (far, ci_id)
-                    links[doc] = Link(doc, rtype, *ends)
+                    links[doc] = Link(rtype, *ends)
                 else:
                     rel = decode.rel(doc)
                     edges[rel.id] = rel
         return Subgraph.model_construct(  # of decoded models: see list_cis
             roots=roots,
             nodes=nodes,
-            links=[links[i] for i in sorted(links)],
+            links=sorted(links.values()),
             edges=sorted(edges.values(), key=lambda e: e.id),
             depth_reached=max((int(r[1]) for r in walked), default=0),
             truncated_by_depth=by_depth,
