@@ -129,6 +129,12 @@ class Settings(BaseSettings):
     webhooks_backoff_max_s: float = Field(
         default=3600.0, gt=0, description="longest wait between two attempts of a delivery"
     )
+    webhooks_retention_days: float = Field(
+        default=30.0,
+        ge=0,
+        description="days finished deliveries and their events are kept (0: for ever);"
+        " the worker purges older ones hourly, `cmdb webhooks purge` at once",
+    )
     # Not CMDB_*: the variable prometheus_client itself reads. `cmdb serve --workers N` sets
     # it to a directory of its own; set by hand only under another process manager.
     prometheus_multiproc_dir: Path | None = Field(

@@ -33,11 +33,12 @@ import httpx
 import orjson
 from standardwebhooks.webhooks import Webhook
 
+from cmdb.app.caller import Caller, unscoped_only
 from cmdb.app.observe import delivery_attempted
 from cmdb.app.webhook_transport import CheckedTransport
 from cmdb.app.webhooks import check_url
 from cmdb.config import Settings
-from cmdb.domain.errors import CmdbError, NotFound
+from cmdb.domain.errors import CmdbError, InvalidInput, NotFound
 from cmdb.domain.events import Attempt, Delivery, DeliveryState, Event, WebhookRule, delivery_id
 from cmdb.store.contract import GraphStore
 
@@ -60,6 +61,10 @@ class WorkerConfig:
     # How long a worker holds the deliveries it took: no other worker sends them meanwhile,
     # and one that dies holding them leaves them to the next worker after this.
     lease_s: float = 300.0
+    # Retention: finished deliveries and their events older than this are purged, every
+    # purge_every_s by the running worker (0 days: never).
+    retention_days: float = 30.0
+    purge_every_s: float = 3600.0
 
 
 def retry_delay(attempts: int, cfg: WorkerConfig) -> float:
@@ -191,10 +196,14 @@ class Worker:
         )
         tries = d.attempts + 1
         update: dict[str, object] = {"attempts": tries, "log": [*d.log, attempt][-KEEP_ATTEMPTS:]}
+        # A finished delivery's next_attempt_at is when it finished: retention counts
+        # from there (purge_outbox).
         if error is None:
             update["state"] = DeliveryState.DELIVERED
+            update["next_attempt_at"] = at
         elif tries >= self.cfg.max_attempts:
             update["state"] = DeliveryState.FAILED
+            update["next_attempt_at"] = at
         else:
             update["next_attempt_at"] = at + timedelta(seconds=retry_delay(tries, self.cfg))
         return d.model_copy(update=update)
@@ -226,7 +235,22 @@ class Worker:
                 later = self.clock() + timedelta(seconds=min(60.0, self.cfg.backoff_max_s))
                 self.store.save_delivery(d.model_copy(update={"next_attempt_at": later}))
                 continue
-            event = self.store.get_event(d.event_id)
+            try:
+                event = self.store.get_event(d.event_id)
+            except NotFound:
+                # Purged by retention while a replay queued it: nothing left to send.
+                gone = Attempt(at=self.clock(), error="the event was purged (retention)")
+                self.store.save_delivery(
+                    d.model_copy(
+                        update={
+                            "state": DeliveryState.FAILED,
+                            "next_attempt_at": gone.at,
+                            "log": [*d.log, gone][-KEEP_ATTEMPTS:],
+                        }
+                    )
+                )
+                result.failed += 1
+                continue
             done = self.send(d, rule, event)
             self.store.save_delivery(done)
             took = done.log[-1].duration_ms / 1000 if done.log else 0.0
@@ -250,10 +274,28 @@ class Worker:
         self.deliver_due(result)
         return result
 
+    def purge(self) -> Purged:
+        """Retention now: see :func:`purge`."""
+        return purge(self.store, timedelta(days=self.cfg.retention_days), now=self.clock())
+
     def run(self, stop: threading.Event, *, interval_s: float = 1.0) -> None:
         """Passes until ``stop`` is set; a failing pass (the store down) is logged and
-        tried again after the interval."""
+        tried again after the interval. Every ``purge_every_s`` (from the start) old
+        finished deliveries and events are purged, unless retention is 0."""
+        next_purge = time.monotonic()
         while not stop.is_set():
+            if self.cfg.retention_days > 0 and time.monotonic() >= next_purge:
+                next_purge = time.monotonic() + self.cfg.purge_every_s
+                try:
+                    gone = self.purge()
+                    if gone.events or gone.deliveries:
+                        log.info(
+                            "webhook retention: purged %d events, %d deliveries",
+                            gone.events,
+                            gone.deliveries,
+                        )
+                except Exception:
+                    log.exception("webhook retention purge failed")
             try:
                 result = self.run_once()
             except Exception:
@@ -263,8 +305,61 @@ class Worker:
                 stop.wait(interval_s)
 
 
+@dataclass(frozen=True)
+class Purged:
+    events: int
+    deliveries: int
+    before: datetime
+
+
+def purge(store: GraphStore, older_than: timedelta, *, now: datetime) -> Purged:
+    """Delete finished (delivered or failed) deliveries that finished more than
+    ``older_than`` ago, then the events that old which no delivery is left for. Never an
+    event the worker has not queued yet (after its cursor), nor one a pending delivery
+    still has to send, nor anything newer."""
+    before = now - older_than
+    cursor = store.outbox_cursor(CURSOR)
+    # Events are numbered in commit order and their times never go back (each store keeps
+    # its clock monotonic), so "older than" is a prefix of the outbox: find its end.
+    upto, after = 0, 0
+    while True:
+        batch = store.read_events(after_seq=after, limit=1000)
+        old = [e for e in batch if e.seq <= cursor and e.occurred_at < before]
+        if old:
+            upto = old[-1].seq
+        if len(old) < len(batch) or not batch:
+            break
+        after = batch[-1].seq
+    if upto == 0:
+        return Purged(0, 0, before)
+    events, deliveries = store.purge_outbox(upto_seq=upto, finished_before=before)
+    return Purged(events, deliveries, before)
+
+
+def purge_finished(
+    store: GraphStore,
+    caller: Caller,
+    *,
+    older_than_days: float | None,
+    retention_days: float,
+    now: datetime | None = None,
+) -> Purged:
+    """``cmdb webhooks purge``: retention now, over ``older_than_days`` or the setting."""
+    unscoped_only(caller.principal, "purge the event outbox")
+    days = retention_days if older_than_days is None else older_than_days
+    if older_than_days is None and days == 0:
+        raise InvalidInput(
+            "retention is off (CMDB_WEBHOOKS_RETENTION_DAYS=0); give --older-than DAYS",
+            where="--older-than",
+        )
+    if days < 0:
+        raise InvalidInput("a number of days of at least 0", where="--older-than")
+    return purge(store, timedelta(days=days), now=now or datetime.now(UTC))
+
+
 def config_of(settings: Settings) -> WorkerConfig:
     return WorkerConfig(
+        retention_days=settings.webhooks_retention_days,
         allow_private=settings.webhooks_allow_private,
         timeout_s=settings.webhooks_timeout_s,
         max_attempts=settings.webhooks_max_attempts,

@@ -243,3 +243,39 @@ def deliver(
             worker.run(stop, interval_s=interval or state.settings.webhooks_interval_s)
     finally:
         worker.close()
+
+
+@app.command("purge")
+def purge(
+    ctx: typer.Context,
+    older_than: Annotated[
+        float | None,
+        typer.Option(
+            "--older-than",
+            metavar="DAYS",
+            min=0,
+            help="Purge what finished more than DAYS ago (CMDB_WEBHOOKS_RETENTION_DAYS).",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Retention: delete delivered and failed deliveries, and the events no delivery is
+    left for, older than the retention; pending deliveries and their events stay."""
+    from cmdb.app.webhook_delivery import purge_finished
+
+    state = cli(ctx)
+    gone = purge_finished(
+        state.store(),
+        state.caller(),
+        older_than_days=older_than,
+        retention_days=state.settings.webhooks_retention_days,
+    )
+    if as_json:
+        print_json({"events": gone.events, "deliveries": gone.deliveries, "before": gone.before})
+    else:
+        events = f"{gone.events} event" + ("" if gone.events == 1 else "s")
+        deliveries = f"{gone.deliveries} deliver" + ("y" if gone.deliveries == 1 else "ies")
+        typer.echo(
+            f"purged {events} and {deliveries}"
+            f" finished before {gone.before.isoformat(timespec='seconds')}"
+        )

@@ -318,6 +318,13 @@ class GraphStore(Protocol):
         """One rule's deliveries, newest event first."""
         ...
 
+    def purge_outbox(self, *, upto_seq: int, finished_before: datetime) -> tuple[int, int]:
+        """Retention: delete the deliveries of events up to ``upto_seq`` that are done
+        (delivered or failed) and finished before ``finished_before`` (their
+        ``next_attempt_at``), then the events up to ``upto_seq`` that no delivery is left
+        for; (events, deliveries) deleted. A pending delivery, and its event, stay."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -77,7 +77,16 @@ class OutboxRows:
         return [_event(r) for r in rows]
 
     def last_event_seq(self) -> int:
-        row = self._conn().execute("SELECT max(seq) FROM events").fetchone()
+        # AUTOINCREMENT's own record too: once retention purged every event, max(seq)
+        # alone would start again at 0.
+        row = (
+            self._conn()
+            .execute(
+                "SELECT max(coalesce((SELECT max(seq) FROM events), 0),"
+                " coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0))"
+            )
+            .fetchone()
+        )
         return int(row[0] or 0)
 
     def get_event(self, event_id: str) -> Event:
@@ -215,3 +224,22 @@ class OutboxRows:
             .fetchall()
         )
         return [Delivery.model_validate_json(r[0]) for r in rows]
+
+    def purge_outbox(self, *, upto_seq: int, finished_before: datetime) -> tuple[int, int]:
+        # One write transaction: a delivery queued meanwhile (replay) waits for it, and
+        # then finds its event gone only if no delivery held it when this ran.
+        counts = self._small_write(
+            [
+                (
+                    "DELETE FROM deliveries WHERE state IN ('delivered', 'failed')"
+                    " AND event_seq <= ? AND next_at < ?",
+                    (upto_seq, to_text(finished_before)),
+                ),
+                (
+                    "DELETE FROM events WHERE seq <= ? AND seq NOT IN"
+                    " (SELECT event_seq FROM deliveries WHERE event_seq <= ?)",
+                    (upto_seq, upto_seq),
+                ),
+            ]
+        )
+        return counts[1], counts[0]

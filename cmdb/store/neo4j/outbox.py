@@ -19,6 +19,7 @@ from cmdb.domain.events import Delivery, Event, WebhookRule
 from cmdb.store.timefmt import to_text
 
 T = TypeVar("T")
+PURGE_BATCH = 10_000  # rows deleted per transaction by the retention purge
 
 _CREATE_EVENTS = """
 UNWIND $rows AS row
@@ -213,3 +214,43 @@ class OutboxNodes:
             limit=limit,
         )
         return [Delivery.model_validate_json(r["doc"]) for r in rows]
+
+    def purge_outbox(self, *, upto_seq: int, finished_before: datetime) -> tuple[int, int]:
+        # In batches, a transaction each, so a long backlog does not make one huge
+        # transaction; deleting is idempotent, so a batch retried or cut short is harmless.
+        deliveries = events = 0
+        while True:
+            n = self._write(
+                lambda tx: int(
+                    tx.run(
+                        "MATCH (d:WebhookDelivery) WHERE d.state IN ['delivered', 'failed']"
+                        " AND d.event_seq <= $upto AND d.next_at < $before"
+                        " WITH d LIMIT $batch DELETE d RETURN count(*) AS n",
+                        upto=upto_seq,
+                        before=to_text(finished_before),
+                        batch=PURGE_BATCH,
+                    ).single(strict=True)["n"]
+                )
+            )
+            deliveries += n
+            if n < PURGE_BATCH:
+                break
+        while True:
+            n = self._write(
+                lambda tx: int(
+                    tx.run(
+                        # The events some delivery still holds, read in the transaction
+                        # that deletes the others (few: pending or recently finished).
+                        "OPTIONAL MATCH (d:WebhookDelivery) WHERE d.event_seq <= $upto"
+                        " WITH collect(DISTINCT d.event_seq) AS kept"
+                        " MATCH (e:OutboxEvent) WHERE e.seq <= $upto AND NOT e.seq IN kept"
+                        " WITH e LIMIT $batch DELETE e RETURN count(*) AS n",
+                        upto=upto_seq,
+                        batch=PURGE_BATCH,
+                    ).single(strict=True)["n"]
+                )
+            )
+            events += n
+            if n < PURGE_BATCH:
+                break
+        return events, deliveries
