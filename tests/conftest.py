@@ -65,9 +65,11 @@ def _neo4j_session_server() -> Iterator[Neo4jServer]:
     # Started by the first Neo4j test, so a run without one starts no server. A launcher
     # JVM watches its stdin, a pipe only this process holds: if the run dies without this
     # teardown (a crash, a kill), the JVM shuts itself down.
-    # Not ``for_tests`` (C1 only, first plans kept): on a fresh clone a plan kept from
-    # the empty database made one reconcile trial's relationship lookups run for minutes.
-    server = find_or_start(ROOT)
+    # ``for_tests`` (C1 only, first plans kept): the tests refill the database with every
+    # test, and the server spent its CPU replanning and C2-compiling queries that ran a
+    # few times (devsupport/neo4j_local.py). The 50k two-source trial, whose graph grows
+    # past what its first plans suit, runs on a production-tuned server of its own.
+    server = find_or_start(ROOT, for_tests=True)
     try:
         yield server
     finally:
