@@ -155,6 +155,42 @@ class Guard(BaseModel):
     expect: int = Field(ge=0)
 
 
+FINDINGS_CAP = 200  # the findings a run's event lists; the totals count them all
+
+
+class UnauthorisedFinding(BaseModel):
+    """A value discovery changed with no approved change behind it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    ci_id: str
+    name: str
+    field: str
+    before: Any = None
+    after: Any = None
+    why: str = ""
+    change_id: str | None = None
+
+
+class StaleFinding(BaseModel):
+    """A CI the run marked stale (unseen for ``missed_runs`` successful runs)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    ci_id: str
+    name: str
+    missed_runs: int
+
+
+class RunFindings(BaseModel):
+    """What a finished discovery run found, for its ``discovery_run.finished`` event: the
+    first ``FINDINGS_CAP`` of each list and the totals. Not stored (the run's report is)."""
+
+    model_config = ConfigDict(extra="forbid")
+    unauthorised: list[UnauthorisedFinding] = Field(default_factory=list)
+    unauthorised_total: int = Field(default=0, ge=0)
+    stale: list[StaleFinding] = Field(default_factory=list)
+    stale_total: int = Field(default=0, ge=0)
+
+
 class ChangeSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -180,6 +216,7 @@ class ChangeSet(BaseModel):
     misses: list[Miss] = Field(default_factory=list)
     runs: list[DiscoveryRun] = Field(default_factory=list)
     guard: Guard | None = None
+    findings: RunFindings | None = None  # with ``runs``: for the finished run's event
 
     def is_empty(self) -> bool:
         return not (

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from cmdb.domain.changeset import ChangeSet
+from cmdb.domain.changeset import FINDINGS_CAP, ChangeSet
 from cmdb.domain.events import Event, EventType, WebhookRule
 from cmdb.domain.history import EntityKind, HistoryOp
 from cmdb.domain.model import CI, RETIRED_STATUSES, Relationship
-from cmdb.domain.records import Change, Incident
+from cmdb.domain.records import Change, DiscoveryRun, Incident
 
 if TYPE_CHECKING:
     from cmdb.store.planner import Plan
@@ -175,10 +175,41 @@ def events_of(p: Plan, cs: ChangeSet, now: datetime) -> list[Event]:
                     "note": run.note,
                 },
                 "unauthorised_changes": run.counts.get("unauthorised", 0),
-                "stale_ci_ids": sorted(stale),
+                "stale_ci_ids": sorted(stale)[:FINDINGS_CAP],
+                **_findings(p, cs, run, stale),
             },
         )
     return out
+
+
+def _listed(items: list[dict[str, Any]], total: int) -> dict[str, Any]:
+    return {"total": total, "truncated": total > len(items), "items": items}
+
+
+def _findings(p: Plan, cs: ChangeSet, run: DiscoveryRun, stale: list[str]) -> dict[str, Any]:
+    """The run's unauthorised changes and stale CIs as lists: the first FINDINGS_CAP of
+    each, with the totals and whether the list was cut."""
+    f = cs.findings
+    if f is not None:
+        unauthorised = [u.model_dump(mode="json") for u in f.unauthorised[:FINDINGS_CAP]]
+        stale_items = [s.model_dump(mode="json") for s in f.stale[:FINDINGS_CAP]]
+        return {
+            "unauthorised": _listed(unauthorised, max(f.unauthorised_total, len(unauthorised))),
+            "stale": _listed(stale_items, max(f.stale_total, len(stale_items))),
+        }
+    # A run written without them (failed, or by a caller that found none): what the plan
+    # knows, the stale CIs it marked (by name) and the count of unauthorised changes.
+    marked = sorted(stale)
+    return {
+        "unauthorised": _listed([], run.counts.get("unauthorised", 0)),
+        "stale": _listed(
+            [
+                {"ci_id": i, "name": c.name if (c := p.cis.get(i)) else "", "missed_runs": None}
+                for i in marked[:FINDINGS_CAP]
+            ],
+            len(marked),
+        ),
+    }
 
 
 def events_for(p: Plan, cs: ChangeSet, now: datetime, rules: Sequence[WebhookRule]) -> list[Event]:

@@ -14,7 +14,16 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from cmdb.domain.changeset import ChangeSet, CIRef, Miss, Precedence
+from cmdb.domain.changeset import (
+    FINDINGS_CAP,
+    ChangeSet,
+    CIRef,
+    Miss,
+    Precedence,
+    RunFindings,
+    StaleFinding,
+    UnauthorisedFinding,
+)
 from cmdb.domain.errors import CmdbError, InvalidInput
 from cmdb.domain.model import CI, utcnow
 from cmdb.domain.records import Change, DiscoveryRun, RunProblem, RunStatus
@@ -251,7 +260,31 @@ class _Job:
         run.counts.update(
             history_rows=t.history_rows, touched=t.touched, relationships=t.rels_created
         )
-        self.write_run(misses=misses)
+        self.write_run(misses=misses, findings=self._findings())
+
+    def _findings(self) -> RunFindings:
+        """The run's unauthorised changes and the CIs it marks stale, for its event."""
+        report = self.report
+        return RunFindings(
+            unauthorised=[
+                UnauthorisedFinding(
+                    ci_id=d.ci_id,
+                    name=d.name,
+                    field=d.field,
+                    before=d.before,
+                    after=d.after,
+                    why=d.why,
+                    change_id=d.change_id,
+                )
+                for d in report.discrepancies[:FINDINGS_CAP]
+            ],
+            unauthorised_total=len(report.discrepancies),
+            stale=[
+                StaleFinding(ci_id=s.ci_id, name=s.name, missed_runs=s.missed_runs)
+                for s in report.stale[:FINDINGS_CAP]
+            ],
+            stale_total=len(report.stale),
+        )
 
     def _describe(self, plan: Plan, ctx: Context) -> None:
         """Outcomes, diffs and discrepancies, from the plan (before anything is written)."""
