@@ -25,7 +25,7 @@ from cmdb.app.inputs import instant, resolve_visible
 from cmdb.app.scope import Visibility, change_readable, check_writable, readable
 from cmdb.domain.errors import InvalidInput, NotFound
 from cmdb.domain.model import CI
-from cmdb.domain.records import Incident, IncidentState
+from cmdb.domain.records import Incident, IncidentAlert, IncidentNote, IncidentState
 from cmdb.domain.service import Priority
 from cmdb.practice import incidents as practice
 from cmdb.practice.clocks import ServiceClock
@@ -76,15 +76,30 @@ def shown(store: GraphStore, vis: Visibility, inc: Incident) -> Incident:
             "ci_ids": vis.keep(inc.ci_ids),
             "service_ids": vis.keep(inc.service_ids),
             "change_ids": [c for c in inc.change_ids if change_readable(store, vis, c)],
-            # An alert's labels and the notes name CIs by name: out of view, so left out.
-            "cause_id": inc.cause_id if vis.allows(inc.cause_id or "") else None,
-            "alerts": [
-                a.model_copy(update={"ci_ids": vis.keep(a.ci_ids), "labels": {}})
-                for a in inc.alerts
-            ],
-            "notes": [],
+            "cause_id": cause_shown(vis, inc),
+            "alerts": alerts_shown(vis, inc),
+            "notes": notes_shown(vis, inc),
         }
     )
+
+
+# The alert parts of an incident as the caller is shown them (REST through ``shown``,
+# GraphQL field by field): an alert's labels and the notes name CIs by name, so a reader
+# limited to services gets neither; the cause and the alerts' CIs only inside its view.
+def cause_shown(vis: Visibility, inc: Incident) -> str | None:
+    if vis.unrestricted or inc.cause_id is None:
+        return inc.cause_id
+    return inc.cause_id if vis.allows(inc.cause_id) else None
+
+
+def alerts_shown(vis: Visibility, inc: Incident) -> list[IncidentAlert]:
+    if vis.unrestricted:
+        return inc.alerts
+    return [a.model_copy(update={"ci_ids": vis.keep(a.ci_ids), "labels": {}}) for a in inc.alerts]
+
+
+def notes_shown(vis: Visibility, inc: Incident) -> list[IncidentNote]:
+    return inc.notes if vis.unrestricted else []
 
 
 def get(store: GraphStore, vis: Visibility, incident_id: str, words: Words = REQUEST) -> Incident:

@@ -28,6 +28,7 @@ from cmdb.domain.records import ChangeState, ChangeType, IncidentState
 from cmdb.domain.relationships import REGISTRY, ImpactFlow, RelationshipType
 from cmdb.domain.service import AgreementKind, PortfolioState, Priority, ServiceKind
 from cmdb.gql.agreements import ServiceAgreementsType, service_agreement_check
+from cmdb.gql.alerts import IncidentAlerts
 from cmdb.gql.context import GqlContext
 from cmdb.gql.loaders import Hop
 from cmdb.gql.practice import ChangePractice, IncidentPractice
@@ -225,7 +226,7 @@ class ChangeRecordType(ChangePractice):
 
 
 @strawberry.type(name="Incident")
-class IncidentType(IncidentPractice):
+class IncidentType(IncidentPractice, IncidentAlerts):
     id: strawberry.ID
     title: str
     state: IncidentState
