@@ -20,6 +20,20 @@ from cmdb.domain.classes import check_class, is_a
 from cmdb.domain.identifiers import Identifier, IdentifierKind
 from cmdb.domain.relationships import get_type
 
+# The standard CI fields a record may carry in ``fields``; anything else is an attribute.
+STANDARD_FIELDS = frozenset(
+    {
+        "description",
+        "version",
+        "environment",
+        "owner",
+        "location",
+        "status",
+        "criticality",
+        "redundancy",
+    }
+)
+
 
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -52,17 +66,7 @@ class DiscoveredCI(_Record):
     @field_validator("fields")
     @classmethod
     def _standard(cls, v: dict[str, Any]) -> dict[str, Any]:
-        allowed = {
-            "description",
-            "version",
-            "environment",
-            "owner",
-            "location",
-            "status",
-            "criticality",
-            "redundancy",
-        }
-        unknown = set(v) - allowed
+        unknown = set(v) - STANDARD_FIELDS
         if unknown:
             raise ValueError(f"not standard CI fields: {sorted(unknown)}; use attributes")
         return v
@@ -158,50 +162,35 @@ def collect(fmt: str, items: Iterable[Item]) -> Inventory:
     inv = Inventory(format=fmt)
     by_key: dict[str, DiscoveredCI] = {}
     rels: list[DiscoveredRel] = []
+    problems, stats = inv.problems, inv.stats
     for item in items:
-        if isinstance(item, DiscoveredCI):
-            old = by_key.get(item.key)
-            if old is not None:
-                item = old.model_copy(
-                    update={
-                        "identifiers": tuple(dict.fromkeys((*old.identifiers, *item.identifiers))),
-                        "fields": {**old.fields, **item.fields},
-                        "attributes": {**old.attributes, **item.attributes},
-                    }
-                )
-            by_key[item.key] = item
+        # By exact type first: a reader yields several records per resource, and these two
+        # loops were a tenth of an importer's time.
+        if type(item) is DiscoveredRel:
+            rels.append(item)
+        elif type(item) is DiscoveredCI:
+            _add_ci(by_key, item)
+        elif type(item) is Stat:
+            stats[item.name] = stats.get(item.name, 0) + item.value
+        elif type(item) is Problem:
+            problems.append(item)
+        elif isinstance(item, DiscoveredCI):
+            _add_ci(by_key, item)
         elif isinstance(item, DiscoveredRel):
             rels.append(item)
         elif isinstance(item, Problem):
-            inv.problems.append(item)
+            problems.append(item)
         else:
-            inv.stats[item.name] = inv.stats.get(item.name, 0) + item.value
+            stats[item.name] = stats.get(item.name, 0) + item.value
     seen_rels: set[tuple[str, str, str]] = set()
     for rel in rels:
-        ok = True
-        for end, ph in ((rel.source, rel.source_placeholder), (rel.target, rel.target_placeholder)):
-            if end in by_key:
-                continue
-            if ph is None:
-                inv.problems.append(
-                    Problem(
-                        severity=Severity.ERROR,
-                        where=rel.where or rel.source,
-                        message=f"{rel.type} refers to {end!r}, which the input never defines",
-                    )
-                )
-                ok = False
-                continue
-            by_key[end] = DiscoveredCI(
-                key=end,
-                ci_class=ph.ci_class,
-                name=ph.name,
-                identifiers=(*ph.identifiers, placeholder_key(end)),
-                unresolved=True,
-                where=rel.where,
-            )
-        sig = (rel.type, rel.source, rel.target)
-        if ok and sig not in seen_rels:
+        source, target = rel.source, rel.target
+        # Both ends are looked at, whatever becomes of the first: each missing one is a
+        # placeholder CI or a problem of its own.
+        source_ok = source in by_key or _end(rel, source, rel.source_placeholder, by_key, problems)
+        target_ok = target in by_key or _end(rel, target, rel.target_placeholder, by_key, problems)
+        sig = (rel.type, source, target)
+        if source_ok and target_ok and sig not in seen_rels:
             seen_rels.add(sig)
             inv.rels.append(rel)
     inv.cis = list(by_key.values())
@@ -209,3 +198,45 @@ def collect(fmt: str, items: Iterable[Item]) -> Inventory:
     inv.stats["relationships"] = len(inv.rels)
     inv.stats["unresolved"] = len(inv.unresolved)
     return inv
+
+
+def _add_ci(by_key: dict[str, DiscoveredCI], item: DiscoveredCI) -> None:
+    old = by_key.get(item.key)
+    if old is not None:
+        item = old.model_copy(
+            update={
+                "identifiers": tuple(dict.fromkeys((*old.identifiers, *item.identifiers))),
+                "fields": {**old.fields, **item.fields},
+                "attributes": {**old.attributes, **item.attributes},
+            }
+        )
+    by_key[item.key] = item
+
+
+def _end(
+    rel: DiscoveredRel,
+    end: str,
+    ph: Placeholder | None,
+    by_key: dict[str, DiscoveredCI],
+    problems: list[Problem],
+) -> bool:
+    """An end ``collect`` has no CI for: an unresolved CI from its placeholder, else a
+    Problem (False)."""
+    if ph is None:
+        problems.append(
+            Problem(
+                severity=Severity.ERROR,
+                where=rel.where or rel.source,
+                message=f"{rel.type} refers to {end!r}, which the input never defines",
+            )
+        )
+        return False
+    by_key[end] = DiscoveredCI(
+        key=end,
+        ci_class=ph.ci_class,
+        name=ph.name,
+        identifiers=(*ph.identifiers, placeholder_key(end)),
+        unresolved=True,
+        where=rel.where,
+    )
+    return True

@@ -34,11 +34,23 @@ def _spec(cls: type[BaseModel]) -> tuple[tuple[str, Any, Any], ...]:
     )
 
 
-def built(cls: type[M], **values: Any) -> M:
+@functools.cache
+def _names(cls: type[BaseModel]) -> tuple[str, ...]:
+    return tuple(cls.model_fields)
+
+
+def built(cls: type[M], given: frozenset[str] | None = None, /, **values: Any) -> M:
     """``cls.model_construct(**values)`` at about half the cost, for models made by the
     thousand: no validation, defaults filled in, the fields
     given marked set. Only for values the caller has already made valid, as for
-    ``model_construct``; a test re-validates what each caller makes."""
+    ``model_construct``; a test re-validates what each caller makes.
+
+    Fastest with every field given in the model's order; ``given`` then names the fields
+    to mark set (as if only those had been given), where a caller spells out defaults."""
+    if tuple(values) == _names(cls):
+        # Every field, in the model's order (which a dump follows): the keywords, a fresh
+        # dict per call, are the fields as they stand; no loop over the spec.
+        return _made(cls, values, set(values if given is None else given))
     fields: dict[str, Any] = {}
     for name, default, factory in _spec(cls):
         if name in values:
@@ -51,9 +63,13 @@ def built(cls: type[M], **values: Any) -> M:
             fields[name] = default
     if len(values) > len(fields) or not values.keys() <= fields.keys():
         raise TypeError(f"{cls.__name__}: no fields {sorted(set(values) - set(fields))}")
+    return _made(cls, fields, set(values if given is None else given))
+
+
+def _made(cls: type[M], fields: dict[str, Any], fields_set: set[str]) -> M:
     model = cls.__new__(cls)
     _set(model, "__dict__", fields)
-    _set(model, "__pydantic_fields_set__", set(values))
+    _set(model, "__pydantic_fields_set__", fields_set)
     _set(model, "__pydantic_extra__", None)
     _set(model, "__pydantic_private__", None)
     return model

@@ -150,6 +150,9 @@ for _t in _TYPES:
 
 def get_type(name: str, *, where: str = "type") -> RelationshipType:
     """Look a type up by its name (``DEPENDS_ON``, ``depends_on``, ``depends on``)."""
+    found = REGISTRY.get(name)  # the registered spelling, which every edge checked has
+    if found is not None:
+        return found
     key = name.strip().upper().replace(" ", "_").replace("-", "_")
     if key in REGISTRY:
         return REGISTRY[key]

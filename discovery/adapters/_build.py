@@ -6,9 +6,10 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
+from cmdb.domain.built import built
 from cmdb.domain.identifiers import Identifier
 from cmdb.domain.relationships import check_allowed
-from discovery.records import DiscoveredRel, Placeholder, Problem, Severity
+from discovery.records import DiscoveredRel, Placeholder, Problem, Severity, Stat
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,12 @@ class Ref:
     identifiers: tuple[Identifier, ...] = ()
 
     def placeholder(self) -> Placeholder:
+        return self._placeholder
+
+    @functools.cached_property
+    def _placeholder(self) -> Placeholder:
+        # Kept on the Ref (a frozen dataclass keeps a cached property in its __dict__): an end
+        # named by several edges hashes its identifiers for the shared cache once, not per edge.
         return _placeholder(self.ci_class, self.name, self.identifiers)
 
 
@@ -42,17 +49,47 @@ def edge(
 ) -> DiscoveredRel:
     """The relationship, with a placeholder for each end in case the input never defines it."""
     # Refuse here, per object, an edge the registry would refuse at apply time.
-    check_allowed(rtype, source.ci_class, target.ci_class)
+    kind = check_allowed(rtype, source.ci_class, target.ci_class)
+    attrs = attributes or {}
+    if (
+        type(source.key) is str
+        and type(target.key) is str
+        and type(where) is str
+        and type(confidence) is float
+        and 0.0 <= confidence <= 1.0
+        and type(attrs) is dict
+        and (not attrs or all(type(k) is str for k in attrs))
+    ):
+        # Values of the plain shapes adapters give: built as validation would make it (the
+        # type's registered name, a copy of the attributes) at half its cost, every field
+        # in the model's order. Anything else is validated below, and refused in its words.
+        return built(
+            DiscoveredRel,
+            type=kind.name,
+            source=source.key,
+            target=target.key,
+            confidence=confidence,
+            attributes=dict(attrs),
+            target_placeholder=target.placeholder(),
+            source_placeholder=source.placeholder(),
+            where=where,
+        )
     return DiscoveredRel(
         type=rtype,
         source=source.key,
         target=target.key,
         confidence=confidence,
-        attributes=attributes or {},
+        attributes=attrs,
         source_placeholder=source.placeholder(),
         target_placeholder=target.placeholder(),
         where=where,
     )
+
+
+@functools.lru_cache(maxsize=256)
+def stat(name: str) -> Stat:
+    """``Stat(name=name)``: frozen, so one per counter name serves every record."""
+    return Stat(name=name)
 
 
 def problem(severity: Severity, where: str, message: str) -> Problem:

@@ -287,8 +287,8 @@ def edge(
         target=target.key,
         confidence=1.0,
         attributes=attributes or {},
+        target_placeholder=target.placeholder(),  # every field in the model's order
         source_placeholder=source.placeholder(),
-        target_placeholder=target.placeholder(),
         where=where,
     )
 

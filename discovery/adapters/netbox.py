@@ -49,7 +49,7 @@ from pydantic import ValidationError
 from cmdb.domain.built import built
 from cmdb.domain.errors import ForbiddenRelationship, InvalidInput
 from cmdb.domain.identifiers import Identifier, IdentifierKind
-from discovery.adapters._build import Ref, edge, problem
+from discovery.adapters._build import Ref, edge, problem, stat
 from discovery.adapters._coerce import (
     as_dict,
     as_identifier,
@@ -68,7 +68,7 @@ from discovery.adapters._netbox_input import (
     missing_pages,
     ref_id,
 )
-from discovery.records import DiscoveredCI, Item, Severity, Stat
+from discovery.records import DiscoveredCI, Item, Severity
 
 # -- device roles --------------------------------------------------------------------------
 
@@ -103,6 +103,17 @@ def classify_role(role: str | None) -> tuple[str, str | None, bool]:
         if words & set(names):
             return ci_class, kind, True
     return "NetworkDevice", None, False
+
+
+# CIs are built without pydantic's validation, a large part of the adapter's time: their
+# classes are this module's, their keys and names never empty, their identifiers made by
+# ``as_identifier`` or from an id, their fields and attributes fresh dicts of text keys (a
+# test re-validates every record of the real exports and of the benchmark's). Each is
+# marked with the fields its validated construction was given before.
+_GIVEN = frozenset({"key", "ci_class", "name", "identifiers", "fields", "attributes", "where"})
+_GIVEN_UNRESOLVED = frozenset(
+    {"key", "ci_class", "name", "identifiers", "attributes", "unresolved", "where"}
+)
 
 
 def read(paths: Sequence[Path]) -> Iterator[Item]:
@@ -269,16 +280,19 @@ class _Emit:
         )
         fields = compact({"description": stripped_text(obj.get("description"))})
         me = Ref(_key(o.kind, o.id), ci_class, name, (_key_id(o.kind, o.id),))
-        yield DiscoveredCI(
+        yield built(
+            DiscoveredCI,
+            _GIVEN,
             key=me.key,
             ci_class=ci_class,
             name=name,
             identifiers=me.identifiers,
             fields=fields,
             attributes=attrs,
+            unresolved=False,
             where=o.where,
         )
-        yield Stat(name=f"{o.kind}s")
+        yield stat(f"{o.kind}s")
         parent = self.parent_location(o)
         if parent is not None:
             yield edge("CONTAINS", parent, me, o.where)
@@ -361,16 +375,19 @@ class _Emit:
         )
         fields = compact({"description": stripped_text(obj.get("description"))})
         me = Ref(key, ci_class, name, (idents[0],))
-        yield DiscoveredCI(
+        yield built(
+            DiscoveredCI,
+            _GIVEN,
             key=key,
             ci_class=ci_class,
             name=name,
             identifiers=tuple(dict.fromkeys(idents)),
             fields=fields,
             attributes=attrs,
+            unresolved=False,
             where=o.where,
         )
-        yield Stat(name="devices")
+        yield stat("devices")
         place = (
             self.ref("rack", obj.get("rack"))
             or self.ref("location", obj.get("location"))
@@ -448,16 +465,19 @@ class _Emit:
         )
         fields = compact({"description": stripped_text(obj.get("description"))})
         me = Ref(key, "VirtualMachine", name, (idents[0],))
-        yield DiscoveredCI(
+        yield built(
+            DiscoveredCI,
+            _GIVEN,
             key=key,
             ci_class="VirtualMachine",
             name=name,
             identifiers=tuple(dict.fromkeys(idents)),
             fields=fields,
             attributes=attrs,
+            unresolved=False,
             where=o.where,
         )
-        yield Stat(name="vms")
+        yield stat("vms")
         cluster = self.ref("cluster", obj.get("cluster"))
         if cluster is not None:
             yield edge("MEMBER_OF", me, cluster, o.where)
@@ -489,20 +509,23 @@ class _Emit:
                 continue
             owner = self.ip_owner(o.obj)
             if owner is None:
-                yield Stat(name="ip_addresses_unassigned")
+                yield stat("ip_addresses_unassigned")
                 continue
             self.ips[owner].append(address)
-            yield Stat(name="ip_addresses")
+            yield stat("ip_addresses")
         # An address on a device or VM that no file describes: its owner is known only by it.
         for owner, addresses in self.ips.items():
             kind, ident = owner.removeprefix("netbox:").split("/")
             if self.data.get(kind, int(ident)) is None:
                 ids = [_ip_identifier(a) for a in addresses]
-                yield DiscoveredCI(
+                yield built(
+                    DiscoveredCI,
+                    _GIVEN_UNRESOLVED,
                     key=owner,
                     ci_class=self.classes.get(owner, _CLASSES.get(kind, "NetworkDevice")),
                     name=f"{'virtual machine' if kind == 'vm' else kind} {ident}",
                     identifiers=(_key_id(kind, int(ident)), *(i for i in ids if i)),
+                    fields={},
                     attributes={"ip_addresses": sorted(set(addresses))},
                     unresolved=True,
                     where="ip addresses",
@@ -550,7 +573,7 @@ class _Emit:
                 mac = as_identifier(IdentifierKind.MAC, o.obj.get("mac_address") or primary)
                 if owner is not None and mac is not None and mac.value not in _NULL_MACS:
                     self.macs[owner].append(mac)
-                yield Stat(name=f"{kind}s")
+                yield stat(f"{kind}s")
 
     # -- cables
 
@@ -590,7 +613,7 @@ class _Emit:
             yield self.checked_at(
                 found["where"], "CONNECTS_TO", refs[a_key], refs[b_key], {"links": links}
             )
-            yield Stat(name="connections")
+            yield stat("connections")
 
     def checked(self, o: Obj, rtype: str, src: Ref, dst: Ref, attrs: dict[str, Any]) -> Item:
         return self.checked_at(o.where, rtype, src, dst, attrs)

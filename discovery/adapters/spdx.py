@@ -43,12 +43,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from cmdb.domain.built import built
 from cmdb.domain.errors import ForbiddenRelationship, InvalidInput
 from cmdb.domain.identifiers import IdentifierKind
 from cmdb.domain.relationships import check_allowed
 from cmdb.store.gcpause import gc_paused
 from discovery.adapters._build import problem
-from discovery.adapters._coerce import as_list, stripped_text
+from discovery.adapters._coerce import as_identifier, as_list, stripped_text
 from discovery.io import json_document
 from discovery.records import (
     DiscoveredCI,
@@ -111,6 +112,13 @@ _NO_VALUE = {"NOASSERTION", "NONE"}
 _LISTED = "https://spdx.org/licenses/"
 _FILE_KINDS = {"file", "snippet"}
 _AGENT_PREFIXES = ("Person", "Organization", "Tool")
+
+
+# The fields a validated record was given (and so marks set), for the records built here.
+_CI_GIVEN = frozenset({"key", "ci_class", "name", "identifiers", "fields", "attributes", "where"})
+_REL_GIVEN = frozenset(
+    {"type", "source", "target", "attributes", "source_placeholder", "target_placeholder", "where"}
+)
 
 
 @dataclass
@@ -572,8 +580,25 @@ def _package_ci(pkg: _Package, ci_class: str) -> DiscoveredCI | Problem:
         declared, concluded = pkg.licenses
         _put(attrs, "licenses", list(dict.fromkeys((*declared, *concluded))))
     kind, value = (IdentifierKind.PURL, pkg.purl) if pkg.purl else (IdentifierKind.KEY, pkg.key)
+    ident = as_identifier(kind, value)
     try:
-        # Given as data, the identifier is validated (and normalised) once, with the CI.
+        if ident is not None:
+            # What validating the CI below makes of a good identifier, built without
+            # validating it: the class is one of two, the key and name never empty, the
+            # fields standard ones (a test re-validates the records of a 2k document).
+            return built(
+                DiscoveredCI,
+                _CI_GIVEN,
+                key=pkg.key,
+                ci_class=ci_class,
+                name=pkg.name,
+                identifiers=(ident,),
+                fields=pkg.fields,
+                attributes=attrs,
+                unresolved=False,
+                where=pkg.where,
+            )
+        # Given as data, a bad identifier is refused by validation, in its words.
         return DiscoveredCI(
             key=pkg.key,
             ci_class=ci_class,
@@ -616,13 +641,19 @@ def _edge(
     refused = allowed[pair]
     if refused is not None:
         return problem(Severity.ERROR, where, refused)
-    return DiscoveredRel(
+    # Built without validating it again: the type is one of the registry's names (from the
+    # tables above), its class pair checked just now, the ends' keys text, the attributes a
+    # dict of this relationship's own (a test re-validates the records of a 2k document).
+    return built(
+        DiscoveredRel,
+        _REL_GIVEN,
         type=rtype,
         source=src_key,
         target=tgt_key,
+        confidence=1.0,
         attributes=attrs,
-        source_placeholder=src_ph,
         target_placeholder=tgt_ph,
+        source_placeholder=src_ph,
         where=where,
     )
 

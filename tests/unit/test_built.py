@@ -67,3 +67,24 @@ def test_a_missing_or_unknown_field_is_refused() -> None:
         built(DiscoveredCI, key="k", ci_class="Server")
     with pytest.raises(TypeError, match="no fields"):
         built(Stat, name="x", colour="red")
+
+
+def test_every_field_in_order_marks_the_given_ones() -> None:
+    values = {
+        "key": "k",
+        "ci_class": "Server",
+        "name": "srv-1",
+        "identifiers": (),
+        "fields": {},
+        "attributes": {},
+        "unresolved": False,
+        "where": None,
+    }
+    given = frozenset({"key", "ci_class", "name"})
+    made = built(DiscoveredCI, given, **values)
+    expected = DiscoveredCI.model_validate({k: values[k] for k in given})
+    assert made == expected and made.model_fields_set == given
+    assert made.model_dump_json() == expected.model_dump_json()
+    # Out of order, the model's order still rules the dump.
+    shuffled = built(DiscoveredCI, **dict(reversed(values.items())))
+    assert shuffled.model_dump_json() == DiscoveredCI.model_validate(values).model_dump_json()
