@@ -35,6 +35,15 @@ class Ref:
 def _placeholder(ci_class: str, name: str, identifiers: tuple[Identifier, ...]) -> Placeholder:
     # Every edge carries one for each end, and most ends (a namespace, a Service, a
     # ConfigMap, a network) are the ends of many edges: one frozen record per end is enough.
+    if (
+        type(ci_class) is str
+        and type(name) is str
+        and type(identifiers) is tuple
+        and all(type(i) is Identifier for i in identifiers)
+    ):
+        # What validation makes of these (a Placeholder checks no more than the types), at
+        # about half its cost: an AWS instance or a NetBox device is the end of its own edges.
+        return built(Placeholder, ci_class=ci_class, name=name, identifiers=identifiers)
     return Placeholder(ci_class=ci_class, name=name, identifiers=identifiers)
 
 

@@ -152,8 +152,11 @@ def _guarded(reader: Reader, entry: Mapping[str, Any], where: str, run: _Run) ->
     try:
         yield from list(reader(entry, where, run))
     except (ValidationError, InvalidInput, ForbiddenRelationship) as exc:
-        message = exc.message if isinstance(exc, InvalidInput) else _first_error(exc)
-        yield problem(Severity.ERROR, where, message)
+        yield problem(Severity.ERROR, where, _refused(exc))
+
+
+def _refused(exc: ValidationError | InvalidInput | ForbiddenRelationship) -> str:
+    return exc.message if isinstance(exc, InvalidInput) else _first_error(exc)
 
 
 def _first_error(exc: ValidationError | ForbiddenRelationship) -> str:
@@ -172,8 +175,8 @@ def as_identifier(kind: IdentifierKind, value: object) -> Identifier | None:
     second time: a reply holds several identifiers per resource, and pydantic's validation
     of each was most of the adapter's time.
     """
-    if not isinstance(value, str):
-        return None
+    if not isinstance(value, str) or not value:
+        return None  # "" is how a reply says there is none (a private instance's public DNS)
     try:
         return built(Identifier, kind=kind, value=normalise(kind, value))
     except InvalidInput:
@@ -258,7 +261,7 @@ def _ci(
     extra_ids: Sequence[Identifier | None] = (),
     fields: dict[str, Any] | None = None,
 ) -> DiscoveredCI:
-    ids = tuple(dict.fromkeys((*ref.identifiers, *(i for i in extra_ids if i is not None))))
+    ids = _unique((*ref.identifiers, *extra_ids))
     # Built without pydantic's validation, which was half the adapter's time: the class is
     # one of this module's, the fields standard ones, the key and name non-empty (a test
     # re-validates every record the adapter makes from the real replies and the benchmark's).
@@ -273,6 +276,21 @@ def _ci(
         unresolved=False,
         where=where,
     )
+
+
+def _unique(ids: Sequence[Identifier | None]) -> tuple[Identifier, ...]:
+    """The identifiers given, once each, in order: ``dict.fromkeys`` without hashing the
+    models (pydantic's hash of a frozen model is a Python call; equal identifiers here are
+    those of equal kind and value, all being built alike)."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for ident in ids:
+        if ident is not None:
+            pair = (ident.kind, ident.value)
+            if pair not in seen:
+                seen.add(pair)
+                out.append(ident)
+    return tuple(out)
 
 
 def edge(
@@ -320,18 +338,26 @@ def _reservation(entry: Mapping[str, Any], where: str, run: _Run) -> Iterator[It
             yield problem(
                 Severity.ERROR, f"{where}.Instances[{i}]", "an instance must be an object"
             )
+            continue
+        at = f"{where}.Instances[{i}]"
+        # As ``_guarded`` does, without a generator and a list per instance: most resources
+        # of an account are instances.
+        try:
+            records = _instance(inst, at, run, owner)
+        except (ValidationError, InvalidInput, ForbiddenRelationship) as exc:
+            yield problem(Severity.ERROR, at, _refused(exc))
         else:
-            yield from _guarded(
-                functools.partial(_instance, owner=owner), inst, f"{where}.Instances[{i}]", run
-            )
+            yield from records
 
 
 def _instance(
-    inst: Mapping[str, Any], where: str, run: _Run, *, owner: str | None = None
-) -> Iterator[Item]:
+    inst: Mapping[str, Any], where: str, run: _Run, owner: str | None = None
+) -> list[Item]:
     iid = _required(inst, "InstanceId")
     tags = _tags(inst.get("Tags"))
-    ref = _ref(iid, "VirtualMachine", stripped_text(tags.get("Name")) or iid)
+    # Not through ``_ref``'s cache: only this instance's own record names it so.
+    name = stripped_text(tags.get("Name")) or iid
+    ref = Ref(key_for(iid), "VirtualMachine", name, _cloud_id(iid))
     placement = as_dict(inst.get("Placement"))
     attrs = {
         "aws_type": "instance",
@@ -354,19 +380,19 @@ def _instance(
         as_identifier(IdentifierKind.HOSTNAME, inst.get("PrivateDnsName")),
         as_identifier(IdentifierKind.FQDN, inst.get("PublicDnsName")),
     ]
-    yield _ci(ref, where, attrs, extra_ids=extra)
-    yield _stat("instances")
+    out: list[Item] = [_ci(ref, where, attrs, extra_ids=extra), _stat("instances")]
     subnet, vpc = stripped_text(inst.get("SubnetId")), stripped_text(inst.get("VpcId"))
     if subnet:
         subnet_ref = _ref(subnet, "CloudResource")
-        yield edge("HOSTED_ON", ref, subnet_ref, where)
+        out.append(edge("HOSTED_ON", ref, subnet_ref, where))
         if vpc and (subnet, vpc) not in run.subnet_vpc:
             run.subnet_vpc.add((subnet, vpc))  # said by every instance in it: once is enough
-            yield from _in_vpc(subnet_ref, vpc, where)
+            out.extend(_in_vpc(subnet_ref, vpc, where))
     else:
-        yield from _in_vpc(ref, vpc, where)
+        out.extend(_in_vpc(ref, vpc, where))
     groups = [as_dict(g).get("GroupId") for g in as_list(inst.get("SecurityGroups"))]
-    yield from _security_groups(ref, texts(groups), where)
+    out.extend(_security_groups(ref, texts(groups), where))
+    return out
 
 
 def _vpc(entry: Mapping[str, Any], where: str, _run: _Run) -> Iterator[Item]:
