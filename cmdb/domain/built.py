@@ -34,9 +34,27 @@ def _spec(cls: type[BaseModel]) -> tuple[tuple[str, Any, Any], ...]:
     )
 
 
-@functools.cache
-def _names(cls: type[BaseModel]) -> tuple[str, ...]:
-    return tuple(cls.model_fields)
+# Each model's field names in order, by class (a dict read: every record made asks).
+_NAMES: dict[type[BaseModel], tuple[str, ...]] = {}
+# One fields set per frozen model and set of fields given, shared by all its instances
+# made with every field. Sets are always tracked by the cyclic collector: one per record
+# was a quarter of an AWS import's tracked objects, and the collector's pass over them once
+# it runs again a sixth of the import. Sharing is safe where the model is frozen: pydantic
+# adds to a model's own set only on assignment, which a frozen model refuses, and copies
+# it before changing it (``model_copy``), so no record's set changes under another's.
+_SHARED: dict[tuple[type[BaseModel], frozenset[str] | None], set[str]] = {}
+
+
+def _fields_set(
+    cls: type[BaseModel], given: frozenset[str] | None, values: dict[str, Any]
+) -> set[str]:
+    shared = _SHARED.get((cls, given))
+    if shared is not None:
+        return shared
+    made = set(values if given is None else given)
+    if cls.model_config.get("frozen"):
+        _SHARED[(cls, given)] = made
+    return made
 
 
 def built(cls: type[M], given: frozenset[str] | None = None, /, **values: Any) -> M:
@@ -47,10 +65,18 @@ def built(cls: type[M], given: frozenset[str] | None = None, /, **values: Any) -
 
     Fastest with every field given in the model's order; ``given`` then names the fields
     to mark set (as if only those had been given), where a caller spells out defaults."""
-    if tuple(values) == _names(cls):
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(cls.model_fields)
+    if tuple(values) == names:
         # Every field, in the model's order (which a dump follows): the keywords, a fresh
-        # dict per call, are the fields as they stand; no loop over the spec.
-        return _made(cls, values, set(values if given is None else given))
+        # dict per call, are the fields as they stand; no loop over the spec, no call more.
+        model = cls.__new__(cls)
+        _set(model, "__dict__", values)
+        _set(model, "__pydantic_fields_set__", _fields_set(cls, given, values))
+        _set(model, "__pydantic_extra__", None)
+        _set(model, "__pydantic_private__", None)
+        return model
     fields: dict[str, Any] = {}
     for name, default, factory in _spec(cls):
         if name in values:

@@ -88,3 +88,26 @@ def test_every_field_in_order_marks_the_given_ones() -> None:
     # Out of order, the model's order still rules the dump.
     shuffled = built(DiscoveredCI, **dict(reversed(values.items())))
     assert shuffled.model_dump_json() == DiscoveredCI.model_validate(values).model_dump_json()
+
+
+def test_a_records_fields_set_never_changes_with_anothers() -> None:
+    every = {"type": "HOSTED_ON", "source": "a", "target": "b", "confidence": 1.0}
+    every |= {"attributes": {}, "target_placeholder": None, "source_placeholder": None}
+    given = frozenset({"type", "source", "target"})
+    a = built(DiscoveredRel, given, **every, where="x")
+    b = built(DiscoveredRel, given, **every, where="y")
+    c = a.model_copy(update={"where": "z"})
+    assert c.model_fields_set == given | {"where"}
+    assert a.model_fields_set == b.model_fields_set == given
+
+    class Loose(BaseModel):  # not frozen: assignment marks a field set, on its own set
+        a: int = 0
+        b: int = 0
+
+    x, y = built(Loose, a=1, b=2), built(Loose, a=3, b=4)
+    object.__setattr__(x, "__pydantic_fields_set__", {"a"})
+    x.b = 5
+    assert x.model_fields_set == {"a", "b"} and y.model_fields_set == {"a", "b"}
+    z = built(Loose, frozenset({"a"}), a=1, b=2)
+    z.b = 3
+    assert built(Loose, frozenset({"a"}), a=1, b=2).model_fields_set == {"a"}
