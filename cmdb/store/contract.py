@@ -17,6 +17,7 @@ from cmdb.domain.events import Delivery, Event, WebhookRule
 from cmdb.domain.history import HistoryEntry
 from cmdb.domain.identifiers import Identifier
 from cmdb.domain.model import CI, LifecycleStatus, Relationship, Sighting, relationship_id
+from cmdb.domain.proposals import Proposal, ProposalState
 from cmdb.domain.records import Change, DiscoveryRun, Incident, Problem
 from cmdb.domain.relationships import REGISTRY, get_type
 
@@ -323,6 +324,23 @@ class GraphStore(Protocol):
         (delivered or failed) and finished before ``finished_before`` (their
         ``next_attempt_at``), then the events up to ``upto_seq`` that no delivery is left
         for; (events, deliveries) deleted. A pending delivery, and its event, stay."""
+        ...
+
+    def save_proposal(self, proposal: Proposal) -> None:
+        """Add ``proposal`` as its next version (versions are kept, never rewritten);
+        WriteConflict unless ``proposal.version`` is the latest stored plus one."""
+        ...
+
+    def get_proposal(self, proposal_id: str, *, version: int | None = None) -> Proposal:
+        """The latest version, or the one asked for; NotFound if none."""
+        ...
+
+    def list_proposals(self, *, state: ProposalState | None = None) -> list[Proposal]:
+        """The latest version of every proposal (of those in ``state``), by id."""
+        ...
+
+    def proposal_versions(self, proposal_id: str) -> list[Proposal]:
+        """Every version, oldest first; NotFound if none."""
         ...
 
     def close(self) -> None: ...

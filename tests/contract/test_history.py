@@ -12,6 +12,7 @@ from cmdb.domain.errors import CmdbError, NotFound
 from cmdb.domain.events import Delivery, WebhookRule, delivery_id
 from cmdb.domain.history import EntityKind, HistoryOp
 from cmdb.domain.model import CI_FIELDS, REL_FIELDS, LifecycleStatus
+from cmdb.domain.proposals import Proposal
 from cmdb.domain.records import Change, Incident, IncidentState
 from cmdb.store.contract import CIFilter, Direction, GraphStore, SnapshotBatch
 from tests.contract.builders import cs, ident, rel, rel_retire, retire, up
@@ -224,6 +225,11 @@ def _exercise_every_method(store: GraphStore) -> set[str]:
     store.claim_due(at, until=at)
     store.list_deliveries("wh_1")
     store.delete_webhook_rule("wh_1")
+    # What-if proposals are kept beside the graph: versions added, no history rows.
+    store.save_proposal(Proposal(id="RFC-H", version=1, at=at))
+    store.get_proposal("RFC-H")
+    store.list_proposals()
+    store.proposal_versions("RFC-H")
     # A guarded write (cmdb/store/guards.py) adds history as any write; the guard is no row.
     store.apply(
         cs(up("Server", "guarded")).model_copy(
@@ -249,6 +255,10 @@ def _exercise_every_method(store: GraphStore) -> set[str]:
         "claim_due",
         "list_deliveries",
         "delete_webhook_rule",
+        "save_proposal",
+        "get_proposal",
+        "list_proposals",
+        "proposal_versions",
     }
     # Restoring rows the store already holds is refused, and must not touch them.
     with pytest.raises(CmdbError):

@@ -121,7 +121,15 @@ CREATE TABLE IF NOT EXISTS deliveries (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(state, next_at, event_seq);
 CREATE INDEX IF NOT EXISTS deliveries_rule ON deliveries(rule_id, event_seq);
-CREATE TABLE IF NOT EXISTS outbox_cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL)
+CREATE TABLE IF NOT EXISTS outbox_cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+-- What-if proposals (cmdb/store/embedded/proposals.py): every version kept, only added.
+CREATE TABLE IF NOT EXISTS proposals (
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (id, version)
+) WITHOUT ROWID
 """
 
 # Version 1 -> 2: rebuild ``cis`` and ``rels`` as rowid tables (SQLite's documented way to

@@ -54,6 +54,7 @@ from cmdb.store.contract import (
     split_walk,
 )
 from cmdb.store.embedded.outbox import OutboxRows, write_events
+from cmdb.store.embedded.proposals import ProposalRows
 from cmdb.store.embedded.schema import DDL, MIGRATIONS, SCHEMA_VERSION
 from cmdb.store.gcpause import gc_paused
 from cmdb.store.outbox import events_for
@@ -240,7 +241,7 @@ class _SqlLoader(Loader):
         return out
 
 
-class EmbeddedStore(OutboxRows):
+class EmbeddedStore(OutboxRows, ProposalRows):
     kind = "embedded"
 
     def __init__(self, path: str | Path, *, clock: Clock = utcnow, timeout_s: float = 30.0):

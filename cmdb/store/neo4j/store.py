@@ -70,6 +70,7 @@ from cmdb.store.index import walk_closure
 from cmdb.store.neo4j import cypher
 from cmdb.store.neo4j.migrations import migrate, missing_constraints
 from cmdb.store.neo4j.outbox import OutboxNodes, write_events
+from cmdb.store.neo4j.proposals import ProposalNodes
 from cmdb.store.outbox import events_for
 from cmdb.store.planner import (
     CIHead,
@@ -256,7 +257,7 @@ def _rel_props(rel: Relationship, gen: int) -> dict[str, Any]:
     }
 
 
-class Neo4jStore(OutboxNodes):
+class Neo4jStore(OutboxNodes, ProposalNodes):
     kind = "neo4j"
 
     def __init__(
