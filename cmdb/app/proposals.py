@@ -1,0 +1,437 @@
+"""What-if proposals: stage edits to the graph on an RFC; read, version, withdraw them.
+
+What REST and the CLI call (``cmdb proposal ...``, ``/api/v1/changes/{id}/proposal``). A
+proposal belongs to one change and has its id; it never touches the live graph. Every
+write is checked as a whole against the live graph and the edits staged before it
+(:class:`_Staged`): an edit that names an unknown CI or class, breaks the relationship
+rules (cmdb.domain.relationships.check_allowed) or contradicts an earlier edit is refused,
+every bad edit named with why, and nothing is saved.
+
+Scope: a caller reads a proposal when it reads its change; it writes one when it may write
+the change (everything the change names is in its view) and every live CI an edit names
+is in its view (one outside answers as a missing one). The impact diff is in
+:mod:`cmdb.app.proposal_diff`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from cmdb.app.caller import Caller
+from cmdb.app.changes import visible_change
+from cmdb.app.scope import Visibility, check_writable, readable
+from cmdb.domain.classes import is_a
+from cmdb.domain.errors import CmdbError, InvalidInput, NotFound
+from cmdb.domain.model import CI, RETIRED_STATUSES, new_ci_id, relationship_id
+from cmdb.domain.proposals import Edit, EditOp, Proposal, ProposalState
+from cmdb.domain.relationships import check_allowed, get_type
+from cmdb.store.contract import GraphStore
+from cmdb.store.refs import resolve_ci
+
+MAX_EDITS = 1000  # edits one proposal holds (and one request adds)
+MAX_NOTE = 2000
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- checking edits against the live graph and each other ----------------------------------
+
+
+@dataclass
+class _Staged:
+    """The live graph as the edits so far leave it, read lazily (one CI at a time)."""
+
+    store: GraphStore
+    vis: Visibility
+    added: dict[str, CI] = field(default_factory=dict)
+    live: dict[str, CI] = field(default_factory=dict)
+    retired: set[str] = field(default_factory=set)
+    rels_added: set[str] = field(default_factory=set)
+    rels_retired: set[str] = field(default_factory=set)
+
+    def ci(self, ref: str) -> CI:
+        """The CI ``ref`` names as staged: a new CI (by id or unique name among the new
+        ones), or a live one the caller sees (by id, Class:name, kind=value, name)."""
+        if ref in self.added:
+            return self.added[ref]
+        named = [c for c in self.added.values() if c.name == ref]
+        if len(named) == 1:
+            return named[0]
+        if ref in self.live:
+            return self.live[ref]
+        visible = None if self.vis.unrestricted else self.vis.allows
+        found = resolve_ci(self.store, ref, where="ci", visible=visible)
+        self.live[found.id] = found
+        return found
+
+    def current(self, ref: str, what: str) -> CI:
+        ci = self.ci(ref)
+        if ci.id in self.retired or ci.status in RETIRED_STATUSES:
+            raise InvalidInput(f"{what} {ci.label()} is retired")
+        return ci
+
+    def rel_active(self, rid: str) -> bool:
+        if rid in self.rels_added:
+            return True
+        if rid in self.rels_retired:
+            return False
+        try:
+            return self.store.get_relationship(rid).active
+        except NotFound:
+            return False
+
+
+def _base(ci: CI, staged: _Staged) -> datetime | None:
+    return None if ci.id in staged.added else ci.updated_at
+
+
+def _check(staged: _Staged, edit: Edit) -> Edit:
+    """The edit with its references resolved to ids and its base recorded; InvalidInput
+    saying why it cannot be staged. Updates ``staged``."""
+    if edit.op is EditOp.ADD_CI:
+        assert edit.ci is not None
+        ci = edit.ci
+        if ci.id in staged.added:
+            raise InvalidInput(f"the proposal already adds a CI with id {ci.id}")
+        try:
+            staged.store.get_ci(ci.id)
+        except NotFound:
+            pass
+        else:
+            raise InvalidInput(f"a live CI already has id {ci.id}: update it instead")
+        staged.added[ci.id] = ci
+        return edit
+    if edit.op in (EditOp.UPDATE_CI, EditOp.RETIRE_CI, EditOp.SET_REDUNDANCY):
+        assert edit.ci_id is not None
+        ci = staged.current(edit.ci_id, "CI")
+        resolved = edit.model_copy(update={"ci_id": ci.id, "base": _base(ci, staged)})
+        if edit.op is EditOp.RETIRE_CI:
+            staged.retired.add(ci.id)
+            return resolved
+        if edit.op is EditOp.SET_REDUNDANCY:
+            if not is_a(ci.ci_class, "Cluster"):
+                raise InvalidInput(
+                    f"only a Cluster declares redundancy; {ci.label()} is a {ci.ci_class}"
+                )
+            changed = ci.model_copy(update={"redundancy": edit.redundancy})
+        else:
+            try:
+                changed = CI.model_validate({**ci.model_dump(by_alias=True), **(edit.fields or {})})
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                loc = ".".join(str(p) for p in err["loc"])
+                raise InvalidInput(f"{loc}: {err['msg']}".removeprefix("Value error, ")) from exc
+        if ci.id in staged.added:
+            staged.added[ci.id] = changed
+        else:
+            staged.live[ci.id] = changed
+        return resolved
+    assert edit.type is not None and edit.source_id is not None and edit.target_id is not None
+    rtype = get_type(edit.type, where="type")
+    src = staged.current(edit.source_id, "source")
+    dst = staged.current(edit.target_id, "target")
+    rid = relationship_id(rtype.name, src.id, dst.id)
+    resolved = edit.model_copy(
+        update={"type": rtype.name, "source_id": src.id, "target_id": dst.id}
+    )
+    if edit.op is EditOp.ADD_REL:
+        check_allowed(rtype.name, src.ci_class, dst.ci_class)
+        if staged.rel_active(rid):
+            raise InvalidInput(f"{src.name} -[{rtype.name}]-> {dst.name} exists already")
+        staged.rels_added.add(rid)
+        staged.rels_retired.discard(rid)
+        return resolved
+    if not staged.rel_active(rid):
+        raise InvalidInput(f"there is no active {src.name} -[{rtype.name}]-> {dst.name}")
+    staged.rels_retired.add(rid)
+    staged.rels_added.discard(rid)
+    return resolved
+
+
+def _parse(raw: dict[str, Any] | Edit) -> Edit:
+    if isinstance(raw, Edit):
+        return raw
+    data = dict(raw)
+    if data.get("op") == EditOp.ADD_CI.value and isinstance(data.get("ci"), dict):
+        # A new CI gets its id when staged (the id a merge will give it).
+        data["ci"] = {"id": new_ci_id(), **data["ci"]}
+    data.pop("base", None)  # server-owned: recorded from the live CI
+    return Edit.model_validate(data)
+
+
+def _label(raw: dict[str, Any] | Edit) -> str:
+    op = raw.op.value if isinstance(raw, Edit) else raw.get("op", "?")
+    return str(op)
+
+
+def checked(
+    store: GraphStore,
+    vis: Visibility,
+    edits: Sequence[dict[str, Any] | Edit],
+    *,
+    first: int = 0,
+    before: Sequence[Edit] = (),
+) -> list[Edit]:
+    """``edits`` checked after ``before`` (already staged): each resolved, or one
+    InvalidInput naming every bad edit (``edits[i]``, numbered from ``first``) and why."""
+    staged = _Staged(store, vis)
+    for e in before:
+        _check(staged, e)
+    out: list[Edit] = []
+    problems: list[tuple[str, str]] = []
+    for i, raw in enumerate(edits, start=first):
+        where = f"edits[{i}]"
+        try:
+            edit = _parse(raw)
+            out.append(_check(staged, edit))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(str(p) for p in err["loc"])
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            problems.append((f"{where}.{loc}" if loc else where, f"{_label(raw)}: {msg}"))
+        except CmdbError as exc:
+            problems.append((where, f"{_label(raw)}: {exc.message}"))
+    if problems:
+        lines = "; ".join(f"{w}: {m}" for w, m in problems)
+        raise InvalidInput(
+            f"{len(problems)} of {len(edits)} edits refused, nothing saved: {lines}",
+            where=problems[0][0],
+        )
+    return out
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def get(
+    store: GraphStore, vis: Visibility, change_id: str, *, version: int | None = None
+) -> Proposal:
+    visible_change(store, vis, change_id)
+    return store.get_proposal(change_id, version=version)
+
+
+def versions(store: GraphStore, vis: Visibility, change_id: str) -> list[Proposal]:
+    visible_change(store, vis, change_id)
+    return store.proposal_versions(change_id)
+
+
+def list_proposals(
+    store: GraphStore, vis: Visibility, *, state: ProposalState | None = None
+) -> list[Proposal]:
+    """The latest version of each proposal whose change the caller reads."""
+    out = []
+    for p in store.list_proposals(state=state):
+        try:
+            if vis.unrestricted or readable(vis, store.get_change(p.id)):
+                out.append(p)
+        except NotFound:
+            continue
+    return out
+
+
+# --- writing ------------------------------------------------------------------------------
+
+
+def _writable(store: GraphStore, vis: Visibility, change_id: str, what: str) -> None:
+    change = visible_change(store, vis, change_id)
+    check_writable(vis, change, what)
+
+
+def _note(note: str) -> str:
+    if len(note) > MAX_NOTE:
+        raise InvalidInput(f"a note of at most {MAX_NOTE} characters", where="note")
+    return note
+
+
+def _limit(count: int) -> None:
+    if count > MAX_EDITS:
+        raise InvalidInput(
+            f"a proposal holds at most {MAX_EDITS} edits, not {count}", where="edits"
+        )
+
+
+def _open(store: GraphStore, change_id: str) -> Proposal:
+    current = store.get_proposal(change_id)
+    if current.state is not ProposalState.OPEN:
+        raise InvalidInput(
+            f"the proposal of {change_id} is {current.state.value}: it takes no more edits",
+            where="proposal",
+        )
+    return current
+
+
+def _next(current: Proposal | None, caller: Caller, **update: Any) -> Proposal:
+    base = {
+        "id": update.pop("id") if current is None else current.id,
+        "version": 1 if current is None else current.version + 1,
+        "edits": [] if current is None else current.edits,
+        "author": caller.name,
+        "at": now(),
+    }
+    return Proposal.model_validate({**base, **update})
+
+
+def create(
+    store: GraphStore,
+    vis: Visibility,
+    caller: Caller,
+    change_id: str,
+    edits: Sequence[dict[str, Any] | Edit] = (),
+    *,
+    note: str = "",
+) -> Proposal:
+    """The change's proposal, with ``edits``; a withdrawn one is opened again (a new
+    version with these edits). InvalidInput if the change already has an open one."""
+    _writable(store, vis, change_id, "propose edits to it")
+    _limit(len(edits))
+    try:
+        current: Proposal | None = store.get_proposal(change_id)
+    except NotFound:
+        current = None
+    if current is not None and current.state is not ProposalState.WITHDRAWN:
+        raise InvalidInput(
+            f"{change_id} has a proposal already ({current.state.value}, version"
+            f" {current.version}): add edits to it",
+            where="change_id",
+        )
+    staged = checked(store, vis, edits)
+    made = _next(
+        current,
+        caller,
+        id=change_id,
+        edits=staged,
+        state=ProposalState.OPEN,
+        note=_note(note) or f"created with {len(staged)} edits",
+    )
+    store.save_proposal(made)
+    return made
+
+
+def add_edits(
+    store: GraphStore,
+    vis: Visibility,
+    caller: Caller,
+    change_id: str,
+    edits: Sequence[dict[str, Any] | Edit],
+    *,
+    note: str = "",
+) -> Proposal:
+    """A new version with ``edits`` appended, each checked after the ones staged."""
+    _writable(store, vis, change_id, "propose edits to it")
+    if not edits:
+        raise InvalidInput("no edits given", where="edits")
+    current = _open(store, change_id)
+    _limit(len(current.edits) + len(edits))
+    staged = checked(store, vis, edits, first=len(current.edits), before=current.edits)
+    made = _next(
+        current,
+        caller,
+        edits=[*current.edits, *staged],
+        note=_note(note) or f"added {len(staged)} edits",
+    )
+    store.save_proposal(made)
+    return made
+
+
+def remove_edit(
+    store: GraphStore, vis: Visibility, caller: Caller, change_id: str, index: int
+) -> Proposal:
+    """A new version without edit ``index``; refused if a later edit needs it."""
+    _writable(store, vis, change_id, "propose edits to it")
+    current = _open(store, change_id)
+    if not 0 <= index < len(current.edits):
+        raise InvalidInput(
+            f"the proposal has edits 0 to {len(current.edits) - 1}, not {index}", where="index"
+        )
+    gone = current.edits[index]
+    rest = [e for i, e in enumerate(current.edits) if i != index]
+    try:
+        checked(store, vis, rest)
+    except InvalidInput as exc:
+        raise InvalidInput(
+            f"without edit {index} ({gone.describe()}) the others no longer hold: {exc.message}",
+            where="index",
+        ) from exc
+    made = _next(current, caller, edits=rest, note=f"removed edit {index}: {gone.describe()}")
+    store.save_proposal(made)
+    return made
+
+
+def withdraw(
+    store: GraphStore, vis: Visibility, caller: Caller, change_id: str, *, note: str = ""
+) -> Proposal:
+    _writable(store, vis, change_id, "withdraw its proposal")
+    current = _open(store, change_id)
+    made = _next(current, caller, state=ProposalState.WITHDRAWN, note=_note(note) or "withdrawn")
+    store.save_proposal(made)
+    return made
+
+
+# --- a file in the generic import format ----------------------------------------------------
+
+
+def edits_from_document(store: GraphStore, vis: Visibility, doc: object) -> list[dict[str, Any]]:
+    """Edits from a generic JSON import document (discovery.schema.ImportDocument): a CI
+    whose key is the id of a live CI the caller sees updates it (its standard fields and
+    attributes), any other CI is added; each relationship is added, its ends named by
+    key (a CI of the document) or by a live CI's id."""
+    from discovery.schema import ImportDocument
+
+    try:
+        parsed = ImportDocument.model_validate(doc)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise InvalidInput(str(err["msg"]).removeprefix("Value error, "), where=loc) from exc
+    out: list[dict[str, Any]] = []
+    ids: dict[str, str] = {}
+    for ci in parsed.cis:
+        fields: dict[str, Any] = {"name": ci.name, **ci.standard_fields()}
+        if ci.attributes:
+            fields["attributes"] = ci.attributes
+        live = vis.allows(ci.key) and _exists(store, ci.key)
+        if live:
+            fields.pop("class", None)
+            fields.pop("ci_class", None)
+            out.append({"op": "update_ci", "ci_id": ci.key, "fields": fields})
+            ids[ci.key] = ci.key
+            continue
+        new_id = new_ci_id()
+        ids[ci.key] = new_id
+        idents = [
+            {"kind": kind, "value": v}
+            for kind, values in ci.identifiers.model_dump(exclude_none=True).items()
+            for v in (values if isinstance(values, list) else [values])
+        ]
+        out.append(
+            {
+                "op": "add_ci",
+                "ci": {"id": new_id, "class": ci.ci_class, **fields, "identifiers": idents},
+            }
+        )
+    for rel in parsed.relationships:
+        type_name, source, target = rel.resolved()
+        out.append(
+            {
+                "op": "add_rel",
+                "type": type_name,
+                "source_id": ids.get(source, source),
+                "target_id": ids.get(target, target),
+            }
+        )
+    return out
+
+
+def _exists(store: GraphStore, ci_id: str) -> bool:
+    try:
+        store.get_ci(ci_id)
+    except NotFound:
+        return False
+    return True
