@@ -48,9 +48,6 @@ _SHARED: dict[tuple[type[BaseModel], frozenset[str] | None], set[str]] = {}
 def _fields_set(
     cls: type[BaseModel], given: frozenset[str] | None, values: dict[str, Any]
 ) -> set[str]:
-    shared = _SHARED.get((cls, given))
-    if shared is not None:
-        return shared
     made = set(values if given is None else given)
     if cls.model_config.get("frozen"):
         _SHARED[(cls, given)] = made
@@ -73,7 +70,10 @@ def built(cls: type[M], given: frozenset[str] | None = None, /, **values: Any) -
         # dict per call, are the fields as they stand; no loop over the spec, no call more.
         model = cls.__new__(cls)
         _set(model, "__dict__", values)
-        _set(model, "__pydantic_fields_set__", _fields_set(cls, given, values))
+        fields_set = _SHARED.get((cls, given))
+        if fields_set is None:
+            fields_set = _fields_set(cls, given, values)
+        _set(model, "__pydantic_fields_set__", fields_set)
         _set(model, "__pydantic_extra__", None)
         _set(model, "__pydantic_private__", None)
         return model

@@ -22,13 +22,15 @@ class Ref:
     identifiers: tuple[Identifier, ...] = ()
 
     def placeholder(self) -> Placeholder:
-        return self._placeholder
-
-    @functools.cached_property
-    def _placeholder(self) -> Placeholder:
-        # Kept on the Ref (a frozen dataclass keeps a cached property in its __dict__): an end
-        # named by several edges hashes its identifiers for the shared cache once, not per edge.
-        return _placeholder(self.ci_class, self.name, self.identifiers)
+        # Kept on the Ref, in its __dict__ (past the frozen dataclass's __setattr__): an end
+        # named by several edges hashes its identifiers for the shared cache once, not per
+        # edge (functools.cached_property takes a lock per read in Python 3.11).
+        made: Placeholder | None = self.__dict__.get("_placeholder")
+        if made is None:
+            made = self.__dict__["_placeholder"] = _placeholder(
+                self.ci_class, self.name, self.identifiers
+            )
+        return made
 
 
 @functools.lru_cache(maxsize=1 << 16)

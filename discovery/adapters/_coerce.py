@@ -78,7 +78,11 @@ def scalar_texts(values: object) -> list[str]:
 
 def compact(attrs: dict[str, Any]) -> dict[str, Any]:
     """Drop what the input did not say, so absent and empty read the same."""
-    return {k: v for k, v in attrs.items() if v is not None and v != {} and v != []}
+    # ``v != {} and v != []`` made two containers per value compared; an empty dict or list
+    # is the only falsy dict or list.
+    return {
+        k: v for k, v in attrs.items() if v is not None and (v or not isinstance(v, dict | list))
+    }
 
 
 def as_identifier(kind: IdentifierKind, value: object) -> Identifier | None:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -115,17 +115,27 @@ def _read_one(path: Path, run: _Run) -> Iterator[Item]:
         # for YAML documents): they hold no cycles, and with the records already made alive
         # its passes went through all of them again and again (half the adapter's time).
         with gc_paused():
-            records = list(_entries(items, kind, path, run))
+            records = _entries(items, kind, path, run)
         yield from records
 
 
-def _entries(items: list[Any], kind: str, path: Path, run: _Run) -> Iterator[Item]:
+def _entries(items: list[Any], kind: str, path: Path, run: _Run) -> list[Item]:
+    # Into one list, as ``_guarded`` would per entry: each generator a record passed
+    # through on its way out cost it a resumption, and a reply holds thousands.
+    reader = _READERS[kind]
+    out: list[Item] = []
     for i, entry in enumerate(items):
         where = f"{path}:{kind}[{i}]"
         if not isinstance(entry, Mapping):
-            yield problem(Severity.ERROR, where, f"an entry of {kind} must be an object")
+            out.append(problem(Severity.ERROR, where, f"an entry of {kind} must be an object"))
             continue
-        yield from _guarded(_READERS[kind], entry, where, run)
+        mark = len(out)
+        try:
+            out.extend(reader(entry, where, run))
+        except (ValidationError, InvalidInput, ForbiddenRelationship) as exc:
+            del out[mark:]  # none of a refused resource's records, only its problem
+            out.append(problem(Severity.ERROR, where, _refused(exc)))
+    return out
 
 
 def _reply(doc: object, path: Path) -> Mapping[str, Any] | None:
@@ -143,7 +153,7 @@ def _reply(doc: object, path: Path) -> Mapping[str, Any] | None:
     return doc
 
 
-Reader = Callable[[Mapping[str, Any], str, "_Run"], Iterator[Item]]
+Reader = Callable[[Mapping[str, Any], str, "_Run"], Iterable[Item]]
 
 
 def _guarded(reader: Reader, entry: Mapping[str, Any], where: str, run: _Run) -> Iterator[Item]:
@@ -331,23 +341,21 @@ def _required(entry: Mapping[str, Any], name: str) -> str:
 # -- EC2 -----------------------------------------------------------------------------------
 
 
-def _reservation(entry: Mapping[str, Any], where: str, run: _Run) -> Iterator[Item]:
+def _reservation(entry: Mapping[str, Any], where: str, run: _Run) -> list[Item]:
     owner = stripped_text(entry.get("OwnerId"))
+    out: list[Item] = []
     for i, inst in enumerate(as_list(entry.get("Instances"))):
-        if not isinstance(inst, Mapping):
-            yield problem(
-                Severity.ERROR, f"{where}.Instances[{i}]", "an instance must be an object"
-            )
-            continue
         at = f"{where}.Instances[{i}]"
-        # As ``_guarded`` does, without a generator and a list per instance: most resources
-        # of an account are instances.
+        if not isinstance(inst, Mapping):
+            out.append(problem(Severity.ERROR, at, "an instance must be an object"))
+            continue
+        # As ``_guarded`` does, in lists rather than generators: most resources of an
+        # account are instances.
         try:
-            records = _instance(inst, at, run, owner)
+            out.extend(_instance(inst, at, run, owner))
         except (ValidationError, InvalidInput, ForbiddenRelationship) as exc:
-            yield problem(Severity.ERROR, at, _refused(exc))
-        else:
-            yield from records
+            out.append(problem(Severity.ERROR, at, _refused(exc)))
+    return out
 
 
 def _instance(

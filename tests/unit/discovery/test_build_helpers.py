@@ -91,3 +91,15 @@ def test_edge_refuses_as_validation_does() -> None:
         edge("HOSTED_ON", VM, SERVER, "w", attributes={1: "x"})  # type: ignore[dict-item]
     with pytest.raises(ForbiddenRelationship):
         edge("HOSTED_ON", SERVER, Ref("c", "Location", "c"), "w")
+
+
+def test_compact_drops_what_was_not_said() -> None:
+    from collections import OrderedDict
+
+    from discovery.adapters._coerce import compact
+
+    values: list[Any] = [None, {}, [], OrderedDict(), "", 0, 0.0, False, (), set(), "x", [0]]
+    values += [{"a": None}, 1, True]
+    attrs = {f"k{i}": v for i, v in enumerate(values)}
+    expected = {k: v for k, v in attrs.items() if v is not None and v != {} and v != []}
+    assert compact(attrs) == expected and list(compact(attrs)) == list(expected)
