@@ -24,6 +24,7 @@ class RootGroup(LazyGroup):
         "db": ("cmdb.cli.db", "app"),
         "impact": ("cmdb.cli.impact", "impact_app"),
         "change": ("cmdb.cli.change", "app"),
+        "proposal": ("cmdb.cli.proposal", "app"),
         "incident": ("cmdb.cli.incident", "app"),
         "alerts": ("cmdb.cli.alerts", "app"),
         "problem": ("cmdb.cli.problem", "app"),
