@@ -61,7 +61,7 @@ def generate(n: int, directory: Path) -> list[Path]:
             "ReservationId": f"r-{_hex(r)}",
             "Instances": [
                 _instance(iid, j, subnet[j % subnets], vpc[(j % subnets) % vpcs], sg[j % groups])
-                for j, iid in list(enumerate(inst_ids))[r * 4 : r * 4 + 4]
+                for j, iid in enumerate(inst_ids[r * 4 : r * 4 + 4], start=r * 4)
             ],
         }
         for r in range(-(-instances // 4))
