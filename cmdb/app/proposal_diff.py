@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from cmdb.app.proposals import get
+from cmdb.app.changes import visible_change
 from cmdb.app.scope import Visibility
 from cmdb.domain.classes import is_a
 from cmdb.domain.model import CI, Relationship, relationship_id
@@ -340,8 +340,12 @@ def diff(
     version: int | None = None,
     now: datetime | None = None,
 ) -> ProposalDiff:
-    """The caller's view of the diff: a scoped caller is shown the services in its view."""
-    proposal = get(store, vis, change_id, version=version)
+    """The caller's view of the diff: a scoped caller is shown the services in its view
+    and the collisions on CIs in its view."""
+    visible_change(store, vis, change_id)
+    # The whole proposal is evaluated (the truth), and the answer trimmed to the caller's
+    # services: everything a service's answer names is upstream of it, so in view too.
+    proposal = store.get_proposal(change_id, version=version)
     out = evaluate(store, proposal, now=now)
     if vis.unrestricted:
         return out

@@ -210,16 +210,26 @@ def checked(
 # --- reading ------------------------------------------------------------------------------
 
 
+def shown(vis: Visibility, p: Proposal) -> Proposal:
+    """``p`` as the caller is shown it: a scoped caller sees the edits whose live CIs are
+    all in its view (a new CI of the proposal is in everyone's)."""
+    if vis.unrestricted:
+        return p
+    added = {e.ci.id for e in p.edits if e.ci is not None}
+    kept = [e for e in p.edits if all(i in added or vis.allows(i) for i in e.touches())]
+    return p.model_copy(update={"edits": kept})
+
+
 def get(
     store: GraphStore, vis: Visibility, change_id: str, *, version: int | None = None
 ) -> Proposal:
     visible_change(store, vis, change_id)
-    return store.get_proposal(change_id, version=version)
+    return shown(vis, store.get_proposal(change_id, version=version))
 
 
 def versions(store: GraphStore, vis: Visibility, change_id: str) -> list[Proposal]:
     visible_change(store, vis, change_id)
-    return store.proposal_versions(change_id)
+    return [shown(vis, p) for p in store.proposal_versions(change_id)]
 
 
 def list_proposals(
@@ -230,7 +240,7 @@ def list_proposals(
     for p in store.list_proposals(state=state):
         try:
             if vis.unrestricted or readable(vis, store.get_change(p.id)):
-                out.append(p)
+                out.append(shown(vis, p))
         except NotFound:
             continue
     return out

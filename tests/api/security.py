@@ -27,6 +27,7 @@ from cmdb.auth.tokens import Principal, TokenStore
 from cmdb.config import Settings
 from cmdb.domain.changeset import ChangeSet
 from cmdb.domain.events import WebhookRule
+from cmdb.domain.proposals import Edit, EditOp, Proposal
 from cmdb.domain.records import Change, Incident, Problem
 from cmdb.server.app import API_PREFIX, create_app
 from tests.api.conftest import Api, make_api
@@ -266,6 +267,9 @@ def _practice_records(api: Api, ci_id: str, tag: str) -> None:
             problems=[problem],
         )
     )
+    # A what-if proposal on the change (issue 17), for /changes/{change_id}/proposal.
+    retire = Edit(op=EditOp.RETIRE_CI, ci_id=ci_id)
+    api.store.save_proposal(Proposal(id=change.id, version=1, edits=[retire], at=start))
 
 
 def stored_hashes(tokens: TokenStore) -> list[str]:
@@ -290,6 +294,7 @@ def snapshot(api: Api) -> tuple[Any, ...]:
         sorted(p.model_dump_json() for p in store.list_problems()),
         sorted((t.key, t.revoked_at) for t in api.tokens.list()),
         sorted(r.model_dump_json() for r in store.list_webhook_rules()),
+        sorted(p.model_dump_json() for p in store.list_proposals()),
     )
 
 

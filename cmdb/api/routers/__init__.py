@@ -15,6 +15,7 @@ from cmdb.api.routers import (
     history,
     incidents,
     problems,
+    proposals,
     relationships,
     reports,
     runs,
@@ -35,3 +36,4 @@ ROUTERS.append(status.router)
 ROUTERS.append(auth_routes.router)
 ROUTERS.append(webhooks.router)
 ROUTERS.append(alerts.router)
+ROUTERS.append(proposals.router)
