@@ -319,3 +319,23 @@ def test_a_truncated_arn_names_its_placeholder_by_its_whole_text(tmp_path: Path)
     inv = collect("aws", read([groups]))
     names = {c.name for c in inv.cis}
     assert cut in names and "" not in names
+
+
+def test_a_resource_refused_midway_leaves_only_its_problem(tmp_path: Path) -> None:
+    # The balancer's own record is made, then its instance pool's key is too long to be an
+    # identifier: none of the balancer's records stay, the next balancer's all do.
+    name = "b" * 1010
+    reply = {
+        "LoadBalancerDescriptions": [
+            {"LoadBalancerName": name, "Instances": [{"InstanceId": "i-1"}]},
+            {"LoadBalancerName": "web", "Instances": [{"InstanceId": "i-2"}]},
+        ]
+    }
+    path = tmp_path / "elb.json"
+    path.write_text(json.dumps(reply))
+    inv = collect("aws", read([path]))
+    assert [p.where for p in inv.problems] == [f"{path}:LoadBalancerDescriptions[0]"]
+    assert "at most 1024 characters" in inv.problems[0].message
+    assert not any(name in c.key for c in inv.cis)
+    assert {c.key for c in inv.cis} >= {"aws:elb:web", "aws:elb:web#instances"}
+    assert inv.stats["load_balancers"] == 1 and inv.stats["load_balancer_members"] == 1
