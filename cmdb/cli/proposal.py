@@ -14,7 +14,7 @@ import typer
 
 from cmdb.app import proposals
 from cmdb.app.scope import Visibility
-from cmdb.domain.errors import InvalidInput
+from cmdb.domain.errors import InvalidInput, NotFound
 from cmdb.domain.proposals import Proposal, ProposalState
 from cmdb.store.contract import GraphStore
 
@@ -54,21 +54,34 @@ def _edits_from(store: GraphStore, path: Path) -> list[Any]:
     return proposals.edits_from_document(store, EVERYTHING, doc)
 
 
-def _print(p: Proposal) -> None:
-    typer.echo(f"proposal {p.id} version {p.version} ({p.state.value}) by {p.author} at {p.at}")
+def _names(store: GraphStore, p: Proposal) -> dict[str, str]:
+    """CI id -> name for every CI the edits name (a new one's, or the live one's)."""
+    names = {e.ci.id: e.ci.name for e in p.edits if e.ci is not None}
+    for ci_id in p.touches() - set(names):
+        try:
+            names[ci_id] = store.get_ci(ci_id).name
+        except NotFound:
+            continue
+    return names
+
+
+def _print(store: GraphStore, p: Proposal) -> None:
+    at = p.at.strftime("%Y-%m-%d %H:%M UTC")
+    typer.echo(f"proposal {p.id} version {p.version} ({p.state.value}) by {p.author} at {at}")
     if p.note:
         typer.echo(f"  {p.note}")
+    names = _names(store, p)
     for i, e in enumerate(p.edits):
-        typer.echo(f"  [{i}] {e.describe()}")
+        typer.echo(f"  [{i}] {e.describe(names)}")
     if not p.edits:
         typer.echo("  no edits")
 
 
-def _done(p: Proposal, as_json: bool) -> None:
+def _done(store: GraphStore, p: Proposal, as_json: bool) -> None:
     if as_json:
         print_json(p)
     else:
-        _print(p)
+        _print(store, p)
 
 
 @app.command("create")
@@ -83,7 +96,8 @@ def create(
     state = cli(ctx)
     store = state.store()
     edits = _edits_from(store, file) if file is not None else []
-    _done(proposals.create(store, EVERYTHING, state.caller(), change, edits, note=note), as_json)
+    made = proposals.create(store, EVERYTHING, state.caller(), change, edits, note=note)
+    _done(store, made, as_json)
 
 
 @app.command("show")
@@ -92,7 +106,8 @@ def show(
 ) -> None:
     """The proposal's edits, numbered (the number remove-edit takes)."""
     state = cli(ctx)
-    _done(proposals.get(state.store(), EVERYTHING, change, version=version), as_json)
+    store = state.store()
+    _done(store, proposals.get(store, EVERYTHING, change, version=version), as_json)
 
 
 @app.command("list")
@@ -189,7 +204,7 @@ def add_edit(
             edit |= {"type": rel_type, "source_id": source, "target_id": target}
         edits = [{k: v for k, v in edit.items() if v is not None}]
     made = proposals.add_edits(store, EVERYTHING, state.caller(), change, edits, note=note)
-    _done(made, as_json)
+    _done(store, made, as_json)
 
 
 @app.command("remove-edit")
@@ -201,8 +216,9 @@ def remove_edit(
 ) -> None:
     """A new version without that edit (refused if a later edit needs it)."""
     state = cli(ctx)
-    made = proposals.remove_edit(state.store(), EVERYTHING, state.caller(), change, index)
-    _done(made, as_json)
+    store = state.store()
+    made = proposals.remove_edit(store, EVERYTHING, state.caller(), change, index)
+    _done(store, made, as_json)
 
 
 @app.command("withdraw")

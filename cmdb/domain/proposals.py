@@ -11,6 +11,7 @@ Each edit that names a live CI keeps the CI's ``updated_at`` when the edit was m
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -110,14 +111,19 @@ class Edit(BaseModel):
             return [self.ci_id]
         return [x for x in (self.source_id, self.target_id) if x is not None]
 
-    def describe(self) -> str:
+    def describe(self, names: Mapping[str, str] | None = None) -> str:
+        """In words; ``names`` (id -> name) shows CIs by name instead of id."""
+
+        def n(ci_id: str | None) -> str:
+            return (names or {}).get(ci_id or "", ci_id or "?")
+
         if self.op is EditOp.ADD_CI:
             assert self.ci is not None
             return f"add {self.ci.ci_class} {self.ci.name} ({self.ci.id})"
         if self.op is EditOp.UPDATE_CI:
-            return f"update {self.ci_id}: {', '.join(sorted(self.fields or {}))}"
+            return f"update {n(self.ci_id)}: {', '.join(sorted(self.fields or {}))}"
         if self.op is EditOp.RETIRE_CI:
-            return f"retire {self.ci_id}"
+            return f"retire {n(self.ci_id)}"
         if self.op is EditOp.SET_REDUNDANCY:
             r = self.redundancy
             need = (
@@ -127,9 +133,9 @@ class Edit(BaseModel):
                 if r.min_up is not None
                 else f"{r.min_up_percent}% up"
             )
-            return f"redundancy of {self.ci_id}: {need}"
+            return f"redundancy of {n(self.ci_id)}: {need}"
         verb = "add" if self.op is EditOp.ADD_REL else "retire"
-        return f"{verb} {self.source_id} -[{self.type}]-> {self.target_id}"
+        return f"{verb} {n(self.source_id)} -[{self.type}]-> {n(self.target_id)}"
 
 
 class ProposalState(StrEnum):
