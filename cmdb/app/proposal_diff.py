@@ -18,16 +18,19 @@ from collections import deque
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+import numpy as np
 from pydantic import BaseModel
 
 from cmdb.app.changes import visible_change
 from cmdb.app.scope import Visibility
 from cmdb.domain.classes import is_a
+from cmdb.domain.errors import NotFound
 from cmdb.domain.model import CI, Relationship, relationship_id
 from cmdb.domain.proposals import Edit, EditOp, Proposal, ProposalState
 from cmdb.store.contract import GraphStore, Subgraph
 from impact.availability import AvailabilityResult, service_availability
 from impact.breach import with_sla
+from impact.cone import cone_of
 from impact.evidence import Records
 from impact.explain import customers_of, path_of
 from impact.fetch import DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES, fetch
@@ -80,13 +83,16 @@ class ServiceDiff(BaseModel):
     spofs_after: list[SpofOut]
     spofs_removed: list[SpofOut]
     spofs_introduced: list[SpofOut]
-    availability_before: Availability
-    availability_after: Availability
+    # None where the proposal leaves the service's whole dependency cone as it is (the
+    # same CIs, documents and impact edges): its answers cannot change, so none is asked.
+    availability_before: Availability | None
+    availability_after: Availability | None
     components_added: list[Component]
     components_removed: list[Component]
     paths_appeared: list[PathOut]
     paths_disappeared: list[PathOut]
     changed: bool
+    evaluated: bool = True  # False: the cone is unchanged (see availability_before)
 
 
 class Collision(BaseModel):
@@ -210,6 +216,56 @@ def _components(r: AvailabilityResult) -> dict[str, Component]:
     }
 
 
+def _cone(graph: ImpactGraph, sid: str) -> tuple[dict[str, CI], set[tuple[str, str, int]]]:
+    """The service's dependency cone: its CIs by id, and its impact edges by end ids."""
+    s = graph.index(sid)
+    assert s is not None
+    nodes = cone_of(graph, s).nodes
+    inside = np.zeros(graph.n, dtype=np.bool_)
+    inside[nodes] = True
+    keep = np.flatnonzero(inside[graph.src] & inside[graph.dst])
+    ids = graph.ids
+    edges = {
+        (ids[a], ids[b], t)
+        for a, b, t in zip(
+            graph.src[keep].tolist(),
+            graph.dst[keep].tolist(),
+            graph.etype[keep].tolist(),
+            strict=True,
+        )
+    }
+    return {ids[i]: graph.cis[i] for i in nodes}, edges
+
+
+def _unchanged(before: ImpactGraph, after: ImpactGraph, service: CI) -> ServiceDiff | None:
+    """The service's diff when the proposal leaves its cone exactly as it is, else None."""
+    if _cone(before, service.id) != _cone(after, service.id):
+        return None
+    details = service.service
+    sla = details.sla if details is not None else None
+    v = before.index(service.id)
+    return ServiceDiff(
+        id=service.id,
+        name=service.name,
+        criticality=service.criticality.value if service.criticality else None,
+        customers=customers_of(before, v) if v is not None else [],
+        sla=sla.name if sla is not None else None,
+        sla_target_percent=sla.availability_target if sla is not None else None,
+        spofs_before=[],
+        spofs_after=[],
+        spofs_removed=[],
+        spofs_introduced=[],
+        availability_before=None,
+        availability_after=None,
+        components_added=[],
+        components_removed=[],
+        paths_appeared=[],
+        paths_disappeared=[],
+        changed=False,
+        evaluated=False,
+    )
+
+
 def _service_diff(
     before: ImpactGraph,
     after: ImpactGraph,
@@ -292,7 +348,7 @@ def evaluate(
     for ci_id in named:
         try:
             live[ci_id] = store.get_ci(ci_id)
-        except Exception:  # retired or removed since it was staged: nothing to fetch from
+        except NotFound:  # removed since it was staged: nothing to fetch from
             continue
     roots = list(live.values())
     down_sub = fetch(
@@ -316,7 +372,7 @@ def evaluate(
     records = failure_records(store, now=at, incidents=incidents)
     causes = [*named, *sorted(added)]
     diffs = [
-        _service_diff(before, after, s, causes, down, records, at)
+        _unchanged(before, after, s) or _service_diff(before, after, s, causes, down, records, at)
         for s in services
         if before.index(s.id) is not None and after.index(s.id) is not None
     ]

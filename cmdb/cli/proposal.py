@@ -260,7 +260,7 @@ def diff(
         b, a = s.availability_before, s.availability_after
         table.add_row(
             s.name,
-            f"{b.value:.6%} -> {a.value:.6%}",
+            f"{b.value:.6%} -> {a.value:.6%}" if b and a else "unchanged (nothing it needs)",
             ", ".join(x.name for x in s.spofs_removed) or "-",
             ", ".join(x.name for x in s.spofs_introduced) or "-",
             f"+{len(s.paths_appeared)} -{len(s.paths_disappeared)}",

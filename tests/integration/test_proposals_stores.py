@@ -81,6 +81,15 @@ def test_a_standby_pair_removes_the_spof_and_raises_availability(
     # Both customer-facing services run on the booking engine, so both change.
     assert {BOOKING, "Boarding Pass App API"} <= {s.name for s in got.services if s.changed}
     svc = by_name[BOOKING]
+    # Identity & Sign-in is reached (the new VM is on srv-01, which it needs), but nothing
+    # in its dependency cone changes: listed, its answers not asked again.
+    identity = by_name["Identity & Sign-in"]
+    assert (identity.changed, identity.evaluated, identity.availability_after) == (
+        False,
+        False,
+        None,
+    )
+    assert svc.evaluated and svc.availability_before and svc.availability_after
     # bookings-db and everything only it needed stop being single points of failure. The
     # pair itself is one (a Cluster is a CI every path to the database goes through; it is
     # logical: up when enough members are, availability 1 "its structure").
