@@ -34,6 +34,7 @@ from cmdb.gql.impact_types import (
 )
 from cmdb.gql.practice import PracticeQuery
 from cmdb.gql.problems import ProblemsQuery
+from cmdb.gql.proposals import ProposalsQuery
 from cmdb.gql.reports import ReportsQuery
 from cmdb.gql.types import (
     ChangeRecordType,
@@ -146,7 +147,7 @@ def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, dat
 
 
 @strawberry.type
-class Query(PracticeQuery, ReportsQuery, ProblemsQuery, WebhooksQuery):
+class Query(PracticeQuery, ReportsQuery, ProblemsQuery, WebhooksQuery, ProposalsQuery):
     @strawberry.field(description="The caller.")
     def me(self, info: GInfo) -> PrincipalType:
         p = info.context.principal

@@ -126,3 +126,23 @@ def test_a_scoped_reader_sees_only_what_is_in_view(api: Api) -> None:
     everything = ok(call(api, "GET", f"/changes/{RFC}/proposal/diff"))["services"]
     assert "Online Ferry Booking" in {s["name"] for s in everything}
     assert "Online Ferry Booking" not in shown
+
+
+def test_graphql_shows_the_proposal_and_its_diff(api: Api) -> None:
+    from tests.api.test_graphql_operations import run
+
+    _change(api)
+    ok(call(api, "POST", f"/changes/{RFC}/proposal", {"edits": _api_edits()}), 201)
+    got = run(api, "proposal_diff", {"change": RFC})
+    assert (got["proposal"]["version"], len(got["proposal"]["edits"])) == (1, 12)
+    rest = ok(call(api, "GET", f"/changes/{RFC}/proposal/diff"))
+    by_name = {s["name"]: s for s in got["proposalDiff"]["services"]}
+    for s in rest["services"]:
+        mine = by_name[s["name"]]
+        assert mine["changed"] == s["changed"]
+        assert [x["name"] for x in mine["spofsRemoved"]] == [x["name"] for x in s["spofs_removed"]]
+        after = mine["availabilityAfter"]
+        assert (after and after["value"]) == (s["availability_after"] or {}).get("value")
+    assert by_name["Online Ferry Booking"]["availabilityAfter"]["value"] == pytest.approx(
+        0.993760240015, abs=1e-12
+    )

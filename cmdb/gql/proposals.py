@@ -1,0 +1,165 @@
+# mypy: disable-error-code="untyped-decorator"
+# (strawberry.field(...) with arguments is typed as returning Any without its mypy plugin)
+"""What-if proposals in GraphQL: a change's proposal (a version of it) and its impact diff,
+read through the use cases REST calls (cmdb/app/proposals.py, proposal_diff.py), with the
+same scope: a service-scoped token reads the proposal of a change it reads, shown with
+the edits whose CIs are in its view, and the diff of the services in its view. Staging
+edits is REST's and the CLI's for now.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, cast
+
+import strawberry
+from strawberry.types import Info
+
+from cmdb.app import proposal_diff, proposals
+from cmdb.domain.proposals import Proposal, ProposalState
+from cmdb.gql.context import GqlContext
+
+PInfo = Info[GqlContext, None]
+
+strawberry.enum(ProposalState, name="ProposalState")
+
+
+@strawberry.type(name="ProposalEdit", description="One staged edit.")
+class ProposalEditType:
+    op: str = strawberry.field(
+        description="add_ci, update_ci, retire_ci, add_rel, retire_rel or set_redundancy"
+    )
+    text: str = strawberry.field(description="the edit in words, CIs by id")
+    ci_ids: list[str] = strawberry.field(description="the CIs it names (a new one's id)")
+    base: datetime | None = strawberry.field(
+        description="the live CI's updated_at when the edit was staged"
+    )
+
+
+@strawberry.type(name="Proposal", description="A version of a change's what-if proposal.")
+class ProposalType:
+    id: strawberry.ID = strawberry.field(description="the change's id")
+    version: int
+    state: ProposalState
+    note: str
+    author: str
+    at: datetime
+    edits: list[ProposalEditType]
+
+
+def _proposal(p: Proposal) -> ProposalType:
+    return ProposalType(
+        id=strawberry.ID(p.id),
+        version=p.version,
+        state=p.state,
+        note=p.note,
+        author=p.author,
+        at=p.at,
+        edits=[
+            ProposalEditType(op=e.op.value, text=e.describe(), ci_ids=e.touches(), base=e.base)
+            for e in p.edits
+        ],
+    )
+
+
+@strawberry.type(name="ProposalCI")
+class ProposalCIType:
+    id: str
+    name: str
+    ci_class: str
+
+
+@strawberry.type(name="ProposalAvailability", description="A service's expected availability.")
+class ProposalAvailabilityType:
+    value: float
+    exact: bool
+    method: str
+    lower: float
+    upper: float
+    basis: str = strawberry.field(description="what the figure rests on, as the engine says")
+    target_percent: float | None
+    breach_probability: float | None
+
+
+@strawberry.type(name="ProposalComponent")
+class ProposalComponentType:
+    id: str
+    name: str
+    availability: float
+    evidence: str = strawberry.field(description="observed, declared or default")
+    basis: str
+
+
+@strawberry.type(name="ProposalPath", description="An impact path from a cause to a service.")
+class ProposalPathType:
+    cause: str
+    ci_ids: list[str]
+    text: str
+
+
+@strawberry.type(name="ProposalServiceDiff", description="One service, before and after.")
+class ProposalServiceDiffType:
+    id: str
+    name: str
+    criticality: str | None
+    customers: list[str]
+    sla: str | None
+    sla_target_percent: float | None
+    spofs_removed: list[ProposalCIType]
+    spofs_introduced: list[ProposalCIType]
+    availability_before: ProposalAvailabilityType | None = strawberry.field(
+        description="none when the proposal leaves its whole dependency cone as it is"
+    )
+    availability_after: ProposalAvailabilityType | None
+    components_added: list[ProposalComponentType]
+    components_removed: list[ProposalComponentType]
+    paths_appeared: list[ProposalPathType]
+    paths_disappeared: list[ProposalPathType]
+    changed: bool
+    evaluated: bool
+
+
+@strawberry.type(name="ProposalCollision", description="Another open proposal on the same CIs.")
+class ProposalCollisionType:
+    proposal: str
+    version: int
+    ci_ids: list[str]
+
+
+@strawberry.type(name="ProposalDiff", description="A proposal's impact against the live graph.")
+class ProposalDiffType:
+    proposal: str
+    version: int
+    edits: int
+    services: list[ProposalServiceDiffType]
+    collisions: list[ProposalCollisionType]
+    fetched_cis: int
+    truncated: bool
+
+
+Version = Annotated[int | None, strawberry.argument(description="a version (default: the latest)")]
+
+
+@strawberry.type
+class ProposalsQuery:
+    @strawberry.field(description="A change's what-if proposal (its latest version).")
+    async def proposal(
+        self, info: PInfo, change: strawberry.ID, version: Version = None
+    ) -> ProposalType:
+        ctx = info.context
+        vis = await ctx.visibility()
+        got = await ctx.call(proposals.get, ctx.store, vis, str(change), version=version)
+        return _proposal(got)
+
+    @strawberry.field(
+        description="A proposal's impact diff, nothing written: per service, SPOFs removed "
+        "and introduced, availability before and after, paths, customers and SLA."
+    )
+    async def proposal_diff(
+        self, info: PInfo, change: strawberry.ID, version: Version = None
+    ) -> ProposalDiffType:
+        ctx = info.context
+        vis = await ctx.visibility()
+        got = await ctx.call(proposal_diff.diff, ctx.store, vis, str(change), version=version)
+        # The answer's objects carry the fields the types declare, by the same names.
+        return cast(ProposalDiffType, got)
