@@ -31,10 +31,10 @@ from cmdb.store.contract import GraphStore, Subgraph
 from impact.availability import AvailabilityResult, service_availability
 from impact.breach import with_sla
 from impact.cone import cone_of
-from impact.evidence import Records
+from impact.evidence import Records, gather
 from impact.explain import customers_of, path_of
 from impact.fetch import DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES, fetch
-from impact.graph import ImpactGraph, build_impact_graph
+from impact.graph import TYPE_NAMES, ImpactGraph, build_impact_graph
 from impact.queries import failure_records, incidents_as_of, open_incident_cis
 from impact.spof import single_points_of_failure
 
@@ -83,8 +83,8 @@ class ServiceDiff(BaseModel):
     spofs_after: list[SpofOut]
     spofs_removed: list[SpofOut]
     spofs_introduced: list[SpofOut]
-    # None where the proposal leaves the service's whole dependency cone as it is (the
-    # same CIs, documents and impact edges): its answers cannot change, so none is asked.
+    # None where the proposal changes nothing the engine reads for the service (its cone's
+    # CIs, impact edges, groups and evidence): its answers cannot change; none is asked.
     availability_before: Availability | None
     availability_after: Availability | None
     components_added: list[Component]
@@ -216,8 +216,16 @@ def _components(r: AvailabilityResult) -> dict[str, Component]:
     }
 
 
-def _cone(graph: ImpactGraph, sid: str) -> tuple[dict[str, CI], set[tuple[str, str, int]]]:
-    """The service's dependency cone: its CIs by id, and its impact edges by end ids."""
+# The fields of a CI the engine reads besides its evidence and the groups it makes.
+_ENGINE_FIELDS = ("ci_class", "status", "redundancy", "service", "agreements")
+
+
+Groups = set[tuple[str, int, int, frozenset[str]]]
+
+
+def _cone(graph: ImpactGraph, sid: str) -> tuple[dict[str, CI], set[tuple[str, str, str]], Groups]:
+    """The service's dependency cone: its CIs by id, its impact edges by end ids, and its
+    quorum groups (owner, members needed, kind, members)."""
     s = graph.index(sid)
     assert s is not None
     nodes = cone_of(graph, s).nodes
@@ -225,8 +233,8 @@ def _cone(graph: ImpactGraph, sid: str) -> tuple[dict[str, CI], set[tuple[str, s
     inside[nodes] = True
     keep = np.flatnonzero(inside[graph.src] & inside[graph.dst])
     ids = graph.ids
-    edges = {
-        (ids[a], ids[b], t)
+    edges: set[tuple[str, str, str]] = {
+        (ids[a], ids[b], TYPE_NAMES[t])
         for a, b, t in zip(
             graph.src[keep].tolist(),
             graph.dst[keep].tolist(),
@@ -234,12 +242,46 @@ def _cone(graph: ImpactGraph, sid: str) -> tuple[dict[str, CI], set[tuple[str, s
             strict=True,
         )
     }
-    return {ids[i]: graph.cis[i] for i in nodes}, edges
+    groups = {
+        (
+            ids[int(graph.gnode[g])],
+            int(graph.gk[g]),
+            int(graph.gkind[g]),
+            frozenset(ids[m] for m in graph.members(g)),
+        )
+        for g in range(graph.n_groups)
+        if inside[int(graph.gnode[g])]
+    }
+    return {ids[i]: graph.cis[i] for i in nodes}, edges, groups
 
 
-def _unchanged(before: ImpactGraph, after: ImpactGraph, service: CI) -> ServiceDiff | None:
-    """The service's diff when the proposal leaves its cone exactly as it is, else None."""
-    if _cone(before, service.id) != _cone(after, service.id):
+def _same_for_engine(before: ImpactGraph, after: ImpactGraph, sid: str, records: Records) -> bool:
+    """The proposal leaves everything the engine reads for this service as it is: the
+    same CIs in its cone, impact edges and quorum groups, and each CI whose document
+    differs differs in nothing the engine reads (its class, status, redundancy, service
+    details, agreements, and the reliability evidence the engine draws from it, by the
+    engine's own impact.evidence.gather)."""
+    cis_b, edges_b, groups_b = _cone(before, sid)
+    cis_a, edges_a, groups_a = _cone(after, sid)
+    if cis_b.keys() != cis_a.keys() or edges_b != edges_a or groups_b != groups_a:
+        return False
+    for ci_id, b in cis_b.items():
+        a = cis_a[ci_id]
+        if a == b:
+            continue
+        if any(getattr(a, f) != getattr(b, f) for f in _ENGINE_FIELDS):
+            return False
+        if gather([a], records) != gather([b], records):
+            return False
+    return True
+
+
+def _unchanged(
+    before: ImpactGraph, after: ImpactGraph, service: CI, records: Records
+) -> ServiceDiff | None:
+    """The service's diff when the proposal changes nothing the engine reads for it
+    (:func:`_same_for_engine`), else None."""
+    if not _same_for_engine(before, after, service.id, records):
         return None
     details = service.service
     sla = details.sla if details is not None else None
@@ -372,7 +414,8 @@ def evaluate(
     records = failure_records(store, now=at, incidents=incidents)
     causes = [*named, *sorted(added)]
     diffs = [
-        _unchanged(before, after, s) or _service_diff(before, after, s, causes, down, records, at)
+        _unchanged(before, after, s, records)
+        or _service_diff(before, after, s, causes, down, records, at)
         for s in services
         if before.index(s.id) is not None and after.index(s.id) is not None
     ]

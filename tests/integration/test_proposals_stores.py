@@ -245,3 +245,25 @@ def test_a_scoped_caller_sees_only_proposals_of_changes_it_reads(
         proposals.get(store, vis, "RFC-1")
     assert proposals.list_proposals(store, vis) == []
     assert [p.id for p in proposals.list_proposals(store, ALL)] == ["RFC-1"]
+
+
+def test_what_the_engine_does_not_read_changes_no_answer(sample_store: GraphStore) -> None:
+    store = sample_store
+    _change(store, "RFC-1", "srv-01")
+    note = {"op": "update_ci", "ci_id": "srv-01", "fields": {"attributes": {"note": "rack 4"}}}
+    proposals.create(store, ALL, ADMIN, "RFC-1", [note])
+    got = diff(store, ALL, "RFC-1")
+    assert got.services and not any(s.changed or s.evaluated for s in got.services)
+    # A declared availability is evidence the engine reads: asked again, and lower.
+    worse = {"op": "update_ci", "ci_id": "srv-01", "fields": {"attributes": {"availability": 0.99}}}
+    proposals.add_edits(store, ALL, ADMIN, "RFC-1", [worse])
+    svc = {s.name: s for s in diff(store, ALL, "RFC-1").services}[BOOKING]
+    assert svc.evaluated and svc.changed
+    assert svc.availability_before and svc.availability_after
+    assert svc.availability_after.value < svc.availability_before.value
+    # srv-01 is a single point of failure of the service (it hosts two of the app
+    # cluster's three VMs, and the cluster needs two): the service is up only while srv-01
+    # is, independently of the rest, so its availability scales with srv-01's, from 0.999
+    # (Server's class default) to the declared 0.99.
+    ratio = svc.availability_after.value / svc.availability_before.value
+    assert ratio == pytest.approx(0.99 / 0.999, rel=1e-12)
