@@ -29,6 +29,7 @@ from cmdb.domain.classes import is_a
 from cmdb.domain.errors import CmdbError, InvalidInput, NotFound
 from cmdb.domain.model import CI, RETIRED_STATUSES, new_ci_id, relationship_id
 from cmdb.domain.proposals import Edit, EditOp, Proposal, ProposalState
+from cmdb.domain.records import ChangeState
 from cmdb.domain.relationships import check_allowed, get_type
 from cmdb.store.contract import GraphStore
 from cmdb.store.refs import resolve_ci
@@ -249,9 +250,23 @@ def list_proposals(
 # --- writing ------------------------------------------------------------------------------
 
 
-def _writable(store: GraphStore, vis: Visibility, change_id: str, what: str) -> None:
+# A change past these takes no staged edits: implemented (the proposal is what merges),
+# or decided against. Withdrawing stays possible.
+_NO_EDITS = frozenset(
+    {ChangeState.REJECTED, ChangeState.IMPLEMENTED, ChangeState.REVIEWED, ChangeState.CLOSED}
+)
+
+
+def _writable(
+    store: GraphStore, vis: Visibility, change_id: str, what: str, *, staging: bool = True
+) -> None:
     change = visible_change(store, vis, change_id)
     check_writable(vis, change, what)
+    if staging and change.state in _NO_EDITS:
+        raise InvalidInput(
+            f"{change_id} is {change.state.value}: its proposal takes no edits",
+            where="change_id",
+        )
 
 
 def _note(note: str) -> str:
@@ -377,7 +392,7 @@ def remove_edit(
 def withdraw(
     store: GraphStore, vis: Visibility, caller: Caller, change_id: str, *, note: str = ""
 ) -> Proposal:
-    _writable(store, vis, change_id, "withdraw its proposal")
+    _writable(store, vis, change_id, "withdraw its proposal", staging=False)
     current = _open(store, change_id)
     made = _next(current, caller, state=ProposalState.WITHDRAWN, note=_note(note) or "withdrawn")
     store.save_proposal(made)

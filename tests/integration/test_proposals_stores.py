@@ -20,7 +20,7 @@ from cmdb.auth.roles import Role
 from cmdb.auth.tokens import Principal
 from cmdb.domain.errors import InvalidInput, NotFound
 from cmdb.domain.proposals import ProposalState
-from cmdb.domain.records import Change
+from cmdb.domain.records import Change, ChangeState
 from cmdb.practice.changes import save
 from cmdb.store.contract import GraphStore
 from cmdb.store.refs import resolve_ci
@@ -267,3 +267,14 @@ def test_what_the_engine_does_not_read_changes_no_answer(sample_store: GraphStor
     # (Server's class default) to the declared 0.99.
     ratio = svc.availability_after.value / svc.availability_before.value
     assert ratio == pytest.approx(0.99 / 0.999, rel=1e-12)
+
+
+def test_a_change_implemented_or_decided_against_takes_no_edits(sample_store: GraphStore) -> None:
+    store = sample_store
+    _change(store)
+    proposals.create(store, ALL, ADMIN, "RFC-1", STANDBY[:1])
+    done = store.get_change("RFC-1").model_copy(update={"state": ChangeState.REJECTED})
+    save(store, [done], actor="t")
+    with pytest.raises(InvalidInput, match="RFC-1 is rejected: its proposal takes no edits"):
+        proposals.add_edits(store, ALL, ADMIN, "RFC-1", STANDBY[1:2])
+    assert proposals.withdraw(store, ALL, ADMIN, "RFC-1").state is ProposalState.WITHDRAWN
