@@ -473,6 +473,7 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
                 ],
             ]
         for c in r.get("store", []):
+            median = c["case"] == "median server"
             rows.append(
                 [
                     key,
@@ -482,8 +483,10 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
                     "fetch / build / assess",
                     f"{ms(c['fetch_s'])} / {ms(c['build_s'])} / {ms(c['assess_s'])}",
                     f"{c['store_calls']} store call(s)",
-                    "a few ms",
-                    _yes(c["total_s"] < 0.01),
+                    # Issue 12's target is for a median server (at 100k CIs); the other
+                    # cases are there to show how the time grows with what is reached.
+                    "<= 50 ms" if median else "-",
+                    _yes(c["total_s"] <= 0.05) if median else "",
                 ]
             )
         if "neo4j" in r:
