@@ -20,14 +20,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from cmdb.app.caller import Caller
 from cmdb.app.changes import visible_change
+from cmdb.app.inputs import validated
 from cmdb.app.scope import Visibility, check_writable, readable
 from cmdb.domain.classes import is_a
 from cmdb.domain.errors import CmdbError, InvalidInput, NotFound
-from cmdb.domain.model import CI, RETIRED_STATUSES, new_ci_id, relationship_id
+from cmdb.domain.model import CI, RETIRED_STATUSES, Redundancy, new_ci_id, relationship_id
 from cmdb.domain.proposals import Edit, EditOp, Proposal, ProposalState
 from cmdb.domain.records import ChangeState
 from cmdb.domain.relationships import check_allowed, get_type
@@ -154,6 +155,40 @@ def _check(staged: _Staged, edit: Edit) -> Edit:
     staged.rels_retired.add(rid)
     staged.rels_added.discard(rid)
     return resolved
+
+
+class EditRequest(BaseModel):
+    """One edit as a shell receives it (REST's body, GraphQL's JSON): a new CI's id is
+    chosen here, never by the caller, and ``base`` is recorded from the live CI."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    op: EditOp
+    ci: dict[str, Any] | None = None
+    ci_id: str | None = None
+    fields: dict[str, Any] | None = None
+    redundancy: Redundancy | None = None
+    type: str | None = None
+    source_id: str | None = None
+    target_id: str | None = None
+
+    @field_validator("ci")
+    @classmethod
+    def _no_id(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        if v is not None and "id" in v:
+            raise ValueError("a new CI's id is chosen by the server")
+        return v
+
+
+def requested(edits: Sequence[Any], *, where: str = "edits") -> list[dict[str, Any]]:
+    """Edits a caller sent, each checked as an :class:`EditRequest` (errors name it)."""
+    out = []
+    for i, raw in enumerate(edits):
+        if not isinstance(raw, dict):
+            raise InvalidInput("an edit is an object", where=f"{where}[{i}]")
+        got = validated(EditRequest, raw, where=f"{where}[{i}]")
+        out.append(got.model_dump(exclude_none=True))
+    return out
 
 
 def _parse(raw: dict[str, Any] | Edit) -> Edit:

@@ -3,8 +3,9 @@
 """What-if proposals in GraphQL: a change's proposal (a version of it) and its impact diff,
 read through the use cases REST calls (cmdb/app/proposals.py, proposal_diff.py), with the
 same scope: a service-scoped token reads the proposal of a change it reads, shown with
-the edits whose CIs are in its view, and the diff of the services in its view. Staging
-edits is REST's and the CLI's for now.
+the edits whose CIs are in its view, and the diff of the services in its view; it stages
+edits where it may write the change and sees every live CI an edit names. The mutations
+need the edit permission.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from datetime import datetime
 from typing import Annotated, cast
 
 import strawberry
+from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from cmdb.app import proposal_diff, proposals
+from cmdb.app.caller import Caller
+from cmdb.auth.roles import Permission
 from cmdb.domain.proposals import Proposal, ProposalState
 from cmdb.gql.context import GqlContext
 
@@ -163,3 +167,70 @@ class ProposalsQuery:
         got = await ctx.call(proposal_diff.diff, ctx.store, vis, str(change), version=version)
         # The answer's objects carry the fields the types declare, by the same names.
         return cast(ProposalDiffType, got)
+
+
+Edits = Annotated[
+    list[JSON],
+    strawberry.argument(
+        description="edits as REST takes them: {op, ci | ciId, fields, redundancy | type, "
+        "sourceId, targetId} in snake_case keys (op: add_ci, update_ci, retire_ci, add_rel, "
+        "retire_rel, set_redundancy)"
+    ),
+]
+
+
+def _editor(info: PInfo) -> Caller:
+    ctx = info.context
+    return Caller(ctx.require(Permission.EDIT), ctx.request_id, "graphql")
+
+
+@strawberry.type
+class ProposalsMutation:
+    @strawberry.mutation(
+        description="A change's proposal with these edits (each checked; a bad one refused "
+        "with why, nothing saved); a withdrawn one is opened again."
+    )
+    async def create_proposal(
+        self, info: PInfo, change: strawberry.ID, edits: Edits | None = None, note: str = ""
+    ) -> ProposalType:
+        caller = _editor(info)
+        ctx = info.context
+        vis = await ctx.visibility()
+        given = proposals.requested(edits or [])
+        got = await ctx.call(
+            proposals.create, ctx.store, vis, caller, str(change), given, note=note
+        )
+        return _proposal(got)
+
+    @strawberry.mutation(description="A new version with these edits after the staged ones.")
+    async def add_proposal_edits(
+        self, info: PInfo, change: strawberry.ID, edits: Edits, note: str = ""
+    ) -> ProposalType:
+        caller = _editor(info)
+        ctx = info.context
+        vis = await ctx.visibility()
+        given = proposals.requested(edits)
+        got = await ctx.call(
+            proposals.add_edits, ctx.store, vis, caller, str(change), given, note=note
+        )
+        return _proposal(got)
+
+    @strawberry.mutation(description="A new version without edit ``index``.")
+    async def remove_proposal_edit(
+        self, info: PInfo, change: strawberry.ID, index: int
+    ) -> ProposalType:
+        caller = _editor(info)
+        ctx = info.context
+        vis = await ctx.visibility()
+        got = await ctx.call(proposals.remove_edit, ctx.store, vis, caller, str(change), index)
+        return _proposal(got)
+
+    @strawberry.mutation(description="Withdraw the proposal; its versions are kept.")
+    async def withdraw_proposal(
+        self, info: PInfo, change: strawberry.ID, note: str = ""
+    ) -> ProposalType:
+        caller = _editor(info)
+        ctx = info.context
+        vis = await ctx.visibility()
+        got = await ctx.call(proposals.withdraw, ctx.store, vis, caller, str(change), note=note)
+        return _proposal(got)

@@ -13,6 +13,7 @@ import pytest
 from cmdb.app.scope import Visibility
 from cmdb.auth.roles import Role
 from cmdb.auth.tokens import Principal
+from cmdb.domain.errors import NotFound
 from cmdb.domain.records import Change
 from cmdb.practice.changes import save
 from cmdb.server.app import API_PREFIX
@@ -146,3 +147,25 @@ def test_graphql_shows_the_proposal_and_its_diff(api: Api) -> None:
     assert by_name["Online Ferry Booking"]["availabilityAfter"]["value"] == pytest.approx(
         0.993760240015, abs=1e-12
     )
+
+
+def test_graphql_stages_edits_with_the_edit_permission(api: Api) -> None:
+    from tests.api.test_graphql import error_of, gql
+
+    _change(api)
+    create = "mutation($c: ID!, $e: [JSON!]) { createProposal(change: $c, edits: $e) { version edits { op text } } }"  # noqa: E501
+    add = "mutation($c: ID!, $e: [JSON!]!) { addProposalEdits(change: $c, edits: $e) { version } }"
+    edits = _api_edits()
+    err = error_of(gql(api, create, {"c": RFC, "e": edits[:2]}, role=Role.VIEWER))
+    assert err["extensions"]["code"] == "FORBIDDEN"
+    with pytest.raises(NotFound):
+        api.store.get_proposal(RFC)
+    made = gql(api, create, {"c": RFC, "e": edits[:2]})["data"]["createProposal"]
+    assert (made["version"], [e["op"] for e in made["edits"]]) == (1, ["add_ci", "add_rel"])
+    bad = {"op": "add_rel", "type": "SERVES", "source_id": "bookings-db", "target_id": "srv-01"}
+    err = error_of(gql(api, add, {"c": RFC, "e": [bad]}))
+    assert "edits[2]" in err["message"] and "is not allowed from a Database" in err["message"]
+    assert api.store.get_proposal(RFC).version == 1
+    withdraw = "mutation($c: ID!) { withdrawProposal(change: $c) { state version } }"
+    got = gql(api, withdraw, {"c": RFC})["data"]["withdrawProposal"]
+    assert got == {"state": "WITHDRAWN", "version": 2}

@@ -12,12 +12,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from cmdb.api.routers._shared import caller
 from cmdb.app import proposal_diff, proposals
-from cmdb.domain.model import Redundancy
-from cmdb.domain.proposals import EditOp, Proposal, ProposalState
+from cmdb.domain.proposals import Proposal, ProposalState
 from cmdb.web.deps import Editor, Reader, Store, Visible
 
 router = APIRouter(tags=["proposals"])
@@ -25,29 +24,11 @@ router = APIRouter(tags=["proposals"])
 PREFIX = "/changes/{change_id}/proposal"
 
 
-class EditIn(BaseModel):
+class EditIn(proposals.EditRequest):
     """One edit: ``ci`` (add_ci: the new CI's fields, its id chosen by the server),
     ``ci_id`` (update_ci, retire_ci, set_redundancy: any CI reference), ``fields``
     (update_ci), ``redundancy`` (set_redundancy), ``type``, ``source_id``, ``target_id``
     (add_rel, retire_rel: CI references, a new CI of the proposal by its name)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    op: EditOp
-    ci: dict[str, Any] | None = None
-    ci_id: str | None = None
-    fields: dict[str, Any] | None = None
-    redundancy: Redundancy | None = None
-    type: str | None = None
-    source_id: str | None = None
-    target_id: str | None = None
-
-    @field_validator("ci")
-    @classmethod
-    def _no_id(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
-        if v is not None and "id" in v:
-            raise ValueError("a new CI's id is chosen by the server")
-        return v
 
 
 def _edits(body: list[EditIn]) -> list[dict[str, Any]]:
