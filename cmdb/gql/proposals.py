@@ -11,7 +11,7 @@ need the edit permission.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -169,14 +169,42 @@ class ProposalsQuery:
         return cast(ProposalDiffType, got)
 
 
-Edits = Annotated[
-    list[JSON],
-    strawberry.argument(
-        description="edits as REST takes them: {op, ci | ciId, fields, redundancy | type, "
-        "sourceId, targetId} in snake_case keys (op: add_ci, update_ci, retire_ci, add_rel, "
-        "retire_rel, set_redundancy)"
-    ),
-]
+@strawberry.input(name="ProposalEditInput", description="One edit, as REST takes it.")
+class ProposalEditInput:
+    op: str = strawberry.field(
+        description="add_ci, update_ci, retire_ci, add_rel, retire_rel or set_redundancy"
+    )
+    ci: JSON | None = strawberry.field(
+        default=None, description="add_ci: the new CI's fields (class, name, ...; no id)"
+    )
+    ci_id: str | None = strawberry.field(
+        default=None, description="update_ci, retire_ci, set_redundancy: the CI"
+    )
+    fields: JSON | None = strawberry.field(default=None, description="update_ci: what to set")
+    min_up: int | None = strawberry.field(default=None, description="set_redundancy")
+    min_up_percent: float | None = strawberry.field(default=None, description="set_redundancy")
+    type: str | None = strawberry.field(default=None, description="add_rel, retire_rel")
+    source_id: str | None = None
+    target_id: str | None = None
+
+
+def _given(edits: list[ProposalEditInput]) -> list[dict[str, Any]]:
+    """The edits in the use case's shape (checked there, errors naming edits[i])."""
+    out = []
+    for e in edits:
+        raw: dict[str, Any] = {
+            "op": e.op,
+            "ci": e.ci,
+            "ci_id": e.ci_id,
+            "fields": e.fields,
+            "type": e.type,
+            "source_id": e.source_id,
+            "target_id": e.target_id,
+        }
+        if e.min_up is not None or e.min_up_percent is not None:
+            raw["redundancy"] = {"min_up": e.min_up, "min_up_percent": e.min_up_percent}
+        out.append({k: v for k, v in raw.items() if v is not None})
+    return proposals.requested(out)
 
 
 def _editor(info: PInfo) -> Caller:
@@ -191,12 +219,16 @@ class ProposalsMutation:
         "with why, nothing saved); a withdrawn one is opened again."
     )
     async def create_proposal(
-        self, info: PInfo, change: strawberry.ID, edits: Edits | None = None, note: str = ""
+        self,
+        info: PInfo,
+        change: strawberry.ID,
+        edits: list[ProposalEditInput] | None = None,
+        note: str = "",
     ) -> ProposalType:
         caller = _editor(info)
         ctx = info.context
         vis = await ctx.visibility()
-        given = proposals.requested(edits or [])
+        given = _given(edits or [])
         got = await ctx.call(
             proposals.create, ctx.store, vis, caller, str(change), given, note=note
         )
@@ -204,12 +236,12 @@ class ProposalsMutation:
 
     @strawberry.mutation(description="A new version with these edits after the staged ones.")
     async def add_proposal_edits(
-        self, info: PInfo, change: strawberry.ID, edits: Edits, note: str = ""
+        self, info: PInfo, change: strawberry.ID, edits: list[ProposalEditInput], note: str = ""
     ) -> ProposalType:
         caller = _editor(info)
         ctx = info.context
         vis = await ctx.visibility()
-        given = proposals.requested(edits)
+        given = _given(edits)
         got = await ctx.call(
             proposals.add_edits, ctx.store, vis, caller, str(change), given, note=note
         )

@@ -153,19 +153,30 @@ def test_graphql_stages_edits_with_the_edit_permission(api: Api) -> None:
     from tests.api.test_graphql import error_of, gql
 
     _change(api)
-    create = "mutation($c: ID!, $e: [JSON!]) { createProposal(change: $c, edits: $e) { version edits { op text } } }"  # noqa: E501
-    add = "mutation($c: ID!, $e: [JSON!]!) { addProposalEdits(change: $c, edits: $e) { version } }"
-    edits = _api_edits()
+    create = (
+        "mutation($c: ID!, $e: [ProposalEditInput!]) "
+        "{ createProposal(change: $c, edits: $e) { version edits { op text } } }"
+    )
+    add = (
+        "mutation($c: ID!, $e: [ProposalEditInput!]!) "
+        "{ addProposalEdits(change: $c, edits: $e) { version } }"
+    )
+    edits = [{_camel(k): v for k, v in e.items()} for e in _api_edits()]
     err = error_of(gql(api, create, {"c": RFC, "e": edits[:2]}, role=Role.VIEWER))
     assert err["extensions"]["code"] == "FORBIDDEN"
     with pytest.raises(NotFound):
         api.store.get_proposal(RFC)
     made = gql(api, create, {"c": RFC, "e": edits[:2]})["data"]["createProposal"]
     assert (made["version"], [e["op"] for e in made["edits"]]) == (1, ["add_ci", "add_rel"])
-    bad = {"op": "add_rel", "type": "SERVES", "source_id": "bookings-db", "target_id": "srv-01"}
+    bad = {"op": "add_rel", "type": "SERVES", "sourceId": "bookings-db", "targetId": "srv-01"}
     err = error_of(gql(api, add, {"c": RFC, "e": [bad]}))
     assert "edits[2]" in err["message"] and "is not allowed from a Database" in err["message"]
     assert api.store.get_proposal(RFC).version == 1
     withdraw = "mutation($c: ID!) { withdrawProposal(change: $c) { state version } }"
     got = gql(api, withdraw, {"c": RFC})["data"]["withdrawProposal"]
     assert got == {"state": "WITHDRAWN", "version": 2}
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(w.capitalize() for w in rest)
