@@ -218,8 +218,15 @@ def checked(
     """``edits`` checked after ``before`` (already staged): each resolved, or one
     InvalidInput naming every bad edit (``edits[i]``, numbered from ``first``) and why."""
     staged = _Staged(store, vis)
-    for e in before:
-        _check(staged, e)
+    for i, e in enumerate(before):
+        try:
+            _check(staged, e)
+        except CmdbError as exc:  # the live graph moved since it was staged
+            raise InvalidInput(
+                f"staged edit {i} ({e.describe()}) no longer holds against the live graph:"
+                f" {exc.message}; remove it first",
+                where=f"edits[{i}]",
+            ) from exc
     out: list[Edit] = []
     problems: list[tuple[str, str]] = []
     for i, raw in enumerate(edits, start=first):

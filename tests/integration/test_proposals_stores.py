@@ -18,6 +18,7 @@ from cmdb.app.proposal_diff import diff
 from cmdb.app.scope import Visibility
 from cmdb.auth.roles import Role
 from cmdb.auth.tokens import Principal
+from cmdb.domain.changeset import ChangeSet, CIRef, CIRetire
 from cmdb.domain.errors import InvalidInput, NotFound
 from cmdb.domain.proposals import ProposalState
 from cmdb.domain.records import Change, ChangeState
@@ -278,3 +279,19 @@ def test_a_change_implemented_or_decided_against_takes_no_edits(sample_store: Gr
     with pytest.raises(InvalidInput, match="RFC-1 is rejected: its proposal takes no edits"):
         proposals.add_edits(store, ALL, ADMIN, "RFC-1", STANDBY[1:2])
     assert proposals.withdraw(store, ALL, ADMIN, "RFC-1").state is ProposalState.WITHDRAWN
+
+
+def test_a_staged_edit_the_live_graph_no_longer_allows_is_named(sample_store: GraphStore) -> None:
+    store = sample_store
+    _change(store)
+    web = {"op": "update_ci", "ci_id": "booking-web-1", "fields": {"owner": "Web team"}}
+    proposals.create(store, ALL, ADMIN, "RFC-1", [web])
+    # Meanwhile booking-web-1 is retired in the live graph.
+    store.apply(ChangeSet(actor="t", source="t", ci_retires=[CIRetire(ref=CIRef(id=_id(store)))]))
+    with pytest.raises(InvalidInput, match=r"staged edit 0 \(update .*\) no longer holds"):
+        proposals.add_edits(store, ALL, ADMIN, "RFC-1", STANDBY[:1])
+    assert proposals.remove_edit(store, ALL, ADMIN, "RFC-1", 0).edits == []
+
+
+def _id(store: GraphStore) -> str:
+    return resolve_ci(store, "booking-web-1").id
