@@ -105,7 +105,7 @@ class ProposalDiff(BaseModel):
     proposal: str
     version: int
     edits: int
-    services: list[ServiceDiff]  # those the proposal changes, then the others
+    services: list[ServiceDiff]  # those the proposal changes, then the others; by name
     collisions: list[Collision]
     fetched_cis: int
     truncated: bool
@@ -419,7 +419,7 @@ def evaluate(
         for s in services
         if before.index(s.id) is not None and after.index(s.id) is not None
     ]
-    diffs.sort(key=lambda d: (not d.changed, d.id))
+    diffs.sort(key=lambda d: (not d.changed, d.name, d.id))
     return ProposalDiff(
         proposal=proposal.id,
         version=proposal.version,
