@@ -12,6 +12,7 @@ from datetime import datetime
 
 from cmdb.domain.errors import NotFound, StoreUnavailable
 from cmdb.domain.events import Delivery, Event, WebhookRule
+from cmdb.store.embedded.tx import write_transaction
 from cmdb.store.timefmt import to_text
 
 
@@ -52,18 +53,8 @@ class OutboxRows:
 
     def _small_write(self, statements: Sequence[tuple[str, Sequence[object]]]) -> list[int]:
         """Statements in one write transaction; the row counts they changed."""
-        conn = self._conn()
-        self._begin_write(conn)
-        try:
-            counts = [conn.execute(sql, params).rowcount for sql, params in statements]
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
-            raise StoreUnavailable(f"the write failed and was rolled back: {exc}") from exc
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return counts
+        with write_transaction(self._conn(), self._begin_write) as conn:
+            return [conn.execute(sql, params).rowcount for sql, params in statements]
 
     def read_events(self, *, after_seq: int = 0, limit: int = 100) -> list[Event]:
         rows = (

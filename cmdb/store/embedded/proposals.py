@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import sqlite3
 
-from cmdb.domain.errors import NotFound, StoreUnavailable, WriteConflict
+from cmdb.domain.errors import NotFound, WriteConflict
 from cmdb.domain.proposals import Proposal, ProposalState
+from cmdb.store.embedded.tx import write_transaction
 
 
 class ProposalRows:
@@ -22,9 +23,7 @@ class ProposalRows:
         raise NotImplementedError
 
     def save_proposal(self, proposal: Proposal) -> None:
-        conn = self._conn()
-        self._begin_write(conn)
-        try:
+        with write_transaction(self._conn(), self._begin_write) as conn:
             row = conn.execute(
                 "SELECT max(version) FROM proposals WHERE id = ?", (proposal.id,)
             ).fetchone()
@@ -39,13 +38,6 @@ class ProposalRows:
                 "INSERT INTO proposals (id, version, state, doc) VALUES (?,?,?,?)",
                 (proposal.id, proposal.version, proposal.state.value, proposal.model_dump_json()),
             )
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
-            raise StoreUnavailable(f"the write failed and was rolled back: {exc}") from exc
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     def get_proposal(self, proposal_id: str, *, version: int | None = None) -> Proposal:
         if version is None:

@@ -1,0 +1,28 @@
+"""One small write transaction on the embedded store, committed or rolled back whole."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from cmdb.domain.errors import StoreUnavailable
+
+
+@contextmanager
+def write_transaction(
+    conn: sqlite3.Connection, begin: Callable[[sqlite3.Connection], None]
+) -> Iterator[sqlite3.Connection]:
+    """``begin`` (the store's BEGIN IMMEDIATE), the body, COMMIT; on any error, ROLLBACK
+    and nothing written (an SQLite error becomes StoreUnavailable, others pass through:
+    a WriteConflict decided inside, say)."""
+    begin(conn)
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        conn.execute("ROLLBACK")
+        raise StoreUnavailable(f"the write failed and was rolled back: {exc}") from exc
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
