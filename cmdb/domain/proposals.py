@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cmdb.domain.instant import Instant
-from cmdb.domain.model import CI, Redundancy
+from cmdb.domain.model import CI, CI_FIELDS, Redundancy
 
 
 class EditOp(StrEnum):
@@ -31,21 +31,14 @@ class EditOp(StrEnum):
     SET_REDUNDANCY = "set_redundancy"
 
 
-# The fields an update may set: a CI's own fields, not its identity or bookkeeping.
-UPDATABLE: frozenset[str] = frozenset(
-    {
-        "name",
-        "description",
-        "status",
-        "owner",
-        "location",
-        "version",
-        "environment",
-        "criticality",
-        "attributes",
-        "agreements",
-    }
-)
+# The fields an update may set: a CI's own fields, not its identity (class, identifiers)
+# nor what has an edit of its own (redundancy) or a shape of its own (service details).
+UPDATABLE: frozenset[str] = frozenset(CI_FIELDS) - {
+    "ci_class",
+    "identifiers",
+    "redundancy",
+    "service",
+}
 
 # What each operation needs, and nothing else: an edit's shape is checked by its op.
 _NEEDS: dict[EditOp, frozenset[str]] = {
