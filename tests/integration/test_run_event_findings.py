@@ -4,7 +4,6 @@ both stores."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,20 +18,15 @@ from cmdb.config import Settings
 from cmdb.domain.changeset import FINDINGS_CAP
 from cmdb.domain.events import EventType, WebhookRule
 from cmdb.store.contract import CIFilter, GraphStore
-from cmdb.store.embedded.store import EmbeddedStore
-from tests.neo4j_support import fresh_store
 
 ADMIN = Caller(Principal("admin", Role.ADMIN), "req-1", "api")
 
 
-@pytest.fixture(params=[pytest.param("embedded"), pytest.param("neo4j", marks=pytest.mark.neo4j)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphStore]:
-    s: GraphStore
-    if request.param == "embedded":
-        s = EmbeddedStore(tmp_path / "cmdb.db")
-    else:
-        s = fresh_store(request.getfixturevalue("neo4j_driver"), lambda: datetime.now(UTC))
-    s.save_webhook_rule(
+@pytest.fixture
+def store(store: GraphStore) -> GraphStore:
+    """The conftest's empty store, with a rule that wants the run events (events are
+    recorded only for a rule that wants them)."""
+    store.save_webhook_rule(
         WebhookRule(
             id="wh_runs",
             url="https://hooks.example/runs",
@@ -41,10 +35,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphStore
             created_at=datetime.now(UTC),
         )
     )
-    try:
-        yield s
-    finally:
-        s.close()
+    return store
 
 
 def _push(store: GraphStore, settings: Settings, rows: list[tuple[str, str]]) -> None:

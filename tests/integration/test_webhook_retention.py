@@ -5,7 +5,6 @@ the worker has not queued stay, history stays, and event numbers never start aga
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,7 +21,6 @@ from cmdb.domain.events import Delivery, DeliveryState
 from cmdb.store.contract import GraphStore
 from cmdb.store.embedded.store import EmbeddedStore
 from tests.fakes import FakeClock
-from tests.neo4j_support import fresh_store
 from tests.servers import wait_until
 from tests.webhook_receiver import Receiver
 
@@ -37,17 +35,9 @@ def clock() -> FakeClock:
     return FakeClock(datetime(2026, 1, 1, 9, 0, tzinfo=UTC))
 
 
-@pytest.fixture(params=[pytest.param("embedded"), pytest.param("neo4j", marks=pytest.mark.neo4j)])
-def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[GraphStore]:
-    s: GraphStore
-    if request.param == "embedded":
-        s = EmbeddedStore(tmp_path / "cmdb.db", clock=clock)
-    else:
-        s = fresh_store(request.getfixturevalue("neo4j_driver"), clock)
-    try:
-        yield s
-    finally:
-        s.close()
+@pytest.fixture
+def store_clock(clock: FakeClock) -> FakeClock:
+    return clock  # the conftest's ``store`` runs on this test's clock
 
 
 def _server(name: str) -> ChangeSet:

@@ -4,7 +4,6 @@ checked (reliability 22). A real receiver on 127.0.0.1 (allowed by the setting).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,26 +20,11 @@ from cmdb.domain.changeset import ChangeSet, CIUpsert
 from cmdb.domain.errors import Forbidden, InvalidInput, NotFound
 from cmdb.domain.events import DeliveryState, EventType, WebhookRule
 from cmdb.store.contract import GraphStore
-from cmdb.store.embedded.store import EmbeddedStore
 from tests.fakes import FakeClock
-from tests.neo4j_support import fresh_store
 from tests.webhook_receiver import Receiver
 
 ADMIN = Caller(Principal("admin", Role.ADMIN), "req-1", "api")
 CFG = WorkerConfig(allow_private=True, timeout_s=5, max_attempts=3, backoff_base_s=10)
-
-
-@pytest.fixture(params=[pytest.param("embedded"), pytest.param("neo4j", marks=pytest.mark.neo4j)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[GraphStore]:
-    s: GraphStore
-    if request.param == "embedded":
-        s = EmbeddedStore(tmp_path / "cmdb.db")
-    else:
-        s = fresh_store(request.getfixturevalue("neo4j_driver"), lambda: datetime.now(UTC))
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 def _server(name: str) -> ChangeSet:
