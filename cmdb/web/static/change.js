@@ -1,6 +1,7 @@
 // One RFC and its assessment: the request (GET /changes/{id}), the risk and the policy
 // rule that set its approval (/changes/{id}/risk), the services its window takes down with
-// their SLA budgets (POST /impact/change), its collisions, and its log.
+// their SLA budgets (POST /impact/change), its collisions, its log, and its what-if
+// proposal (change-proposal.js).
 "use strict";
 
 (() => {
@@ -120,11 +121,20 @@
   async function load() {
     const c = await api(`/changes/${enc(id)}`);
     await request(c);
-    const results = await Promise.allSettled([assessment(c), services(c), collisions(c)]);
+    const results = await Promise.allSettled([assessment(c), services(c), collisions(c), window.cmdbProposal.show(c)]);
     for (const r of results) if (r.status === "rejected") showError(r.reason);
     window.cmdbUi.ready();
   }
 
-  window.cmdbUi.header("a change", () => load().catch(showError));
-  window.cmdbUi.checkAccess().then(() => load().catch((e) => { $("#rfc-id").textContent = `no change '${id}'`; showError(e); window.cmdbUi.ready(); }));
+  // The change itself unreadable (none, out of the token's scope, no token): every
+  // section that depends on it says so, not only the title.
+  function unreadable(e) {
+    $("#rfc-id").textContent = `no change '${id}'`;
+    window.cmdbProposal.unreadable(e, id);
+    showError(e);
+    window.cmdbUi.ready();
+  }
+
+  window.cmdbUi.header("a change", () => load().catch(unreadable));
+  window.cmdbUi.checkAccess().then(() => load().catch(unreadable));
 })();

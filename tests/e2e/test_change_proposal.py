@@ -1,0 +1,251 @@
+"""The change page's what-if proposal (issue 17, item 4) in headless Chromium, against a
+real server with the sample estate: RFC-E2E-17 moves bookings-db to a standby pair
+(docs/examples/standby-pair.json, then the booking engine's instances re-pointed at the
+pair, as the guide does), and the page shows its versions, the graph diff (added, retired
+and changed elements each in their own style, with a legend) and the per-service table
+with the numbers tests/api/test_proposals_api.py checks; then the empty state (an RFC with
+no proposal), an edit the live graph no longer allows, and the API refusing a token out
+of scope. One page load per test where the test allows it."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cmdb.auth.roles import Role
+from tests.e2e.conftest import Server
+from tests.e2e.test_pages import Page
+
+ROOT = Path(__file__).resolve().parents[2]
+STANDBY_FILE = ROOT / "docs" / "examples" / "standby-pair.json"
+RFC = "RFC-E2E-17"
+BOOKING = "Online Ferry Booking"
+# The booking engine's two instances depend on the pair instead of on bookings-db.
+REPOINT = [
+    {"op": op, "type": "DEPENDS_ON", "source_id": f"booking-engine-{n}", "target_id": target}
+    for n in (1, 2)
+    for op, target in (("add_rel", "bookings-db-pair"), ("retire_rel", "bookings-db"))
+]
+
+
+def client(server: Server, token: str | None = None) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=f"{server.url}/api/v1", headers=headers, timeout=60)
+
+
+def created(r: httpx.Response, status: int = 201) -> Any:
+    assert r.status_code == status, r.text
+    return r.json()
+
+
+def stage_standby(api: httpx.Client) -> None:
+    created(api.post("/changes", json={"id": RFC, "title": "Standby pair", "cis": ["bookings-db"]}))
+    edits = json.loads(STANDBY_FILE.read_text())
+    created(api.post(f"/changes/{RFC}/proposal", json={"edits": edits, "note": "the pair"}))
+    created(api.post(f"/changes/{RFC}/proposal/edits", json={"edits": REPOINT}), 200)
+
+
+@pytest.fixture(scope="module")
+def estate(local_dev_server: Server) -> Server:
+    with client(local_dev_server) as api:
+        stage_standby(api)
+        created(api.post("/changes", json={"id": "RFC-E2E-NONE", "title": "No plan", "cis": []}))
+    return local_dev_server
+
+
+@pytest.fixture
+def tab(browser: Any, estate: Server) -> Iterator[Page]:
+    p = Page(browser, estate)
+    try:
+        yield p
+    finally:
+        p.context.close()
+
+
+def graph(page: Any, selector: str) -> list[dict[str, Any]]:
+    """The drawn elements a Cytoscape selector matches, with the style they were given."""
+    return list(
+        page.evaluate(
+            """sel => window.cmdbProposal.graph().$(sel).map(x => ({
+                name: x.data('name'), type: x.data('type'), kind: x.data('kind'),
+                label: x.style('label'), line: x.isEdge() ? x.style('line-style') : null,
+                border: x.isNode() ? x.style('border-style') : null,
+                width: x.isEdge() ? parseFloat(x.style('width')) : null,
+                source: x.isEdge() ? x.source().data('name') : null,
+                target: x.isEdge() ? x.target().data('name') : null,
+            }))""",
+            selector,
+        )
+    )
+
+
+def test_the_standby_pair_proposal_as_a_graph_diff_and_a_service_table(tab: Page) -> None:
+    page = tab.open(f"/ui/changes/{RFC}")
+    assert page.locator("#proposal").get_attribute("data-state") == "shown"
+    # The latest of two versions is shown, and says so.
+    assert page.locator("#proposal-version option").count() == 2
+    assert page.locator("#proposal-which").get_attribute("data-version") == "2"
+    assert "version 2 of 2 (the latest)" in page.locator("#proposal-which").inner_text()
+    edits = page.locator("#proposal-edits li.edit")
+    assert edits.count() == 11
+    assert "add Cluster bookings-db-pair" in edits.nth(4).inner_text()
+    assert "retire booking-engine-1 -[DEPENDS_ON]-> bookings-db" in edits.nth(8).inner_text()
+
+    # The table: booking's availability with its delta and evidence; the SPOFs.
+    row = page.locator(f"#diff-table tr.service-diff[data-name='{BOOKING}']")
+    avail = row.locator("td.avail")
+    assert (avail.get_attribute("data-before"), avail.get_attribute("data-after")) == (
+        "0.991727",
+        "0.993760",
+    )
+    assert "0.991727 → 0.993760" in avail.inner_text()
+    assert "+0.002033" in avail.locator(".delta").inner_text()
+    assert "bookings-db" in row.locator("td.removed li").evaluate_all(
+        "ls => ls.map(l => l.dataset.name)"
+    )
+    assert row.locator("td.introduced li").evaluate_all("ls => ls.map(l => l.dataset.name)") == [
+        "bookings-db-pair"
+    ]
+    evidence = avail.locator("details.evidence")
+    assert not evidence.locator("dl").is_visible()
+    evidence.locator("summary").click()
+    shown = evidence.inner_text()
+    assert "class defaults" in shown and "bookings-db-standby" in shown
+    assert "Freight Hauliers" in row.locator("td.who").inner_text()
+    assert "Online Ferry Booking SLA (99.9%)" in row.locator("td.who").inner_text()
+    assert "appearing" in row.locator("td.paths").inner_text()
+    # Identity & Sign-in is reached but its cone is left as it is: listed, not a row.
+    assert "Identity & Sign-in" in page.locator("#diff-unchanged").inner_text()
+    assert page.locator("#diff-table tr[data-name='Identity & Sign-in']").count() == 0
+
+    # The graph: the three added CIs and six added relationships, double borders and
+    # solid thick lines marked "+"; the two retired relationships dashed, marked with a minus.
+    added = graph(page, "node.added")
+    assert {n["name"] for n in added} == {"vm-db-02", "bookings-db-standby", "bookings-db-pair"}
+    assert all(n["border"] == "double" and "(added)" in n["label"] for n in added)
+    new_edges = graph(page, "edge.added")
+    assert sorted(e["type"] for e in new_edges) == sorted(
+        ["HOSTED_ON", "RUNS_ON", "MEMBER_OF", "MEMBER_OF", "DEPENDS_ON", "DEPENDS_ON"]
+    )
+    assert all(
+        e["line"] == "solid" and e["width"] > 3 and e["label"].startswith("+ ") for e in new_edges
+    )
+    retired = graph(page, "edge.retired")
+    assert {(e["source"], e["target"], e["type"]) for e in retired} == {
+        ("booking-engine-1", "bookings-db", "DEPENDS_ON"),
+        ("booking-engine-2", "bookings-db", "DEPENDS_ON"),
+    }
+    assert all(e["line"] == "dashed" and "(retired)" in e["label"] for e in retired)
+    assert graph(page, "node.changed") == []
+    # The live neighbours are drawn plain: srv-01 (vm-db-02's host) and what it carries.
+    plain = {n["name"] for n in graph(page, "node[kind = 'live']")}
+    assert {"srv-01", "bookings-db", "vm-app-01"} <= plain
+    legend = page.locator("#proposal-legend li[data-kind]")
+    assert legend.evaluate_all("ls => ls.map(l => l.dataset.kind)") == [
+        "added",
+        "retired",
+        "changed",
+        "live",
+    ]
+    assert "dashed" in page.locator("#proposal-legend li[data-kind=retired]").inner_text()
+    tab.finish("change-proposal.png")
+
+    # An earlier version: the file alone (seven edits), the picker says which.
+    page.select_option("#proposal-version", "1")
+    page.wait_for_function(
+        "() => document.querySelector('#proposal-which').dataset.version === '1'"
+        " && document.body.dataset.proposal === 'shown'"
+    )
+    assert "an earlier one" in page.locator("#proposal-which").inner_text()
+    assert page.locator("#proposal-edits li.edit").count() == 7
+    assert graph(page, "edge.retired") == []
+
+    # Clicking a live CI of the graph opens its page.
+    at = page.evaluate(
+        """() => {
+            const cy = window.cmdbProposal.graph();
+            const n = cy.nodes().filter(x => x.data('name') === 'srv-01')[0];
+            const box = document.querySelector('#proposal-graph').getBoundingClientRect();
+            const p = n.renderedPosition();
+            return [box.left + p.x, box.top + p.y];
+        }"""
+    )
+    page.mouse.click(at[0], at[1])
+    page.wait_for_url(re.compile(r"/ui/ci/ci_"))
+    page.wait_for_selector("body[data-ready=yes]")
+    assert page.locator("#ci-name").inner_text() == "srv-01"
+
+
+def test_an_rfc_without_a_proposal_says_so(tab: Page) -> None:
+    page = tab.open("/ui/changes/RFC-E2E-NONE")
+    section = page.locator("#proposal")
+    assert section.get_attribute("data-state") == "none"
+    text = page.locator("#proposal-status").inner_text()
+    assert "RFC-E2E-NONE has no proposal" in text and "cmdb proposal create" in text
+    assert page.locator("#proposal-body").is_hidden()
+    # The API's 404 for the missing proposal is the answer, not a fault of the page.
+    tab.allow_refused("/changes/RFC-E2E-NONE/proposal")
+    tab.finish("change-no-proposal.png")
+
+
+def test_an_edit_the_live_graph_no_longer_allows_is_named(tab: Page) -> None:
+    with client(tab.server) as api:
+        ci = created(api.post("/cis", json={"class": "Server", "name": "srv-e2e-17"}))["ci"]
+        created(api.post("/changes", json={"id": "RFC-E2E-STALE", "title": "Owner", "cis": []}))
+        edits = [
+            {"op": "update_ci", "ci_id": ci["id"], "fields": {"owner": "Night Ops"}},
+            {"op": "update_ci", "ci_id": "srv-03", "fields": {"description": "rack 4"}},
+        ]
+        created(api.post("/changes/RFC-E2E-STALE/proposal", json={"edits": edits}))
+        # Meanwhile the CI of edit 0 is retired in the live graph.
+        created(api.delete(f"/cis/{ci['id']}"), 200)
+    page = tab.open("/ui/changes/RFC-E2E-STALE")
+    assert page.locator("#proposal").get_attribute("data-state") == "invalid"
+    assert "1 of 2 edits no longer hold" in page.locator("#proposal-status").inner_text()
+    bad = page.locator("#proposal-edits li.invalid")
+    assert bad.count() == 1 and bad.get_attribute("data-index") == "0"
+    assert "srv-e2e-17 has been retired since" in bad.inner_text()
+    assert "remove-edit RFC-E2E-STALE 0" in bad.inner_text()
+    # The changed CI is drawn as changed (dotted), the retired one as it now is.
+    changed = graph(page, "node.changed")
+    assert {n["name"] for n in changed} == {"srv-e2e-17", "srv-03"}
+    assert all(n["border"] == "dotted" and "(changed)" in n["label"] for n in changed)
+    tab.finish("change-proposal-stale-edit.png")
+
+
+def test_the_api_refusing_a_token_is_said_where_the_proposal_would_be(
+    browser: Any, token_server: Server
+) -> None:
+    admin, _ = token_server.tokens.create("e2e-admin", Role.ADMIN)
+    with client(token_server, admin) as api:
+        stage_standby(api)
+        identity = created(api.get("/cis/Identity & Sign-in"), 200)["id"]
+    outside, _ = token_server.tokens.create("e2e-identity", Role.VIEWER, services=[identity])
+    tab = Page(browser, token_server)
+    try:
+        page = tab.open(f"/ui/changes/{RFC}")
+        # No token: the API asks for one.
+        assert page.locator("#proposal").get_attribute("data-state") == "refused"
+        assert "needs a token" in page.locator("#proposal-status").inner_text()
+        # A token scoped to a service this change does not touch: refused, and why.
+        page.fill("#token", outside)
+        page.click("#token-form button[type=submit]")
+        page.wait_for_function(
+            "() => document.querySelector('#proposal-status').textContent"
+            ".includes('scope does not reach')"
+        )
+        text = page.locator("#proposal-status").inner_text()
+        assert f"no change '{RFC}'" in text and "scoped to services" in text
+        assert page.locator("#proposal-body").is_hidden()
+        # The refusals (401 with no token, then 404) are the API's answers.
+        tab.allow_refused(f"/changes/{RFC}")
+        tab.allow_refused("/auth/whoami")
+        tab.finish("change-proposal-refused.png")
+    finally:
+        tab.context.close()
