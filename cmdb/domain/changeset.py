@@ -155,6 +155,16 @@ class Guard(BaseModel):
     expect: int = Field(ge=0)
 
 
+class ExpectRel(BaseModel):
+    """A relationship by its ends, expected active (or not: retired or missing)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: str
+    source_id: str
+    target_id: str
+    active: bool
+
+
 FINDINGS_CAP = 200  # the findings a run's event lists; the totals count them all
 
 
@@ -217,6 +227,13 @@ class ChangeSet(BaseModel):
     runs: list[DiscoveryRun] = Field(default_factory=list)
     guard: Guard | None = None
     findings: RunFindings | None = None  # with ``runs``: for the finished run's event
+    # Why, into every history row of the batch (a merged proposal: its RFC and version).
+    reason: str | None = Field(default=None, max_length=200)
+    # Apply only while these are as the writer read them, checked in the write's own
+    # transaction (WriteConflict otherwise): a CI's updated_at, a relationship's being
+    # active (a missing one is not). What a merge decided on cannot move under it.
+    expect_cis: dict[str, datetime] = Field(default_factory=dict)
+    expect_rels: list[ExpectRel] = Field(default_factory=list)
 
     def is_empty(self) -> bool:
         return not (

@@ -40,3 +40,5 @@ class HistoryEntry(BaseModel):
     run_id: str | None = None
     request_id: str | None = None
     at: datetime
+    # Why, beyond who and from where: a merged proposal's RFC and version.
+    reason: str | None = None

@@ -17,7 +17,7 @@ import orjson
 from pydantic import ValidationError
 
 from cmdb.domain.changeset import ApplyResult, ChangeSet, CIRef, CIUpsert, Miss, Precedence, Touch
-from cmdb.domain.errors import IdentityConflict, InvalidInput, NotFound
+from cmdb.domain.errors import IdentityConflict, InvalidInput, NotFound, WriteConflict
 from cmdb.domain.history import EntityKind, HistoryOp
 from cmdb.domain.identifiers import Identifier
 from cmdb.domain.model import (
@@ -739,7 +739,34 @@ class _Planner:
         for name, b, a in diff_fields(old.model_dump(mode="json"), after):
             self.plan.history.append(PendingHistory(kind, rec.id, HistoryOp.UPDATE, name, b, a))
 
+    def _expected(self) -> None:
+        """WriteConflict unless what the writer read is still so (``expect_cis``,
+        ``expect_rels``): read under the write lock, so no write lands in between."""
+        moved: list[str] = []
+        if self.cs.expect_cis:
+            found = self.loader.load_cis(set(self.cs.expect_cis))
+            for ci_id, at in sorted(self.cs.expect_cis.items()):
+                ci = found.get(ci_id)
+                if ci is None:
+                    moved.append(f"CI {ci_id} is gone")
+                elif ci.updated_at != at:
+                    moved.append(f"{ci.label()} changed since")
+        if self.cs.expect_rels:
+            ends = {i for x in self.cs.expect_rels for i in (x.source_id, x.target_id)}
+            active = self.loader.load_rels_touching(ends)
+            for x in self.cs.expect_rels:
+                if (relationship_id(get_type(x.type).name, x.source_id, x.target_id) in active) != (
+                    x.active
+                ):
+                    state = "no longer" if x.active else "now"
+                    moved.append(f"{x.source_id} -[{x.type}]-> {x.target_id} is {state} active")
+        if moved:
+            raise WriteConflict(
+                f"changed since read: {'; '.join(moved)}; read again", where="expect"
+            )
+
     def run(self) -> Plan:
+        self._expected()
         self._prefetch()
         for idx, up in enumerate(self.cs.ci_upserts):
             self.plan.result.ci_ids.append(self._upsert(idx, up))

@@ -85,7 +85,8 @@ CREATE TABLE IF NOT EXISTS history (
     source TEXT NOT NULL,
     run_id TEXT,
     request_id TEXT,
-    at TEXT NOT NULL
+    at TEXT NOT NULL,
+    reason TEXT
 );
 CREATE INDEX IF NOT EXISTS history_entity ON history(entity_id, seq);
 CREATE INDEX IF NOT EXISTS history_kind_at ON history(entity_kind, at);

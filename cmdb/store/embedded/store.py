@@ -255,6 +255,10 @@ class EmbeddedStore(OutboxRows, ProposalRows):
             for stmt in DDL.split(";\n"):
                 if stmt.strip():
                     conn.execute(stmt if "TRIGGER" not in stmt else stmt + ";")
+            # Columns added since version 2, to a file made before them.
+            cols = {r[1] for r in conn.execute("PRAGMA table_info(history)")}
+            if "reason" not in cols:
+                conn.execute("ALTER TABLE history ADD COLUMN reason TEXT")
             conn.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?), ('generation', '0'),"
                 " ('last_at', '')",
@@ -478,7 +482,7 @@ class EmbeddedStore(OutboxRows, ProposalRows):
         at = to_text(now)
         conn.executemany(
             "INSERT INTO history (entity_kind, entity_id, op, field, before, after, actor,"
-            " source, run_id, request_id, at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            " source, run_id, request_id, at, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     h.entity_kind._value_,
@@ -492,6 +496,7 @@ class EmbeddedStore(OutboxRows, ProposalRows):
                     cs.run_id,
                     cs.request_id,
                     at,
+                    cs.reason,
                 )
                 for h in p.history
             ],
@@ -881,7 +886,7 @@ class EmbeddedStore(OutboxRows, ProposalRows):
     # -- history and as-of -------------------------------------------------------------
     @staticmethod
     def _entry(row: Sequence[Any]) -> HistoryEntry:
-        seq, kind, eid, op, fld, before, after, actor, source, run_id, req, at = row
+        seq, kind, eid, op, fld, before, after, actor, source, run_id, req, at, why = row
         return HistoryEntry(
             seq=seq,
             entity_kind=EntityKind(kind),
@@ -895,11 +900,12 @@ class EmbeddedStore(OutboxRows, ProposalRows):
             run_id=run_id,
             request_id=req,
             at=from_text(at),
+            reason=why,
         )
 
     _HISTORY_COLS = (
         "seq, entity_kind, entity_id, op, field, before, after, actor, source, run_id,"
-        " request_id, at"
+        " request_id, at, reason"
     )
 
     def history(self, entity_id: str) -> list[HistoryEntry]:
@@ -1090,7 +1096,7 @@ class EmbeddedStore(OutboxRows, ProposalRows):
                         [(kind, rec.id, ci) for ci in (*rec.ci_ids, *rec.service_ids)],
                     )
             conn.executemany(
-                f"INSERT INTO history ({self._HISTORY_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT INTO history ({self._HISTORY_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     (
                         h.seq,
@@ -1105,6 +1111,7 @@ class EmbeddedStore(OutboxRows, ProposalRows):
                         h.run_id,
                         h.request_id,
                         to_text(h.at),
+                        h.reason,
                     )
                     for h in batch.history
                 ],

@@ -393,6 +393,7 @@ class Neo4jStore(OutboxNodes, ProposalNodes):
             "run_id": cs.run_id,
             "request_id": cs.request_id,
             "at": at,
+            "reason": cs.reason,
         }
         creations: dict[str, PendingHistory] = {}
         creations_seq: dict[str, int] = {}
@@ -513,6 +514,7 @@ class Neo4jStore(OutboxNodes, ProposalNodes):
             "h_source": common["source"],
             "h_run": common["run_id"],
             "h_req": common["request_id"],
+            "h_reason": common["reason"],
             "h_after": _j(after),
         }
 
@@ -889,12 +891,14 @@ class Neo4jStore(OutboxNodes, ProposalNodes):
     _CREATION_FIELDS = (
         "h_seq AS seq, '{kind}' AS entity_kind, x.id AS entity_id, 'create' AS op,"
         " '*' AS field, null AS before, x.h_after AS after, x.h_actor AS actor,"
-        " x.h_source AS source, x.h_run AS run_id, x.h_req AS request_id, x.h_at AS at"
+        " x.h_source AS source, x.h_run AS run_id, x.h_req AS request_id, x.h_at AS at,"
+        " x.h_reason AS reason"
     )
     _HISTORY_FIELDS = (
         "h.seq AS seq, h.entity_kind AS entity_kind, h.entity_id AS entity_id, h.op AS op,"
         " h.field AS field, h.before AS before, h.after AS after, h.actor AS actor,"
-        " h.source AS source, h.run_id AS run_id, h.request_id AS request_id, h.at AS at"
+        " h.source AS source, h.run_id AS run_id, h.request_id AS request_id, h.at AS at,"
+        " h.reason AS reason"
     )
 
     @staticmethod
@@ -912,6 +916,7 @@ class Neo4jStore(OutboxNodes, ProposalNodes):
             run_id=r["run_id"],
             request_id=r["request_id"],
             at=from_text(r["at"]),
+            reason=r["reason"],
         )
 
     def _history_query(self, where_ci: str, where_rel: str, where_h: str, tail: str) -> str:
@@ -1073,6 +1078,7 @@ class Neo4jStore(OutboxNodes, ProposalNodes):
                 "h_source": h.source,
                 "h_run": h.run_id,
                 "h_req": h.request_id,
+                "h_reason": h.reason,
                 "h_after": _j(h.after),
             }
 
@@ -1145,6 +1151,7 @@ class Neo4jStore(OutboxNodes, ProposalNodes):
                     "run_id": h.run_id,
                     "request_id": h.request_id,
                     "at": to_text(h.at),
+                    "reason": h.reason,
                 }
                 for h in batch.history
                 if h.entity_id not in creates or h.op is not HistoryOp.CREATE
