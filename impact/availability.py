@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -66,6 +65,7 @@ from impact.evidence import (
     service_record,
     tally,
 )
+from impact.factoring import at_least, factor
 from impact.graph import ImpactGraph
 from impact.spof import spof_indices
 
@@ -150,31 +150,6 @@ def component_availability(ci: CI) -> tuple[float, str]:
         if cls in DEFAULT_AVAILABILITY:
             return DEFAULT_AVAILABILITY[cls], f"default for {cls}"
     return 1.0, "default"
-
-
-def at_least(k: int, probs: Sequence[float]) -> float:
-    """P(at least k of independent events with these probabilities)."""
-    n = len(probs)
-    if k <= 0:
-        return 1.0
-    if k > n:
-        return 0.0
-    if k == n:
-        out = 1.0
-        for p in probs:
-            out *= p
-        return out
-    if k == 1:
-        none = 1.0
-        for p in probs:
-            none *= 1.0 - p
-        return 1.0 - none
-    dist = [1.0] + [0.0] * n  # dist[j]: P(exactly j up among those seen)
-    for i, p in enumerate(probs):
-        for j in range(i + 1, 0, -1):
-            dist[j] = dist[j] * (1.0 - p) + dist[j - 1] * p
-        dist[0] *= 1.0 - p
-    return sum(dist[k:])
 
 
 class _Structure:
@@ -306,6 +281,9 @@ def _factor(
 ) -> tuple[float, float, float, int, bool]:
     """Best-first factoring: (value, lower, upper, steps, exact).
 
+    The specification: service_availability runs impact.factoring.factor, the same
+    search computed incrementally, and tests hold the two to the same floats.
+
     The most probable branch is always split next, so when the step budget runs out the
     branches left open carry little probability; each contributes between 0 and its
     weight times the product of its undecided SPOFs' availability (each must be up).
@@ -387,7 +365,8 @@ def service_availability(
     spofs = [cone.local[i] for i in spof_indices(graph, s)]
     # Each step walks the cone: cap the work, not only the count of steps.
     steps = min(max_factorings, max(16, FACTORING_WORK // max(1, cone.size)))
-    value, lower, upper, used, exact = _factor(st, spofs, steps)
+    # factor() is _factor() computed incrementally: the same floats, a fraction of the time.
+    value, lower, upper, used, exact = factor(st, spofs, steps)
     if not exact:
         # The global bounds hold too: everything up keeps the service up; every SPOF and
         # the service itself must be up.
