@@ -300,11 +300,19 @@ _NO_EDITS = frozenset(
 
 
 def _writable(
-    store: GraphStore, vis: Visibility, change_id: str, what: str, *, staging: bool = True
+    store: GraphStore,
+    vis: Visibility,
+    change_id: str,
+    what: str,
+    *,
+    staging: bool = True,
+    resolving: bool = False,
 ) -> None:
     change = visible_change(store, vis, change_id)
     check_writable(vis, change, what)
-    if staging and change.state in _NO_EDITS:
+    # Removing an edit resolves a merge conflict, which shows once the change is implemented.
+    late = resolving and change.state is ChangeState.IMPLEMENTED
+    if staging and change.state in _NO_EDITS and not late:
         raise InvalidInput(
             f"{change_id} is {change.state.value}: its proposal takes no edits",
             where="change_id",
@@ -411,7 +419,7 @@ def remove_edit(
     store: GraphStore, vis: Visibility, caller: Caller, change_id: str, index: int
 ) -> Proposal:
     """A new version without edit ``index``; refused if a later edit needs it."""
-    _writable(store, vis, change_id, "propose edits to it")
+    _writable(store, vis, change_id, "propose edits to it", resolving=True)
     current = _open(store, change_id)
     if not 0 <= index < len(current.edits):
         raise InvalidInput(
