@@ -44,8 +44,8 @@ def created(r: httpx.Response, status: int = 201) -> Any:
     return r.json()
 
 
-def stage_standby(api: httpx.Client) -> None:
-    created(api.post("/changes", json={"id": RFC, "title": "Standby pair", "cis": ["bookings-db"]}))
+def stage_standby(api: httpx.Client, cis: tuple[str, ...] = ("bookings-db",)) -> None:
+    created(api.post("/changes", json={"id": RFC, "title": "Standby pair", "cis": list(cis)}))
     edits = json.loads(STANDBY_FILE.read_text())
     created(api.post(f"/changes/{RFC}/proposal", json={"edits": edits, "note": "the pair"}))
     created(api.post(f"/changes/{RFC}/proposal/edits", json={"edits": REPOINT}), 200)
@@ -56,6 +56,10 @@ def estate(local_dev_server: Server) -> Server:
     with client(local_dev_server) as api:
         stage_standby(api)
         created(api.post("/changes", json={"id": "RFC-E2E-NONE", "title": "No plan", "cis": []}))
+        # Another open proposal on bookings-db: a collision of RFC-E2E-17's.
+        created(api.post("/changes", json={"id": "RFC-E2E-17B", "title": "Tune", "cis": []}))
+        tune = {"op": "update_ci", "ci_id": "bookings-db", "fields": {"description": "tuned"}}
+        created(api.post("/changes/RFC-E2E-17B/proposal", json={"edits": [tune]}))
     return local_dev_server
 
 
@@ -123,6 +127,8 @@ def test_the_standby_pair_proposal_as_a_graph_diff_and_a_service_table(tab: Page
     # Identity & Sign-in is reached but its cone is left as it is: listed, not a row.
     assert "Identity & Sign-in" in page.locator("#diff-unchanged").inner_text()
     assert page.locator("#diff-table tr[data-name='Identity & Sign-in']").count() == 0
+    collision = page.locator("#proposal-collisions li[data-change=RFC-E2E-17B]")
+    assert "bookings-db" in collision.inner_text()
 
     # The graph: the three added CIs and six added relationships, double borders and
     # solid thick lines marked "+"; the two retired relationships dashed, marked with a minus.
@@ -205,9 +211,13 @@ def test_an_edit_the_live_graph_no_longer_allows_is_named(tab: Page) -> None:
         created(api.post("/changes/RFC-E2E-STALE/proposal", json={"edits": edits}))
         # Meanwhile the CI of edit 0 is retired in the live graph.
         created(api.delete(f"/cis/{ci['id']}"), 200)
-    page = tab.open("/ui/changes/RFC-E2E-STALE")
+    # The address names a version that does not exist: the latest is shown, saying so.
+    page = tab.open("/ui/changes/RFC-E2E-STALE?version=9")
     assert page.locator("#proposal").get_attribute("data-state") == "invalid"
-    assert "1 of 2 edits no longer hold" in page.locator("#proposal-status").inner_text()
+    status = page.locator("#proposal-status").inner_text()
+    assert "There is no version 9" in status and "the latest is shown" in status
+    assert "1 of 2 edits no longer hold" in status
+    assert page.locator("#proposal-which").get_attribute("data-version") == "1"
     bad = page.locator("#proposal-edits li.invalid")
     assert bad.count() == 1 and bad.get_attribute("data-index") == "0"
     assert "srv-e2e-17 has been retired since" in bad.inner_text()
@@ -216,26 +226,34 @@ def test_an_edit_the_live_graph_no_longer_allows_is_named(tab: Page) -> None:
     changed = graph(page, "node.changed")
     assert {n["name"] for n in changed} == {"srv-e2e-17", "srv-03"}
     assert all(n["border"] == "dotted" and "(changed)" in n["label"] for n in changed)
+    tab.allow_refused("/changes/RFC-E2E-STALE/proposal?version=9")  # the API's answer
     tab.finish("change-proposal-stale-edit.png")
 
 
-def test_the_api_refusing_a_token_is_said_where_the_proposal_would_be(
+def test_the_api_refusing_a_token_and_a_scoped_view_are_said(
     browser: Any, token_server: Server
 ) -> None:
     admin, _ = token_server.tokens.create("e2e-admin", Role.ADMIN)
     with client(token_server, admin) as api:
-        stage_standby(api)
+        # The RFC names srv-01 too: Identity & Sign-in (on srv-01's cluster) reads it.
+        stage_standby(api, ("bookings-db", "srv-01"))
+        card = created(api.get("/cis/Card Payments"), 200)["id"]
         identity = created(api.get("/cis/Identity & Sign-in"), 200)["id"]
-    outside, _ = token_server.tokens.create("e2e-identity", Role.VIEWER, services=[identity])
+    outside, _ = token_server.tokens.create("e2e-card", Role.VIEWER, services=[card])
+    partial, _ = token_server.tokens.create("e2e-identity", Role.VIEWER, services=[identity])
     tab = Page(browser, token_server)
+
+    def use(token: str) -> None:
+        page.fill("#token", token)
+        page.click("#token-form button[type=submit]")
+
     try:
         page = tab.open(f"/ui/changes/{RFC}")
         # No token: the API asks for one.
         assert page.locator("#proposal").get_attribute("data-state") == "refused"
         assert "needs a token" in page.locator("#proposal-status").inner_text()
         # A token scoped to a service this change does not touch: refused, and why.
-        page.fill("#token", outside)
-        page.click("#token-form button[type=submit]")
+        use(outside)
         page.wait_for_function(
             "() => document.querySelector('#proposal-status').textContent"
             ".includes('scope does not reach')"
@@ -243,9 +261,17 @@ def test_the_api_refusing_a_token_is_said_where_the_proposal_would_be(
         text = page.locator("#proposal-status").inner_text()
         assert f"no change '{RFC}'" in text and "scoped to services" in text
         assert page.locator("#proposal-body").is_hidden()
+        # A token whose scope reaches part of it: the edits in its view, and how many not.
+        use(partial)
+        page.wait_for_selector("#proposal[data-state=shown]")
+        assert page.locator("#proposal-edits li.edit").count() == 6
+        facts = page.locator("#proposal-facts").inner_text()
+        assert "6 in this token's view, of 11" in facts
+        assert "no answer for any service" in page.locator("#diff-status").inner_text()
+        assert "Identity & Sign-in" in page.locator("#diff-unchanged").inner_text()
         # The refusals (401 with no token, then 404) are the API's answers.
         tab.allow_refused(f"/changes/{RFC}")
         tab.allow_refused("/auth/whoami")
-        tab.finish("change-proposal-refused.png")
+        tab.finish("change-proposal-scoped.png")
     finally:
         tab.context.close()

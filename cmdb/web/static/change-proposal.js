@@ -30,7 +30,7 @@ window.cmdbProposal = (() => {
     const status = $("#proposal-status");
     status.textContent = message || "";
     status.hidden = !message;
-    status.className = state === "error" || state === "refused" ? "problem" : "empty";
+    status.className = ["error", "refused", "invalid"].includes(state) ? "problem" : "empty";
   }
 
   // Why a read was refused, in the page's words (the API's message names the place).
