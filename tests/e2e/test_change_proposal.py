@@ -100,6 +100,9 @@ def test_the_standby_pair_proposal_as_a_graph_diff_and_a_service_table(tab: Page
     assert edits.count() == 11
     assert "add Cluster bookings-db-pair" in edits.nth(4).inner_text()
     assert "retire booking-engine-1 -[DEPENDS_ON]-> bookings-db" in edits.nth(8).inner_text()
+    # A live CI an edit names links to its page (the keyboard's way into the graph).
+    assert edits.nth(8).locator("a").all_inner_texts() == ["booking-engine-1", "bookings-db"]
+    assert edits.nth(4).locator("a").count() == 0  # an added CI has no page yet
 
     # The table: booking's availability with its delta and evidence; the SPOFs.
     row = page.locator(f"#diff-table tr.service-diff[data-name='{BOOKING}']")

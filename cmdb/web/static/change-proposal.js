@@ -122,21 +122,22 @@ window.cmdbProposal = (() => {
     return problems;
   }
 
+  // An edit in words, as a list of parts (``name`` may give a link for a CI).
   function describe(e, name) {
     switch (e.op) {
       case "add_ci":
-        return `add ${e.ci.class} ${e.ci.name}`;
+        return [`add ${e.ci.class} ${e.ci.name}`];
       case "update_ci":
-        return `update ${name(e.ci_id)}: ${Object.entries(e.fields || {}).map(([k, v]) => `${k} = ${typeof v === "string" ? v : JSON.stringify(v)}`).join(", ")}`;
+        return ["update ", name(e.ci_id), `: ${Object.entries(e.fields || {}).map(([k, v]) => `${k} = ${typeof v === "string" ? v : JSON.stringify(v)}`).join(", ")}`];
       case "retire_ci":
-        return `retire ${name(e.ci_id)}`;
+        return ["retire ", name(e.ci_id)];
       case "set_redundancy": {
         const r = e.redundancy;
         const need = !r ? "every member" : r.min_up !== null && r.min_up !== undefined ? `${r.min_up} up` : `${r.min_up_percent}% up`;
-        return `redundancy of ${name(e.ci_id)}: needs ${need}`;
+        return ["redundancy of ", name(e.ci_id), `: needs ${need}`];
       }
       default:
-        return `${e.op === "add_rel" ? "add" : "retire"} ${name(e.source_id)} -[${e.type}]-> ${name(e.target_id)}`;
+        return [`${e.op === "add_rel" ? "add" : "retire"} `, name(e.source_id), ` -[${e.type}]-> `, name(e.target_id)];
     }
   }
 
@@ -312,7 +313,7 @@ window.cmdbProposal = (() => {
 
   // --- one version, all of it ---------------------------------------------------------------------
 
-  async function showVersion(change, version, note = "") {
+  async function showVersion(change, version, note, gen) {
     const q = version ? `?version=${version}` : "";
     let p;
     try {
@@ -321,7 +322,7 @@ window.cmdbProposal = (() => {
       $("#proposal-body").hidden = true;
       if (version && e.status === 404 && /no proposal/.test(e.message)) {
         // A version the URL names that does not exist: the latest, saying so.
-        return showVersion(change, null, `There is no version ${version} (${e.message}): the latest is shown.`);
+        return showVersion(change, null, `There is no version ${version} (${e.message}): the latest is shown.`, gen);
       }
       if (e.status === 404 && /no proposal/.test(e.message)) {
         setState("none", `${change.id} has no proposal: the change board has no planned state to judge. An editor stages one with \`cmdb proposal create ${change.id} --file edits.json\` or POST /api/v1/changes/${change.id}/proposal.`);
@@ -330,14 +331,20 @@ window.cmdbProposal = (() => {
       setState(e.status === 401 || e.status === 403 || e.status === 404 ? "refused" : "error", refusal(e, `the proposal of ${change.id}`));
       return;
     }
-    const versions = await api(`/changes/${enc(change.id)}/proposal/versions`).then((v) => v.items).catch(() => [p]);
+    // The diff is the slow answer: asked at once, awaited after the rest is drawn.
+    const diffing = api(`/changes/${enc(change.id)}/proposal/diff${q}`).catch((e) => e);
     const added = newCis(p);
-    const ids = liveIds(p, added);
-    const [hood, diff] = await Promise.all([neighbourhood(ids), api(`/changes/${enc(change.id)}/proposal/diff${q}`).catch((e) => e)]);
+    const [versions, hood] = await Promise.all([
+      api(`/changes/${enc(change.id)}/proposal/versions`).then((v) => v.items).catch(() => [p]),
+      neighbourhood(liveIds(p, added)),
+    ]);
+    if (gen !== generation) return; // another version was picked meanwhile
     const live = new Map(hood.nodes.map((c) => [c.id, c]));
     const liveEdges = new Set(hood.edges.map((r) => relKey(r.type, r.source_id, r.target_id)));
     const names = new Map([...hood.nodes.map((c) => [c.id, c.name]), ...[...added].map(([i, c]) => [i, c.name])]);
-    const name = (i) => names.get(i) || i;
+    // A live CI by a link to its page (the keyboard's way to what a click on the graph
+    // opens); a CI the proposal adds by its name.
+    const name = (i) => (live.has(i) ? ciLink(i, names.get(i)) : names.get(i) || i);
 
     $("#proposal-body").hidden = false;
     versionPicker(versions, p, (v) => {
@@ -345,14 +352,17 @@ window.cmdbProposal = (() => {
       reload(change, v);
     });
     $("#proposal-state").replaceChildren(badge(words(p.state), p.state === "open" ? "ok" : p.state === "merged" ? "live" : ""));
-    const hidden = diff instanceof Error ? 0 : diff.edits - p.edits.length;
-    const facts = [
-      ["staged by", p.author || "—"],
-      ["at", when(p.at)],
-      ["this version", p.note || "—"],
-      ["edits", hidden > 0 ? `${p.edits.length} in this token's view, of ${diff.edits}: the others name CIs outside its service scope` : String(p.edits.length)],
-    ];
-    $("#proposal-facts").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
+    const facts = (total) => {
+      const hidden = total === null ? 0 : total - p.edits.length;
+      const rows = [
+        ["staged by", p.author || "—"],
+        ["at", when(p.at)],
+        ["this version", p.note || "—"],
+        ["edits", hidden > 0 ? `${p.edits.length} in this token's view, of ${total}: the others name CIs outside its service scope` : String(p.edits.length)],
+      ];
+      $("#proposal-facts").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
+    };
+    facts(null);
     mergeState(p);
 
     let bad = 0;
@@ -371,32 +381,40 @@ window.cmdbProposal = (() => {
         );
       }),
     );
-    if (!p.edits.length) $("#proposal-edits").append(el("li", { class: "empty", text: hidden > 0 ? "no edit in this token's view" : "no edits in this version" }));
+    if (!p.edits.length) $("#proposal-edits").append(el("li", { class: "empty", text: "no edits in this version (in this token's view)" }));
 
     legend();
     drawGraph(p, hood, added);
+    const said = bad ? `${bad} of ${p.edits.length} edits no longer hold against the live graph: see the edits below; the diff applies the rest.` : "";
+    $("#diff-table").hidden = true;
+    $("#diff-status").hidden = false;
+    $("#diff-status").className = "empty";
+    $("#diff-status").textContent = "computing the impact diff…";
+    setState("loading", "");
+    $("#diff-unchanged").textContent = "";
+    $("#proposal-collisions").replaceChildren();
 
+    const diff = await diffing;
+    if (gen !== generation) return;
     if (diff instanceof Error) {
-      $("#diff-table").hidden = true;
-      $("#diff-status").hidden = false;
       $("#diff-status").className = "problem";
       $("#diff-status").textContent = diff.status === 422 ? `The impact diff cannot be computed: ${diff.message}.` : refusal(diff, "the impact diff");
-      $("#proposal-collisions").replaceChildren(el("li", { class: "empty", text: "unknown: the diff did not answer" }));
-      setState("error", [note, bad ? `${bad} edit(s) no longer hold against the live graph (see the edits).` : ""].filter(Boolean).join(" "));
+      $("#proposal-collisions").append(el("li", { class: "empty", text: "unknown: the diff did not answer" }));
+      setState("error", [note, said].filter(Boolean).join(" "));
       return;
     }
-    $("#diff-status").className = "empty";
+    facts(diff.edits);
     renderDiff(diff, names);
-    const said = bad ? `${bad} of ${p.edits.length} edits no longer hold against the live graph: see the edits below; the diff applies the rest.` : "";
     setState(bad ? "invalid" : "shown", [note, said].filter(Boolean).join(" "));
   }
 
-  let current = Promise.resolve();
+  // Each load has a number: an answer for a version no longer asked for is dropped.
+  let generation = 0;
   function reload(change, version) {
     $("#proposal").dataset.state = "loading";
     document.body.dataset.proposal = "loading";
-    current = showVersion(change, version).catch((e) => setState("error", refusal(e, "the proposal")));
-    return current;
+    generation += 1;
+    return showVersion(change, version, "", generation).catch((e) => setState("error", refusal(e, "the proposal")));
   }
 
   function show(change) {
