@@ -34,6 +34,7 @@ from cmdb.app.caller import Caller
 from cmdb.app.changes import visible_change
 from cmdb.app.proposals import _next, _open, checked, now
 from cmdb.app.scope import Visibility, check_writable
+from cmdb.config import Settings
 from cmdb.domain.changeset import (
     ApplyResult,
     ChangeSet,
@@ -105,6 +106,16 @@ class Merged(BaseModel):
     rels_created: int = 0
     rels_retired: int = 0
     history_rows: int = 0
+
+
+def precedence_of(settings: Settings) -> Precedence | None:
+    """The source-precedence policy discovery applies, which a merge respects too."""
+    path = settings.discovery_precedence_file
+    if path is None:
+        return None
+    from discovery.reconcile.policy import load_precedence
+
+    return load_precedence(path)
 
 
 def reason_of(p: Proposal) -> str:
@@ -438,9 +449,12 @@ def changeset_of(
 # --- the use cases --------------------------------------------------------------------
 
 
-def _mergeable(store: GraphStore, vis: Visibility, change_id: str, what: str) -> Proposal:
+def _mergeable(
+    store: GraphStore, vis: Visibility, change_id: str, what: str, *, write: bool = True
+) -> Proposal:
     change = visible_change(store, vis, change_id)
-    check_writable(vis, change, what)
+    if write:
+        check_writable(vis, change, what)
     p = store.get_proposal(change_id)
     if p.state is ProposalState.MERGED:
         raise InvalidInput(
@@ -451,7 +465,7 @@ def _mergeable(store: GraphStore, vis: Visibility, change_id: str, what: str) ->
         raise InvalidInput(
             f"the proposal of {change_id} is {p.state.value}: nothing to merge", where="proposal"
         )
-    if not vis.unrestricted:
+    if write and not vis.unrestricted:
         added = {e.ci.id for e in p.edits if e.ci is not None}
         outside = sorted(i for i in p.touches() - added if not vis.allows(i))
         if outside:
@@ -469,9 +483,11 @@ def conflicts(
     *,
     precedence: Precedence | None = None,
 ) -> list[MergeConflict]:
-    """What would stop a merge now (nothing written)."""
-    p = _mergeable(store, vis, change_id, "merge its proposal")
-    return find_conflicts(store, p, source=caller.source, precedence=precedence)
+    """What would stop a merge now (nothing written). A scoped caller is shown the
+    conflicts on CIs in its view."""
+    p = _mergeable(store, vis, change_id, "merge its proposal", write=False)
+    found = find_conflicts(store, p, source=caller.source, precedence=precedence)
+    return [c for c in found if vis.unrestricted or c.ci_id is None or vis.allows(c.ci_id)]
 
 
 def merge(

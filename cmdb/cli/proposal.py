@@ -18,7 +18,7 @@ from cmdb.domain.errors import InvalidInput, NotFound
 from cmdb.domain.proposals import Proposal, ProposalState
 from cmdb.store.contract import GraphStore
 
-from ._common import CliGroup, JsonOpt, cli, console, print_json
+from ._common import EXIT_BAD_INPUT, CliGroup, JsonOpt, cli, console, print_json
 
 app = typer.Typer(
     cls=CliGroup,
@@ -278,3 +278,98 @@ def diff(
         typer.echo(f"collides with the open proposal of {c.proposal} on {', '.join(c.ci_ids)}")
     if got.truncated:
         typer.echo("warning: the fetch hit its node cap; the diff may be incomplete", err=True)
+
+
+def _conflict_lines(found: list[Any]) -> None:
+    for c in found:
+        typer.echo(f"  {c.line()}")
+
+
+@app.command("conflicts")
+def conflicts(ctx: typer.Context, change: ChangeArg, as_json: JsonOpt = False) -> None:
+    """What would stop a merge now: each edit whose CIs, fields or relationships the live
+    graph changed since it was staged (value then and now, who changed it)."""
+    from cmdb.app import proposal_merge
+
+    state = cli(ctx)
+    found = proposal_merge.conflicts(
+        state.store(),
+        EVERYTHING,
+        state.caller(),
+        change,
+        precedence=proposal_merge.precedence_of(state.settings),
+    )
+    if as_json:
+        print_json(found)
+        return
+    if not found:
+        typer.echo(f"no conflicts: the proposal of {change} merges as it is")
+        return
+    typer.echo(f"{len(found)} conflicts:")
+    _conflict_lines(found)
+
+
+@app.command("merge")
+def merge(ctx: typer.Context, change: ChangeArg, as_json: JsonOpt = False) -> None:
+    """Write the proposal into the live graph as one change set (its change implemented);
+    on a conflict nothing is written and each conflict is listed."""
+    from cmdb.app import proposal_merge
+
+    state = cli(ctx)
+    try:
+        done = proposal_merge.merge(
+            state.store(),
+            EVERYTHING,
+            state.caller(),
+            change,
+            precedence=proposal_merge.precedence_of(state.settings),
+        )
+    except proposal_merge.MergeConflicts as exc:
+        if as_json:
+            print_json(exc.conflicts)
+        else:
+            typer.echo(
+                f"error: the proposal of {change} conflicts with the live graph;"
+                f" nothing written ({len(exc.conflicts)} conflicts):",
+                err=True,
+            )
+            for c in exc.conflicts:
+                typer.echo(f"  {c.line()}", err=True)
+            typer.echo(
+                f"resolve: cmdb proposal rebase {change} (accept the live changes), or"
+                f" cmdb proposal remove-edit {change} N",
+                err=True,
+            )
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    if as_json:
+        print_json(done)
+        return
+    typer.echo(f"merged proposal {change} v{done.proposal.version - 1} ({done.reason})")
+    typer.echo(
+        f"  CIs: {done.created} created, {done.updated} updated, {done.retired} retired;"
+        f" relationships: {done.rels_created} added, {done.rels_retired} retired"
+    )
+
+
+@app.command("rebase")
+def rebase(ctx: typer.Context, change: ChangeArg, as_json: JsonOpt = False) -> None:
+    """A new version whose edits take the live graph as it is now as their base: the
+    conflicts listed are accepted (an edit the live graph no longer allows is named)."""
+    from cmdb.app import proposal_merge
+
+    state = cli(ctx)
+    store = state.store()
+    made, cleared = proposal_merge.rebase(
+        store,
+        EVERYTHING,
+        state.caller(),
+        change,
+        precedence=proposal_merge.precedence_of(state.settings),
+    )
+    if as_json:
+        print_json(made)
+        return
+    _print(store, made)
+    if cleared:
+        typer.echo(f"accepted {len(cleared)} live changes:")
+        _conflict_lines(cleared)

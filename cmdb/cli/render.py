@@ -146,7 +146,8 @@ def history_table(rows: list[HistoryEntry], *, title: str) -> Table:
             _text(h.before, 40),
             after,
             h.actor,
-            h.source,
+            # A merged proposal's rows say which RFC and version wrote them.
+            f"{h.source} ({h.reason})" if h.reason else h.source,
         )
     return t
 

@@ -26,6 +26,7 @@ from cmdb.domain.model import Criticality, LifecycleStatus
 from cmdb.gql.context import GqlContext
 from cmdb.gql.practice_mutation import PracticeMutation
 from cmdb.gql.problems import ProblemMutation
+from cmdb.gql.proposal_merge import ProposalMergeMutation
 from cmdb.gql.proposals import ProposalsMutation
 from cmdb.gql.types import CIType, GInfo, RelType, to_gql
 from cmdb.gql.webhooks import WebhooksMutation
@@ -133,7 +134,9 @@ async def _as_caller(ctx: GqlContext, permission: Permission) -> tuple[Caller, V
 
 
 @strawberry.type
-class Mutation(PracticeMutation, ProblemMutation, WebhooksMutation, ProposalsMutation):
+class Mutation(
+    PracticeMutation, ProblemMutation, WebhooksMutation, ProposalsMutation, ProposalMergeMutation
+):
     @strawberry.mutation(description="Create or update a CI (needs the edit permission).")
     async def upsert_ci(self, info: GInfo, input: CIInput) -> CIResultType:
         ctx = info.context

@@ -34,6 +34,7 @@ from cmdb.gql.impact_types import (
 )
 from cmdb.gql.practice import PracticeQuery
 from cmdb.gql.problems import ProblemsQuery
+from cmdb.gql.proposal_merge import ProposalMergeQuery
 from cmdb.gql.proposals import ProposalsQuery
 from cmdb.gql.reports import ReportsQuery
 from cmdb.gql.types import (
@@ -147,7 +148,9 @@ def _window(start: datetime | None, end: datetime | None) -> tuple[datetime, dat
 
 
 @strawberry.type
-class Query(PracticeQuery, ReportsQuery, ProblemsQuery, WebhooksQuery, ProposalsQuery):
+class Query(
+    PracticeQuery, ReportsQuery, ProblemsQuery, WebhooksQuery, ProposalsQuery, ProposalMergeQuery
+):
     @strawberry.field(description="The caller.")
     def me(self, info: GInfo) -> PrincipalType:
         p = info.context.principal

@@ -15,9 +15,9 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from cmdb.api.routers._shared import caller
-from cmdb.app import proposal_diff, proposals
+from cmdb.app import proposal_diff, proposal_merge, proposals
 from cmdb.domain.proposals import Proposal, ProposalState
-from cmdb.web.deps import Editor, Reader, Store, Visible
+from cmdb.web.deps import Editor, Reader, SettingsDep, Store, Visible
 
 router = APIRouter(tags=["proposals"])
 
@@ -180,3 +180,101 @@ def withdraw_proposal(
     """Withdraw the proposal; its versions are kept."""
     who = caller(principal, request)
     return _out(proposals.withdraw(store, vis, who, change_id, note=body.note))
+
+
+class MergeConflictOut(proposal_merge.MergeConflict):
+    pass
+
+
+class MergeConflictListOut(BaseModel):
+    items: list[MergeConflictOut]
+
+
+class MergedOut(BaseModel):
+    proposal: ProposalOut
+    reason: str = Field(description="what every history row of the merge carries")
+    created: int
+    updated: int
+    retired: int
+    rels_created: int
+    rels_retired: int
+    history_rows: int
+
+
+class RebasedOut(BaseModel):
+    proposal: ProposalOut
+    accepted: list[MergeConflictOut] = Field(description="the live changes the rebase accepted")
+
+
+def _conflicts_out(found: list[proposal_merge.MergeConflict]) -> list[MergeConflictOut]:
+    return [MergeConflictOut.model_validate(c.model_dump()) for c in found]
+
+
+@router.get(
+    f"{PREFIX}/conflicts",
+    operation_id="getProposalConflicts",
+    response_model=MergeConflictListOut,
+)
+def get_proposal_conflicts(
+    change_id: str,
+    request: Request,
+    store: Store,
+    principal: Reader,
+    vis: Visible,
+    settings: SettingsDep,
+) -> MergeConflictListOut:
+    """What would stop a merge now, nothing written: each edit whose CIs, fields or
+    relationships the live graph changed since it was staged (the value then and now,
+    who changed it), and fields an outranking source owns."""
+    found = proposal_merge.conflicts(
+        store,
+        vis,
+        caller(principal, request),
+        change_id,
+        precedence=proposal_merge.precedence_of(settings),
+    )
+    return MergeConflictListOut(items=_conflicts_out(found))
+
+
+@router.post(f"{PREFIX}/merge", operation_id="mergeProposal", response_model=MergedOut)
+def merge_proposal(
+    change_id: str,
+    request: Request,
+    store: Store,
+    principal: Editor,
+    vis: Visible,
+    settings: SettingsDep,
+) -> MergedOut:
+    """Write the latest version into the live graph as one change set (the change must be
+    implemented), and mark the proposal merged. A conflict with the live graph answers
+    409 listing each one, with nothing written (the list: GET .../conflicts)."""
+    done = proposal_merge.merge(
+        store,
+        vis,
+        caller(principal, request),
+        change_id,
+        precedence=proposal_merge.precedence_of(settings),
+    )
+    return MergedOut.model_validate(done.model_dump())
+
+
+@router.post(f"{PREFIX}/rebase", operation_id="rebaseProposal", response_model=RebasedOut)
+def rebase_proposal(
+    change_id: str,
+    request: Request,
+    store: Store,
+    principal: Editor,
+    vis: Visible,
+    settings: SettingsDep,
+) -> RebasedOut:
+    """A new version whose edits take the live graph as it is now as their base (the
+    conflicts it had are accepted and returned); an edit the live graph no longer allows
+    is refused by name (remove it first)."""
+    made, accepted = proposal_merge.rebase(
+        store,
+        vis,
+        caller(principal, request),
+        change_id,
+        precedence=proposal_merge.precedence_of(settings),
+    )
+    return RebasedOut(proposal=_out(made), accepted=_conflicts_out(accepted))
