@@ -14,10 +14,15 @@ edits each) and the rest CI updates on VMs. Measured, medians of ``--repeat`` ru
 * **baseline**: the plain change impact (``impact.queries.change_impact``) of the same
   live CIs going down for an hour: the question an RFC answers without a proposal.
 
+* **against** (``--against REV``): the same diff by the code of another commit, run in
+  the same run on the same store file (that commit's tree, exported with ``git archive``,
+  in a subprocess), with whether its answer is the same as this tree's, field for field.
+
 Target: the diff of 100 edits on a 100k-CI estate in at most 1 s.
 
     python bench/proposals.py --sizes 10k            # a check while others work
     python bench/proposals.py --sizes 100k           # the figure (an idle machine)
+    python bench/proposals.py --sizes 10k --against 30034e3   # beside an older commit
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import argparse
 import gc
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -110,6 +116,56 @@ def edits_for(est: Estate, ids: list[str], count: int) -> tuple[list[dict[str, A
     return edits, named
 
 
+# Run in the other commit's tree: the same evaluate call on the same store and proposal,
+# timed there; prints the medians and the answer as JSON.
+_AGAINST = """
+import gc, json, statistics, sys, time
+from datetime import datetime
+from cmdb.app.proposal_diff import evaluate
+from cmdb.store.embedded.store import EmbeddedStore
+db, change, repeat, now = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+store = EmbeddedStore(db)
+proposal = store.get_proposal(change)
+times = []
+for _ in range(repeat):
+    gc.collect()
+    t0 = time.perf_counter()
+    got = evaluate(store, proposal, now=datetime.fromisoformat(now))
+    times.append(time.perf_counter() - t0)
+store.close()
+import cmdb.app.proposal_diff as code
+print(json.dumps({"diff_s": statistics.median(times), "answer": got.model_dump(mode="json"),
+                  "code": code.__file__}))
+"""
+
+
+def export_tree(rev: str, into: Path) -> str:
+    """``rev``'s tree under ``into`` (git archive); returns the full commit id."""
+    full = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{rev}^{{commit}}"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    archive = subprocess.run(
+        ["git", "archive", full, "cmdb", "impact", "discovery"],
+        cwd=ROOT, capture_output=True, check=True,
+    )  # fmt: skip
+    into.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return full
+
+
+def against(tree: Path, db: Path, change: str, repeat: int, now: datetime) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-c", _AGAINST, str(db), change, str(repeat), now.isoformat()],
+        cwd=tree, env={"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    got: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    # The editable install must not have answered with this tree's code.
+    assert Path(got["code"]).resolve().is_relative_to(tree.resolve()), got["code"]
+    return got
+
+
 def bench_size(est: Estate, workdir: Path, args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     store, ids = ingest(est, workdir, args.batch)
@@ -130,7 +186,11 @@ def bench_size(est: Estate, workdir: Path, args: argparse.Namespace) -> dict[str
         return proposals.create(store, Visibility(), CALLER, cid, edits)
 
     stage_s, proposal = timed(stage, args.repeat)
-    diff_s, got = timed(lambda: evaluate(store, proposal), args.repeat)
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)  # the same instant for both trees
+    diff_s, got = timed(lambda: evaluate(store, proposal, now=now), args.repeat)
+    old: dict[str, Any] = {}
+    if args.against_tree is not None:
+        old = against(args.against_tree, store.path, proposal.id, args.repeat, now)
     cis = [store.get_ci(i) for i in dict.fromkeys(named)]
     limits = Limits(max_nodes=10**6)
     base_s, report = timed(
@@ -154,6 +214,14 @@ def bench_size(est: Estate, workdir: Path, args: argparse.Namespace) -> dict[str
         "baseline_services_hit": len(report.services),
         "diff_over_baseline": diff_s / base_s if base_s else None,
         "target_s": TARGET_S,
+        **(
+            {
+                "against_diff_s": old["diff_s"],
+                "against_same_answer": old["answer"] == got.model_dump(mode="json"),
+            }
+            if old
+            else {}
+        ),
     }
 
 
@@ -166,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=5000, help="CIs per change set at ingest")
     ap.add_argument("--repeat", type=int, default=5, help="timed runs per measure (median)")
     ap.add_argument("--workdir", default=None, help="where store files go (default: a temp dir)")
+    ap.add_argument("--against", default=None, help="also time the diff by this commit's code")
     args = ap.parse_args(argv)
+    args.against_tree = None
     # Here, not at the top: bench/store.py puts bench/ first on sys.path, where impact.py
     # (a script) would shadow the engine package for anything imported after it.
     from store import git_info, machine_info
@@ -180,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
         "sizes": {},
     }
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        if args.against:
+            args.against_tree = Path(tmp) / "against"
+            results["against"] = export_tree(args.against, args.against_tree)
         for size in (parse_size(s) for s in args.sizes.split(",") if s.strip()):
             key = size_label(size)
             print(f"== {key}", flush=True)
@@ -190,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps(results, indent=2, default=str))
     t = Table(title="What-if proposal diff (embedded store), medians")
     cols = ("estate", "edits", "services reached/asked/changed", "stage", "diff", "baseline", "x")
+    if args.against:
+        cols += (f"diff at {args.against}", "same answer")
     for col in cols:
         t.add_column(col)
     for key, r in results["sizes"].items():
@@ -201,6 +276,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['diff_s']:.3f} s" + (" (over target)" if r["diff_s"] > TARGET_S else ""),
             f"{r['baseline_change_impact_s']:.3f} s",
             f"{r['diff_over_baseline']:.1f}",
+            *(
+                (f"{r['against_diff_s']:.3f} s", "yes" if r["against_same_answer"] else "NO")
+                if args.against
+                else ()
+            ),
         )
     Console(width=160).print(t)
     print(f"{results['finished_at']}; wrote {out}")

@@ -36,7 +36,14 @@ from collections.abc import Sequence
 from typing import Protocol
 
 Groups = list[list[tuple[tuple[int, ...], int]]]
-_ALL, _ANY, _KOFN = range(3)  # how at_least computes a group: k == n, k == 1, otherwise
+# How at_least computes a group: one member needed of one, k == n, k == 1, otherwise.
+_ONE, _ALL, _ANY, _KOFN = range(4)
+
+
+def _mode(members: tuple[int, ...], k: int) -> int:
+    if k == len(members) and k > 0:
+        return _ONE if k == 1 else _ALL
+    return _ANY if k == 1 else _KOFN
 
 
 class Structure(Protocol):
@@ -108,14 +115,17 @@ class _Search:
                     if not owners[m] or owners[m][-1] != v:
                         owners[m].append(v)
         self.owners = owners
-        # at_least's cases per group, decided once: k == n is a product, k == 1 one minus
-        # the product of the complements.
-        self.plan = [
-            [
-                (members, k, _ALL if k == len(members) and k > 0 else _ANY if k == 1 else _KOFN)
-                for members, k in gs
-            ]
-            for gs in st.groups
+        # at_least's cases per group, decided once: k == n is a product (of one member,
+        # that member: 1.0 * x == x), k == 1 one minus the product of the complements.
+        self.plan: list[list[tuple[int, tuple[int, ...], int]]] = [
+            [(_mode(members, k), members, k) for members, k in gs] for gs in st.groups
+        ]
+        # CIs whose groups all need their one member: those members, in group order.
+        self.singles: list[tuple[int, ...] | None] = [
+            tuple(ms[0] for _mode, ms, _k in groups)
+            if all(mode == _ONE for mode, _ms, _k in groups)
+            else None
+            for groups in self.plan
         ]
         self._below: dict[int, list[int]] = {}
 
@@ -127,7 +137,14 @@ class _Search:
         if intrinsic == 0:
             return 0
         certain_up = intrinsic == 1
-        for members, k in self.groups[v]:
+        for mode, members, k in self.plan[v]:
+            if mode == _ONE:  # the counts below for one member needed
+                c = const[members[0]]
+                if c == 0:
+                    return 0
+                if c != 1:
+                    certain_up = False
+                continue
             c0 = sum(1 for m in members if const[m] == 0)
             c1 = sum(1 for m in members if const[m] == 1)
             if len(members) - c0 < k:
@@ -185,18 +202,29 @@ class _Search:
 
     def child_prob(self, parent: _State, x: int, fixed: dict[int, bool]) -> list[float]:
         """The parent's probabilities with ``x`` fixed (``fixed`` includes it): ``x`` and
-        what lies downstream of it, by evaluate's expression for one CI, with at_least's
-        two common cases inlined as the same products in the same order."""
+        what lies downstream of it, by evaluate's expression for one CI.
+
+        Only ``x`` is fixed among them (pivots are taken in post order, so every earlier
+        one lies upstream of ``x``). A CI whose groups are single members multiplies their
+        probabilities in turn, as at_least's one-member product does (1.0 * a == a);
+        evaluate's stop at 0.0 only skips products that stay 0.0."""
         assert parent.prob is not None
         prob = parent.prob.copy()
-        p, plan = self.p, self.plan
+        p, plan, singles = self.p, self.plan, self.singles
         for v in self._downstream(x):
-            own = fixed.get(v)
-            pv = p[v] if own is None else float(own)
-            for members, k, mode in plan[v]:
+            pv = p[v] if v != x else float(fixed[x])
+            ms = singles[v]
+            if ms is not None:
+                for m in ms:
+                    pv *= prob[m]
+                prob[v] = pv
+                continue
+            for mode, members, k in plan[v]:
                 if pv == 0.0:
                     break
-                if mode == _ALL:
+                if mode == _ONE:
+                    pv *= prob[members[0]]
+                elif mode == _ALL:
                     pv *= math.prod([prob[m] for m in members])
                 elif mode == _ANY:
                     pv *= 1.0 - math.prod([1.0 - prob[m] for m in members])
@@ -256,9 +284,10 @@ class _Search:
         return None
 
 
-# (-weight, sequence, fixed, parent state, the component fixed last): the sequence breaks
-# ties as availability._Branch's does, so branches leave the heap in the same order.
-_Entry = tuple[float, int, dict[int, bool], _State | None, int]
+# (-weight, sequence, fixed, parent state, the component fixed last, the SPOF cap): the
+# sequence breaks ties as availability._Branch's does, so branches leave the heap in the
+# same order.
+_Entry = tuple[float, int, dict[int, bool], _State | None, int, float | None]
 
 
 def factor(
@@ -268,10 +297,24 @@ def factor(
     search = _Search(st)
     pos = search.pos
     done = 0.0
-    heap: list[_Entry] = [(-1.0, 0, {}, None, -1)]
+    # _factor's cap multiplies, in order, each SPOF's availability, or 1.0 / 0.0 where the
+    # branch fixed it: times 1.0 changes no float and times 0.0 leaves 0.0, so a branch's
+    # cap is its parent's unless it fixed a SPOF: 0.0 once one is down (None), else the
+    # product over the SPOFs not fixed, in order. Carried with each branch instead of a
+    # loop over the SPOFs per open branch.
+    spof_set = set(spofs)
+
+    def cap_of(fixed: dict[int, bool]) -> float:
+        cap = 1.0
+        for v in spofs:
+            if v not in fixed:
+                cap *= st.p[v]
+        return cap
+
+    heap: list[_Entry] = [(-1.0, 0, {}, None, -1, cap_of({}))]
     seq = steps = 0
     while heap and steps < max_steps:
-        neg, _seq, fixed, parent, x = heapq.heappop(heap)
+        neg, _seq, fixed, parent, x, cap = heapq.heappop(heap)
         weight = -neg
         state = search.first() if parent is None else search.child(parent, x, fixed)
         steps += 1
@@ -286,17 +329,17 @@ def factor(
             continue
         for up, w in ((True, st.p[pivot]), (False, 1.0 - st.p[pivot])):
             seq += 1
-            heapq.heappush(heap, (-weight * w, seq, {**fixed, pivot: up}, state, pivot))
+            branch = {**fixed, pivot: up}
+            c: float | None = cap  # None: a SPOF is fixed down, the cap is 0.0
+            if c is not None and pivot in spof_set:
+                c = cap_of(branch) if up else None
+            heapq.heappush(heap, (-weight * w, seq, branch, state, pivot, c))
     if not heap:
         return done, done, done, steps, True
     open_upper = open_estimate = 0.0
-    for neg, _seq, fixed, parent, x in heap:
+    for neg, _seq, fixed, parent, x, cap in heap:
         weight = -neg
-        cap = 1.0
-        for v in spofs:
-            own = fixed.get(v)
-            cap *= st.p[v] if own is None else float(own)
-        open_upper += weight * cap
+        open_upper += weight * (0.0 if cap is None else cap)
         # Inside an open branch, shared components are taken as independent.
         if parent is None:
             prob = search.first().prob

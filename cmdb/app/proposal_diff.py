@@ -28,9 +28,9 @@ from cmdb.domain.errors import NotFound
 from cmdb.domain.model import CI, Relationship, relationship_id
 from cmdb.domain.proposals import Edit, EditOp, Proposal, ProposalState
 from cmdb.store.contract import GraphStore, Subgraph
+from impact._arrays import reach
 from impact.availability import AvailabilityResult, service_availability
 from impact.breach import with_sla
-from impact.cone import cone_of
 from impact.evidence import Records, gather
 from impact.explain import customers_of, path_of
 from impact.fetch import DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES, fetch
@@ -181,9 +181,13 @@ def _paths(graph: ImpactGraph, causes: Iterable[str], sid: str) -> dict[tuple[st
     out: dict[tuple[str, ...], PathOut] = {}
     if s is None:
         return out
+    # Only the service's cone leads to it, and every CI with an edge into the cone is in
+    # it: a walk kept inside finds its CIs in the same order, from the same predecessors,
+    # without wandering through everything else downstream of a cause.
+    inside = reach(graph.inc, np.array([s], dtype=np.int64), graph.n)
     for cause in causes:
         c = graph.index(cause)
-        if c is None or c == s:
+        if c is None or c == s or not inside[c]:
             continue
         came: dict[int, tuple[int, int]] = {c: (-1, -1)}
         queue = deque([c])
@@ -191,7 +195,7 @@ def _paths(graph: ImpactGraph, causes: Iterable[str], sid: str) -> dict[tuple[st
             v = queue.popleft()
             for e in graph.out.of(v).tolist():
                 w = int(graph.dst[e])
-                if w not in came:
+                if w not in came and inside[w]:
                     came[w] = (v, e)
                     queue.append(w)
         if s not in came:
@@ -228,9 +232,8 @@ def _cone(graph: ImpactGraph, sid: str) -> tuple[dict[str, CI], set[tuple[str, s
     quorum groups (owner, members needed, kind, members)."""
     s = graph.index(sid)
     assert s is not None
-    nodes = cone_of(graph, s).nodes
-    inside = np.zeros(graph.n, dtype=np.bool_)
-    inside[nodes] = True
+    inside = reach(graph.inc, np.array([s], dtype=np.int64), graph.n)  # cone_of's nodes
+    nodes = np.flatnonzero(inside).tolist()
     keep = np.flatnonzero(inside[graph.src] & inside[graph.dst])
     ids = graph.ids
     edges: set[tuple[str, str, str]] = {
@@ -249,8 +252,7 @@ def _cone(graph: ImpactGraph, sid: str) -> tuple[dict[str, CI], set[tuple[str, s
             int(graph.gkind[g]),
             frozenset(ids[m] for m in graph.members(g)),
         )
-        for g in range(graph.n_groups)
-        if inside[int(graph.gnode[g])]
+        for g in np.flatnonzero(inside[graph.gnode]).tolist()
     }
     return {ids[i]: graph.cis[i] for i in nodes}, edges, groups
 
