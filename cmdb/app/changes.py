@@ -41,7 +41,7 @@ from cmdb.domain.records import (
 from cmdb.practice import changes as practice
 from cmdb.practice.policy import Policy, load_policy
 from cmdb.practice.review import review_change
-from cmdb.practice.risk import Assessment
+from cmdb.practice.risk import Assessment, ProposalSpof
 from cmdb.practice.scoped import assessment_seen, seen
 from cmdb.store.contract import GraphStore
 
@@ -146,8 +146,17 @@ def risk(
     """The change's risk as it would be assessed now (nothing recorded), as the caller is
     shown it."""
     change = visible_change(store, vis, change_id)
-    result = practice.assess(store, change, policy, at or now())
+    result = practice.assess(
+        store, change, policy, at or now(), proposal_spofs=_proposal_spofs(store, change_id)
+    )
     return assessment_seen(vis.ids, result)
+
+
+def _proposal_spofs(store: GraphStore, change_id: str) -> list[ProposalSpof]:
+    # Imported here: the proposal diff reads changes through this module.
+    from cmdb.app.proposal_risk import proposal_spofs
+
+    return proposal_spofs(store, change_id)
 
 
 # --- writing ------------------------------------------------------------------------------
@@ -296,7 +305,12 @@ def assess(
     store = _stamped(store, caller)
     _writable(store, vis, change_id, "assess it", words)
     changed, result = practice.assess_change(
-        store, change_id, policy, actor=caller.name, now=at or now()
+        store,
+        change_id,
+        policy,
+        actor=caller.name,
+        now=at or now(),
+        proposal_spofs=_proposal_spofs(store, change_id),
     )
     return shown(store, vis, changed), assessment_seen(vis.ids, result)
 

@@ -15,7 +15,7 @@ from cmdb.domain.model import CI
 from cmdb.domain.records import ApprovalLevel, Change, ChangeOutcome, ChangeState, ChangeType
 from cmdb.practice.lifecycle import amend, started, transition, validated
 from cmdb.practice.policy import Policy
-from cmdb.practice.risk import Assessment, evaluate, facts, failure_rate
+from cmdb.practice.risk import Assessment, ProposalSpof, evaluate, facts, failure_rate
 from cmdb.practice.sites import sites_of
 from cmdb.store.contract import GraphStore
 from impact.queries import change_impact
@@ -169,21 +169,40 @@ def impact_of(store: GraphStore, change: Change, now: datetime) -> ImpactReport 
     return change_impact(store, cis, *window_of(change, now), now=now)
 
 
-def assess(store: GraphStore, change: Change, policy: Policy, now: datetime) -> Assessment:
-    """The change's risk now (nothing written)."""
+def assess(
+    store: GraphStore,
+    change: Change,
+    policy: Policy,
+    now: datetime,
+    *,
+    proposal_spofs: Sequence[ProposalSpof] = (),
+) -> Assessment:
+    """The change's risk now (nothing written). ``proposal_spofs``: the services its open
+    proposal gives new single points of failure (the use cases evaluate the proposal);
+    the gold ones count."""
     cis = affected_cis(store, change)
     report = impact_of(store, change, now)
     history = failure_rate(store.list_changes(), change.ci_ids, exclude=change.id)
-    return evaluate(change.id, facts(change, report, history, sites_of(store, cis)), policy)
+    found = facts(change, report, history, sites_of(store, cis))
+    gold = [
+        p for p in proposal_spofs if policy.gold_services.holds(p.criticality, p.sla_target_percent)
+    ]
+    return evaluate(change.id, found.model_copy(update={"proposal_spofs": gold}), policy)
 
 
 def assess_change(
-    store: GraphStore, change_id: str, policy: Policy, *, actor: str, now: datetime
+    store: GraphStore,
+    change_id: str,
+    policy: Policy,
+    *,
+    actor: str,
+    now: datetime,
+    proposal_spofs: Sequence[ProposalSpof] = (),
 ) -> tuple[Change, Assessment]:
     """Assess and record the risk on the change; a draft (other than a standard change,
     which is pre-approved) moves to assessed."""
     change = store.get_change(change_id)
-    result = assess(store, change, policy, now)
+    result = assess(store, change, policy, now, proposal_spofs=proposal_spofs)
     updated = change.model_copy(update={"risk": result.summary(now)})
     if updated.state is ChangeState.DRAFT and updated.type is not ChangeType.STANDARD:
         updated = transition(updated, ChangeState.ASSESSED, at=now, by=actor, note=result.why)

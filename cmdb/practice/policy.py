@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from cmdb.domain.errors import InvalidInput
+from cmdb.domain.model import Criticality
 from cmdb.domain.records import ApprovalLevel, ChangeType, ExpectedImpact, Level, RiskClass
 from cmdb.domain.service import Priority
 
@@ -39,9 +40,34 @@ class RiskWhen(_Model):
     reviewed_at_least: int = Field(default=1, ge=1)
     sites_at_least: int | None = Field(default=None, ge=1)
     expected_impact: ExpectedImpact | None = None
+    # The RFC's open what-if proposal introduces a single point of failure to a gold
+    # service (Policy.gold_services).
+    proposal_spof_on_gold: bool | None = None
 
     def is_empty(self) -> bool:
         return not (self.model_fields_set - {"reviewed_at_least"})
+
+
+class GoldServices(_Model):
+    """The top tier: a service of at least this criticality, or whose SLA promises at
+    least this availability (percent)."""
+
+    criticality: Criticality | None = Criticality.CRITICAL
+    sla_target_at_least: float | None = Field(default=None, gt=0, le=100)
+
+    def holds(self, criticality: str | None, sla_target: float | None) -> bool:
+        order = list(Criticality)
+        by_class = (
+            self.criticality is not None
+            and criticality in order
+            and order.index(Criticality(criticality)) >= order.index(self.criticality)
+        )
+        by_sla = (
+            self.sla_target_at_least is not None
+            and sla_target is not None
+            and sla_target >= self.sla_target_at_least
+        )
+        return bool(by_class or by_sla)
 
 
 class RiskRule(_Model):
@@ -63,6 +89,7 @@ class Policy(_Model):
     # A standard change is pre-approved only while the rules after its own would class it
     # at most this risk as a normal change: marking a risky change "standard" gains nothing.
     standard_ceiling: RiskClass = RiskClass.LOW
+    gold_services: GoldServices = Field(default_factory=GoldServices)
 
     @model_validator(mode="after")
     def _complete(self) -> Policy:

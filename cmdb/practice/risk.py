@@ -40,6 +40,29 @@ class FailureRate(BaseModel):
         return self.failed / self.reviewed if self.reviewed else None
 
 
+class ProposalSpof(BaseModel):
+    """A service the RFC's proposal gives single points of failure it does not have now
+    (from the proposal's impact diff, cmdb.app.proposal_diff)."""
+
+    proposal_version: int
+    service_id: str
+    service: str
+    criticality: str | None = None
+    sla_target_percent: float | None = None
+    spofs: list[str]  # the CIs, by name
+
+    def text(self) -> str:
+        tier = ", ".join(
+            x
+            for x in (
+                self.criticality,
+                f"SLA {self.sla_target_percent:g}%" if self.sla_target_percent else None,
+            )
+            if x
+        )
+        return f"{self.service} ({tier or 'no tier'}): {', '.join(self.spofs)}"
+
+
 class RiskFacts(BaseModel):
     change_type: ChangeType
     expected_impact: ExpectedImpact | None = None
@@ -52,6 +75,7 @@ class RiskFacts(BaseModel):
     history: FailureRate = FailureRate(reviewed=0, failed=0, changes=[])
     sites: list[str] = []
     service_ids: list[str] = []  # the services it takes down or degrades
+    proposal_spofs: list[ProposalSpof] = []  # gold services its proposal adds SPOFs to
 
 
 class RuleCheck(BaseModel):
@@ -196,6 +220,15 @@ def _conditions(when: RiskWhen, f: RiskFacts) -> list[tuple[bool, str]]:
                 f" rule: {when.sites_at_least}+)",
             )
         )
+    if when.proposal_spof_on_gold is not None:
+        ok = bool(f.proposal_spofs) == when.proposal_spof_on_gold
+        if f.proposal_spofs:
+            v = f.proposal_spofs[0].proposal_version
+            seen = f"proposal v{v} introduces single points of failure to gold services: "
+            seen += "; ".join(p.text() for p in f.proposal_spofs)
+        else:
+            seen = "its proposal (if any) introduces no single point of failure to a gold service"
+        out.append((ok, seen))
     if when.expected_impact is not None:
         ok = f.expected_impact is when.expected_impact
         seen = f.expected_impact.value if f.expected_impact else "not stated"

@@ -73,6 +73,7 @@ def assessment_seen(scope: Scope, a: Assessment) -> Assessment:
             "sites": [],
             "service_ids": [i for i in f.service_ids if i in scope],
             "history": f.history.model_copy(update={"changes": []}),
+            "proposal_spofs": [p for p in f.proposal_spofs if p.service_id in scope],
         }
     )
     checks = [c.model_copy(update={"reasons": []}) for c in a.checks]
