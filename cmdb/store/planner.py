@@ -34,6 +34,7 @@ from cmdb.domain.model import (
 )
 from cmdb.domain.records import Change, DiscoveryRun, Incident, Problem, Record
 from cmdb.domain.relationships import check_allowed, get_type
+from cmdb.store.fresh import new_ci, new_rel
 
 IdentKey = tuple[str, str]
 _ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
@@ -387,7 +388,9 @@ class _Planner:
             sources, self.cs.source, self.seen, self.cs.run_id, self.cs.scope, up.content_hash
         )
         try:
-            ci = CI.model_validate(values)
+            # A new CI from a validated upsert is built directly (see cmdb.store.fresh).
+            made = new_ci(values) if existing is None else None
+            ci = made if made is not None else CI.model_validate(values)
         except ValidationError as exc:
             err = exc.errors()[0]
             loc = ".".join(str(p) for p in err["loc"])
@@ -602,7 +605,7 @@ class _Planner:
         )
         if existing is None:
             merged_attrs = {k: v for k, v in attrs.items() if v is not None}
-            rel = Relationship(
+            rel = new_rel(
                 id=rid,
                 type=rtype.name,
                 source_id=s.id,
