@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import pytest
 
 from cmdb.auth.roles import Role
 from tests.e2e.conftest import Server
-from tests.e2e.test_pages import Page
+from tests.e2e.test_pages import Page, iso
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDBY_FILE = ROOT / "docs" / "examples" / "standby-pair.json"
@@ -203,34 +204,56 @@ def test_an_rfc_without_a_proposal_says_so(tab: Page) -> None:
     tab.finish("change-no-proposal.png")
 
 
-def test_an_edit_the_live_graph_no_longer_allows_is_named(tab: Page) -> None:
+def test_edits_the_live_graph_moved_under_are_named(tab: Page) -> None:
     with client(tab.server) as api:
         ci = created(api.post("/cis", json={"class": "Server", "name": "srv-e2e-17"}))["ci"]
         created(api.post("/changes", json={"id": "RFC-E2E-STALE", "title": "Owner", "cis": []}))
-        edits = [
-            {"op": "update_ci", "ci_id": ci["id"], "fields": {"owner": "Night Ops"}},
-            {"op": "update_ci", "ci_id": "srv-03", "fields": {"description": "rack 4"}},
-        ]
-        created(api.post("/changes/RFC-E2E-STALE/proposal", json={"edits": edits}))
-        # Meanwhile the CI of edit 0 is retired in the live graph.
+        first = {"op": "update_ci", "ci_id": ci["id"], "fields": {"owner": "Night Ops"}}
+        then = {"op": "update_ci", "ci_id": "srv-03", "fields": {"description": "rack 4"}}
+        created(api.post("/changes/RFC-E2E-STALE/proposal", json={"edits": [first]}))
+        created(api.post("/changes/RFC-E2E-STALE/proposal/edits", json={"edits": [then]}), 200)
+        # Meanwhile the CI of edit 0 is retired, and srv-03's owner set, in the live graph.
         created(api.delete(f"/cis/{ci['id']}"), 200)
+        created(api.patch("/cis/srv-03", json={"owner": "Harbour Ops"}), 200)
     # The address names a version that does not exist: the latest is shown, saying so.
     page = tab.open("/ui/changes/RFC-E2E-STALE?version=9")
     assert page.locator("#proposal").get_attribute("data-state") == "invalid"
     status = page.locator("#proposal-status").inner_text()
     assert "There is no version 9" in status and "the latest is shown" in status
-    assert "1 of 2 edits no longer hold" in status
-    assert page.locator("#proposal-which").get_attribute("data-version") == "1"
+    assert "2 of 2 edits conflict with the live graph" in status
+    assert page.locator("#proposal-which").get_attribute("data-version") == "2"
+    # The latest version: the API's conflicts (what would stop a merge), each with the
+    # value then and now and who changed it, and both edits marked.
+    conflicts = page.locator("#proposal-conflicts li.conflict")
+    retired = conflicts.filter(has_text="srv-e2e-17")
+    assert "retired since the edit was staged" in retired.inner_text()
+    owner = page.locator("#proposal-conflicts li.conflict[data-field=owner]")
+    assert owner.get_attribute("data-edit") == "1"
+    said = owner.inner_text()
+    assert "now Harbour Ops" in said and "by local-development via api" in said
     bad = page.locator("#proposal-edits li.invalid")
-    assert bad.count() == 1 and bad.get_attribute("data-index") == "0"
-    assert "srv-e2e-17 has been retired since" in bad.inner_text()
-    assert "remove-edit RFC-E2E-STALE 0" in bad.inner_text()
-    # The changed CI is drawn as changed (dotted), the retired one as it now is.
+    assert bad.evaluate_all("ls => ls.map(l => l.dataset.index)") == ["0", "1"]
+    # A changed field can be accepted by a rebase; a retired CI's edit only removed.
+    assert "proposal rebase RFC-E2E-STALE" in bad.nth(1).inner_text()
+    assert "proposal rebase" not in bad.nth(0).inner_text()
+    assert "remove-edit RFC-E2E-STALE 0" in bad.nth(0).inner_text()
+    # The changed CIs are drawn as changed (dotted).
     changed = graph(page, "node.changed")
     assert {n["name"] for n in changed} == {"srv-e2e-17", "srv-03"}
     assert all(n["border"] == "dotted" and "(changed)" in n["label"] for n in changed)
     tab.allow_refused("/changes/RFC-E2E-STALE/proposal?version=9")  # the API's answer
-    tab.finish("change-proposal-stale-edit.png")
+    tab.finish("change-proposal-conflicts.png")
+
+    # An earlier version has no conflicts to ask for: what the live graph shows is said.
+    page.select_option("#proposal-version", "1")
+    page.wait_for_function("() => document.body.dataset.proposal === 'invalid'")
+    assert page.locator("#proposal-which").get_attribute("data-version") == "1"
+    assert page.locator("#proposal-conflicts").count() == 0
+    bad = page.locator("#proposal-edits li.invalid")
+    assert bad.count() == 1 and bad.get_attribute("data-index") == "0"
+    assert "srv-e2e-17 has been retired since" in bad.inner_text()
+    assert "remove-edit RFC-E2E-STALE 0" in bad.inner_text()
+    assert "1 of 1 edits no longer hold" in page.locator("#proposal-status").inner_text()
 
 
 def test_the_api_refusing_a_token_and_a_scoped_view_are_said(
@@ -278,3 +301,34 @@ def test_the_api_refusing_a_token_and_a_scoped_view_are_said(
         tab.finish("change-proposal-scoped.png")
     finally:
         tab.context.close()
+
+
+def test_a_merged_proposal_says_so(tab: Page) -> None:
+    start = (datetime.now(UTC) + timedelta(days=3)).replace(hour=10, minute=0, second=0)
+    with client(tab.server) as api:
+        ci = created(api.post("/cis", json={"class": "Server", "name": "srv-e2e-merge"}))["ci"]
+        rfc = {"id": "RFC-E2E-MERGE", "title": "Rack", "cis": [ci["id"]]}
+        created(api.post("/changes", json={**rfc, "reason": "move", "backout_plan": "move back"}))
+        edit = {"op": "update_ci", "ci_id": ci["id"], "fields": {"description": "rack 9"}}
+        created(api.post("/changes/RFC-E2E-MERGE/proposal", json={"edits": [edit]}))
+        # Through the lifecycle to implemented, then merged.
+        created(api.post("/changes/RFC-E2E-MERGE/assess"), 200)
+        for step in ("authorised", "scheduled", "implemented"):
+            body: dict[str, Any] = {"to": step}
+            if step == "scheduled":
+                end = start + timedelta(hours=1)
+                body |= {"planned_start": iso(start), "planned_end": iso(end)}
+            created(api.post("/changes/RFC-E2E-MERGE/transition", json=body), 200)
+        created(api.post("/changes/RFC-E2E-MERGE/proposal/merge"), 200)
+    page = tab.open("/ui/changes/RFC-E2E-MERGE")
+    assert page.locator("#proposal").get_attribute("data-state") == "shown"
+    assert page.locator("#proposal-state").inner_text() == "merged"
+    assert "version 2 of 2" in page.locator("#proposal-which").inner_text()
+    assert "into the live graph" in page.locator("#proposal-merged").inner_text()
+    what = page.locator("#proposal-facts").inner_text()
+    assert "merged (RFC-E2E-MERGE proposal v1)" in what and "1 updated" in what
+    assert page.evaluate("() => window.cmdbProposal.graph().zoom()") <= 1.5
+    # A merged proposal has nothing left to conflict with: none is asked.
+    assert page.locator("#proposal-conflicts").count() == 0
+    assert not any("/proposal/conflicts" in u for u in tab.requests)
+    tab.finish("change-proposal-merged.png")

@@ -8,11 +8,11 @@
 window.cmdbProposal = (() => {
   const { api, el, ciLink, changeLink, when, words, badge, $ } = window.cmdbUi;
   const enc = encodeURIComponent;
-  // The fields of a proposal this page renders; any other (a later item's, e.g. merge
-  // details) is still shown, as a fact, rather than silently dropped.
   // The lifecycle states of a retired CI (cmdb.domain.model.RETIRED_STATUSES).
   const RETIRED = new Set(["withdrawn", "disposed"]);
-  const KNOWN = new Set(["id", "version", "state", "edits", "note", "author", "at", "conflicts"]);
+  // The fields of a proposal this page renders; any other (a later item's, e.g. merge
+  // details) is still shown, as a fact, rather than silently dropped.
+  const KNOWN = new Set(["id", "version", "state", "edits", "note", "author", "at"]);
 
   // How each kind of element is drawn, and said: colour is never the only difference.
   const KINDS = {
@@ -56,12 +56,36 @@ window.cmdbProposal = (() => {
     $("#proposal-which").dataset.version = String(shown.version);
   }
 
-  function mergeState(p) {
+  // The merge: a merged proposal says so; for the latest open version, what would stop a
+  // merge now (GET .../conflicts: each edit the live graph moved under since it was
+  // staged, the value then and now, and who changed it).
+  function conflictLine(c, name) {
+    const who = c.changed_by ? ` (by ${c.changed_by}${c.source ? ` via ${c.source}` : ""}${c.reason ? `, ${c.reason}` : ""}${c.changed_at ? `, ${when(c.changed_at)}` : ""})` : "";
+    const show = (v) => (v === null || v === undefined ? "nothing" : typeof v === "string" ? v : JSON.stringify(v));
+    return el(
+      "li",
+      { class: "conflict", "data-edit": String(c.edit), "data-field": c.field },
+      el("strong", { text: `edit ${c.edit}` }),
+      " ",
+      c.ci_id ? name(c.ci_id, c.ci_name) : "",
+      ` ${c.field}: ${c.why}; proposed on ${show(c.proposed_on)}, now ${show(c.now)}${who}`,
+    );
+  }
+
+  function mergeState(p, conflicts, name) {
     const box = $("#proposal-merge");
     const parts = [];
-    if (Array.isArray(p.conflicts) && p.conflicts.length) {
-      parts.push(el("h3", { text: "Conflicts with the live graph" }));
-      parts.push(el("ul", { id: "proposal-conflicts", class: "plain" }, ...p.conflicts.map((c) => el("li", { class: "problem" }, typeof c === "string" ? c : c.message || c.detail || JSON.stringify(c)))));
+    if (p.state === "merged") {
+      parts.push(el("p", { id: "proposal-merged", class: "merged" }, badge("merged", "live"), " into the live graph (see \"this version\" above for what it wrote): the live graph holds these edits now, and the diff below compares it with them applied again."));
+    }
+    if (conflicts) {
+      parts.push(el("h3", { text: "Conflicts with the live graph (what would stop a merge now)" }));
+      parts.push(
+        conflicts.length
+          ? el("ul", { id: "proposal-conflicts", class: "plain" }, ...conflicts.map((c) => conflictLine(c, name)))
+          : el("p", { id: "proposal-conflicts", class: "empty", text: "none: the live graph has not moved under any edit since it was staged" }),
+      );
+      if (conflicts.length) parts.push(el("p", { class: "why", text: `To resolve: \`cmdb proposal rebase ${p.id}\` accepts the live changes; \`cmdb proposal remove-edit ${p.id} N\` drops an edit.` }));
     }
     const extra = Object.entries(p).filter(([k, v]) => !KNOWN.has(k) && v !== null && v !== undefined && !(Array.isArray(v) && !v.length));
     if (extra.length) {
@@ -214,6 +238,9 @@ window.cmdbProposal = (() => {
     if (cy.zoom() < 0.8) {
       cy.zoom(0.8);
       cy.center(cy.elements(".added, .retired, .changed"));
+    } else if (cy.zoom() > 1.5) {
+      cy.zoom(1.5); // a graph of one or two CIs is not drawn a screen wide
+      cy.center();
     }
     cy.on("tap", "node", (ev) => {
       const n = ev.target;
@@ -338,13 +365,19 @@ window.cmdbProposal = (() => {
       api(`/changes/${enc(change.id)}/proposal/versions`).then((v) => v.items).catch(() => [p]),
       neighbourhood(liveIds(p, added)),
     ]);
+    // Conflicts are those of the latest version, and only an open one can have them.
+    const latest = versions.length ? versions[versions.length - 1].version : p.version;
+    const conflicts =
+      p.state === "open" && p.version === latest
+        ? await api(`/changes/${enc(change.id)}/proposal/conflicts`).then((c) => c.items).catch(() => null)
+        : null;
     if (gen !== generation) return; // another version was picked meanwhile
     const live = new Map(hood.nodes.map((c) => [c.id, c]));
     const liveEdges = new Set(hood.edges.map((r) => relKey(r.type, r.source_id, r.target_id)));
     const names = new Map([...hood.nodes.map((c) => [c.id, c.name]), ...[...added].map(([i, c]) => [i, c.name])]);
     // A live CI by a link to its page (the keyboard's way to what a click on the graph
     // opens); a CI the proposal adds by its name.
-    const name = (i) => (live.has(i) ? ciLink(i, names.get(i)) : names.get(i) || i);
+    const name = (i, fallback) => (live.has(i) ? ciLink(i, names.get(i)) : names.get(i) || fallback || i);
 
     $("#proposal-body").hidden = false;
     versionPicker(versions, p, (v) => {
@@ -363,12 +396,20 @@ window.cmdbProposal = (() => {
       $("#proposal-facts").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
     };
     facts(null);
-    mergeState(p);
+    mergeState(p, conflicts, name);
 
+    // Where the API listed the conflicts, they say which edits no longer hold; otherwise
+    // (an earlier version, an older server) what the live neighbourhood shows does.
+    const byEdit = new Map();
+    const gone = new Set(); // edits whose CI or edge is retired: a rebase cannot keep them
+    for (const c of conflicts || []) {
+      byEdit.set(c.edit, [...(byEdit.get(c.edit) || []), `${c.ci_name || c.ci_id || ""} ${c.field}: ${c.why}`.trim()]);
+      if (c.why.startsWith("retired")) gone.add(c.edit);
+    }
     let bad = 0;
     $("#proposal-edits").replaceChildren(
       ...p.edits.map((e, i) => {
-        const problems = stale(e, live, liveEdges, added);
+        const problems = conflicts ? byEdit.get(i) || [] : stale(e, live, liveEdges, added);
         bad += problems.length ? 1 : 0;
         const kind = editKind(e.op);
         return el(
@@ -377,7 +418,11 @@ window.cmdbProposal = (() => {
           el("span", { class: `mark ${kind}`, text: `${KINDS[kind].mark} ${kind}` }),
           " ",
           describe(e, name),
-          problems.length ? el("div", { class: "problem", text: `no longer holds against the live graph: ${problems.join("; ")}. Remove it (cmdb proposal remove-edit ${change.id} ${i}) or stage a new version.` }) : null,
+          !problems.length
+            ? null
+            : conflicts
+              ? el("div", { class: "problem", text: `conflicts with the live graph: ${problems.join("; ")}. ${gone.has(i) ? "" : `\`cmdb proposal rebase ${change.id}\` accepts the live change; `}\`cmdb proposal remove-edit ${change.id} ${i}\` drops the edit.` })
+              : el("div", { class: "problem", text: `no longer holds against the live graph: ${problems.join("; ")}. Remove it (cmdb proposal remove-edit ${change.id} ${i}) or stage a new version.` }),
         );
       }),
     );
@@ -385,7 +430,7 @@ window.cmdbProposal = (() => {
 
     legend();
     drawGraph(p, hood, added);
-    const said = bad ? `${bad} of ${p.edits.length} edits no longer hold against the live graph: see the edits below; the diff applies the rest.` : "";
+    const said = !bad ? "" : conflicts ? `${bad} of ${p.edits.length} edits conflict with the live graph (it moved under them since they were staged): a merge would stop; see the conflicts and edits below.` : `${bad} of ${p.edits.length} edits no longer hold against the live graph: see the edits below; the diff applies the rest.`;
     $("#diff-table").hidden = true;
     $("#diff-status").hidden = false;
     $("#diff-status").className = "empty";
