@@ -126,6 +126,8 @@ class SnapshotBatch(BaseModel):
     changes: list[Change] = Field(default_factory=list)
     incidents: list[Incident] = Field(default_factory=list)
     problems: list[Problem] = Field(default_factory=list)
+    # Added by the snapshot import through save_proposal (``restore`` leaves them).
+    proposals: list[Proposal] = Field(default_factory=list)
 
 
 class GraphStore(Protocol):

@@ -12,6 +12,8 @@ document per line::
     {"kind": "change", "data": {...}}
     {"kind": "incident", "data": {...}}
     {"kind": "problem", "data": {...}}        (absent from snapshots made before problems)
+    {"kind": "proposal", "data": {...}}       every version of every what-if proposal, in
+                                             version order (absent from older snapshots)
     {"kind": "history", "data": {...}}       every history row, in seq order
 
 Sections come in that order (a relationship's ends are known before it is read).
@@ -23,6 +25,8 @@ written unless all of it is good. The rows are then handed to ``store.restore``.
 restored in consecutive calls of at most that many rows, to bound memory: only a store
 failure (disk full, a lost connection) can then stop it part-way, the error says so, and
 the partly filled store must be emptied (delete the embedded file) before importing again.
+Proposal versions are added after each batch's rows (``save_proposal``, which only appends
+the next version), so a store failure can stop an import between the two as well.
 
 Export is not a point-in-time read: take it while nobody writes, or accept that CIs,
 relationships and history may be from slightly different moments.
@@ -42,6 +46,7 @@ from pydantic import BaseModel, ValidationError
 from cmdb.domain.errors import InvalidInput, StoreUnavailable
 from cmdb.domain.history import EntityKind, HistoryEntry
 from cmdb.domain.model import CI, Relationship, relationship_id, utcnow
+from cmdb.domain.proposals import Proposal
 from cmdb.domain.records import Change, Incident, Problem, Record
 from cmdb.store.contract import GraphStore, SnapshotBatch
 from cmdb.store.gcpause import gc_paused
@@ -59,6 +64,7 @@ _KINDS: dict[str, tuple[type[BaseModel], str]] = {
     "change": (Change, "changes"),
     "incident": (Incident, "incidents"),
     "problem": (Problem, "problems"),
+    "proposal": (Proposal, "proposals"),
     "history": (HistoryEntry, "history"),
 }
 _ORDER = {k: i for i, k in enumerate(_KINDS)}
@@ -89,6 +95,11 @@ def _iter_rels(store: GraphStore) -> Iterator[Relationship]:
         cursor = page.next_cursor
 
 
+def _iter_proposals(store: GraphStore) -> Iterator[Proposal]:
+    for latest in store.list_proposals():
+        yield from store.proposal_versions(latest.id)
+
+
 # Streamed page by page: nothing is kept, and no reference cycles are made, so reference
 # counting frees each page; with the cyclic collector running, its passes over the page
 # in hand were about half of reading 100k CIs (bench/store.py, "read every CI").
@@ -104,6 +115,7 @@ def export(store: GraphStore, fh: IO[bytes]) -> dict[str, int]:
             ("change", store.list_changes()),
             ("incident", store.list_incidents()),
             ("problem", store.list_problems()),
+            ("proposal", _iter_proposals(store)),
             ("history", store.iter_history()),
         ]
         for kind, rows in sections:
@@ -152,6 +164,7 @@ class _Checker:
     )
     last_seq: int = 0
     section: int = 0
+    proposal_versions: dict[str, int] = field(default_factory=dict)
 
     def check(self, n: int, kind: str, row: BaseModel) -> None:
         if _ORDER[kind] < self.section:
@@ -166,6 +179,18 @@ class _Checker:
             self._record(n, kind, row)
         elif isinstance(row, HistoryEntry):
             self._history(n, row)
+        elif isinstance(row, Proposal):
+            self._proposal(n, row)
+
+    def _proposal(self, n: int, p: Proposal) -> None:
+        if p.id not in self.record_ids["change"]:
+            raise _bad(n, f"a proposal of change {p.id}, not in the snapshot", "data.id")
+        expected = self.proposal_versions.get(p.id, 0) + 1
+        if p.version != expected:
+            raise _bad(
+                n, f"version {p.version} of {p.id}'s proposal; expected {expected}", "data.version"
+            )
+        self.proposal_versions[p.id] = p.version
 
     def _ci(self, n: int, ci: CI) -> None:
         if ci.id in self.ci_ids:
@@ -251,8 +276,10 @@ def _header(raw: bytes | None) -> dict[str, Any]:
         )
     counts = doc.get("counts")
     if isinstance(counts, dict):
-        # Snapshots written before problems were kept carry no count of them: none.
+        # Snapshots written before problems (or proposals) were kept carry no count of
+        # them: none.
         counts.setdefault("problems", 0)
+        counts.setdefault("proposals", 0)
     names = [name for _, name in _KINDS.values()]
     if not isinstance(counts, dict) or any(
         not isinstance(counts.get(k), int) or isinstance(counts.get(k), bool) for k in names
@@ -333,7 +360,9 @@ def import_(
 def _restore(store: GraphStore, batch: SnapshotBatch, done: int) -> int:
     rows = sum(len(getattr(batch, name)) for _, name in _KINDS.values())
     try:
-        store.restore(batch)
+        store.restore(batch.model_copy(update={"proposals": []}))
+        for p in batch.proposals:  # in version order, as exported and checked
+            store.save_proposal(p)
     except Exception as exc:
         if done:
             raise StoreUnavailable(
