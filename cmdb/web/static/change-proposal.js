@@ -402,9 +402,17 @@ window.cmdbProposal = (() => {
     // (an earlier version, an older server) what the live neighbourhood shows does.
     const byEdit = new Map();
     const gone = new Set(); // edits whose CI or edge is retired: a rebase cannot keep them
+    const names_ = (e) => [e.ci_id, e.source_id, e.target_id, e.ci && e.ci.id].filter(Boolean);
     for (const c of conflicts || []) {
-      byEdit.set(c.edit, [...(byEdit.get(c.edit) || []), `${c.ci_name || c.ci_id || ""} ${c.field}: ${c.why}`.trim()]);
-      if (c.why.startsWith("retired")) gone.add(c.edit);
+      // A conflict names the edit by its index in the whole proposal; a token scoped to
+      // services is shown only some edits, so the index is checked against the CI too.
+      let at = c.edit;
+      if (!p.edits[at] || (c.ci_id && !names_(p.edits[at]).includes(c.ci_id))) {
+        at = p.edits.findIndex((e) => c.ci_id && names_(e).includes(c.ci_id));
+        if (at < 0) continue;
+      }
+      byEdit.set(at, [...(byEdit.get(at) || []), `${c.ci_name || c.ci_id || ""} ${c.field}: ${c.why}`.trim()]);
+      if (c.why.startsWith("retired")) gone.add(at);
     }
     let bad = 0;
     $("#proposal-edits").replaceChildren(
