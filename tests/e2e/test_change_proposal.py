@@ -120,6 +120,7 @@ def test_the_standby_pair_proposal_as_a_graph_diff_and_a_service_table(tab: Page
     assert row.locator("td.introduced li").evaluate_all("ls => ls.map(l => l.dataset.name)") == [
         "bookings-db-pair"
     ]
+    assert "27 → 24 SPOFs in all" in row.locator("td.removed .spof-count").inner_text()
     evidence = avail.locator("details.evidence")
     assert not evidence.locator("dl").is_visible()
     evidence.locator("summary").click()

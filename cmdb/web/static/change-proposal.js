@@ -321,7 +321,7 @@ window.cmdbProposal = (() => {
       el("div", { text: s.customers.length ? s.customers.join(", ") : "no customer recorded" }),
       el("div", { class: "why", text: s.sla ? `${s.sla}${s.sla_target_percent !== null ? ` (${s.sla_target_percent}%)` : ""}` : "no SLA" }),
     );
-    return el("tr", { class: "service-diff", "data-name": s.name, "data-changed": String(s.changed) }, head, el("td", { class: "introduced" }, spofList(s.spofs_introduced, "introduced")), el("td", { class: "removed" }, spofList(s.spofs_removed, "removed")), availabilityCell(s), pathsCell(s), who);
+    return el("tr", { class: "service-diff", "data-name": s.name, "data-changed": String(s.changed) }, head, el("td", { class: "introduced" }, spofList(s.spofs_introduced, "introduced")), el("td", { class: "removed" }, spofList(s.spofs_removed, "removed"), el("div", { class: "why spof-count", text: `${s.spofs_before.length} → ${s.spofs_after.length} SPOFs in all` })), availabilityCell(s), pathsCell(s), who);
   }
 
   function renderDiff(d, names) {
