@@ -251,18 +251,25 @@ def find_conflicts(
         if e.op is EditOp.ADD_CI:
             assert e.ci is not None
             if live.ci(e.ci.id) is not None:
+                made = store.history(e.ci.id)
                 out.append(
                     MergeConflict(
                         edit=i,
                         ci_id=e.ci.id,
                         ci_name=e.ci.name,
                         field="id",
+                        proposed_on="absent",
+                        now="present",
+                        **(_who(made[0]) if made else {}),
                         why="a live CI has this id now",
                     )
                 )
             unique = [x for x in e.ci.identifiers if x.unique]
             held = store.find_by_identifiers(unique) if unique else {}
-            for ident, holders in sorted(held.items(), key=lambda kv: str(kv[0])):
+            for ident, found in sorted(held.items(), key=lambda kv: str(kv[0])):
+                holders = [c for c in found if c.id != e.ci.id]  # itself: the id conflict
+                if not holders:
+                    continue
                 out.append(
                     MergeConflict(
                         edit=i,

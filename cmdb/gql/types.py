@@ -143,6 +143,9 @@ class HistoryEntryType:
     run_id: str | None
     request_id: str | None
     at: datetime
+    reason: str | None = strawberry.field(
+        default=None, description="why: a merged proposal's RFC and version"
+    )
 
 
 @strawberry.type(name="RelationshipKind", description="A relationship type of the registry.")

@@ -90,3 +90,8 @@ def test_merge_over_graphql(api: Api) -> None:
         "relsCreated": 6,
         "proposal": {"state": "MERGED", "version": 2},
     }
+    rows = gql(api, '{ history(ref: "bookings-db-pair") { op reason } }')["data"]["history"]
+    assert {(r["op"], r["reason"]) for r in rows} == {
+        ("CREATE", f"{RFC} proposal v1"),
+        ("UPDATE", f"{RFC} proposal v1"),
+    }

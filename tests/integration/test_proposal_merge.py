@@ -333,3 +333,62 @@ def test_discovery_after_the_merge_reports_no_unauthorised_change(
     assert (report.created, report.updated, report.discrepancies) == ([], [], [])
     assert report.run.counts.get("unauthorised", 0) == 0
     assert resolve_ci(store, "vm-2").sources.keys() == {"api", "json"}
+
+
+def test_a_merge_whose_marking_was_lost_is_marked_not_written_again(
+    sample_store: GraphStore, sample_clock: FakeClock
+) -> None:
+    store = sample_store
+    _change(store, "RFC-E", "bookings-db")
+    proposals.create(store, ALL, ADMIN, "RFC-E", STANDBY)
+    _implemented(store, "RFC-E")
+    sample_clock.advance(minutes=5)
+    # The change set was written, then the process died before marking the proposal.
+    p = store.get_proposal("RFC-E")
+    live = proposal_merge._Live(store)
+    assert proposal_merge.find_conflicts(store, p, source="api", live=live) == []
+    store.apply(proposal_merge.changeset_of(store, p, ADMIN, live, None))
+    before = _state(store)
+    done = proposal_merge.merge(store, ALL, ADMIN, "RFC-E")
+    assert _state(store)[:3] == before[:3]  # nothing written again
+    assert done.proposal.state is ProposalState.MERGED
+    assert "written before, marked now" in done.proposal.note
+
+
+def test_a_new_ci_that_discovery_found_first_is_a_conflict(
+    sample_store: GraphStore, sample_clock: FakeClock
+) -> None:
+    store = sample_store
+    _change(store, "RFC-F", "srv-01")
+    vm = {
+        "op": "add_ci",
+        "ci": {
+            "class": "VirtualMachine",
+            "name": "vm-new",
+            "identifiers": [{"kind": "fqdn", "value": "vm-new.example.org"}],
+        },
+    }
+    proposals.create(store, ALL, ADMIN, "RFC-F", [vm])
+    _implemented(store, "RFC-F")
+    sample_clock.advance(minutes=5)
+    store.apply(
+        ChangeSet(
+            actor="discovery",
+            source="ansible",
+            ci_upserts=[
+                CIUpsert.model_validate(
+                    {
+                        "class": "VirtualMachine",
+                        "name": "vm-new",
+                        "identifiers": [{"kind": "fqdn", "value": "vm-new.example.org"}],
+                    }
+                )
+            ],
+        )
+    )
+    before = _state(store)
+    with pytest.raises(MergeConflicts) as err:
+        proposal_merge.merge(store, ALL, ADMIN, "RFC-F")
+    assert [(c.edit, c.field) for c in err.value.conflicts] == [(0, "identifiers.fqdn")]
+    assert "vm-new (VirtualMachine" in err.value.conflicts[0].now
+    assert _state(store) == before
