@@ -28,13 +28,14 @@ from cmdb.domain.errors import NotFound
 from cmdb.domain.model import CI, Relationship, relationship_id
 from cmdb.domain.proposals import Edit, EditOp, Proposal, ProposalState
 from cmdb.store.contract import GraphStore, Subgraph
-from impact._arrays import reach
+from impact._arrays import BoolArray, reach
 from impact.availability import AvailabilityResult, service_availability
 from impact.breach import with_sla
 from impact.evidence import Records, gather
 from impact.explain import customers_of, path_of
 from impact.fetch import DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES, fetch
 from impact.graph import TYPE_NAMES, ImpactGraph, build_impact_graph
+from impact.graph_diff import touched_below
 from impact.queries import failure_records, incidents_as_of, open_incident_cis
 from impact.spof import single_points_of_failure
 
@@ -279,15 +280,16 @@ def _same_for_engine(before: ImpactGraph, after: ImpactGraph, sid: str, records:
 
 
 def _unchanged(
-    before: ImpactGraph, after: ImpactGraph, service: CI, records: Records
+    before: ImpactGraph, after: ImpactGraph, service: CI, records: Records, moved: BoolArray
 ) -> ServiceDiff | None:
     """The service's diff when the proposal changes nothing the engine reads for it
-    (:func:`_same_for_engine`), else None."""
-    if not _same_for_engine(before, after, service.id, records):
+    (:func:`_same_for_engine`), else None. ``moved``: impact.graph_diff.touched_below,
+    False where the cone is certainly the same (no need to compare it)."""
+    v = before.index(service.id)
+    if (v is None or moved[v]) and not _same_for_engine(before, after, service.id, records):
         return None
     details = service.service
     sla = details.sla if details is not None else None
-    v = before.index(service.id)
     return ServiceDiff(
         id=service.id,
         name=service.name,
@@ -415,8 +417,9 @@ def evaluate(
     down = open_incident_cis(incidents)
     records = failure_records(store, now=at, incidents=incidents)
     causes = [*named, *sorted(added)]
+    moved = touched_below(before, after)
     diffs = [
-        _unchanged(before, after, s, records)
+        _unchanged(before, after, s, records, moved)
         or _service_diff(before, after, s, causes, down, records, at)
         for s in services
         if before.index(s.id) is not None and after.index(s.id) is not None
