@@ -392,3 +392,49 @@ def test_a_new_ci_that_discovery_found_first_is_a_conflict(
     assert [(c.edit, c.field) for c in err.value.conflicts] == [(0, "identifiers.fqdn")]
     assert "vm-new (VirtualMachine" in err.value.conflicts[0].now
     assert _state(store) == before
+
+
+def _merge_in_process(path: str, cid: str, gate: Any, results: Any) -> None:
+    from cmdb.store.embedded.store import EmbeddedStore
+
+    store = EmbeddedStore(path)
+    gate.wait()
+    try:
+        proposal_merge.merge(store, ALL, ADMIN, cid)
+        results.put((cid, "merged"))
+    except (MergeConflicts, WriteConflict) as exc:
+        results.put((cid, type(exc).__name__))
+    finally:
+        store.close()
+
+
+def test_two_processes_merging_at_once_one_wins(tmp_path: Path) -> None:
+    import multiprocessing
+
+    from cmdb.sample.load import load_sample
+    from cmdb.store.embedded.store import EmbeddedStore
+
+    path = tmp_path / "race.db"
+    clock = FakeClock()  # before the processes' real clock: their writes move updated_at
+    store = EmbeddedStore(path, clock=clock)
+    load_sample(store, actor="t")
+    for cid in ("RFC-P", "RFC-Q"):
+        _change(store, cid, "bookings-db")
+        edit = {"op": "update_ci", "ci_id": "bookings-db", "fields": {"owner": cid}}
+        proposals.create(store, ALL, ADMIN, cid, [edit])
+        _implemented(store, cid)
+    ctx = multiprocessing.get_context("spawn")
+    gate, results = ctx.Barrier(2), ctx.Queue()
+    procs = [
+        ctx.Process(target=_merge_in_process, args=(str(path), c, gate, results))
+        for c in ("RFC-P", "RFC-Q")
+    ]
+    for p in procs:
+        p.start()
+    outcomes = dict(results.get(timeout=120) for _ in procs)
+    for p in procs:
+        p.join(timeout=60)
+    assert sorted(outcomes.values()) == ["MergeConflicts", "merged"]
+    winner = next(c for c, o in outcomes.items() if o == "merged")
+    assert store.get_ci(resolve_ci(store, "bookings-db").id).owner == winner
+    store.close()
