@@ -27,12 +27,14 @@ install: $(STAMP) assets
 assets:
 	@$(PYTHON) -m devsupport.ui_assets
 
+# --no-compile: pip would compile every installed module to bytecode (about a third of a
+# fresh install here); Python compiles what is imported instead, once, on first import.
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 		|| { echo "graph-cmdb needs Python >= 3.11; $(PY) is older (remove $(VENV))" >&2; exit 1; }
 	@echo "installing graph-cmdb and its dev tools into $(VENV) (log: $(VENV)/pip.log)"
-	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]' >$(VENV)/pip.log 2>&1 \
+	@$(PY) -m pip install -q --disable-pip-version-check --no-compile -e '.[dev]' >$(VENV)/pip.log 2>&1 \
 		|| { cat $(VENV)/pip.log >&2; exit 1; }
 	@touch $@
 
