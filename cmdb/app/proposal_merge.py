@@ -4,7 +4,9 @@ What ``cmdb proposal merge|conflicts|rebase``, ``/changes/{id}/proposal/merge|co
 rebase`` and GraphQL's ``mergeProposal`` / ``rebaseProposal`` / ``proposalConflicts`` call.
 
 A merge writes the latest version of an implemented RFC's proposal as ONE change set, so
-the store applies all of it or nothing; every history row it writes carries the reason
+the store applies all of it or nothing, and the proposal's "merged" version travels in
+that same change set (``ChangeSet.proposals``): the graph edits and the mark commit
+together, so a crash leaves neither or both. Every history row it writes carries the reason
 ``<RFC> proposal v<N>``. Before writing, each edit is checked against the live graph as
 it is now (:func:`conflicts`): a CI an edit names whose ``updated_at`` moved past the
 edit's ``base`` (every field changed since is listed, with the value then and now and who
@@ -232,6 +234,10 @@ def _field_keys(e: Edit) -> list[str]:
     return keys
 
 
+# The edits staging gives a base (the live CI's updated_at); a relationship edit has none.
+_BASED = frozenset({EditOp.UPDATE_CI, EditOp.RETIRE_CI, EditOp.SET_REDUNDANCY})
+
+
 def find_conflicts(
     store: GraphStore,
     p: Proposal,
@@ -295,6 +301,21 @@ def find_conflicts(
                         proposed_on="present",
                         now="deleted",
                         why="the CI is gone",
+                    )
+                )
+            elif e.base is None and e.op in _BASED:
+                # Staging records a base for every live CI such an edit names; without one
+                # (a snapshot row, another writer) nothing says the CI is as staged, so
+                # merging could overwrite a live change unseen.
+                out.append(
+                    MergeConflict(
+                        edit=i,
+                        ci_id=ci.id,
+                        ci_name=ci.name,
+                        field="base",
+                        proposed_on=None,
+                        now=ci.updated_at.isoformat() if ci.updated_at else None,
+                        why="the edit records no base (when its CI was read): rebase it",
                     )
                 )
             elif e.base is not None and ci.updated_at != e.base:
@@ -522,32 +543,26 @@ def merge(
     found = find_conflicts(store, p, source=caller.source, precedence=precedence, live=live)
     result: ApplyResult | None = None
     if found and all(c.reason == reason for c in found):
-        # This very version was written before and its marking was lost (the process died
-        # in between): what moved is the merge itself. Mark it, write nothing again.
-        found = []
+        # Only data written before merges were atomic (one change set since; see the
+        # module) can hold this version's edits without its mark: a process that died
+        # between the two writes. What moved is the merge itself: mark it, write nothing.
+        made = _marked(p, caller, f"merged ({reason}): written before, marked now")
+        store.save_proposal(made)
     elif found:
         raise MergeConflicts(change_id, p.version, found)
     else:
+        cs = changeset_of(store, p, caller, live, precedence)
+        made = _marked(p, caller, _merge_note(reason, cs))
         try:
-            result = store.apply(changeset_of(store, p, caller, live, precedence))
+            result = store.apply(cs.model_copy(update={"proposals": [made]}))
         except WriteConflict:
-            # Something wrote between the check and the write: say what it changed.
+            # Something wrote between the check and the write (the graph, or another
+            # version of the proposal): say what it changed; nothing of this was written.
             again = find_conflicts(store, p, source=caller.source, precedence=precedence)
             if again:
                 raise MergeConflicts(change_id, p.version, again) from None
             raise
     counts = result.model_dump() if result is not None else {}
-    note = (
-        f"merged ({reason}): {counts.get('created', 0)} CIs created,"
-        f" {counts.get('updated', 0)} updated, {counts.get('retired', 0)} retired,"
-        f" {counts.get('rels_created', 0)} relationships added,"
-        f" {counts.get('rels_retired', 0)} retired"
-        if result is not None
-        else f"merged ({reason}): written before, marked now"
-    )
-    made = _next(p, caller, state=ProposalState.MERGED, note=note)
-    made = made.model_copy(update={"edits": p.edits})
-    store.save_proposal(made)
     return Merged(
         proposal=made,
         reason=reason,
@@ -556,6 +571,24 @@ def merge(
             for k in ("created", "updated", "retired", "rels_created", "rels_retired")
         },
         history_rows=counts.get("history_rows", 0),
+    )
+
+
+def _marked(p: Proposal, caller: Caller, note: str) -> Proposal:
+    """``p``'s next version, merged, with the merged edits."""
+    made = _next(p, caller, state=ProposalState.MERGED, note=note)
+    return made.model_copy(update={"edits": p.edits})
+
+
+def _merge_note(reason: str, cs: ChangeSet) -> str:
+    # Counted from the change set (the mark is written with it, so before the result):
+    # a CI the merge expects is live (updated), any other it upserts is one it adds.
+    ids = {u.id for u in cs.ci_upserts}
+    updated = len(ids & cs.expect_cis.keys())
+    return (
+        f"merged ({reason}): {len(ids) - updated} CIs created, {updated} updated,"
+        f" {len(cs.ci_retires)} retired, {len(cs.rel_upserts)} relationships added,"
+        f" {len(cs.rel_retires)} retired"
     )
 
 
