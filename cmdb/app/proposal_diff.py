@@ -269,15 +269,15 @@ def _same_for_engine(before: ImpactGraph, after: ImpactGraph, sid: str, records:
     cis_a, edges_a, groups_a = _cone(after, sid)
     if cis_b.keys() != cis_a.keys() or edges_b != edges_a or groups_b != groups_a:
         return False
-    for ci_id, b in cis_b.items():
-        a = cis_a[ci_id]
-        if a == b:
-            continue
-        if any(getattr(a, f) != getattr(b, f) for f in _ENGINE_FIELDS):
-            return False
-        if gather([a], records) != gather([b], records):
-            return False
-    return True
+    return all(cis_a[i] == b or _reads_same(cis_a[i], b, records) for i, b in cis_b.items())
+
+
+def _reads_same(a: CI, b: CI, records: Records) -> bool:
+    """The engine reads the same of both versions of a CI's document (its class, status,
+    redundancy, service details, agreements, and the evidence gather draws from it)."""
+    if any(getattr(a, f) != getattr(b, f) for f in _ENGINE_FIELDS):
+        return False
+    return gather([a], records) == gather([b], records)
 
 
 def _unchanged(
@@ -422,7 +422,7 @@ def evaluate(
     down = open_incident_cis(incidents)
     records = failure_records(store, now=at, incidents=incidents)
     causes = [*named, *sorted(added)]
-    moved = touched_below(before, after)
+    moved = touched_below(before, after, lambda a, b: _reads_same(a, b, records))
     diffs = [
         _unchanged(before, after, s, records, moved)
         or _service_diff(before, after, s, causes, down, records, at)

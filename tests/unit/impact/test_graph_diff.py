@@ -4,6 +4,7 @@ On a generated estate (bench/estate.py), random proposals of every kind of edit 
 on a CI, a tier that regroups replicas, a quorum, a retired CI, relationships added and
 retired, a standby pair) are applied as the proposal diff applies them, and every service
 that touched_below clears must pass the proposal diff's own full comparison of its cone.
+A note that changes nothing the engine reads clears even the services that use the CI.
 """
 
 from __future__ import annotations
@@ -13,13 +14,17 @@ import random
 import pytest
 
 from bench.estate import CLUSTER, DB, INST, REL_TYPES, VM, Estate, generate
-from cmdb.app.proposal_diff import _same_for_engine, apply_edits
+from cmdb.app.proposal_diff import _reads_same, _same_for_engine, apply_edits
 from cmdb.domain.model import CI
 from cmdb.domain.proposals import Edit, EditOp
 from cmdb.store.contract import Subgraph
 from impact.graph import build_impact_graph
 from impact.graph_diff import touched_below
 from tests.unit.impact.builders import rel
+
+
+def _same_doc(a: CI, b: CI) -> bool:
+    return _reads_same(a, b, None)
 
 
 def _estate(est: Estate) -> Subgraph:
@@ -100,7 +105,7 @@ def test_a_cleared_service_has_the_same_cone(seed: int) -> None:
     before = build_impact_graph(sub)
     edits = _proposal(est, random.Random(seed), 6)
     after = build_impact_graph(apply_edits(sub, edits, dict(sub.nodes)))
-    moved = touched_below(before, after)
+    moved = touched_below(before, after, _same_doc)
     cleared = 0
     for s in est.services:
         sid = f"c{s}"
@@ -113,15 +118,28 @@ def test_a_cleared_service_has_the_same_cone(seed: int) -> None:
     assert 0 < cleared < len(est.services)
 
 
+def test_a_note_on_a_shared_ci_touches_nothing() -> None:
+    est = generate(1000, 5)
+    sub = _estate(est)
+    before = build_impact_graph(sub)
+    host = f"c{est.busiest_host()}"
+    note = Edit(op=EditOp.UPDATE_CI, ci_id=host, fields={"attributes": {"note": "x"}})
+    after = build_impact_graph(apply_edits(sub, [note], dict(sub.nodes)))
+    assert not touched_below(before, after, _same_doc).any()
+    gone = Edit(op=EditOp.UPDATE_CI, ci_id=host, fields={"status": "withdrawn"})
+    after = build_impact_graph(apply_edits(sub, [gone], dict(sub.nodes)))
+    assert touched_below(before, after, _same_doc)[before.pos[host]]
+
+
 def test_nothing_changed_clears_everything_and_a_changed_cone_is_kept() -> None:
     est = generate(1000, 5)
     sub = _estate(est)
     before = build_impact_graph(sub)
     same = build_impact_graph(apply_edits(sub, [], dict(sub.nodes)))
-    assert not touched_below(before, same).any()
+    assert not touched_below(before, same, _same_doc).any()
     service = f"c{est.services[0]}"
     app = next(f"c{d}" for s, d in zip(est.src, est.dst, strict=True) if s == est.services[0])
     edit = Edit(op=EditOp.RETIRE_REL, type="CONTAINS", source_id=service, target_id=app)
     after = build_impact_graph(apply_edits(sub, [edit], dict(sub.nodes)))
-    assert touched_below(before, after)[before.pos[service]]
+    assert touched_below(before, after, _same_doc)[before.pos[service]]
     assert not _same_for_engine(before, after, service, None)
