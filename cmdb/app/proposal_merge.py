@@ -30,7 +30,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from cmdb.app.caller import Caller
 from cmdb.app.changes import visible_change
@@ -72,6 +72,9 @@ class MergeConflict(BaseModel):
     reason: str | None = None
     changed_at: datetime | None = None
     why: str
+    # A live CI the conflict names beyond ci_id (the holder of an identifier), so that a
+    # scoped caller is not shown it (:func:`in_view`); never serialised.
+    _names: str | None = PrivateAttr(default=None)
 
     def line(self) -> str:
         who = ""
@@ -276,18 +279,18 @@ def find_conflicts(
                 holders = [c for c in found if c.id != e.ci.id]  # itself: the id conflict
                 if not holders:
                     continue
-                out.append(
-                    MergeConflict(
-                        edit=i,
-                        ci_id=e.ci.id,
-                        ci_name=e.ci.name,
-                        field=f"identifiers.{ident.kind.value}",
-                        proposed_on=None,
-                        now=f"{ident} of {holders[0].label()}",
-                        why="a live CI holds this identifier now (found by discovery?):"
-                        " remove the edit, or update that CI instead",
-                    )
+                taken = MergeConflict(
+                    edit=i,
+                    ci_id=e.ci.id,
+                    ci_name=e.ci.name,
+                    field=f"identifiers.{ident.kind.value}",
+                    proposed_on=None,
+                    now=f"{ident} of {holders[0].label()}",
+                    why="a live CI holds this identifier now (found by discovery?):"
+                    " remove the edit, or update that CI instead",
                 )
+                taken._names = holders[0].id
+                out.append(taken)
             continue
         ends = [x for x in e.touches() if x not in added]
         for ci_id in ends:
@@ -515,7 +518,31 @@ def conflicts(
     conflicts on CIs in its view."""
     p = _mergeable(store, vis, change_id, "merge its proposal", write=False)
     found = find_conflicts(store, p, source=caller.source, precedence=precedence)
-    return [c for c in found if vis.unrestricted or c.ci_id is None or vis.allows(c.ci_id)]
+    return in_view(vis, p, found, hide=True)
+
+
+def in_view(
+    vis: Visibility, p: Proposal, found: list[MergeConflict], *, hide: bool
+) -> list[MergeConflict]:
+    """``found`` as ``vis`` may be shown it. A scoped reader sees the conflicts of the
+    edits it is shown (every live CI they name in its view), on CIs in its view
+    (``hide``); a conflict naming a live CI outside the view is otherwise said without it
+    (a scoped merger is refused, and must learn which edit to resolve)."""
+    if vis.unrestricted:
+        return found
+    added = {e.ci.id for e in p.edits if e.ci is not None}
+
+    def shown(i: int) -> bool:
+        return all(x in added or vis.allows(x) for x in p.edits[i].touches())
+
+    out = []
+    for c in found:
+        if hide and (not shown(c.edit) or (c.ci_id is not None and not vis.allows(c.ci_id))):
+            continue
+        if c._names is not None and not vis.allows(c._names):
+            c = c.model_copy(update={"now": "held by a live CI outside this token's view"})
+        out.append(c)
+    return out
 
 
 def merge(
@@ -549,7 +576,7 @@ def merge(
         made = _marked(p, caller, f"merged ({reason}): written before, marked now")
         store.save_proposal(made)
     elif found:
-        raise MergeConflicts(change_id, p.version, found)
+        raise MergeConflicts(change_id, p.version, in_view(vis, p, found, hide=False))
     else:
         cs = changeset_of(store, p, caller, live, precedence)
         made = _marked(p, caller, _merge_note(reason, cs))
@@ -560,7 +587,9 @@ def merge(
             # version of the proposal): say what it changed; nothing of this was written.
             again = find_conflicts(store, p, source=caller.source, precedence=precedence)
             if again:
-                raise MergeConflicts(change_id, p.version, again) from None
+                raise MergeConflicts(
+                    change_id, p.version, in_view(vis, p, again, hide=False)
+                ) from None
             raise
     counts = result.model_dump() if result is not None else {}
     return Merged(
@@ -620,4 +649,4 @@ def rebase(
     cleared = ", ".join(sorted({str(c.edit) for c in before})) or "none"
     made = _next(p, caller, edits=rebased, note=f"rebased on the live graph (edits {cleared})")
     store.save_proposal(made)
-    return made, before
+    return made, in_view(vis, p, before, hide=False)
