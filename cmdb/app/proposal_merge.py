@@ -55,7 +55,7 @@ from cmdb.domain.model import CI, RETIRED_STATUSES, relationship_id
 from cmdb.domain.proposals import Edit, EditOp, Proposal, ProposalState
 from cmdb.domain.records import ChangeState
 from cmdb.store.contract import GraphStore
-from cmdb.store.planner import may_write
+from cmdb.store.planner import diff_fields, may_write
 
 
 class MergeConflict(BaseModel):
@@ -225,13 +225,17 @@ def _rel_moved(
     )
 
 
-def _field_keys(e: Edit) -> list[str]:
+def _field_keys(e: Edit, ci: CI) -> list[str]:
+    """The field keys the merge writes for ``e`` on ``ci``: a proposal's attributes are
+    the whole new set, so a key it drops is written too (cleared, see :func:`_update`),
+    and one it keeps as it is is not written at all."""
     if e.op is EditOp.SET_REDUNDANCY:
         return ["redundancy"]
     keys = []
     for name, value in (e.fields or {}).items():
         if name == "attributes" and isinstance(value, dict):
-            keys += [f"attributes.{k}" for k in sorted(value)]
+            changed = diff_fields({"attributes": ci.attributes}, {"attributes": value})
+            keys += [key for key, _, _ in changed]
         else:
             keys.append(name)
     return keys
@@ -352,7 +356,7 @@ def find_conflicts(
             ci = live.ci(e.ci_id)
             if ci is None:
                 continue
-            for key in _field_keys(e):
+            for key in _field_keys(e, ci):
                 if not may_write(ci, key, source, at, precedence):
                     owner = ci.provenance[key].source
                     out.append(

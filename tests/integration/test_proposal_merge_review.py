@@ -8,7 +8,7 @@ import pytest
 
 from cmdb.app import proposal_merge, proposals
 from cmdb.app.proposal_merge import MergeConflicts
-from cmdb.domain.changeset import ChangeSet, CIUpsert
+from cmdb.domain.changeset import ChangeSet, CIUpsert, Precedence
 from cmdb.store.contract import GraphStore
 from cmdb.store.refs import resolve_ci
 from tests.fakes import FakeClock
@@ -62,3 +62,34 @@ def test_an_edit_without_a_base_is_a_conflict_not_an_overwrite(
     proposal_merge.rebase(store, ALL, ADMIN, "RFC-B")
     proposal_merge.merge(store, ALL, ADMIN, "RFC-B")
     assert resolve_ci(store, db.id).owner == "dba-team"
+
+
+def test_an_attribute_the_proposal_drops_but_a_source_owns_is_a_conflict(
+    sample_store: GraphStore, sample_clock: FakeClock
+) -> None:
+    store = sample_store
+    _change(store, "RFC-A", "bookings-db")
+    db = resolve_ci(store, "bookings-db")
+    owned = {
+        "id": db.id,
+        "class": "Database",
+        "name": db.name,
+        "attributes": {"engine": "pg", "site": "north"},
+    }
+    store.apply(ChangeSet(actor="d", source="netbox", ci_upserts=[CIUpsert.model_validate(owned)]))
+    policy = Precedence(owners={"attributes.*": ["netbox"]})
+    # The proposal's attributes are the CI's whole new set: this one drops 'engine', which
+    # netbox owns and outranks the merge on, so the merge cannot drop it; 'site', kept as
+    # it is, is no conflict.
+    kept = {k: v for k, v in resolve_ci(store, db.id).attributes.items() if k != "engine"}
+    fields = {"attributes": {**kept, "tier": "gold"}}
+    proposals.create(
+        store, ALL, ADMIN, "RFC-A", [{"op": "update_ci", "ci_id": db.id, "fields": fields}]
+    )
+    _implemented(store, "RFC-A")
+    sample_clock.advance(minutes=5)
+    before = _state(store)
+    with pytest.raises(MergeConflicts) as err:
+        proposal_merge.merge(store, ALL, ADMIN, "RFC-A", precedence=policy)
+    assert [(c.field, c.source) for c in err.value.conflicts] == [("attributes.engine", "netbox")]
+    assert _state(store) == before
