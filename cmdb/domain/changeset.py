@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cmdb.domain.identifiers import Identifier
 from cmdb.domain.model import Criticality, LifecycleStatus, Redundancy
+from cmdb.domain.proposals import Proposal
 from cmdb.domain.records import Change, DiscoveryRun, Incident, Problem
 from cmdb.domain.service import Agreement, ServiceDetails
 
@@ -234,6 +235,10 @@ class ChangeSet(BaseModel):
     # active (a missing one is not). What a merge decided on cannot move under it.
     expect_cis: dict[str, datetime] = Field(default_factory=dict)
     expect_rels: list[ExpectRel] = Field(default_factory=list)
+    # Proposal versions added in the same transaction (each the latest stored plus one,
+    # else WriteConflict and nothing written): a merge's graph edits and its "merged" mark
+    # are one write, so a crash leaves neither or both.
+    proposals: list[Proposal] = Field(default_factory=list)
 
     def is_empty(self) -> bool:
         return not (
@@ -247,6 +252,7 @@ class ChangeSet(BaseModel):
             or self.touches
             or self.misses
             or self.runs
+            or self.proposals
         )
 
 

@@ -13,6 +13,23 @@ from cmdb.domain.proposals import Proposal, ProposalState
 from cmdb.store.embedded.tx import write_transaction
 
 
+def add_version(conn: sqlite3.Connection, proposal: Proposal) -> None:
+    """Insert ``proposal`` as its id's next version, inside the caller's write transaction
+    (save_proposal's own, or apply's for a change set carrying proposals)."""
+    row = conn.execute("SELECT max(version) FROM proposals WHERE id = ?", (proposal.id,)).fetchone()
+    latest = int(row[0] or 0)
+    if proposal.version != latest + 1:
+        raise WriteConflict(
+            f"proposal {proposal.id} is at version {latest}, not"
+            f" {proposal.version - 1}: read it again",
+            where="version",
+        )
+    conn.execute(
+        "INSERT INTO proposals (id, version, state, doc) VALUES (?,?,?,?)",
+        (proposal.id, proposal.version, proposal.state.value, proposal.model_dump_json()),
+    )
+
+
 class ProposalRows:
     """Mixed into EmbeddedStore, which provides these two."""
 
@@ -24,20 +41,7 @@ class ProposalRows:
 
     def save_proposal(self, proposal: Proposal) -> None:
         with write_transaction(self._conn(), self._begin_write) as conn:
-            row = conn.execute(
-                "SELECT max(version) FROM proposals WHERE id = ?", (proposal.id,)
-            ).fetchone()
-            latest = int(row[0] or 0)
-            if proposal.version != latest + 1:
-                raise WriteConflict(
-                    f"proposal {proposal.id} is at version {latest}, not"
-                    f" {proposal.version - 1}: read it again",
-                    where="version",
-                )
-            conn.execute(
-                "INSERT INTO proposals (id, version, state, doc) VALUES (?,?,?,?)",
-                (proposal.id, proposal.version, proposal.state.value, proposal.model_dump_json()),
-            )
+            add_version(conn, proposal)
 
     def get_proposal(self, proposal_id: str, *, version: int | None = None) -> Proposal:
         if version is None:

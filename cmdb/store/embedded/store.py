@@ -54,7 +54,7 @@ from cmdb.store.contract import (
     split_walk,
 )
 from cmdb.store.embedded.outbox import OutboxRows, write_events
-from cmdb.store.embedded.proposals import ProposalRows
+from cmdb.store.embedded.proposals import ProposalRows, add_version
 from cmdb.store.embedded.schema import DDL, MIGRATIONS, SCHEMA_VERSION
 from cmdb.store.gcpause import gc_paused
 from cmdb.store.outbox import events_for
@@ -386,6 +386,8 @@ class EmbeddedStore(OutboxRows, ProposalRows):
             with gc_paused():
                 p = plan(changeset, _SqlLoader(conn), now)
                 self._write(conn, p, changeset, now, gen)
+            for proposal in changeset.proposals:  # in this transaction: see ChangeSet
+                add_version(conn, proposal)
             conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(gen),))
             conn.execute("UPDATE meta SET value = ? WHERE key = 'last_at'", (to_text(now),))
             conn.execute("COMMIT")

@@ -22,6 +22,31 @@ _LATEST = (
 )
 
 
+def add_version(tx: ManagedTransaction, proposal: Proposal) -> None:
+    """Create ``proposal`` as its id's next version, inside the caller's transaction
+    (save_proposal's own, or apply's for a change set carrying proposals)."""
+    got = tx.run(
+        "OPTIONAL MATCH (p:ProposalVersion {id: $id}) RETURN max(p.version) AS v",
+        id=proposal.id,
+    ).single()
+    latest = int(got["v"] or 0) if got is not None else 0
+    if proposal.version != latest + 1:
+        raise WriteConflict(
+            f"proposal {proposal.id} is at version {latest}, not"
+            f" {proposal.version - 1}: read it again",
+            where="version",
+        )
+    tx.run(
+        "CREATE (:ProposalVersion {key: $key, id: $id, version: $version,"
+        " state: $state, doc: $doc})",
+        key=f"{proposal.id}@{proposal.version}",
+        id=proposal.id,
+        version=proposal.version,
+        state=proposal.state.value,
+        doc=proposal.model_dump_json(),
+    ).consume()
+
+
 class ProposalNodes:
     """Mixed into Neo4jStore, which provides these."""
 
@@ -32,30 +57,8 @@ class ProposalNodes:
         raise NotImplementedError
 
     def save_proposal(self, proposal: Proposal) -> None:
-        def work(tx: ManagedTransaction) -> None:
-            got = tx.run(
-                "OPTIONAL MATCH (p:ProposalVersion {id: $id}) RETURN max(p.version) AS v",
-                id=proposal.id,
-            ).single()
-            latest = int(got["v"] or 0) if got is not None else 0
-            if proposal.version != latest + 1:
-                raise WriteConflict(
-                    f"proposal {proposal.id} is at version {latest}, not"
-                    f" {proposal.version - 1}: read it again",
-                    where="version",
-                )
-            tx.run(
-                "CREATE (:ProposalVersion {key: $key, id: $id, version: $version,"
-                " state: $state, doc: $doc})",
-                key=f"{proposal.id}@{proposal.version}",
-                id=proposal.id,
-                version=proposal.version,
-                state=proposal.state.value,
-                doc=proposal.model_dump_json(),
-            ).consume()
-
         try:
-            self._write(work)
+            self._write(lambda tx: add_version(tx, proposal))
         except IdentityConflict as exc:  # the store's answer to a broken constraint
             raise WriteConflict(
                 f"proposal {proposal.id} version {proposal.version} was just written by"

@@ -70,7 +70,7 @@ from cmdb.store.index import walk_closure
 from cmdb.store.neo4j import cypher
 from cmdb.store.neo4j.migrations import migrate, missing_constraints
 from cmdb.store.neo4j.outbox import OutboxNodes, write_events
-from cmdb.store.neo4j.proposals import ProposalNodes
+from cmdb.store.neo4j.proposals import ProposalNodes, add_version
 from cmdb.store.outbox import events_for
 from cmdb.store.planner import (
     CIHead,
@@ -379,6 +379,8 @@ class Neo4jStore(OutboxNodes, ProposalNodes):
                 self._write_plan(tx, p, changeset, now, int(meta["seq"]), int(meta["gen"]))
                 if p.sightings:
                     self._patch_sightings(tx, p, loader.raw, int(meta["gen"]))
+            for proposal in changeset.proposals:  # in this transaction: see ChangeSet
+                add_version(tx, proposal)
             return p.result
 
         return self._write(work)
