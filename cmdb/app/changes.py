@@ -146,17 +146,18 @@ def risk(
     """The change's risk as it would be assessed now (nothing recorded), as the caller is
     shown it."""
     change = visible_change(store, vis, change_id)
+    version, spofs = _proposal_judged(store, change_id)
     result = practice.assess(
-        store, change, policy, at or now(), proposal_spofs=_proposal_spofs(store, change_id)
+        store, change, policy, at or now(), proposal_spofs=spofs, proposal_version=version
     )
     return assessment_seen(vis.ids, result)
 
 
-def _proposal_spofs(store: GraphStore, change_id: str) -> list[ProposalSpof]:
+def _proposal_judged(store: GraphStore, change_id: str) -> tuple[int | None, list[ProposalSpof]]:
     # Imported here: the proposal diff reads changes through this module.
-    from cmdb.app.proposal_risk import proposal_spofs
+    from cmdb.app.proposal_risk import judged
 
-    return proposal_spofs(store, change_id)
+    return judged(store, change_id)
 
 
 # --- writing ------------------------------------------------------------------------------
@@ -276,6 +277,11 @@ def transition(
     _writable(store, vis, change_id, "move it", words)
     if step.to is ChangeState.REVIEWED:
         raise InvalidInput(f"a review records an outcome: {words.review}", where=words.to)
+    # Authorising judges the risk again, the proposal as it stands included (its diff is
+    # evaluated only then: the one step that needs it).
+    version, spofs = (
+        _proposal_judged(store, change_id) if step.to is ChangeState.AUTHORISED else (None, None)
+    )
     moved = practice.transition_change(
         store,
         change_id,
@@ -286,6 +292,8 @@ def transition(
         window=(step.planned_start, step.planned_end),
         authority=authority,
         policy=policy,
+        proposal_spofs=spofs,
+        proposal_version=version,
     )
     return shown(store, vis, moved)
 
@@ -304,13 +312,15 @@ def assess(
     assessed): the change and the assessment as the caller is shown them."""
     store = _stamped(store, caller)
     _writable(store, vis, change_id, "assess it", words)
+    version, spofs = _proposal_judged(store, change_id)
     changed, result = practice.assess_change(
         store,
         change_id,
         policy,
         actor=caller.name,
         now=at or now(),
-        proposal_spofs=_proposal_spofs(store, change_id),
+        proposal_spofs=spofs,
+        proposal_version=version,
     )
     return shown(store, vis, changed), assessment_seen(vis.ids, result)
 

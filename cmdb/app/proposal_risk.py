@@ -15,14 +15,21 @@ def proposal_spofs(store: GraphStore, change_id: str) -> list[ProposalSpof]:
     """Each service the change's open proposal (its latest version) gives single points of
     failure it does not have now; none without an open proposal with edits (a merged one
     is the live graph, which the change's own impact already reads)."""
+    return judged(store, change_id)[1]
+
+
+def judged(store: GraphStore, change_id: str) -> tuple[int | None, list[ProposalSpof]]:
+    """The open proposal's version judged (None: no open proposal with edits) and the
+    services it gives new SPOFs, evaluated against the live graph now: what an
+    assessment, and an authorisation judging again, record."""
     try:
         p = store.get_proposal(change_id)
     except NotFound:
-        return []
+        return None, []
     if p.state is not ProposalState.OPEN or not p.edits:
-        return []
+        return None, []
     got = evaluate(store, p)
-    return [
+    return p.version, [
         ProposalSpof(
             proposal_version=p.version,
             service_id=s.id,

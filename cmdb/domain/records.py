@@ -99,6 +99,11 @@ class ChangeRisk(BaseModel):
     service_ids: list[str] = Field(
         default_factory=list, description="the services it takes down or degrades, by id"
     )
+    proposal_version: int | None = Field(
+        default=None,
+        description="the version of the RFC's open what-if proposal this assessment judged"
+        " (none: no open proposal with edits)",
+    )
 
 
 class Change(BaseModel):

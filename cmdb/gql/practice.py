@@ -84,6 +84,10 @@ class ChangeRiskType:
     why: str
     score: float
     assessed_at: datetime
+    proposal_version: int | None = strawberry.field(
+        default=None,
+        description="the version of the RFC's open what-if proposal this assessment judged",
+    )
 
 
 @strawberry.type(name="FailureRate", description="Reviewed changes of the same CIs.")

@@ -57,6 +57,8 @@ def transition_change(
     window: tuple[datetime | None, datetime | None] = (None, None),
     authority: ApprovalLevel | None = None,
     policy: Policy | None = None,
+    proposal_spofs: Sequence[ProposalSpof] | None = None,
+    proposal_version: int | None = None,
 ) -> Change:
     """One step of the lifecycle; ``window`` (start, end; None keeps that end) is set first,
     in the same write, so scheduling with a window is one change set. ``authority`` is the
@@ -68,7 +70,12 @@ def transition_change(
     With ``policy`` (every shell passes it), authorising judges the risk again and a riskier
     answer is the one the decider's authority is checked against (so a standard change's
     pre-approval holds only within the policy's ceiling); a window filled in after the
-    decision is refused if it would need a more senior decision."""
+    decision is refused if it would need a more senior decision.
+
+    ``proposal_spofs`` and ``proposal_version``: the RFC's open what-if proposal as judged
+    now (the use case evaluates its impact diff when authorising; None: not judged). A
+    proposal other than the one the recorded assessment judged makes the fresh answer
+    the recorded one, riskier or not: the CAB decides on the proposal as it stands."""
     change = store.get_change(change_id)
     filled = False
     if window != (None, None):
@@ -81,7 +88,7 @@ def transition_change(
         if filled:
             _check_filled_window(store, change, policy, now)
         elif to is ChangeState.AUTHORISED:
-            change = _reassessed(store, change, policy, now)
+            change = _reassessed(store, change, policy, now, proposal_spofs, proposal_version)
     moved = transition(
         change, to, at=now, by=actor, note=note, outcome=outcome, authority=authority
     )
@@ -89,13 +96,40 @@ def transition_change(
     return moved
 
 
-def _reassessed(store: GraphStore, change: Change, policy: Policy, now: datetime) -> Change:
+def _reassessed(
+    store: GraphStore,
+    change: Change,
+    policy: Policy,
+    now: datetime,
+    proposal_spofs: Sequence[ProposalSpof] | None = None,
+    proposal_version: int | None = None,
+) -> Change:
     """At authorisation the risk is judged again: the graph, the history or the clock may
     have moved since the assessment (a standard change may never have had one). A riskier
-    answer replaces the recorded one, so the decider's authority is checked against it."""
-    fresh = assess(store, change, policy, now).summary(now)
+    answer replaces the recorded one, so the decider's authority is checked against it;
+    so does any answer on another version of the proposal (or none where there was one):
+    the recorded facts no longer describe what the change will do."""
+    judged = proposal_spofs is not None
+    fresh = assess(
+        store,
+        change,
+        policy,
+        now,
+        proposal_spofs=proposal_spofs or (),
+        proposal_version=proposal_version,
+    ).summary(now)
     recorded = change.risk
-    if recorded is None or not covers(recorded.approval, fresh.approval):
+    if recorded is None:
+        return change.model_copy(update={"risk": fresh})
+    if judged and recorded.proposal_version != fresh.proposal_version:
+        # Said in the recorded reason, so a refusal tells the decider why it moved.
+        was, now_ = (
+            f"proposal v{v}" if v else "no proposal"
+            for v in (recorded.proposal_version, fresh.proposal_version)
+        )
+        why = f"judged again at authorisation on {now_} (assessed on {was}): {fresh.why}"
+        return change.model_copy(update={"risk": fresh.model_copy(update={"why": why})})
+    if not covers(recorded.approval, fresh.approval):
         return change.model_copy(update={"risk": fresh})
     return change
 
@@ -176,10 +210,11 @@ def assess(
     now: datetime,
     *,
     proposal_spofs: Sequence[ProposalSpof] = (),
+    proposal_version: int | None = None,
 ) -> Assessment:
     """The change's risk now (nothing written). ``proposal_spofs``: the services its open
-    proposal gives new single points of failure (the use cases evaluate the proposal);
-    the gold ones count."""
+    proposal (``proposal_version``) gives new single points of failure (the use cases
+    evaluate the proposal); the gold ones count."""
     cis = affected_cis(store, change)
     report = impact_of(store, change, now)
     history = failure_rate(store.list_changes(), change.ci_ids, exclude=change.id)
@@ -187,7 +222,8 @@ def assess(
     gold = [
         p for p in proposal_spofs if policy.gold_services.holds(p.criticality, p.sla_target_percent)
     ]
-    return evaluate(change.id, found.model_copy(update={"proposal_spofs": gold}), policy)
+    judged = {"proposal_spofs": gold, "proposal_version": proposal_version}
+    return evaluate(change.id, found.model_copy(update=judged), policy)
 
 
 def assess_change(
@@ -198,11 +234,19 @@ def assess_change(
     actor: str,
     now: datetime,
     proposal_spofs: Sequence[ProposalSpof] = (),
+    proposal_version: int | None = None,
 ) -> tuple[Change, Assessment]:
     """Assess and record the risk on the change; a draft (other than a standard change,
     which is pre-approved) moves to assessed."""
     change = store.get_change(change_id)
-    result = assess(store, change, policy, now, proposal_spofs=proposal_spofs)
+    result = assess(
+        store,
+        change,
+        policy,
+        now,
+        proposal_spofs=proposal_spofs,
+        proposal_version=proposal_version,
+    )
     updated = change.model_copy(update={"risk": result.summary(now)})
     if updated.state is ChangeState.DRAFT and updated.type is not ChangeType.STANDARD:
         updated = transition(updated, ChangeState.ASSESSED, at=now, by=actor, note=result.why)

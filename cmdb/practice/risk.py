@@ -76,6 +76,7 @@ class RiskFacts(BaseModel):
     sites: list[str] = []
     service_ids: list[str] = []  # the services it takes down or degrades
     proposal_spofs: list[ProposalSpof] = []  # gold services its proposal adds SPOFs to
+    proposal_version: int | None = None  # the open proposal judged (None: none with edits)
 
 
 class RuleCheck(BaseModel):
@@ -102,6 +103,7 @@ class Assessment(BaseModel):
             score=self.facts.score,
             assessed_at=at,
             service_ids=self.facts.service_ids,
+            proposal_version=self.facts.proposal_version,
         )
 
 
