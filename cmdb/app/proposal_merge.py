@@ -637,8 +637,10 @@ def rebase(
     conflicts it clears (the live changes accepted) are returned with it. Each edit is
     checked again; one the live graph no longer allows is named (remove it first), and a
     precedence conflict is not cleared by rebasing (remove its edit)."""
-    p = _open(store, change_id)
+    # The change's visibility first: a token must not learn whether a change outside its
+    # view has a proposal.
     _mergeable(store, vis, change_id, "rebase its proposal")
+    p = _open(store, change_id)
     before = find_conflicts(store, p, source=caller.source, precedence=precedence)
     owned = [c for c in before if "source precedence" in c.why]
     if owned:

@@ -11,6 +11,7 @@ from cmdb.app import proposal_merge, proposals
 from cmdb.app.proposal_merge import MergeConflicts
 from cmdb.app.scope import Visibility
 from cmdb.domain.changeset import ChangeSet, CIRef, CIUpsert, RelRetire
+from cmdb.domain.errors import NotFound
 from cmdb.store.contract import GraphStore
 from cmdb.store.refs import resolve_ci
 from tests.fakes import FakeClock
@@ -83,3 +84,22 @@ def test_a_scoped_merge_refused_names_no_ci_outside_its_view(
     # The unrestricted caller is told who holds it.
     with pytest.raises(MergeConflicts, match="vm-hidden"):
         proposal_merge.merge(store, ALL, ADMIN, "RFC-T")
+
+
+def test_rebase_out_of_view_says_no_change_whether_or_not_it_has_a_proposal(
+    sample_store: GraphStore,
+) -> None:
+    store = sample_store
+    engine = resolve_ci(store, "booking-engine-1")
+    # Two changes outside the token's view, one with a proposal; and one that is not.
+    _change(store, "RFC-U", "bookings-db")
+    _change(store, "RFC-V", "bookings-db")
+    edit = {"op": "update_ci", "ci_id": "bookings-db", "fields": {"owner": "x"}}
+    proposals.create(store, ALL, ADMIN, "RFC-V", [edit])
+    scoped = Visibility(ids=frozenset({engine.id}))
+    answers = []
+    for cid in ("RFC-U", "RFC-V", "RFC-MISSING"):
+        with pytest.raises(NotFound) as err:
+            proposal_merge.rebase(store, scoped, ADMIN, cid)
+        answers.append(err.value.message.replace(cid, "?"))
+    assert answers[0] == answers[1] == answers[2]
