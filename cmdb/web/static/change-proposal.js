@@ -2,7 +2,7 @@
 // words, a graph diff (the edited CIs and relationships with their live neighbours, each
 // marked added, retired or changed by colour AND by line style and label), and the impact
 // diff per service. Read only, through the REST API with the tab's token (ui-common.js):
-// GET /changes/{id}/proposal[/versions|/diff], /subgraph and /cis/{id}.
+// GET /changes/{id}/proposal[/versions|/diff|/conflicts], /subgraph and /cis/{id}.
 "use strict";
 
 window.cmdbProposal = (() => {
