@@ -641,7 +641,8 @@ def rebase(
     # view has a proposal.
     _mergeable(store, vis, change_id, "rebase its proposal")
     p = _open(store, change_id)
-    before = find_conflicts(store, p, source=caller.source, precedence=precedence)
+    live = _Live(store)
+    before = find_conflicts(store, p, source=caller.source, precedence=precedence, live=live)
     owned = [c for c in before if "source precedence" in c.why]
     if owned:
         raise InvalidInput(
@@ -652,6 +653,16 @@ def rebase(
         )
     fresh = [e.model_copy(update={"base": None}) for e in p.edits]
     rebased = checked(store, vis, fresh)
+    for i, e in enumerate(rebased):
+        read = live.cis.get(e.ci_id or "")
+        if e.base is not None and read is not None and read.updated_at != e.base:
+            # It moved after the conflicts were listed: a new base would accept a change
+            # the caller was never shown.
+            raise WriteConflict(
+                f"{read.label()} changed while rebasing; nothing saved: rebase again to"
+                " see what it accepts",
+                where=f"edits[{i}]",
+            )
     cleared = ", ".join(sorted({str(c.edit) for c in before})) or "none"
     made = _next(p, caller, edits=rebased, note=f"rebased on the live graph (edits {cleared})")
     store.save_proposal(made)

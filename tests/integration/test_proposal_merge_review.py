@@ -4,11 +4,15 @@ missing (a snapshot row, another writer) cannot overwrite a live change unseen.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from cmdb.app import proposal_merge, proposals
 from cmdb.app.proposal_merge import MergeConflicts
 from cmdb.domain.changeset import ChangeSet, CIUpsert, Precedence
+from cmdb.domain.errors import WriteConflict
+from cmdb.domain.model import CI
 from cmdb.store.contract import GraphStore
 from cmdb.store.refs import resolve_ci
 from tests.fakes import FakeClock
@@ -93,3 +97,49 @@ def test_an_attribute_the_proposal_drops_but_a_source_owns_is_a_conflict(
         proposal_merge.merge(store, ALL, ADMIN, "RFC-A", precedence=policy)
     assert [(c.field, c.source) for c in err.value.conflicts] == [("attributes.engine", "netbox")]
     assert _state(store) == before
+
+
+class ChangedWhileRebasing:
+    """The store, where someone changes a CI between the rebase's listing of what it
+    accepts and its reading of the new bases (a fake around the real store: every other
+    call goes straight through)."""
+
+    def __init__(self, inner: GraphStore, ci_id: str) -> None:
+        self.inner = inner
+        self.ci_id = ci_id
+        self.reads = 0
+
+    def get_ci(self, ci_id: str) -> CI:
+        if ci_id == self.ci_id:
+            self.reads += 1
+            if self.reads == 2:  # the conflicts were listed from the first read
+                ci = self.inner.get_ci(ci_id)
+                up = {"id": ci.id, "class": ci.ci_class, "name": ci.name, "version": "99"}
+                self.inner.apply(
+                    ChangeSet(
+                        actor="eve", source="netbox", ci_upserts=[CIUpsert.model_validate(up)]
+                    )
+                )
+        return self.inner.get_ci(ci_id)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_a_rebase_never_accepts_a_change_it_did_not_list(
+    sample_store: GraphStore, sample_clock: FakeClock
+) -> None:
+    store = sample_store
+    _change(store, "RFC-R", "bookings-db")
+    db = resolve_ci(store, "bookings-db")
+    edit = {"op": "update_ci", "ci_id": db.id, "fields": {"owner": "dba-team"}}
+    made = proposals.create(store, ALL, ADMIN, "RFC-R", [edit])
+    sample_clock.advance(minutes=5)
+    racing: Any = ChangedWhileRebasing(store, db.id)
+    with pytest.raises(WriteConflict, match="while rebasing"):
+        proposal_merge.rebase(racing, ALL, ADMIN, "RFC-R")
+    assert racing.reads >= 2  # the change landed in between
+    assert store.get_proposal("RFC-R") == made  # nothing saved
+    # Rebased again, the change is listed as accepted.
+    _, accepted = proposal_merge.rebase(store, ALL, ADMIN, "RFC-R")
+    assert [(c.field, c.now) for c in accepted] == [("version", "99")]
