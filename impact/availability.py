@@ -159,8 +159,17 @@ class _Structure:
         self.cone = cone
         self.p = p
         self.root = cone.root
-        keep = _acyclic_members(cone)
         self.groups: list[list[tuple[tuple[int, ...], int]]] = []
+        if all(len(c) == 1 for c in cone.comps):
+            # No cycle (every strongly connected component is one CI): the walk below
+            # would keep every member; skip it.
+            self.groups = [
+                [(g.members, min(g.k, len(g.members))) for g in gs] for gs in cone.groups
+            ]
+            self.cycles_cut = False
+            self.order = _post_order(self.root, self.groups)
+            return
+        keep = _acyclic_members(cone)
         for v, groups in enumerate(cone.groups):
             mine: list[tuple[tuple[int, ...], int]] = []
             for i, g in enumerate(groups):

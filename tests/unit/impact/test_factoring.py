@@ -18,6 +18,7 @@ from cmdb.store.contract import Subgraph
 from impact.availability import (
     FACTORING_WORK,
     MAX_FACTORINGS,
+    _acyclic_members,
     _factor,
     _Structure,
     service_availability,
@@ -82,6 +83,26 @@ def test_factor_equals_the_specification_on_random_topologies(
 ) -> None:
     g = _with_availabilities(t, values)
     _same(g, t.name(len(t.classes) - 1), budget)
+
+
+@settings(max_examples=100, deadline=None)
+@given(topologies(max_n=12, acyclic=True))
+def test_an_acyclic_cone_keeps_every_member(t: Topology) -> None:
+    """_Structure skips the cycle-cutting walk when the cone has no cycle: what the walk
+    would have kept is every member."""
+    g = _with_availabilities(t, [0.9])
+    cone = cone_of(g, g.pos[t.name(len(t.classes) - 1)])
+    keep = _acyclic_members(cone)
+    walked = [
+        [
+            (ms, min(grp.k, len(ms)))
+            for i, grp in enumerate(gs)
+            if (ms := tuple(m for m in grp.members if (v, i, m) in keep))
+        ]
+        for v, gs in enumerate(cone.groups)
+    ]
+    st_ = _Structure(cone, [0.9] * cone.size)
+    assert st_.groups == walked and not st_.cycles_cut
 
 
 # -- generated estates (bench/estate.py), before and after a proposal's kind of edit ---------
