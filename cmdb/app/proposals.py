@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cmdb.app.caller import Caller
 from cmdb.app.changes import visible_change
 from cmdb.app.inputs import validated
+from cmdb.app.proposal_check import EditCheck, check_edits
 from cmdb.app.scope import Visibility, check_writable, readable
 from cmdb.domain.classes import is_a
 from cmdb.domain.errors import CmdbError, InvalidInput, NotFound
@@ -253,31 +254,79 @@ def checked(
 # --- reading ------------------------------------------------------------------------------
 
 
-def shown(vis: Visibility, p: Proposal) -> Proposal:
+class ShownEdit(Edit):
+    """An edit as a caller is shown it: its place in the whole proposal (a token scoped to
+    services may be shown only some edits, and remove-edit and a conflict name this
+    place), and, where asked, whether it still applies to the live graph."""
+
+    index: int = Field(
+        ge=0, description="the edit's position in the whole proposal (remove-edit's index)"
+    )
+    validity: EditCheck | None = Field(
+        default=None,
+        description="whether it still applies to the live graph now, and why not (the"
+        " proposal of one change, as getProposal answers; none in lists)",
+    )
+
+    @model_validator(mode="after")
+    def _shape(self) -> ShownEdit:
+        # The edit's own fields are checked as an Edit's are; the two added are not its.
+        Edit.model_validate(self.model_dump(exclude={"index", "validity"}, exclude_unset=True))
+        return self
+
+
+class ShownProposal(Proposal):
+    """A proposal as a caller is shown it (:func:`shown`)."""
+
+    # A list of the subclass: what the shells render, field for field a Proposal's edits.
+    edits: list[ShownEdit] = Field(default_factory=list)  # type: ignore[assignment]
+
+
+def shown(vis: Visibility, p: Proposal, checks: Sequence[EditCheck] = ()) -> ShownProposal:
     """``p`` as the caller is shown it: a scoped caller sees the edits whose live CIs are
-    all in its view (a new CI of the proposal is in everyone's)."""
-    if vis.unrestricted:
-        return p
+    all in its view (a new CI of the proposal is in everyone's); each edit keeps its index
+    in the whole proposal, and ``checks`` (one per edit of ``p``, if given) its validity."""
     added = {e.ci.id for e in p.edits if e.ci is not None}
-    kept = [e for e in p.edits if all(i in added or vis.allows(i) for i in e.touches())]
-    return p.model_copy(update={"edits": kept})
+    edits = [
+        ShownEdit.model_construct(
+            e.model_fields_set | {"index"} | ({"validity"} if checks else set()),
+            **{k: getattr(e, k) for k in Edit.model_fields},
+            index=i,
+            validity=checks[i] if checks else None,
+        )
+        for i, e in enumerate(p.edits)
+        if vis.unrestricted or all(x in added or vis.allows(x) for x in e.touches())
+    ]
+    return ShownProposal.model_construct(
+        p.model_fields_set | {"edits"},
+        **{k: getattr(p, k) for k in Proposal.model_fields if k != "edits"},
+        edits=edits,
+    )
 
 
 def get(
-    store: GraphStore, vis: Visibility, change_id: str, *, version: int | None = None
-) -> Proposal:
+    store: GraphStore,
+    vis: Visibility,
+    change_id: str,
+    *,
+    version: int | None = None,
+    check: bool = False,
+) -> ShownProposal:
+    """The proposal (a version of it) as the caller is shown it; with ``check``, each
+    edit says whether it still applies to the live graph (cmdb.app.proposal_check)."""
     visible_change(store, vis, change_id)
-    return shown(vis, store.get_proposal(change_id, version=version))
+    p = store.get_proposal(change_id, version=version)
+    return shown(vis, p, check_edits(store, p) if check else ())
 
 
-def versions(store: GraphStore, vis: Visibility, change_id: str) -> list[Proposal]:
+def versions(store: GraphStore, vis: Visibility, change_id: str) -> list[ShownProposal]:
     visible_change(store, vis, change_id)
     return [shown(vis, p) for p in store.proposal_versions(change_id)]
 
 
 def list_proposals(
     store: GraphStore, vis: Visibility, *, state: ProposalState | None = None
-) -> list[Proposal]:
+) -> list[ShownProposal]:
     """The latest version of each proposal whose change the caller reads."""
     out = []
     for p in store.list_proposals(state=state):

@@ -19,6 +19,7 @@ from strawberry.types import Info
 
 from cmdb.app import proposal_diff, proposals
 from cmdb.app.caller import Caller
+from cmdb.app.scope import Visibility
 from cmdb.auth.roles import Permission
 from cmdb.domain.proposals import Proposal, ProposalState
 from cmdb.gql.context import GqlContext
@@ -26,6 +27,16 @@ from cmdb.gql.context import GqlContext
 PInfo = Info[GqlContext, None]
 
 strawberry.enum(ProposalState, name="ProposalState")
+
+
+@strawberry.type(
+    name="ProposalEditCheck", description="Whether an edit still applies to the live graph."
+)
+class ProposalEditCheckType:
+    holds: bool = strawberry.field(description="it applies to the live graph as it is now")
+    why: list[str] = strawberry.field(
+        description="why not: each CI or relationship the live graph moved under it"
+    )
 
 
 @strawberry.type(name="ProposalEdit", description="One staged edit.")
@@ -37,6 +48,15 @@ class ProposalEditType:
     ci_ids: list[str] = strawberry.field(description="the CIs it names (a new one's id)")
     base: datetime | None = strawberry.field(
         description="the live CI's updated_at when the edit was staged"
+    )
+    index: int = strawberry.field(
+        description="its position in the whole proposal (a token scoped to services may be"
+        " shown only some edits; removeProposalEdit and a conflict name this)"
+    )
+    validity: ProposalEditCheckType | None = strawberry.field(
+        default=None,
+        description="whether it still applies to the live graph now, and why not (the"
+        " proposal query; none in a mutation's answer)",
     )
 
 
@@ -52,6 +72,10 @@ class ProposalType:
 
 
 def _proposal(p: Proposal) -> ProposalType:
+    if not isinstance(p, proposals.ShownProposal):
+        # What a mutation wrote: its writer sees every CI it names (a scoped one may write
+        # no other), so each edit's index is its position.
+        p = proposals.shown(Visibility(), p)
     return ProposalType(
         id=strawberry.ID(p.id),
         version=p.version,
@@ -60,7 +84,16 @@ def _proposal(p: Proposal) -> ProposalType:
         author=p.author,
         at=p.at,
         edits=[
-            ProposalEditType(op=e.op.value, text=e.describe(), ci_ids=e.touches(), base=e.base)
+            ProposalEditType(
+                op=e.op.value,
+                text=e.describe(),
+                ci_ids=e.touches(),
+                base=e.base,
+                index=e.index,
+                validity=None
+                if e.validity is None
+                else ProposalEditCheckType(holds=e.validity.holds, why=e.validity.why),
+            )
             for e in p.edits
         ],
     )
@@ -152,7 +185,9 @@ class ProposalsQuery:
     ) -> ProposalType:
         ctx = info.context
         vis = await ctx.visibility()
-        got = await ctx.call(proposals.get, ctx.store, vis, str(change), version=version)
+        got = await ctx.call(
+            proposals.get, ctx.store, vis, str(change), version=version, check=True
+        )
         return _proposal(got)
 
     @strawberry.field(

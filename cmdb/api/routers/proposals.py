@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cmdb.api.routers._shared import caller
 from cmdb.app import proposal_diff, proposal_merge, proposals
+from cmdb.app.scope import Visibility
 from cmdb.domain.proposals import Proposal, ProposalState
 from cmdb.web.deps import Editor, Reader, SettingsDep, Store, Visible
 
@@ -66,8 +67,14 @@ class WithdrawIn(BaseModel):
     note: str = ""
 
 
-class ProposalOut(Proposal):
-    pass
+class Edit(proposals.ShownEdit):
+    """One staged edit, with its index in the whole proposal and (getProposal) whether it
+    still applies to the live graph. Named as the edits' schema was before they carried
+    both, so the document only gains those fields."""
+
+
+class ProposalOut(proposals.ShownProposal):
+    edits: list[Edit] = Field(default_factory=list)  # type: ignore[assignment]
 
 
 class ProposalListOut(BaseModel):
@@ -79,6 +86,10 @@ class ProposalDiffOut(proposal_diff.ProposalDiff):
 
 
 def _out(p: Proposal) -> ProposalOut:
+    if not isinstance(p, proposals.ShownProposal):
+        # What a use case wrote: its writer sees every CI it names (a scoped one may
+        # write no other), so each edit's index is its position.
+        p = proposals.shown(Visibility(), p)
     return ProposalOut.model_validate(p.model_dump())
 
 
@@ -98,8 +109,10 @@ def list_proposals(
 def get_proposal(
     change_id: str, _: Reader, store: Store, vis: Visible, version: Version = None
 ) -> ProposalOut:
-    """The change's proposal: its latest version, or the one asked for."""
-    return _out(proposals.get(store, vis, change_id, version=version))
+    """The change's proposal: its latest version, or the one asked for; each edit with its
+    index in the whole proposal and whether it still applies to the live graph now (a
+    CI retired or gone since, a relationship to retire no longer there...), and why not."""
+    return _out(proposals.get(store, vis, change_id, version=version, check=True))
 
 
 @router.get(f"{PREFIX}/versions", operation_id="listProposalVersions")
@@ -255,7 +268,7 @@ def merge_proposal(
         change_id,
         precedence=proposal_merge.precedence_of(settings),
     )
-    return MergedOut.model_validate(done.model_dump())
+    return MergedOut(proposal=_out(done.proposal), **done.model_dump(exclude={"proposal"}))
 
 
 @router.post(f"{PREFIX}/rebase", operation_id="rebaseProposal", response_model=RebasedOut)

@@ -8,8 +8,6 @@
 window.cmdbProposal = (() => {
   const { api, el, ciLink, changeLink, when, words, badge, $ } = window.cmdbUi;
   const enc = encodeURIComponent;
-  // The lifecycle states of a retired CI (cmdb.domain.model.RETIRED_STATUSES).
-  const RETIRED = new Set(["withdrawn", "disposed"]);
   // The fields of a proposal this page renders; any other (a later item's, e.g. merge
   // details) is still shown, as a fact, rather than silently dropped.
   const KNOWN = new Set(["id", "version", "state", "edits", "note", "author", "at"]);
@@ -124,26 +122,6 @@ window.cmdbProposal = (() => {
 
   function relKey(type, s, t) {
     return `${type}|${s}|${t}`;
-  }
-
-  // An edit the live graph no longer allows (a CI it names retired or gone since it was
-  // staged, an edge to retire no longer there): said beside the edit.
-  function stale(e, live, liveEdges, added) {
-    const named = [e.ci_id, e.source_id, e.target_id].filter((i) => i && !added.has(i));
-    const problems = [];
-    for (const i of named) {
-      const ci = live.get(i);
-      if (!ci) problems.push(`${i} is not in the live graph this token reads`);
-      else if (RETIRED.has(ci.status) && e.op !== "retire_ci") problems.push(`${ci.name} has been retired since (${words(ci.status)})`);
-      else if (RETIRED.has(ci.status)) problems.push(`${ci.name} is retired already (${words(ci.status)})`);
-    }
-    if (e.op === "retire_rel" && named.length === 2 && !problems.length && !liveEdges.has(relKey(e.type, e.source_id, e.target_id))) {
-      problems.push("that relationship is no longer in the live graph");
-    }
-    if (e.op === "add_rel" && liveEdges.has(relKey(e.type, e.source_id, e.target_id))) {
-      problems.push("that relationship exists in the live graph already");
-    }
-    return problems;
   }
 
   // An edit in words, as a list of parts (``name`` may give a link for a CI).
@@ -373,7 +351,6 @@ window.cmdbProposal = (() => {
         : null;
     if (gen !== generation) return; // another version was picked meanwhile
     const live = new Map(hood.nodes.map((c) => [c.id, c]));
-    const liveEdges = new Set(hood.edges.map((r) => relKey(r.type, r.source_id, r.target_id)));
     const names = new Map([...hood.nodes.map((c) => [c.id, c.name]), ...[...added].map(([i, c]) => [i, c.name])]);
     // A live CI by a link to its page (the keyboard's way to what a click on the graph
     // opens); a CI the proposal adds by its name.
@@ -398,26 +375,22 @@ window.cmdbProposal = (() => {
     facts(null);
     mergeState(p, conflicts, name);
 
-    // Where the API listed the conflicts, they say which edits no longer hold; otherwise
-    // (an earlier version, an older server) what the live neighbourhood shows does.
+    // Where the API listed the conflicts (the latest open version), they say which edits
+    // no longer hold; for any other version the API's own check of each edit does. Both
+    // name an edit by its index in the whole proposal, which each edit carries (a token
+    // scoped to services is shown only some edits).
     const byEdit = new Map();
     const gone = new Set(); // edits whose CI or edge is retired: a rebase cannot keep them
-    const names_ = (e) => [e.ci_id, e.source_id, e.target_id, e.ci && e.ci.id].filter(Boolean);
     for (const c of conflicts || []) {
-      // A conflict names the edit by its index in the whole proposal; a token scoped to
-      // services is shown only some edits, so the index is checked against the CI too.
-      let at = c.edit;
-      if (!p.edits[at] || (c.ci_id && !names_(p.edits[at]).includes(c.ci_id))) {
-        at = p.edits.findIndex((e) => c.ci_id && names_(e).includes(c.ci_id));
-        if (at < 0) continue;
-      }
-      byEdit.set(at, [...(byEdit.get(at) || []), `${c.ci_name || c.ci_id || ""} ${c.field}: ${c.why}`.trim()]);
-      if (c.why.startsWith("retired")) gone.add(at);
+      byEdit.set(c.edit, [...(byEdit.get(c.edit) || []), `${c.ci_name || c.ci_id || ""} ${c.field}: ${c.why}`.trim()]);
+      if (c.why.startsWith("retired")) gone.add(c.edit);
     }
+    const merged = p.state === "merged"; // the live graph holds its edits: nothing to check
     let bad = 0;
     $("#proposal-edits").replaceChildren(
-      ...p.edits.map((e, i) => {
-        const problems = conflicts ? byEdit.get(i) || [] : stale(e, live, liveEdges, added);
+      ...p.edits.map((e) => {
+        const i = e.index;
+        const problems = conflicts ? byEdit.get(i) || [] : merged || !e.validity ? [] : e.validity.why;
         bad += problems.length ? 1 : 0;
         const kind = editKind(e.op);
         return el(
