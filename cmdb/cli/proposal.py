@@ -72,7 +72,12 @@ def _print(store: GraphStore, p: Proposal) -> None:
         typer.echo(f"  {p.note}")
     names = _names(store, p)
     for i, e in enumerate(p.edits):
-        typer.echo(f"  [{i}] {e.describe(names)}")
+        shown = e if isinstance(e, proposals.ShownEdit) else None
+        typer.echo(f"  [{i if shown is None else shown.index}] {e.describe(names)}")
+        # A merged version's edits are the live graph now: nothing of them to check.
+        check = shown.validity if shown is not None else None
+        if check is not None and not check.holds and p.state is not ProposalState.MERGED:
+            typer.echo(f"      no longer holds: {'; '.join(check.why)}")
     if not p.edits:
         typer.echo("  no edits")
 
@@ -104,10 +109,11 @@ def create(
 def show(
     ctx: typer.Context, change: ChangeArg, version: VersionOpt = None, as_json: JsonOpt = False
 ) -> None:
-    """The proposal's edits, numbered (the number remove-edit takes)."""
+    """The proposal's edits, numbered (the number remove-edit takes), each one the live
+    graph no longer allows said with why (a CI retired since, a relationship gone)."""
     state = cli(ctx)
     store = state.store()
-    _done(store, proposals.get(store, EVERYTHING, change, version=version), as_json)
+    _done(store, proposals.get(store, EVERYTHING, change, version=version, check=True), as_json)
 
 
 @app.command("list")

@@ -5,11 +5,13 @@ graph untouched and the proposal open; a merge that succeeds leaves both written
 from __future__ import annotations
 
 import sqlite3
+import threading
 from typing import Any
 
 import pytest
 
 from cmdb.app import proposal_merge, proposals
+from cmdb.app.caller import Caller
 from cmdb.app.proposal_merge import _next
 from cmdb.domain.changeset import ApplyResult, ChangeSet
 from cmdb.domain.errors import CmdbError, WriteConflict
@@ -102,3 +104,41 @@ def test_embedded_a_proposal_row_the_database_refuses_rolls_back_the_graph(
         )
     finally:
         store.close()
+
+
+def test_the_same_proposal_merged_twice_at_once_is_written_once(
+    sample_store: GraphStore, sample_clock: FakeClock
+) -> None:
+    # Two requests merging one proposal (a double click, two operators): both may read it
+    # open and find no conflict; the graph edits and the mark are one write, so only one
+    # lands, and the other is refused with nothing of it written.
+    store = sample_store
+    _ready(store, "RFC-2X", sample_clock)
+    seq = max(h.seq for h in store.iter_history())
+    gate = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def run(who: Caller) -> None:
+        gate.wait()
+        try:
+            proposal_merge.merge(store, ALL, who, "RFC-2X")
+            outcomes.append("merged")
+        except CmdbError as exc:
+            outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in (ADMIN, OTHER)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert outcomes.count("merged") == 1 and len(outcomes) == 2, outcomes
+    assert set(outcomes) - {"merged"} <= {"MergeConflicts", "WriteConflict", "InvalidInput"}
+    # Written once: three CIs created, one history row per CI creation, one merged version.
+    rows = [h for h in store.iter_history() if h.seq > seq]
+    made = [h for h in rows if h.op.value == "create" and h.entity_kind.value == "ci"]
+    assert len(made) == 3 and {h.reason for h in rows} == {"RFC-2X proposal v1"}
+    versions = store.proposal_versions("RFC-2X")
+    assert [(v.version, v.state) for v in versions] == [
+        (1, ProposalState.OPEN),
+        (2, ProposalState.MERGED),
+    ]
