@@ -180,7 +180,10 @@ def _show(store: GraphStore, ch: Change, as_json: bool) -> None:
         ("expected impact", ch.expected_impact.value if ch.expected_impact else ""),
         (
             "risk",
-            f"{ch.risk.risk_class.value}, approval: {ch.risk.approval.value} ({ch.risk.why})"
+            f"{ch.risk.risk_class.value}, approval: {ch.risk.approval.value}"
+            # The proposal version judged: authorising judges another one again.
+            + (f", on proposal v{ch.risk.proposal_version}" if ch.risk.proposal_version else "")
+            + f" ({ch.risk.why})"
             if ch.risk
             else "not assessed",
         ),
