@@ -31,7 +31,7 @@ from cmdb.domain.classes import is_a
 from cmdb.domain.errors import CmdbError, InvalidInput, NotFound
 from cmdb.domain.model import CI, RETIRED_STATUSES, Redundancy, new_ci_id, relationship_id
 from cmdb.domain.proposals import Edit, EditOp, Proposal, ProposalState
-from cmdb.domain.records import ChangeState
+from cmdb.domain.records import ChangeState, ChangeType
 from cmdb.domain.relationships import check_allowed, get_type
 from cmdb.store.contract import GraphStore
 from cmdb.store.refs import resolve_ci
@@ -341,11 +341,14 @@ def list_proposals(
 # --- writing ------------------------------------------------------------------------------
 
 
-# A change past these takes no staged edits: implemented (the proposal is what merges),
-# or decided against. Withdrawing stays possible.
+# A change past these takes no staged edits: decided (authorised or scheduled: what merges
+# is what was judged, as the change's CIs and window are fixed then; an emergency change
+# excepted, as there), implemented (the proposal is what merges), or decided against.
+# Withdrawing stays possible.
 _NO_EDITS = frozenset(
     {ChangeState.REJECTED, ChangeState.IMPLEMENTED, ChangeState.REVIEWED, ChangeState.CLOSED}
 )
+_DECIDED = frozenset({ChangeState.AUTHORISED, ChangeState.SCHEDULED})
 
 
 def _writable(
@@ -361,7 +364,8 @@ def _writable(
     check_writable(vis, change, what)
     # Removing an edit resolves a merge conflict, which shows once the change is implemented.
     late = resolving and change.state is ChangeState.IMPLEMENTED
-    if staging and change.state in _NO_EDITS and not late:
+    decided = change.state in _DECIDED and change.type is not ChangeType.EMERGENCY
+    if staging and (change.state in _NO_EDITS or decided) and not late:
         raise InvalidInput(
             f"{change_id} is {change.state.value}: its proposal takes no edits",
             where="change_id",
