@@ -274,14 +274,14 @@ def transition(
     the change is checked against ``authority`` (None: the unrestricted local operator);
     the policy assesses a standard change authorised without an assessment."""
     store = _stamped(store, caller)
-    _writable(store, vis, change_id, "move it", words)
+    change = _writable(store, vis, change_id, "move it", words)
     if step.to is ChangeState.REVIEWED:
         raise InvalidInput(f"a review records an outcome: {words.review}", where=words.to)
     # Authorising judges the risk again, the proposal as it stands included (its diff is
-    # evaluated only then: the one step that needs it).
-    version, spofs = (
-        _proposal_judged(store, change_id) if step.to is ChangeState.AUTHORISED else (None, None)
-    )
+    # evaluated only then: the one step that needs it; the emergency CAB decides an
+    # emergency change whatever its risk).
+    rejudged = step.to is ChangeState.AUTHORISED and change.type is not ChangeType.EMERGENCY
+    version, spofs = _proposal_judged(store, change_id) if rejudged else (None, None)
     moved = practice.transition_change(
         store,
         change_id,
