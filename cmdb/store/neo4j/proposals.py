@@ -47,6 +47,19 @@ def add_version(tx: ManagedTransaction, proposal: Proposal) -> None:
     ).consume()
 
 
+def version_race(exc: IdentityConflict, proposals: list[Proposal]) -> WriteConflict | None:
+    """The WriteConflict a broken ``ProposalVersion`` key means (another writer added the
+    same version between this transaction's check and its create), or None for another
+    uniqueness rule."""
+    if not proposals or "`ProposalVersion`" not in exc.message:
+        return None
+    which = ", ".join(f"{p.id} version {p.version}" for p in proposals)
+    return WriteConflict(
+        f"proposal {which} was just written by another caller: read it again",
+        where="version",
+    )
+
+
 class ProposalNodes:
     """Mixed into Neo4jStore, which provides these."""
 

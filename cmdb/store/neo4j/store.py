@@ -70,7 +70,7 @@ from cmdb.store.index import walk_closure
 from cmdb.store.neo4j import cypher
 from cmdb.store.neo4j.migrations import migrate, missing_constraints
 from cmdb.store.neo4j.outbox import OutboxNodes, write_events
-from cmdb.store.neo4j.proposals import ProposalNodes, add_version
+from cmdb.store.neo4j.proposals import ProposalNodes, add_version, version_race
 from cmdb.store.outbox import events_for
 from cmdb.store.planner import (
     CIHead,
@@ -383,7 +383,13 @@ class Neo4jStore(OutboxNodes, ProposalNodes):
                 add_version(tx, proposal)
             return p.result
 
-        return self._write(work)
+        try:
+            return self._write(work)
+        except IdentityConflict as exc:
+            race = version_race(exc, changeset.proposals)
+            if race is None:
+                raise
+            raise race from exc
 
     def _write_plan(
         self, tx: ManagedTransaction, p: Plan, cs: ChangeSet, now: datetime, seq: int, gen: int
