@@ -278,9 +278,17 @@ def find_conflicts(
                     )
                 )
             unique = [x for x in e.ci.identifiers if x.unique]
-            held = store.find_by_identifiers(unique) if unique else {}
+            # Without one, the merge gives it the natural key a CI made by hand has: a
+            # live CI made so meanwhile would be its twin.
+            nat = natural_key(e.ci.ci_class, e.ci.name)
+            held = store.find_by_identifiers(unique or [nat])
             for ident, found in sorted(held.items(), key=lambda kv: str(kv[0])):
-                holders = [c for c in found if c.id != e.ci.id]  # itself: the id conflict
+                holders = [
+                    c
+                    for c in found
+                    if c.id != e.ci.id  # itself: the id conflict
+                    and not (ident == nat and c.status in RETIRED_STATUSES)
+                ]
                 if not holders:
                     continue
                 taken = MergeConflict(
@@ -388,7 +396,8 @@ def _new_ci(store: GraphStore, ci: CI) -> CIUpsert:
     }
     if not any(x.unique for x in ci.identifiers):
         # What a CI made by hand gets (so discovery and `cmdb ci add` find it again),
-        # unless a live CI holds it already: then the new one is known by its id.
+        # unless a retired CI holds it (a live one is a conflict): then the new one is
+        # known by its id.
         key = natural_key(ci.ci_class, ci.name)
         if not store.find_by_identifiers([key]):
             data["identifiers"] = [*ci.identifiers, key]

@@ -138,7 +138,7 @@ def test_the_standby_pair_proposal_as_a_graph_diff_and_a_service_table(tab: Page
     # The graph: the three added CIs and six added relationships, double borders and
     # solid thick lines marked "+"; the two retired relationships dashed, marked with a minus.
     added = graph(page, "node.added")
-    assert {n["name"] for n in added} == {"vm-db-02", "bookings-db-standby", "bookings-db-pair"}
+    assert {n["name"] for n in added} == {"vm-db-03", "bookings-db-standby", "bookings-db-pair"}
     assert all(n["border"] == "double" and "(added)" in n["label"] for n in added)
     new_edges = graph(page, "edge.added")
     assert sorted(e["type"] for e in new_edges) == sorted(
@@ -154,7 +154,7 @@ def test_the_standby_pair_proposal_as_a_graph_diff_and_a_service_table(tab: Page
     }
     assert all(e["line"] == "dashed" and "(retired)" in e["label"] for e in retired)
     assert graph(page, "node.changed") == []
-    # The live neighbours are drawn plain: srv-01 (vm-db-02's host) and what it carries.
+    # The live neighbours are drawn plain: srv-01 (vm-db-03's host) and what it carries.
     plain = {n["name"] for n in graph(page, "node[kind = 'live']")}
     assert {"srv-01", "bookings-db", "vm-app-01"} <= plain
     legend = page.locator("#proposal-legend li[data-kind]")

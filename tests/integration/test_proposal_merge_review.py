@@ -143,3 +143,25 @@ def test_a_rebase_never_accepts_a_change_it_did_not_list(
     # Rebased again, the change is listed as accepted.
     _, accepted = proposal_merge.rebase(store, ALL, ADMIN, "RFC-R")
     assert [(c.field, c.now) for c in accepted] == [("version", "99")]
+
+
+def test_a_ci_made_by_hand_meanwhile_with_the_new_cis_key_is_a_conflict(
+    sample_store: GraphStore, sample_clock: FakeClock
+) -> None:
+    store = sample_store
+    _change(store, "RFC-K", "srv-01")
+    vm = {"op": "add_ci", "ci": {"class": "VirtualMachine", "name": "vm-twin"}}
+    proposals.create(store, ALL, ADMIN, "RFC-K", [vm])
+    _implemented(store, "RFC-K")
+    sample_clock.advance(minutes=5)
+    # Meanwhile someone adds the same CI by hand: it gets the natural key. Merged, the
+    # proposal's would be its twin (same class and name, no identifier at all).
+    key = {"kind": "key", "value": "virtualmachine:vm-twin"}
+    made = {"class": "VirtualMachine", "name": "vm-twin", "identifiers": [key]}
+    store.apply(ChangeSet(actor="bob", source="cli", ci_upserts=[CIUpsert.model_validate(made)]))
+    before = _state(store)
+    with pytest.raises(MergeConflicts) as err:
+        proposal_merge.merge(store, ALL, ADMIN, "RFC-K")
+    assert [(c.edit, c.field) for c in err.value.conflicts] == [(0, "identifiers.key")]
+    assert _state(store) == before
+    assert [c.name for c in store.list_cis(limit=1000).items].count("vm-twin") == 1

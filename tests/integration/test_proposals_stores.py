@@ -34,14 +34,14 @@ BOOKING = "Online Ferry Booking"
 # host of the app cluster), both members of a cluster that needs one of them up, and the
 # booking engine instances depending on the pair instead of on bookings-db.
 STANDBY: list[dict[str, Any]] = [
-    {"op": "add_ci", "ci": {"class": "VirtualMachine", "name": "vm-db-02"}},
-    {"op": "add_rel", "type": "HOSTED_ON", "source_id": "vm-db-02", "target_id": "srv-01"},
+    {"op": "add_ci", "ci": {"class": "VirtualMachine", "name": "vm-db-03"}},
+    {"op": "add_rel", "type": "HOSTED_ON", "source_id": "vm-db-03", "target_id": "srv-01"},
     {"op": "add_ci", "ci": {"class": "Database", "name": "bookings-db-standby"}},
     {
         "op": "add_rel",
         "type": "RUNS_ON",
         "source_id": "bookings-db-standby",
-        "target_id": "vm-db-02",
+        "target_id": "vm-db-03",
     },
     {"op": "add_ci", "ci": {"class": "Cluster", "name": "bookings-db-pair"}},
     {"op": "set_redundancy", "ci_id": "bookings-db-pair", "redundancy": {"min_up": 1}},
@@ -99,7 +99,7 @@ def test_a_standby_pair_removes_the_spof_and_raises_availability(
     ]  # fmt: skip
     assert [x.name for x in svc.spofs_introduced] == ["bookings-db-pair"]
     added = {c.name: c for c in svc.components_added}
-    assert set(added) == {"vm-db-02", "bookings-db-standby", "bookings-db-pair"}
+    assert set(added) == {"vm-db-03", "bookings-db-standby", "bookings-db-pair"}
     assert (added["bookings-db-standby"].availability, added["bookings-db-standby"].basis) == (
         0.9995,
         "default for Database",
