@@ -130,3 +130,21 @@ def test_a_scoped_token_sees_the_indexes_of_the_whole_proposal(api: Api) -> None
         assert {k: v for k, v in shown[i].items() if k not in ("index", "validity")} == {
             k: v for k, v in full[i].items() if k not in ("index", "validity")
         }
+
+
+def test_a_graphql_mutation_answers_each_edit_with_its_index(api: Api) -> None:
+    _rfc(api, "bookings-db")
+    create = (
+        "mutation($c: ID!, $e: [ProposalEditInput!]) "
+        "{ createProposal(change: $c, edits: $e) { edits { index op validity { holds } } } }"
+    )
+    edits = [
+        {"op": "add_ci", "ci": {"class": "VirtualMachine", "name": "vm-ix"}},
+        {"op": "add_rel", "type": "HOSTED_ON", "sourceId": "vm-ix", "targetId": "srv-01"},
+    ]
+    made = data(api, create, {"c": RFC, "e": edits})["createProposal"]["edits"]
+    # A mutation's answer is not checked against the live graph (the query is).
+    assert made == [
+        {"index": 0, "op": "add_ci", "validity": None},
+        {"index": 1, "op": "add_rel", "validity": None},
+    ]

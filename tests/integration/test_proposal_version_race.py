@@ -82,7 +82,7 @@ def test_a_version_written_meanwhile_refuses_the_change_set(store: GraphStore) -
     assert store.list_cis(CIFilter(name="srv-r")).items == []
 
 
-def test_the_race_is_refused_before_anything_else_is_read(store: GraphStore) -> None:
+def test_a_version_already_there_is_refused_at_once(store: GraphStore) -> None:
     # The same, without the race: a version already there is refused at once.
     store.save_proposal(_version(1))
     store.save_proposal(_version(2))
