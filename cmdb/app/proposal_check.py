@@ -13,6 +13,8 @@ fields changed under each edit: :mod:`cmdb.app.proposal_merge`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pydantic import BaseModel, Field
 
 from cmdb.domain.errors import NotFound
@@ -60,7 +62,9 @@ def _name(live: _Reader, added: dict[str, str], ci_id: str) -> str:
     return ci.name if ci is not None else ci_id
 
 
-def _new_ci(store: GraphStore, live: _Reader, e: Edit) -> list[str]:
+def _new_ci(
+    store: GraphStore, live: _Reader, e: Edit, visible: Callable[[str], bool] | None
+) -> list[str]:
     assert e.ci is not None
     why = []
     if live.ci(e.ci.id) is not None:
@@ -70,19 +74,27 @@ def _new_ci(store: GraphStore, live: _Reader, e: Edit) -> list[str]:
     for ident, found in sorted(held.items(), key=lambda kv: str(kv[0])):
         holders = [c for c in found if c.id != e.ci.id]
         if holders:
-            why.append(f"a live CI, {holders[0].label()}, holds {ident} now")
+            # A new CI's edit is shown to every reader of the proposal: a holder outside
+            # a scoped reader's view is not named.
+            who = holders[0]
+            named = visible is None or visible(who.id)
+            label = f", {who.label()}," if named else " (outside this token's view)"
+            why.append(f"a live CI{label} holds {ident} now")
     return why
 
 
-def check_edits(store: GraphStore, p: Proposal) -> list[EditCheck]:
-    """One answer per edit of ``p``, in order (see the module)."""
+def check_edits(
+    store: GraphStore, p: Proposal, visible: Callable[[str], bool] | None = None
+) -> list[EditCheck]:
+    """One answer per edit of ``p``, in order (see the module); ``visible``: which CIs a
+    scoped reader may see named (None: all)."""
     live = _Reader(store)
     added = {e.ci.id: e.ci.name for e in p.edits if e.ci is not None}
     rels: dict[str, bool] = {}  # a relationship as the proposal's edits so far leave it
     out = []
     for e in p.edits:
         if e.op is EditOp.ADD_CI:
-            why = _new_ci(store, live, e)
+            why = _new_ci(store, live, e, visible)
             out.append(EditCheck(holds=not why, why=why))
             continue
         why = []

@@ -316,7 +316,8 @@ def get(
     edit says whether it still applies to the live graph (cmdb.app.proposal_check)."""
     visible_change(store, vis, change_id)
     p = store.get_proposal(change_id, version=version)
-    return shown(vis, p, check_edits(store, p) if check else ())
+    named = None if vis.unrestricted else vis.allows
+    return shown(vis, p, check_edits(store, p, named) if check else ())
 
 
 def versions(store: GraphStore, vis: Visibility, change_id: str) -> list[ShownProposal]:

@@ -103,3 +103,26 @@ def test_rebase_out_of_view_says_no_change_whether_or_not_it_has_a_proposal(
             proposal_merge.rebase(store, scoped, ADMIN, cid)
         answers.append(err.value.message.replace(cid, "?"))
     assert answers[0] == answers[1] == answers[2]
+
+
+def test_a_new_cis_validity_names_no_holder_outside_the_view(
+    sample_store: GraphStore, sample_clock: FakeClock
+) -> None:
+    store = sample_store
+    engine = resolve_ci(store, "booking-engine-1")
+    _change(store, "RFC-W", "booking-engine-1")
+    fqdn = {"kind": "fqdn", "value": "vm-hidden.example.org"}
+    vm = {"op": "add_ci", "ci": {"class": "VirtualMachine", "name": "vm-w", "identifiers": [fqdn]}}
+    proposals.create(store, ALL, ADMIN, "RFC-W", [vm])
+    hidden = {"class": "VirtualMachine", "name": "secret-box", "identifiers": [fqdn]}
+    store.apply(
+        ChangeSet(actor="d", source="ansible", ci_upserts=[CIUpsert.model_validate(hidden)])
+    )
+    held = resolve_ci(store, "secret-box")
+    # The unrestricted reader is told who holds it; a scoped one that it is held.
+    everything = proposals.get(store, ALL, "RFC-W", check=True).edits[0].validity
+    assert everything is not None and "secret-box" in " ".join(everything.why)
+    scoped = Visibility(ids=frozenset({engine.id}))
+    seen = proposals.get(store, scoped, "RFC-W", check=True).edits[0].validity
+    assert seen is not None and not seen.holds
+    assert "secret-box" not in " ".join(seen.why) and held.id not in " ".join(seen.why)
