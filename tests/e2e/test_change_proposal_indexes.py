@@ -49,3 +49,29 @@ def test_a_scoped_token_sees_edits_numbered_as_in_the_whole_proposal(
         tab.finish("change-proposal-indexes.png")
     finally:
         tab.context.close()
+
+
+def test_the_recorded_risk_names_the_proposal_version_it_judged(
+    browser: Any, token_server: Server
+) -> None:
+    admin, _ = token_server.tokens.create("e2e-risk-admin", Role.ADMIN)
+    rfc = "RFC-E2E-RISKV"
+    with client(token_server, admin) as api:
+        created(api.post("/changes", json={"id": rfc, "title": "Owner", "cis": ["srv-03"]}))
+        edit = {"op": "update_ci", "ci_id": "srv-03", "fields": {"owner": "Harbour Ops"}}
+        created(api.post(f"/changes/{rfc}/proposal", json={"edits": [edit]}))
+        created(api.post(f"/changes/{rfc}/proposal/edits", json={"edits": [edit]}), 200)
+        risk = created(api.post(f"/changes/{rfc}/assess"), 200)["change"]["risk"]
+    assert risk["proposal_version"] == 2
+    tab = Page(browser, token_server)
+    try:
+        page = tab.open(f"/ui/changes/{rfc}")
+        page.fill("#token", admin)
+        page.click("#token-form button[type=submit]")
+        page.wait_for_selector("#risk-recorded")
+        assert "on what-if proposal v2" in page.locator("#risk-recorded").inner_text()
+        tab.allow_refused(f"/changes/{rfc}")
+        tab.allow_refused("/auth/whoami")
+        tab.finish("change-risk-proposal-version.png")
+    finally:
+        tab.context.close()

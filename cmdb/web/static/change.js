@@ -66,7 +66,7 @@
     // below are the policy asked again now, which may differ as the estate changed.
     const rec = c.risk;
     const recorded = rec
-      ? el("div", { id: "risk-recorded" }, badge(words(rec.risk_class), rec.risk_class), ` approval by ${words(rec.approval)}: ${rec.why}`, el("div", { class: "why", text: `recorded ${when(rec.assessed_at)}, impact score ${rec.score}` }))
+      ? el("div", { id: "risk-recorded" }, badge(words(rec.risk_class), rec.risk_class), ` approval by ${words(rec.approval)}: ${rec.why}`, el("div", { class: "why", text: `recorded ${when(rec.assessed_at)}, impact score ${rec.score}${rec.proposal_version ? `, on what-if proposal v${rec.proposal_version} (authorising judges the proposal as it stands then)` : ""}` }))
       : el("div", { class: "empty", text: "not assessed yet" });
     const now = el("div", { id: "risk-now" }, el("span", { class: "why", text: "asked again now: " }), badge(words(r.risk_class), r.risk_class), ` approval by ${words(r.approval)}: ${r.why}`);
     $("#risk-summary").replaceChildren(recorded, now);
