@@ -651,12 +651,12 @@ class Neo4jStore(OutboxNodes, ProposalNodes):
         chosen = (wanted,) if wanted else cypher.REL_TYPES
         if include_retired:
             chosen = (*chosen, cypher.RETIRED)
-        q = (
-            f"MATCH ()-[r:{cypher.type_union(chosen)}]->() "
-            "WHERE ($after IS NULL OR r.id > $after) AND ($type IS NULL OR r.type = $type) "
-            "RETURN r.id AS id, r.doc AS doc ORDER BY r.id LIMIT $limit"
+        rows = self._rows(
+            cypher.list_rels(chosen),
+            after=cursors.decode(cursor) or "",
+            type=wanted,
+            limit=limit + 1,
         )
-        rows = self._rows(q, after=cursors.decode(cursor), type=wanted, limit=limit + 1)
         items = [decode.rel(r["doc"]) for r in rows[:limit]]
         nxt = cursors.encode(rows[limit - 1]["id"]) if len(rows) > limit else None
         return RelPage.model_construct(items=items, next_cursor=nxt)
