@@ -29,6 +29,7 @@ from cmdb.app.proposal_check import EditCheck, check_edits
 from cmdb.app.scope import Visibility, check_writable, readable
 from cmdb.domain.classes import is_a
 from cmdb.domain.errors import CmdbError, InvalidInput, NotFound
+from cmdb.domain.identifiers import natural_key
 from cmdb.domain.model import CI, RETIRED_STATUSES, Redundancy, new_ci_id, relationship_id
 from cmdb.domain.proposals import Edit, EditOp, Proposal, ProposalState
 from cmdb.domain.records import ChangeState, ChangeType
@@ -95,6 +96,28 @@ def _base(ci: CI, staged: _Staged) -> datetime | None:
     return None if ci.id in staged.added else ci.updated_at
 
 
+def _identity_free(staged: _Staged, ci: CI) -> None:
+    """InvalidInput unless the merge could create ``ci``: no CI holds one of its unique
+    identifiers, and, without any, no live CI the natural key the merge would give it (the
+    new CI would be that one's twin; a retired one keeps its key)."""
+    unique = [x for x in ci.identifiers if x.unique]
+    key = natural_key(ci.ci_class, ci.name)
+    for ident, found in sorted(
+        staged.store.find_by_identifiers(unique or [key]).items(), key=lambda kv: str(kv[0])
+    ):
+        holders = [
+            c
+            for c in found
+            if c.id != ci.id and not (ident == key and c.status in RETIRED_STATUSES)
+        ]
+        if holders:
+            who = holders[0]
+            named = who.label() if staged.vis.allows(who.id) else "a CI outside this token's view"
+            raise InvalidInput(
+                f"{named} holds {ident} already: name it instead of adding {ci.name}"
+            )
+
+
 def _check(staged: _Staged, edit: Edit) -> Edit:
     """The edit with its references resolved to ids and its base recorded; InvalidInput
     saying why it cannot be staged. Updates ``staged``."""
@@ -109,6 +132,7 @@ def _check(staged: _Staged, edit: Edit) -> Edit:
             pass
         else:
             raise InvalidInput(f"a live CI already has id {ci.id}: update it instead")
+        _identity_free(staged, ci)
         staged.added[ci.id] = ci
         return edit
     if edit.op in (EditOp.UPDATE_CI, EditOp.RETIRE_CI, EditOp.SET_REDUNDANCY):

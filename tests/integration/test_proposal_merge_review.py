@@ -10,8 +10,9 @@ import pytest
 
 from cmdb.app import proposal_merge, proposals
 from cmdb.app.proposal_merge import MergeConflicts
+from cmdb.app.scope import Visibility
 from cmdb.domain.changeset import ChangeSet, CIUpsert, Precedence
-from cmdb.domain.errors import WriteConflict
+from cmdb.domain.errors import InvalidInput, NotFound, WriteConflict
 from cmdb.domain.model import CI
 from cmdb.store.contract import GraphStore
 from cmdb.store.refs import resolve_ci
@@ -165,3 +166,23 @@ def test_a_ci_made_by_hand_meanwhile_with_the_new_cis_key_is_a_conflict(
     assert [(c.edit, c.field) for c in err.value.conflicts] == [(0, "identifiers.key")]
     assert _state(store) == before
     assert [c.name for c in store.list_cis(limit=1000).items].count("vm-twin") == 1
+
+
+def test_adding_a_ci_the_live_graph_has_is_refused_when_staged(sample_store: GraphStore) -> None:
+    store = sample_store
+    _change(store, "RFC-L", "srv-01")
+    twin = {"op": "add_ci", "ci": {"class": "VirtualMachine", "name": "vm-db-02"}}
+    fqdn = {"kind": "fqdn", "value": "vm-db-02.gullhaven.saltmarsh.example"}
+    other = {"op": "add_ci", "ci": {"class": "VirtualMachine", "name": "x", "identifiers": [fqdn]}}
+    for edit in (twin, other):
+        with pytest.raises(InvalidInput, match=r"edits\[0\].*vm-db-02 \(VirtualMachine"):
+            proposals.create(store, ALL, ADMIN, "RFC-L", [edit])
+    with pytest.raises(NotFound):
+        store.get_proposal("RFC-L")
+    # A scoped token is told that the key is taken, not by which CI.
+    srv = resolve_ci(store, "srv-01")
+    scoped = Visibility(ids=frozenset({srv.id}))
+    with pytest.raises(InvalidInput) as err:
+        proposals.create(store, scoped, ADMIN, "RFC-L", [twin])
+    assert "outside this token's view" in err.value.message
+    assert resolve_ci(store, "vm-db-02").id not in err.value.message
