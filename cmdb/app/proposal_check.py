@@ -3,9 +3,10 @@
 What the change page shows beside each edit, for any version (an earlier one too, which a
 merge's conflicts never cover): a CI an edit names that is retired or gone since, a
 relationship to retire that is no longer there or one to add that exists already, a new
-CI whose id or unique identifier a live CI holds now. The edits are read in order, so an
-edit that acts on what an earlier edit of the same proposal did (a relationship it added,
-then retires) is judged against that, not against the live graph alone.
+CI whose id, unique identifier or natural key (:func:`identity_holders`) a CI holds now.
+The edits are read in order, so an edit that acts on what an earlier edit of the same
+proposal did (a relationship it added, then retires) is judged against that, not against
+the live graph alone.
 
 Only a reading: nothing is written, and a merge still checks everything again (with the
 fields changed under each edit: :mod:`cmdb.app.proposal_merge`).
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from pydantic import BaseModel, Field
 
 from cmdb.domain.errors import NotFound
+from cmdb.domain.identifiers import Identifier, natural_key
 from cmdb.domain.model import CI, RETIRED_STATUSES, relationship_id
 from cmdb.domain.proposals import Edit, EditOp, Proposal
 from cmdb.store.contract import GraphStore
@@ -62,6 +64,26 @@ def _name(live: _Reader, added: dict[str, str], ci_id: str) -> str:
     return ci.name if ci is not None else ci_id
 
 
+def identity_holders(store: GraphStore, ci: CI) -> list[tuple[Identifier, CI]]:
+    """Each identity the merge would give ``ci`` that another CI holds, with one holder: a
+    unique identifier of its own, or (without any) the natural key a CI made by hand has,
+    held by a live CI (``ci`` would be its twin; a retired one keeps its key)."""
+    unique = [x for x in ci.identifiers if x.unique]
+    key = natural_key(ci.ci_class, ci.name)
+    out = []
+    for ident, found in sorted(
+        store.find_by_identifiers(unique or [key]).items(), key=lambda kv: str(kv[0])
+    ):
+        holders = [
+            c
+            for c in found
+            if c.id != ci.id and not (ident == key and c.status in RETIRED_STATUSES)
+        ]
+        if holders:
+            out.append((ident, holders[0]))
+    return out
+
+
 def _new_ci(
     store: GraphStore, live: _Reader, e: Edit, visible: Callable[[str], bool] | None
 ) -> list[str]:
@@ -69,17 +91,12 @@ def _new_ci(
     why = []
     if live.ci(e.ci.id) is not None:
         why.append(f"a live CI has the id {e.ci.id} now")
-    unique = [x for x in e.ci.identifiers if x.unique]
-    held = store.find_by_identifiers(unique) if unique else {}
-    for ident, found in sorted(held.items(), key=lambda kv: str(kv[0])):
-        holders = [c for c in found if c.id != e.ci.id]
-        if holders:
-            # A new CI's edit is shown to every reader of the proposal: a holder outside
-            # a scoped reader's view is not named.
-            who = holders[0]
-            named = visible is None or visible(who.id)
-            label = f", {who.label()}," if named else " (outside this token's view)"
-            why.append(f"a live CI{label} holds {ident} now")
+    for ident, who in identity_holders(store, e.ci):
+        # A new CI's edit is shown to every reader of the proposal: a holder outside a
+        # scoped reader's view is not named.
+        named = visible is None or visible(who.id)
+        label = f", {who.label()}," if named else " (outside this token's view)"
+        why.append(f"a live CI{label} holds {ident} now")
     return why
 
 

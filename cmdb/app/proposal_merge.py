@@ -34,6 +34,7 @@ from pydantic import BaseModel, Field, PrivateAttr
 
 from cmdb.app.caller import Caller
 from cmdb.app.changes import visible_change
+from cmdb.app.proposal_check import identity_holders
 from cmdb.app.proposals import _next, _open, checked, now
 from cmdb.app.scope import Visibility, check_writable
 from cmdb.config import Settings
@@ -277,31 +278,18 @@ def find_conflicts(
                         why="a live CI has this id now",
                     )
                 )
-            unique = [x for x in e.ci.identifiers if x.unique]
-            # Without one, the merge gives it the natural key a CI made by hand has: a
-            # live CI made so meanwhile would be its twin.
-            nat = natural_key(e.ci.ci_class, e.ci.name)
-            held = store.find_by_identifiers(unique or [nat])
-            for ident, found in sorted(held.items(), key=lambda kv: str(kv[0])):
-                holders = [
-                    c
-                    for c in found
-                    if c.id != e.ci.id  # itself: the id conflict
-                    and not (ident == nat and c.status in RETIRED_STATUSES)
-                ]
-                if not holders:
-                    continue
+            for ident, holder in identity_holders(store, e.ci):
                 taken = MergeConflict(
                     edit=i,
                     ci_id=e.ci.id,
                     ci_name=e.ci.name,
                     field=f"identifiers.{ident.kind.value}",
                     proposed_on=None,
-                    now=f"{ident} of {holders[0].label()}",
+                    now=f"{ident} of {holder.label()}",
                     why="a live CI holds this identifier now (found by discovery?):"
                     " remove the edit, or update that CI instead",
                 )
-                taken._names = holders[0].id
+                taken._names = holder.id
                 out.append(taken)
             continue
         ends = [x for x in e.touches() if x not in added]

@@ -25,11 +25,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from cmdb.app.caller import Caller
 from cmdb.app.changes import visible_change
 from cmdb.app.inputs import validated
-from cmdb.app.proposal_check import EditCheck, check_edits
+from cmdb.app.proposal_check import EditCheck, check_edits, identity_holders
 from cmdb.app.scope import Visibility, check_writable, readable
 from cmdb.domain.classes import is_a
 from cmdb.domain.errors import CmdbError, InvalidInput, NotFound
-from cmdb.domain.identifiers import natural_key
 from cmdb.domain.model import CI, RETIRED_STATUSES, Redundancy, new_ci_id, relationship_id
 from cmdb.domain.proposals import Edit, EditOp, Proposal, ProposalState
 from cmdb.domain.records import ChangeState, ChangeType
@@ -97,25 +96,10 @@ def _base(ci: CI, staged: _Staged) -> datetime | None:
 
 
 def _identity_free(staged: _Staged, ci: CI) -> None:
-    """InvalidInput unless the merge could create ``ci``: no CI holds one of its unique
-    identifiers, and, without any, no live CI the natural key the merge would give it (the
-    new CI would be that one's twin; a retired one keeps its key)."""
-    unique = [x for x in ci.identifiers if x.unique]
-    key = natural_key(ci.ci_class, ci.name)
-    for ident, found in sorted(
-        staged.store.find_by_identifiers(unique or [key]).items(), key=lambda kv: str(kv[0])
-    ):
-        holders = [
-            c
-            for c in found
-            if c.id != ci.id and not (ident == key and c.status in RETIRED_STATUSES)
-        ]
-        if holders:
-            who = holders[0]
-            named = who.label() if staged.vis.allows(who.id) else "a CI outside this token's view"
-            raise InvalidInput(
-                f"{named} holds {ident} already: name it instead of adding {ci.name}"
-            )
+    """InvalidInput unless the merge could create ``ci`` (:func:`identity_holders`)."""
+    for ident, who in identity_holders(staged.store, ci):
+        named = who.label() if staged.vis.allows(who.id) else "a CI outside this token's view"
+        raise InvalidInput(f"{named} holds {ident} already: name it instead of adding {ci.name}")
 
 
 def _check(staged: _Staged, edit: Edit) -> Edit:

@@ -166,6 +166,10 @@ def test_a_ci_made_by_hand_meanwhile_with_the_new_cis_key_is_a_conflict(
     assert [(c.edit, c.field) for c in err.value.conflicts] == [(0, "identifiers.key")]
     assert _state(store) == before
     assert [c.name for c in store.list_cis(limit=1000).items].count("vm-twin") == 1
+    # The change page's check of the edit says the same.
+    check = proposals.get(store, ALL, "RFC-K", check=True).edits[0].validity
+    assert check is not None and not check.holds
+    assert "key=virtualmachine:vm-twin" in " ".join(check.why)
 
 
 def test_adding_a_ci_the_live_graph_has_is_refused_when_staged(sample_store: GraphStore) -> None:
