@@ -14,11 +14,10 @@ fields changed under each edit: :mod:`cmdb.app.proposal_merge`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from pydantic import BaseModel, Field
 
-from cmdb.domain.errors import NotFound
 from cmdb.domain.identifiers import Identifier, natural_key
 from cmdb.domain.model import CI, RETIRED_STATUSES, relationship_id
 from cmdb.domain.proposals import Edit, EditOp, Proposal
@@ -36,25 +35,34 @@ class EditCheck(BaseModel):
 
 
 class _Reader:
-    """The live CIs and relationships the edits name, each read once."""
+    """The live CIs, relationships and identifier holders the edits name, read up front
+    in three batch calls whatever the number of edits: on Neo4j a call is a round trip,
+    and the change page reads this on every load."""
 
-    def __init__(self, store: GraphStore) -> None:
+    def __init__(self, store: GraphStore, p: Proposal, added: Mapping[str, str]) -> None:
         self.store = store
-        self.cis: dict[str, CI | None] = {}
+        self.cis = store.get_cis(p.touches())
+        # Only between live ends: a relationship with a new end cannot be in the graph.
+        rids = {
+            relationship_id(e.type, e.source_id, e.target_id)
+            for e in p.edits
+            if e.op in (EditOp.ADD_REL, EditOp.RETIRE_REL)
+            and e.type
+            and e.source_id
+            and e.target_id
+            and e.source_id not in added
+            and e.target_id not in added
+        }
+        self.rels = store.get_relationships(rids) if rids else {}
+        wanted = {x for e in p.edits if e.ci is not None for x in identities(e.ci)}
+        self.held = store.find_by_identifiers(wanted) if wanted else {}
 
     def ci(self, ci_id: str) -> CI | None:
-        if ci_id not in self.cis:
-            try:
-                self.cis[ci_id] = self.store.get_ci(ci_id)
-            except NotFound:
-                self.cis[ci_id] = None
-        return self.cis[ci_id]
+        return self.cis.get(ci_id)
 
     def active(self, rid: str) -> bool:
-        try:
-            return self.store.get_relationship(rid).active
-        except NotFound:
-            return False
+        rel = self.rels.get(rid)
+        return rel is not None and rel.active
 
 
 def _name(live: _Reader, added: dict[str, str], ci_id: str) -> str:
@@ -64,19 +72,26 @@ def _name(live: _Reader, added: dict[str, str], ci_id: str) -> str:
     return ci.name if ci is not None else ci_id
 
 
-def identity_holders(store: GraphStore, ci: CI) -> list[tuple[Identifier, CI]]:
-    """Each identity the merge would give ``ci`` that another CI holds, with one holder: a
-    unique identifier of its own, or (without any) the natural key a CI made by hand has,
-    held by a live CI (``ci`` would be its twin; a retired one keeps its key)."""
-    unique = [x for x in ci.identifiers if x.unique]
+def identities(ci: CI) -> list[Identifier]:
+    """What the merge would identify ``ci`` by: its unique identifiers, or (without any)
+    the natural key a CI made by hand has."""
+    return [x for x in ci.identifiers if x.unique] or [natural_key(ci.ci_class, ci.name)]
+
+
+def identity_holders(
+    store: GraphStore, ci: CI, held: Mapping[Identifier, list[CI]] | None = None
+) -> list[tuple[Identifier, CI]]:
+    """Each identity the merge would give ``ci`` (:func:`identities`) that another CI
+    holds, with one holder (``ci`` would be its twin; a retired one keeps its natural
+    key). ``held``: ``store.find_by_identifiers`` already read for these and more."""
+    mine = identities(ci)
     key = natural_key(ci.ci_class, ci.name)
+    found_by = store.find_by_identifiers(mine) if held is None else held
     out = []
-    for ident, found in sorted(
-        store.find_by_identifiers(unique or [key]).items(), key=lambda kv: str(kv[0])
-    ):
+    for ident in sorted(set(mine), key=str):
         holders = [
             c
-            for c in found
+            for c in found_by.get(ident, ())
             if c.id != ci.id and not (ident == key and c.status in RETIRED_STATUSES)
         ]
         if holders:
@@ -84,14 +99,12 @@ def identity_holders(store: GraphStore, ci: CI) -> list[tuple[Identifier, CI]]:
     return out
 
 
-def _new_ci(
-    store: GraphStore, live: _Reader, e: Edit, visible: Callable[[str], bool] | None
-) -> list[str]:
+def _new_ci(live: _Reader, e: Edit, visible: Callable[[str], bool] | None) -> list[str]:
     assert e.ci is not None
     why = []
     if live.ci(e.ci.id) is not None:
         why.append(f"a live CI has the id {e.ci.id} now")
-    for ident, who in identity_holders(store, e.ci):
+    for ident, who in identity_holders(live.store, e.ci, live.held):
         # A new CI's edit is shown to every reader of the proposal: a holder outside a
         # scoped reader's view is not named.
         named = visible is None or visible(who.id)
@@ -105,13 +118,13 @@ def check_edits(
 ) -> list[EditCheck]:
     """One answer per edit of ``p``, in order (see the module); ``visible``: which CIs a
     scoped reader may see named (None: all)."""
-    live = _Reader(store)
     added = {e.ci.id: e.ci.name for e in p.edits if e.ci is not None}
+    live = _Reader(store, p, added)
     rels: dict[str, bool] = {}  # a relationship as the proposal's edits so far leave it
     out = []
     for e in p.edits:
         if e.op is EditOp.ADD_CI:
-            why = _new_ci(store, live, e, visible)
+            why = _new_ci(live, e, visible)
             out.append(EditCheck(holds=not why, why=why))
             continue
         why = []

@@ -142,6 +142,14 @@ class _InView:
         self._vis.check(ci_id)
         return self._store.get_ci(ci_id, as_of=as_of)
 
+    def get_cis(self, ids: Iterable[str]) -> dict[str, CI]:
+        # Those out of view are absent, as a missing one is.
+        return self._store.get_cis(i for i in ids if self._vis.allows(i))
+
+    def get_relationships(self, ids: Iterable[str]) -> dict[str, Relationship]:
+        got = self._store.get_relationships(ids)
+        return {k: r for k, r in got.items() if self._vis.allows_rel(r)}
+
     def subgraph(self, roots: Iterable[str], **kw: Any) -> Subgraph:
         got = self._store.subgraph(roots, **kw)
         return got.model_copy(

@@ -149,6 +149,12 @@ class GraphStore(Protocol):
         """The CI now, or as it was at ``as_of``; NotFound if it did not exist."""
         ...
 
+    def get_cis(self, ids: Iterable[str]) -> dict[str, CI]:
+        """The CIs now, by id, in one read (chunked); an id no CI has is absent. For a
+        caller that names many CIs at once (a proposal's edits), where ``get_ci`` per id
+        would cost a round trip each."""
+        ...
+
     def find_by_identifier(self, identifier: Identifier) -> list[CI]: ...
 
     def find_by_identifiers(self, identifiers: Iterable[Identifier]) -> dict[Identifier, list[CI]]:
@@ -170,6 +176,11 @@ class GraphStore(Protocol):
         ...
 
     def get_relationship(self, rel_id: str, *, as_of: datetime | None = None) -> Relationship: ...
+
+    def get_relationships(self, ids: Iterable[str]) -> dict[str, Relationship]:
+        """The relationships now (retired ones too), by id, in one read; an id no
+        relationship has is absent. ``get_relationship`` for many ids at once."""
+        ...
 
     def list_relationships(
         self,

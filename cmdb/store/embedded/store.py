@@ -564,6 +564,14 @@ class EmbeddedStore(OutboxRows, ProposalRows):
             raise NotFound(f"no CI {ci_id}", where="id")
         return decode.ci(row[0])
 
+    def get_cis(self, ids: Iterable[str]) -> dict[str, CI]:
+        conn = self._conn()
+        conn.execute("BEGIN")  # one snapshot across the chunks
+        try:
+            return _SqlLoader(conn).load_cis(set(ids))
+        finally:
+            conn.execute("COMMIT")
+
     def find_by_identifier(self, identifier: Identifier) -> list[CI]:
         rows = self._conn().execute(
             "SELECT c.doc FROM identifiers i JOIN cis c ON c.id = i.ci_id"
@@ -697,6 +705,14 @@ class EmbeddedStore(OutboxRows, ProposalRows):
         if row is None:
             raise NotFound(f"no relationship {rel_id}", where="id")
         return decode.rel(row[0])
+
+    def get_relationships(self, ids: Iterable[str]) -> dict[str, Relationship]:
+        conn = self._conn()
+        conn.execute("BEGIN")  # one snapshot across the chunks
+        try:
+            return _SqlLoader(conn).load_rels(set(ids))
+        finally:
+            conn.execute("COMMIT")
 
     def list_relationships(
         self,

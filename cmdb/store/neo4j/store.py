@@ -542,6 +542,10 @@ class Neo4jStore(OutboxNodes, ProposalNodes):
         docs = self._chunked(cypher.LOAD_CI_DOCS, ids=list(ids))
         return {c.id: c for c in decode.cis(docs)}
 
+    def get_cis(self, ids: Iterable[str]) -> dict[str, CI]:
+        wanted = list(dict.fromkeys(ids))
+        return self._cis_by_id(wanted) if wanted else {}
+
     def find_by_identifier(self, identifier: Identifier) -> list[CI]:
         rows = self._rows(cypher.FIND_BY_IDENT, key=str(identifier))
         return [decode.ci(r["doc"]) for r in rows]
@@ -636,6 +640,9 @@ class Neo4jStore(OutboxNodes, ProposalNodes):
             when = f" at {to_text(as_of)}" if as_of is not None else ""
             raise NotFound(f"no relationship {rel_id}{when}", where="id")
         return found[rel_id]
+
+    def get_relationships(self, ids: Iterable[str]) -> dict[str, Relationship]:
+        return self._rels_by_id(list(dict.fromkeys(ids)))
 
     def list_relationships(
         self,
