@@ -14,7 +14,7 @@ import typer
 
 from cmdb.app import proposals
 from cmdb.app.scope import Visibility
-from cmdb.domain.errors import InvalidInput, NotFound
+from cmdb.domain.errors import InvalidInput
 from cmdb.domain.proposals import Proposal, ProposalState
 from cmdb.store.contract import GraphStore
 
@@ -57,12 +57,9 @@ def _edits_from(store: GraphStore, path: Path) -> list[Any]:
 def _names(store: GraphStore, p: Proposal) -> dict[str, str]:
     """CI id -> name for every CI the edits name (a new one's, or the live one's)."""
     names = {e.ci.id: e.ci.name for e in p.edits if e.ci is not None}
-    for ci_id in p.touches() - set(names):
-        try:
-            names[ci_id] = store.get_ci(ci_id).name
-        except NotFound:
-            continue
-    return names
+    # One batch read, not one per CI: a round trip each on Neo4j.
+    live = store.get_cis(p.touches() - set(names))
+    return names | {ci_id: ci.name for ci_id, ci in live.items()}
 
 
 def _print(store: GraphStore, p: Proposal) -> None:
