@@ -35,7 +35,7 @@ from pydantic import BaseModel, Field, PrivateAttr
 from cmdb.app.caller import Caller
 from cmdb.app.changes import visible_change
 from cmdb.app.proposal_check import identity_holders
-from cmdb.app.proposals import _next, _open, checked, now
+from cmdb.app.proposals import _next, _open, checked, now, touched_at
 from cmdb.app.scope import Visibility, check_writable
 from cmdb.config import Settings
 from cmdb.domain.changeset import (
@@ -55,7 +55,7 @@ from cmdb.domain.identifiers import natural_key
 from cmdb.domain.model import CI, RETIRED_STATUSES, relationship_id
 from cmdb.domain.proposals import Edit, EditOp, Proposal, ProposalState
 from cmdb.domain.records import ChangeState
-from cmdb.store.contract import GraphStore
+from cmdb.store.contract import Direction, GraphStore, Neighbour
 from cmdb.store.planner import diff_fields, may_write
 
 
@@ -137,6 +137,7 @@ class _Live:
     def __init__(self, store: GraphStore) -> None:
         self.store = store
         self.cis: dict[str, CI | None] = {}
+        self.rels: dict[str, list[Neighbour]] = {}
 
     def ci(self, ci_id: str) -> CI | None:
         if ci_id not in self.cis:
@@ -145,6 +146,17 @@ class _Live:
             except NotFound:
                 self.cis[ci_id] = None
         return self.cis[ci_id]
+
+    def around(self, ci_id: str) -> list[Neighbour]:
+        """The active relationships touching the CI, with the CIs at their other ends."""
+        if ci_id not in self.rels:
+            found = self.store.neighbours(ci_id)
+            self.rels[ci_id] = [n for n in found if n.relationship.active]
+        return self.rels[ci_id]
+
+    def base(self, e: Edit, ci: CI) -> datetime | None:
+        """What staging ``e`` now would record as its base (see proposals._base)."""
+        return touched_at(ci, self.around(ci.id)) if e.op is EditOp.RETIRE_CI else ci.updated_at
 
     def rel_active(self, type_name: str, source: str, target: str) -> bool:
         try:
@@ -242,6 +254,42 @@ def _field_keys(e: Edit, ci: CI) -> list[str]:
     return keys
 
 
+def _fields_moved(e: Edit, ci: CI, base: datetime) -> bool:
+    if e.op is EditOp.RETIRE_CI:
+        # Its base is the later of the CI's and its relationships' last change.
+        return ci.updated_at is None or ci.updated_at > base
+    return ci.updated_at != base
+
+
+def _rels_since(
+    store: GraphStore, i: int, ci: CI, base: datetime, live: _Live
+) -> list[MergeConflict]:
+    """Each active relationship added to (or made active on) ``ci`` since ``base``: the
+    retirement would leave it on a retired CI, and nobody judged that."""
+    out = []
+    for n in live.around(ci.id):
+        r = n.relationship
+        since = max((t for t in (r.created_at, r.updated_at) if t is not None), default=None)
+        if since is None or since <= base:
+            continue
+        src, dst = (n.ci, ci) if n.direction is Direction.IN else (ci, n.ci)
+        rows = store.history(r.id)
+        found = MergeConflict(
+            edit=i,
+            ci_id=ci.id,
+            ci_name=ci.name,
+            field="relationship",
+            proposed_on="absent",
+            now=f"{src.name} -[{r.type}]-> {dst.name}",
+            why="added to the CI to retire since the edit was staged: rebase to accept it,"
+            " or remove the edit",
+            **(_who(rows[-1]) if rows else {}),
+        )
+        found._names = n.ci.id
+        out.append(found)
+    return out
+
+
 # The edits staging gives a base (the live CI's updated_at); a relationship edit has none.
 _BASED = frozenset({EditOp.UPDATE_CI, EditOp.RETIRE_CI, EditOp.SET_REDUNDANCY})
 
@@ -321,7 +369,7 @@ def find_conflicts(
                         why="the edit records no base (when its CI was read): rebase it",
                     )
                 )
-            elif e.base is not None and ci.updated_at != e.base:
+            elif e.base is not None and _fields_moved(e, ci, e.base):
                 if ci.id not in moved_seen:
                     moved_seen.add(ci.id)
                     out += _moved(store, i, ci, e.base)
@@ -336,6 +384,10 @@ def find_conflicts(
                         why="retired since the edit was staged",
                     )
                 )
+        if e.op is EditOp.RETIRE_CI and e.base is not None:
+            ci = live.ci(e.ci_id or "")
+            if ci is not None and ci.status not in RETIRED_STATUSES:
+                out += _rels_since(store, i, ci, e.base, live)
         if e.op in (EditOp.ADD_REL, EditOp.RETIRE_REL):
             assert e.type and e.source_id and e.target_id
             rid = relationship_id(e.type, e.source_id, e.target_id)
@@ -652,7 +704,7 @@ def rebase(
     rebased = checked(store, vis, fresh)
     for i, e in enumerate(rebased):
         read = live.cis.get(e.ci_id or "")
-        if e.base is not None and read is not None and read.updated_at != e.base:
+        if e.base is not None and read is not None and live.base(e, read) != e.base:
             # It moved after the conflicts were listed: a new base would accept a change
             # the caller was never shown.
             raise WriteConflict(

@@ -15,7 +15,7 @@ is in its view (one outside answers as a missing one). The impact diff is in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -33,7 +33,7 @@ from cmdb.domain.model import CI, RETIRED_STATUSES, Redundancy, new_ci_id, relat
 from cmdb.domain.proposals import Edit, EditOp, Proposal, ProposalState
 from cmdb.domain.records import ChangeState, ChangeType
 from cmdb.domain.relationships import check_allowed, get_type
-from cmdb.store.contract import GraphStore
+from cmdb.store.contract import GraphStore, Neighbour
 from cmdb.store.refs import resolve_ci
 
 MAX_EDITS = 1000  # edits one proposal holds (and one request adds)
@@ -91,8 +91,24 @@ class _Staged:
             return False
 
 
-def _base(ci: CI, staged: _Staged) -> datetime | None:
-    return None if ci.id in staged.added else ci.updated_at
+def _base(ci: CI, staged: _Staged, op: EditOp) -> datetime | None:
+    if ci.id in staged.added:
+        return None
+    if op is EditOp.RETIRE_CI:
+        return touched_at(ci, staged.store.neighbours(ci.id))
+    return ci.updated_at
+
+
+def touched_at(ci: CI, around: Iterable[Neighbour]) -> datetime | None:
+    """When ``ci`` or an active relationship touching it (``around``: its neighbours)
+    last changed: the base of an edit retiring it, so that a relationship added to it
+    since (which the retirement would leave on a retired CI, unjudged) moves it too."""
+    times = [ci.updated_at]
+    for n in around:
+        if n.relationship.active:
+            times += [n.relationship.created_at, n.relationship.updated_at]
+    known = [t for t in times if t is not None]
+    return max(known) if known else None
 
 
 def _identity_free(staged: _Staged, ci: CI) -> None:
@@ -122,7 +138,7 @@ def _check(staged: _Staged, edit: Edit) -> Edit:
     if edit.op in (EditOp.UPDATE_CI, EditOp.RETIRE_CI, EditOp.SET_REDUNDANCY):
         assert edit.ci_id is not None
         ci = staged.current(edit.ci_id, "CI")
-        resolved = edit.model_copy(update={"ci_id": ci.id, "base": _base(ci, staged)})
+        resolved = edit.model_copy(update={"ci_id": ci.id, "base": _base(ci, staged, edit.op)})
         if edit.op is EditOp.RETIRE_CI:
             staged.retired.add(ci.id)
             return resolved

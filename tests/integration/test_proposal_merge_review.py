@@ -11,7 +11,7 @@ import pytest
 from cmdb.app import proposal_merge, proposals
 from cmdb.app.proposal_merge import MergeConflicts
 from cmdb.app.scope import Visibility
-from cmdb.domain.changeset import ChangeSet, CIUpsert, Precedence
+from cmdb.domain.changeset import ChangeSet, CIRef, CIUpsert, Precedence, RelUpsert
 from cmdb.domain.errors import InvalidInput, NotFound, WriteConflict
 from cmdb.domain.model import CI
 from cmdb.store.contract import GraphStore
@@ -190,3 +190,44 @@ def test_adding_a_ci_the_live_graph_has_is_refused_when_staged(sample_store: Gra
         proposals.create(store, scoped, ADMIN, "RFC-L", [twin])
     assert "outside this token's view" in err.value.message
     assert resolve_ci(store, "vm-db-02").id not in err.value.message
+
+
+def test_a_relationship_added_to_a_ci_to_retire_since_it_was_staged_is_a_conflict(
+    sample_store: GraphStore, sample_clock: FakeClock
+) -> None:
+    store = sample_store
+
+    def made(cls: str, name: str) -> CIUpsert:
+        key = {"kind": "key", "value": f"{cls}:{name}".lower()}
+        return CIUpsert.model_validate({"class": cls, "name": name, "identifiers": [key]})
+
+    store.apply(ChangeSet(actor="t", source="cli", ci_upserts=[made("Server", "srv-old")]))
+    host = resolve_ci(store, "srv-old")
+    _change(store, "RFC-H", "srv-old")
+    proposals.create(store, ALL, ADMIN, "RFC-H", [{"op": "retire_ci", "ci_id": host.id}])
+    _implemented(store, "RFC-H")
+    sample_clock.advance(minutes=5)
+    # Meanwhile discovery finds a new VM on the host the proposal retires.
+    vm = made("VirtualMachine", "vm-late")
+    hosted = RelUpsert(
+        type="HOSTED_ON", source=CIRef(identifier=vm.identifiers[0]), target=CIRef(id=host.id)
+    )
+    store.apply(ChangeSet(actor="d", source="ansible", ci_upserts=[vm], rel_upserts=[hosted]))
+    before = _state(store)
+    with pytest.raises(MergeConflicts) as err:
+        proposal_merge.merge(store, ALL, ADMIN, "RFC-H")
+    assert [(c.edit, c.field, c.changed_by) for c in err.value.conflicts] == [
+        (0, "relationship", "d")
+    ]
+    assert "vm-late -[HOSTED_ON]-> srv-old" in err.value.conflicts[0].line()
+    assert _state(store) == before
+    # A token that sees the host but not the VM is not told the VM's name.
+    scoped = Visibility(ids=frozenset({host.id}))
+    with pytest.raises(MergeConflicts) as err:
+        proposal_merge.merge(store, scoped, ADMIN, "RFC-H")
+    assert "vm-late" not in err.value.message
+    # Rebasing accepts it (the CAB judged the change again, say); then it merges.
+    _, accepted = proposal_merge.rebase(store, ALL, ADMIN, "RFC-H")
+    assert [c.field for c in accepted] == ["relationship"]
+    proposal_merge.merge(store, ALL, ADMIN, "RFC-H")
+    assert resolve_ci(store, host.id).status.value == "withdrawn"
