@@ -164,7 +164,10 @@ def _exercise_every_method(store: GraphStore) -> set[str]:
     with pytest.raises(NotFound):
         store.get_run("run-none")
     store.list_sightings("manual")
+    store.get_cis([svc, app])
+    store.get_relationships(res.rel_ids)
     called |= {"find_by_identifiers", "get_run", "list_runs", "list_sightings"}
+    called |= {"get_cis", "get_relationships"}
     called |= {
         "get_ci",
         "find_by_identifier",
