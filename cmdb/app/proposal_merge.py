@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field, PrivateAttr
 
 from cmdb.app.caller import Caller
 from cmdb.app.changes import visible_change
-from cmdb.app.proposal_check import identity_holders
+from cmdb.app.proposal_check import identities, identity_holders
 from cmdb.app.proposals import _next, _open, checked, now, touched_at
 from cmdb.app.scope import Visibility, check_writable
 from cmdb.config import Settings
@@ -51,8 +51,8 @@ from cmdb.domain.changeset import (
 )
 from cmdb.domain.errors import Forbidden, InvalidInput, NotFound, WriteConflict
 from cmdb.domain.history import HistoryEntry
-from cmdb.domain.identifiers import natural_key
-from cmdb.domain.model import CI, RETIRED_STATUSES, relationship_id
+from cmdb.domain.identifiers import Identifier, natural_key
+from cmdb.domain.model import CI, RETIRED_STATUSES, Relationship, relationship_id
 from cmdb.domain.proposals import Edit, EditOp, Proposal, ProposalState
 from cmdb.domain.records import ChangeState
 from cmdb.store.contract import Direction, GraphStore, Neighbour
@@ -138,6 +138,30 @@ class _Live:
         self.store = store
         self.cis: dict[str, CI | None] = {}
         self.rels: dict[str, list[Neighbour]] = {}
+        self.links: dict[str, Relationship | None] = {}  # by relationship id
+        self.held: dict[Identifier, list[CI]] | None = None  # of the CIs the proposal adds
+
+    def read(self, p: Proposal) -> None:
+        """Every live CI and relationship ``p``'s edits name, and the holders of its new
+        CIs' identities, in one batch read each: the change page lists the conflicts on
+        every load, and on Neo4j a read per CI is a round trip each."""
+        added = {e.ci.id for e in p.edits if e.ci is not None}
+        ids = [i for i in p.touches() if i not in self.cis]
+        found = self.store.get_cis(ids) if ids else {}
+        self.cis.update({i: found.get(i) for i in ids})
+        rids = {
+            relationship_id(e.type, e.source_id, e.target_id)
+            for e in p.edits
+            if e.type
+            and e.source_id
+            and e.target_id
+            and e.source_id not in added
+            and e.target_id not in added
+        } - self.links.keys()
+        got = self.store.get_relationships(rids) if rids else {}
+        self.links.update({rid: got.get(rid) for rid in rids})
+        wanted = {x for e in p.edits if e.ci is not None for x in identities(e.ci)}
+        self.held = self.store.find_by_identifiers(wanted) if wanted else {}
 
     def ci(self, ci_id: str) -> CI | None:
         if ci_id not in self.cis:
@@ -159,10 +183,14 @@ class _Live:
         return touched_at(ci, self.around(ci.id)) if e.op is EditOp.RETIRE_CI else ci.updated_at
 
     def rel_active(self, type_name: str, source: str, target: str) -> bool:
-        try:
-            return self.store.get_relationship(relationship_id(type_name, source, target)).active
-        except NotFound:
-            return False
+        rid = relationship_id(type_name, source, target)
+        if rid not in self.links:
+            try:
+                self.links[rid] = self.store.get_relationship(rid)
+            except NotFound:
+                self.links[rid] = None
+        rel = self.links[rid]
+        return rel is not None and rel.active
 
 
 def _value(ci: CI, name: str) -> Any:
@@ -304,6 +332,7 @@ def find_conflicts(
 ) -> list[MergeConflict]:
     """Every conflict of ``p``'s edits with the live graph now (see the module)."""
     live = live or _Live(store)
+    live.read(p)
     added = {e.ci.id for e in p.edits if e.ci is not None}
     out: list[MergeConflict] = []
     moved_seen: set[str] = set()  # a CI's changes listed once, at the first edit naming it
@@ -326,7 +355,7 @@ def find_conflicts(
                         why="a live CI has this id now",
                     )
                 )
-            for ident, holder in identity_holders(store, e.ci):
+            for ident, holder in identity_holders(store, e.ci, live.held):
                 taken = MergeConflict(
                     edit=i,
                     ci_id=e.ci.id,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from cmdb.app import proposals
+from cmdb.app import proposal_merge, proposals
 from cmdb.app.scope import Visibility, in_view
 from cmdb.domain.changeset import ChangeSet, CIRef, CIUpsert, RelUpsert
 from cmdb.domain.model import relationship_id
@@ -166,3 +166,30 @@ def test_a_scoped_view_reads_in_batches_only_what_it_sees(sample_store: GraphSto
     assert sorted(view.get_cis([vm0, host0, vm1, host1])) == sorted([vm0, host0, vm1])
     assert list(view.get_relationships(rids)) == [rids[0]]  # host1 is out of view
     assert sorted(store.get_relationships(rids)) == sorted(rids)
+
+
+def test_the_conflicts_read_in_batches_but_around_each_ci_to_retire(
+    sample_store: GraphStore,
+) -> None:
+    """The conflicts the change page lists on every load: the CIs, relationships and
+    identities in one read each; only the relationships around each CI to retire (has one
+    been added since?) are still read per CI."""
+    store = sample_store
+    pairs = _estate(store, 40)
+    _change(store, "RFC-FEW", "srv-03")
+    _change(store, "RFC-MANY", "srv-03")
+    proposals.create(store, ALL, ADMIN, "RFC-FEW", _edits(pairs[:2], pairs[-1][1], "few"))
+    proposals.create(store, ALL, ADMIN, "RFC-MANY", _edits(pairs[2:36], pairs[-1][1], "many"))
+
+    def reads(cid: str) -> tuple[Counter[str], int]:
+        counting = CountingStore(store)
+        found = proposal_merge.conflicts(counting, ALL, ADMIN, cid)
+        return counting.calls, len(found)
+
+    few, few_found = reads("RFC-FEW")
+    many, many_found = reads("RFC-MANY")
+
+    assert few_found == many_found == 0
+    assert (few.pop("neighbours"), many.pop("neighbours")) == (2, 34)  # one per retire_ci
+    assert many == few and sum(many.values()) <= 6, many
+    assert not {"get_ci", "get_relationship", "find_by_identifier"} & set(many)

@@ -4,6 +4,7 @@ missing (a snapshot row, another writer) cannot overwrite a live change unseen.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -110,18 +111,26 @@ class ChangedWhileRebasing:
         self.ci_id = ci_id
         self.reads = 0
 
+    def _read(self) -> None:
+        self.reads += 1
+        if self.reads == 2:  # the conflicts were listed from the first read
+            ci = self.inner.get_ci(self.ci_id)
+            up = {"id": ci.id, "class": ci.ci_class, "name": ci.name, "version": "99"}
+            self.inner.apply(
+                ChangeSet(actor="eve", source="netbox", ci_upserts=[CIUpsert.model_validate(up)])
+            )
+
     def get_ci(self, ci_id: str) -> CI:
         if ci_id == self.ci_id:
-            self.reads += 1
-            if self.reads == 2:  # the conflicts were listed from the first read
-                ci = self.inner.get_ci(ci_id)
-                up = {"id": ci.id, "class": ci.ci_class, "name": ci.name, "version": "99"}
-                self.inner.apply(
-                    ChangeSet(
-                        actor="eve", source="netbox", ci_upserts=[CIUpsert.model_validate(up)]
-                    )
-                )
+            self._read()
         return self.inner.get_ci(ci_id)
+
+    def get_cis(self, ids: Iterable[str]) -> dict[str, CI]:
+        # The conflicts read their CIs in one batch (cmdb.app.proposal_merge._Live.read).
+        wanted = list(ids)
+        if self.ci_id in wanted:
+            self._read()
+        return self.inner.get_cis(wanted)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
