@@ -8,6 +8,7 @@ services by name.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from cmdb.config import Settings
 from cmdb.sample.load import load_sample
 from cmdb.server.app import create_app
 from cmdb.store.contract import GraphStore
+from cmdb.store.embedded.store import EmbeddedStore
 from tests.contract.conftest import STORE_FACTORIES, STORE_MARKS
 from tests.fakes import FakeClock
 
@@ -48,6 +50,43 @@ class Api:
         return {"Authorization": f"Bearer {clear}"}
 
 
+@dataclass(frozen=True)
+class _Made:
+    """A store or tokens file made once per test process, copied into each test's
+    directory: an app's set-up paid the same SQLite writes (and their fsyncs) per test."""
+
+    files: Path
+    headers: dict[str, dict[str, str]]
+
+
+def _copy_files(made: _Made, into: Path) -> None:
+    for file in made.files.iterdir():
+        shutil.copyfile(file, into / file.name)
+
+
+@pytest.fixture(scope="session")
+def _role_tokens(tmp_path_factory: pytest.TempPathFactory) -> _Made:
+    """A token per role, made through TokenStore.create as a test's own would be."""
+    files = tmp_path_factory.mktemp("api-tokens")
+    tokens = TokenStore(files / "tokens.db")
+    headers: dict[str, dict[str, str]] = {}
+    for role in Role:
+        clear, _ = tokens.create(f"test-{role.value}", role)
+        headers[role.value] = {"Authorization": f"Bearer {clear}"}
+    return _Made(files, headers)
+
+
+@pytest.fixture(scope="session")
+def _embedded_sample(tmp_path_factory: pytest.TempPathFactory) -> _Made:
+    """An embedded store file holding the sample estate, loaded as make_api loads it (the
+    FakeClock never moves by itself, so every timestamp is what a per-test load writes)."""
+    files = tmp_path_factory.mktemp("api-embedded-sample")
+    store = EmbeddedStore(files / "cmdb.db", clock=FakeClock())
+    load_sample(store, actor="test-setup")
+    store.close()  # the last connection checkpoints the WAL into the file
+    return _Made(files, {})
+
+
 def make_api(
     kind: str,
     tmp_path: Path,
@@ -59,16 +98,22 @@ def make_api(
     clock = FakeClock()
     path = tmp_path / f"api-{kind}"
     path.mkdir()
+    # The embedded store's factory opens path/cmdb.db: a copy of the loaded sample, where
+    # one is wanted, is the same store a load here would write (ids aside, which the tests
+    # look up by name).
+    if sample and kind == "embedded":
+        _copy_files(request.getfixturevalue("_embedded_sample"), path)
     store = STORE_FACTORIES[kind](path, clock, request)
-    if sample:
+    if sample and kind != "embedded":
         load_sample(store, actor="test-setup")
     settings = Settings(db_path=path / "unused.db", tokens_path=path / "tokens.db", **overrides)  # type: ignore[arg-type]
+    roles: _Made = request.getfixturevalue("_role_tokens")
+    _copy_files(roles, path)
     tokens = TokenStore(settings.tokens_path)
     app = create_app(settings, store=store, tokens=tokens)
     with TestClient(app, raise_server_exceptions=False) as client:
         api = Api(client, app, store, tokens, settings, kind)
-        for role in Role:
-            api.headers[role.value] = api.token_for(role, name=f"test-{role.value}")
+        api.headers.update({role: dict(h) for role, h in roles.headers.items()})
         yield api
     store.close()
 
