@@ -3,6 +3,7 @@ session starts the server, it never skips)."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,16 +48,45 @@ def store(
         s.close()
 
 
+class _SampleFiles:
+    """Embedded store files holding the sample estate, one per load instant, made once per
+    test process and copied for each test: loading the sample was most of such a test's
+    set-up. The FakeClock never moves by itself, so a copy holds the timestamps a load at
+    that instant writes (only the generated ids differ, and the tests find CIs by name)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.made: dict[datetime, Path] = {}
+
+    def copy(self, at: datetime, into: Path) -> Path:
+        if at not in self.made:
+            folder = self.root / f"sample-{len(self.made)}"
+            folder.mkdir()
+            store = EmbeddedStore(folder / "cmdb.db", clock=FakeClock(at))
+            load_sample(store, actor="tester")
+            store.close()  # the last connection checkpoints the WAL into the file
+            self.made[at] = folder
+        for file in self.made[at].iterdir():
+            shutil.copyfile(file, into / file.name)
+        return into / "cmdb.db"
+
+
+@pytest.fixture(scope="session")
+def _sample_files(tmp_path_factory: pytest.TempPathFactory) -> _SampleFiles:
+    return _SampleFiles(tmp_path_factory.mktemp("integration-sample"))
+
+
 @pytest.fixture(params=[pytest.param("embedded"), pytest.param("neo4j", marks=pytest.mark.neo4j)])
 def sample_store(
     request: pytest.FixtureRequest, tmp_path: Path, sample_clock: FakeClock
 ) -> Iterator[GraphStore]:
     s: GraphStore
     if request.param == "embedded":
-        s = EmbeddedStore(tmp_path / "cmdb.db", clock=sample_clock)
+        files: _SampleFiles = request.getfixturevalue("_sample_files")
+        s = EmbeddedStore(files.copy(sample_clock.now, tmp_path), clock=sample_clock)
     else:
         s = fresh_store(request.getfixturevalue("neo4j_driver"), sample_clock)
-    load_sample(s, actor="tester")
+        load_sample(s, actor="tester")
     try:
         yield s
     finally:
