@@ -162,6 +162,14 @@ class _Live:
         self.links.update({rid: got.get(rid) for rid in rids})
         wanted = {x for e in p.edits if e.ci is not None for x in identities(e.ci)}
         self.held = self.store.find_by_identifiers(wanted) if wanted else {}
+        # What is around each live CI to retire (a relationship added since?).
+        retiring = {
+            e.ci_id
+            for e in p.edits
+            if e.op is EditOp.RETIRE_CI and e.ci_id and self.cis.get(e.ci_id) is not None
+        } - self.rels.keys()
+        if retiring:
+            self.rels.update(self.store.neighbours_of(retiring))
 
     def ci(self, ci_id: str) -> CI | None:
         if ci_id not in self.cis:

@@ -25,7 +25,7 @@ from cmdb.domain.errors import Forbidden, NotFound
 from cmdb.domain.model import CI, Relationship
 from cmdb.domain.records import Incident, Problem, Record
 from cmdb.practice.scoped import assessment_seen, named, reads, seen
-from cmdb.store.contract import GraphStore, Subgraph
+from cmdb.store.contract import GraphStore, Neighbour, Subgraph
 from impact.fetch import DEFAULT_MAX_DEPTH, fetch
 
 # The record rules (cmdb/practice/scoped.py) are re-exported: the shells take them from here.
@@ -149,6 +149,10 @@ class _InView:
     def get_relationships(self, ids: Iterable[str]) -> dict[str, Relationship]:
         got = self._store.get_relationships(ids)
         return {k: r for k, r in got.items() if self._vis.allows_rel(r)}
+
+    def neighbours_of(self, ci_ids: Iterable[str]) -> dict[str, list[Neighbour]]:
+        got = self._store.neighbours_of(i for i in ci_ids if self._vis.allows(i))
+        return {i: [n for n in ns if self._vis.allows(n.ci.id)] for i, ns in got.items()}
 
     def subgraph(self, roots: Iterable[str], **kw: Any) -> Subgraph:
         got = self._store.subgraph(roots, **kw)

@@ -200,6 +200,12 @@ class GraphStore(Protocol):
         as_of: datetime | None = None,
     ) -> list[Neighbour]: ...
 
+    def neighbours_of(self, ci_ids: Iterable[str]) -> dict[str, list[Neighbour]]:
+        """``neighbours(ci_id)`` (both ways, every type, now) for each CI, in two reads
+        whatever their number (the relationships touching them, then the CIs at the
+        other ends); an id no CI has is absent."""
+        ...
+
     def subgraph(
         self,
         roots: Iterable[str],

@@ -35,3 +35,22 @@ def assemble(picked: Picked, read: Callable[[Sequence[str]], dict[str, CI]]) -> 
     out = [Neighbour(relationship=r, ci=cis[o], direction=d) for r, o, d in picked if o in cis]
     out.sort(key=lambda n: (n.direction.value, n.relationship.type, n.ci.name, n.ci.id))
     return out
+
+
+def assemble_many(
+    ci_ids: Iterable[str],
+    touching: Iterable[Relationship],
+    read: Callable[[Sequence[str]], dict[str, CI]],
+) -> dict[str, list[Neighbour]]:
+    """Each CI's neighbours (both ways, every type) from the active relationships
+    ``touching`` any of them, the CIs read once for all (``read``); a CI ``read`` does not
+    find is absent."""
+    wanted = list(dict.fromkeys(ci_ids))
+    by_end: dict[str, dict[str, Relationship]] = {i: {} for i in wanted}
+    for r in touching:
+        for end in (r.source_id, r.target_id):
+            if end in by_end:
+                by_end[end][r.id] = r
+    picked = {i: pick(i, by_end[i].values(), Direction.BOTH, None) for i in wanted}
+    cis = read(list({*wanted, *(o for p in picked.values() for _, o, _ in p)}))
+    return {i: assemble(picked[i], lambda _ids: cis) for i in wanted if i in cis}

@@ -1,6 +1,7 @@
-"""get_cis and get_relationships: many CIs or relationships by id in one read, the same
-documents get_ci and get_relationship give one at a time, retired ones included and
-missing ids absent (not an error)."""
+"""get_cis, get_relationships and neighbours_of: many CIs, relationships or
+neighbourhoods by id in one read each, the same answers get_ci, get_relationship and
+neighbours give one at a time (retired CIs and relationships included where those give
+them); a missing id is absent, not an error."""
 
 from __future__ import annotations
 
@@ -55,3 +56,30 @@ def test_get_relationships_is_get_relationship_for_many(store: GraphStore) -> No
     assert sum(not r.active for r in got.values()) == 1  # the retired one is there too
     assert store.get_relationships([]) == {}
     assert store.get_relationships(["rel_missing"]) == {}
+
+
+def test_neighbours_of_is_neighbours_for_many(store: GraphStore) -> None:
+    store.apply(
+        cs(
+            up("Server", "host", name="host"),
+            up("Server", "lonely", name="lonely"),
+            up("Application", "app", name="app"),
+            *(up("VirtualMachine", f"vm{i}", name=f"vm-{i}") for i in range(4)),
+        )
+    )
+    store.apply(
+        cs(
+            *(rel("HOSTED_ON", f"vm{i}", "host") for i in range(4)),
+            rel("DEPENDS_ON", "vm0", "vm1"),
+            rel("DEPENDS_ON", "app", "vm0"),
+        )
+    )
+    store.apply(cs(rel_retire("HOSTED_ON", "vm3", "host")))  # not a neighbour any more
+    ids = [ci_by_key(store, k).id for k in ("host", "vm0", "vm1", "vm3", "lonely")]
+
+    got = store.neighbours_of([*ids, "ci_missing", ids[0]])
+
+    assert got == {i: store.neighbours(i) for i in ids}
+    assert len(got[ids[0]]) == 3 and len(got[ids[1]]) == 3  # host; vm0: host, vm1, app
+    assert got[ids[3]] == [] and got[ids[4]] == []
+    assert store.neighbours_of([]) == {}

@@ -166,8 +166,9 @@ def _exercise_every_method(store: GraphStore) -> set[str]:
     store.list_sightings("manual")
     store.get_cis([svc, app])
     store.get_relationships(res.rel_ids)
+    store.neighbours_of([svc, app])
     called |= {"find_by_identifiers", "get_run", "list_runs", "list_sightings"}
-    called |= {"get_cis", "get_relationships"}
+    called |= {"get_cis", "get_relationships", "neighbours_of"}
     called |= {
         "get_ci",
         "find_by_identifier",

@@ -766,6 +766,18 @@ class EmbeddedStore(OutboxRows, ProposalRows):
             return neighbours.assemble(picked, self._cis_by_id)
         return neighbours.assemble(picked, lambda ids: self._cis_as_of(ids, as_of))
 
+    def neighbours_of(self, ci_ids: Iterable[str]) -> dict[str, list[Neighbour]]:
+        wanted = list(dict.fromkeys(ci_ids))
+        conn = self._conn()
+        conn.execute("BEGIN")  # one snapshot for the relationships and the CIs
+        try:
+            touching = _SqlLoader(conn).load_rels_touching(set(wanted)).values()
+            return neighbours.assemble_many(
+                wanted, touching, lambda ids: _SqlLoader(conn).load_cis(set(ids))
+            )
+        finally:
+            conn.execute("COMMIT")
+
     def subgraph(
         self,
         roots: Iterable[str],

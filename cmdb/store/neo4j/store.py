@@ -696,6 +696,14 @@ class Neo4jStore(OutboxNodes, ProposalNodes):
         return neighbours.assemble(picked, lambda ids: self._cis_as_of(ids, as_of))
 
     @gc_paused()  # many small objects, no cycles: see decode.cis
+    def neighbours_of(self, ci_ids: Iterable[str]) -> dict[str, list[Neighbour]]:
+        wanted = list(dict.fromkeys(ci_ids))
+        if not wanted:
+            return {}
+        rows = self._rows(cypher.ACTIVE_RELS_TOUCHING, ids=wanted)
+        touching = [decode.rel(r["doc"]) for r in rows]
+        return neighbours.assemble_many(wanted, touching, self._cis_by_id)
+
     def subgraph(
         self,
         roots: Iterable[str],
