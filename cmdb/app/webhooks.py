@@ -184,10 +184,17 @@ def deliveries(
     return store.list_deliveries(rule_id, limit=limit)
 
 
+# Outbox seqs are 64-bit signed integers on both stores: a cursor past the largest refers
+# to no event, and SQLite cannot even bind it (an OverflowError, a 500, before this check).
+MAX_SEQ = 2**63 - 1
+
+
 def events(
     store: GraphStore, caller: Caller, *, after_seq: int = 0, limit: int = 100
 ) -> list[Event]:
     unscoped_only(caller.principal, "read the event outbox")
+    if not 0 <= after_seq <= MAX_SEQ:
+        raise InvalidInput(f"after must be between 0 and {MAX_SEQ}", where="after")
     return store.read_events(after_seq=after_seq, limit=limit)
 
 
@@ -195,7 +202,7 @@ def find_event(store: GraphStore, ref: str) -> Event:
     """An event by its id, or by its seq in the outbox (digits)."""
     if ref.isdigit():
         seq = int(ref)
-        found = store.read_events(after_seq=seq - 1, limit=1) if seq > 0 else []
+        found = store.read_events(after_seq=seq - 1, limit=1) if 0 < seq <= MAX_SEQ else []
         if not found or found[0].seq != seq:
             raise NotFound(f"no event with seq {seq}", where="event_id")
         return found[0]

@@ -92,3 +92,19 @@ def test_serve_runs_the_delivery_worker(request: pytest.FixtureRequest, tmp_path
             (got,) = rx.wait_for(1)
     body = Webhook(made["secret"]).verify(got.body, got.headers)
     assert body["type"] == "ci.created" and body["data"]["ci"]["name"] == "pushed"
+
+
+def test_an_outbox_cursor_past_the_largest_seq_is_refused_not_a_500(api_private: Api) -> None:
+    """Seqs are 64-bit on both stores; SQLite cannot bind a larger int (schemathesis found
+    ``after=2**63`` answered 500)."""
+    client, admin = api_private.client, api_private.as_role(Role.ADMIN)
+    huge = 2**63
+    r = client.get(f"{URL}/events", params={"after": huge}, headers=admin)
+    assert r.status_code == 422 and "after" in r.text, r.text
+    last = client.get(f"{URL}/events", params={"after": huge - 1}, headers=admin)
+    assert last.status_code == 200 and last.json()["items"] == [], last.text
+    made = client.post(URL, json={"url": "http://127.0.0.1:9/x"}, headers=admin)
+    rule_id = made.json()["rule"]["id"]
+    for ref in (str(huge), "9" * 40):
+        replay = client.post(f"{URL}/{rule_id}/replay", json={"event_id": ref}, headers=admin)
+        assert replay.status_code == 404, replay.text

@@ -118,7 +118,9 @@ def list_events(
     principal: Admin,
     store: Store,
     request: Request,
-    after: Annotated[int, Query(ge=0, description="events after this seq")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=webhooks.MAX_SEQ, description="events after this seq")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventListOut:
     """The outbox: events in commit order, after a seq."""
