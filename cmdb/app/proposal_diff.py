@@ -22,6 +22,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from cmdb.app.changes import visible_change
+from cmdb.app.proposals import check_version
 from cmdb.app.scope import Visibility
 from cmdb.domain.classes import is_a
 from cmdb.domain.errors import NotFound
@@ -454,6 +455,7 @@ def diff(
     visible_change(store, vis, change_id)
     # The whole proposal is evaluated (the truth), and the answer trimmed to the caller's
     # services: everything a service's answer names is upstream of it, so in view too.
+    check_version(version)
     proposal = store.get_proposal(change_id, version=version)
     out = evaluate(store, proposal, now=now)
     if vis.unrestricted:

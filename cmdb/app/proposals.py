@@ -328,6 +328,17 @@ def shown(vis: Visibility, p: Proposal, checks: Sequence[EditCheck] = ()) -> Sho
     )
 
 
+# The largest version anyone may ask for: GraphQL's Int. Stores keep 64-bit integers, and
+# SQLite cannot even bind a larger Python int (an OverflowError, a 500, before this check).
+MAX_VERSION = 2**31 - 1
+
+
+def check_version(version: int | None) -> None:
+    """A version no proposal can have is not found, whatever the store."""
+    if version is not None and not 1 <= version <= MAX_VERSION:
+        raise NotFound(f"no proposal version {version}", where="version")
+
+
 def get(
     store: GraphStore,
     vis: Visibility,
@@ -339,6 +350,7 @@ def get(
     """The proposal (a version of it) as the caller is shown it; with ``check``, each
     edit says whether it still applies to the live graph (cmdb.app.proposal_check)."""
     visible_change(store, vis, change_id)
+    check_version(version)
     p = store.get_proposal(change_id, version=version)
     named = None if vis.unrestricted else vis.allows
     return shown(vis, p, check_edits(store, p, named) if check else ())

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from cmdb.app import proposals
 from cmdb.app.scope import Visibility
 from cmdb.auth.roles import Role
 from cmdb.auth.tokens import Principal
@@ -77,6 +78,14 @@ def test_stage_version_diff_and_withdraw(api: Api) -> None:
     versions = ok(call(api, "GET", f"{base}/versions"))["items"]
     assert [v["version"] for v in versions] == [1, 2]
     assert len(ok(call(api, "GET", base, params={"version": 1}))["edits"]) == 4
+    # A version no proposal can have: refused or not found, never a 500 (SQLite cannot
+    # bind an int past 64 bits; the app layer checks every shell's version).
+    for path in (base, f"{base}/diff"):
+        assert call(api, "GET", path, params={"version": 2**63}).status_code == 422
+    everyone = Visibility.for_principal(api.store, Principal("p", Role.VIEWER))
+    for version in (2**63, 2**31):
+        with pytest.raises(NotFound):
+            proposals.get(api.store, everyone, RFC, version=version)
     removed = ok(call(api, "POST", f"{base}/remove-edit", {"index": 11}))
     assert removed["version"] == 3
     gone = ok(call(api, "POST", f"{base}/withdraw", {"note": "CAB said no"}))

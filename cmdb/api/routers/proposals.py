@@ -93,7 +93,10 @@ def _out(p: Proposal) -> ProposalOut:
     return ProposalOut.model_validate(p.model_dump())
 
 
-Version = Annotated[int | None, Query(ge=1, description="a version (default: the latest)")]
+Version = Annotated[
+    int | None,
+    Query(ge=1, le=proposals.MAX_VERSION, description="a version (default: the latest)"),
+]
 
 
 @router.get("/proposals", operation_id="listProposals", response_model=ProposalListOut)
