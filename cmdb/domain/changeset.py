@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cmdb.domain.identifiers import Identifier
-from cmdb.domain.model import Criticality, LifecycleStatus, Redundancy
+from cmdb.domain.model import Criticality, LifecycleStatus, Redundancy, storable_attributes
 from cmdb.domain.proposals import Proposal
 from cmdb.domain.records import Change, DiscoveryRun, Incident, Problem
 from cmdb.domain.service import Agreement, ServiceDetails
@@ -67,6 +67,8 @@ class CIUpsert(BaseModel):
     # A digest of the discovery record this upsert comes from, kept in the source's sighting.
     content_hash: str | None = None
 
+    _storable = field_validator("attributes")(storable_attributes)
+
     @model_validator(mode="after")
     def _identifiable(self) -> CIUpsert:
         if self.id is None and not any(i.unique for i in self.identifiers):
@@ -96,6 +98,8 @@ class RelUpsert(BaseModel):
     target: CIRef
     confidence: float | None = Field(default=None, ge=0, le=1)
     attributes: dict[str, Any] = Field(default_factory=dict)
+
+    _storable = field_validator("attributes")(storable_attributes)
 
 
 class RelRetire(BaseModel):

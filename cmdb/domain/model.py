@@ -13,10 +13,32 @@ from pydantic_core import to_jsonable_python
 
 from cmdb.domain.classes import check_class, is_a
 from cmdb.domain.identifiers import Identifier
+from cmdb.domain.numbers import MAX_INT, MIN_INT
 from cmdb.domain.relationships import get_type
 from cmdb.domain.service import Agreement, ServiceDetails
 
-JSONValue = Any  # attributes are free JSON per class; validated for JSON-ability below
+JSONValue = Any  # attributes are free JSON per class; see storable_attributes
+
+
+def _storable(value: Any, where: str) -> None:
+    kind = type(value)
+    if kind is int:
+        if not MIN_INT <= value <= MAX_INT:
+            raise ValueError(f"{where}: integers must lie within 64 bits ({MIN_INT}..{MAX_INT})")
+    elif kind is dict:
+        for key, item in value.items():
+            _storable(item, f"{where}.{key}")
+    elif kind is list:
+        for i, item in enumerate(value):
+            _storable(item, f"{where}[{i}]")
+
+
+def storable_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
+    """``attributes`` if every value is one the stores can keep, else ValueError naming it."""
+    for key, value in attributes.items():
+        if type(value) in (int, dict, list):  # the common str and float cost one check
+            _storable(value, key)
+    return attributes
 
 
 def utcnow() -> datetime:
@@ -84,7 +106,7 @@ class Redundancy(BaseModel):
     """How many members of a cluster must be up for it to be up: a count or a percent."""
 
     model_config = ConfigDict(extra="forbid")
-    min_up: int | None = Field(default=None, ge=1)
+    min_up: int | None = Field(default=None, ge=1, le=MAX_INT)
     min_up_percent: float | None = Field(default=None, gt=0, le=100)
 
     @model_validator(mode="after")

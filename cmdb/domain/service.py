@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cmdb.domain.instant import Instant
+from cmdb.domain.numbers import MAX_INT
 
 
 class _Model(BaseModel):
@@ -85,9 +86,9 @@ class ServiceCalendar(_Model):
 class AllowedInterruptions(_Model):
     """Scheduled interruptions the customer agreed to: how many, how long, with what notice."""
 
-    per_month: int = Field(default=0, ge=0)
-    max_minutes: int = Field(default=0, ge=0)
-    notice_hours: int = Field(default=0, ge=0)
+    per_month: int = Field(default=0, ge=0, le=MAX_INT)
+    max_minutes: int = Field(default=0, ge=0, le=MAX_INT)
+    notice_hours: int = Field(default=0, ge=0, le=MAX_INT)
     kinds: list[str] = Field(default_factory=list)
 
 

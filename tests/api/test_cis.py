@@ -189,7 +189,20 @@ def test_create_refuses_server_owned_and_unknown_fields(api_embedded: Api) -> No
     )
     assert r.status_code == 422 and "redundancy" in r.json()["error"]["message"]
     assert r.json()["error"]["where"].startswith("body")
+    # Integers past 64 bits, which no store keeps: refused naming where, not a 500.
+    huge = 2**64
+    for body, where in (
+        ({"class": "Server", "name": "x", "attributes": {"n": huge}}, "attributes"),
+        ({"class": "Server", "name": "x", "attributes": {"a": [1, {"b": -huge}]}}, "a[1].b"),
+        ({"class": "Cluster", "name": "x", "redundancy": {"min_up": huge}}, "min_up"),
+    ):
+        r = api.client.post(f"{V1}/cis", json=body, headers=h)
+        assert r.status_code == 422, r.text
+        assert where in r.json()["error"]["where"] + r.json()["error"]["message"], r.text
     assert api.store.counts() == before
+    ok = {"class": "Server", "name": "x", "attributes": {"n": 2**63 - 1, "m": -(2**63)}}
+    assert api.client.post(f"{V1}/cis", json=ok, headers=h).status_code == 201
+    assert api.store.get_ci(resolve_ci(api.store, "x").id).attributes["n"] == 2**63 - 1
 
 
 def test_patch_changes_only_what_is_sent_and_as_of_sees_before(api: Api) -> None:

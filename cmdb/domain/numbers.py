@@ -1,0 +1,6 @@
+"""The integers the stores can keep: 64-bit signed (SQLite, Neo4j, and orjson writing
+history). JSON itself has no limit, so a larger number is refused where it comes in."""
+
+from __future__ import annotations
+
+MIN_INT, MAX_INT = -(2**63), 2**63 - 1
