@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cmdb.domain.instant import Instant
-from cmdb.domain.numbers import MAX_INT
+from cmdb.domain.numbers import MAX_INT, StoredInt
 
 
 class _Model(BaseModel):
@@ -96,8 +96,8 @@ class SLA(_Model):
     name: str
     service_hours: ServiceCalendar = Field(default_factory=ServiceCalendar.always)
     availability_target: float = Field(ge=0, le=100, description="percent, within hours")
-    response_minutes: dict[Priority, int] = Field(default_factory=dict)
-    resolution_minutes: dict[Priority, int] = Field(default_factory=dict)
+    response_minutes: dict[Priority, StoredInt] = Field(default_factory=dict)
+    resolution_minutes: dict[Priority, StoredInt] = Field(default_factory=dict)
     scheduled_interruptions: AllowedInterruptions = Field(default_factory=AllowedInterruptions)
     customers: list[str] = Field(default_factory=list)
 
@@ -114,8 +114,8 @@ class Agreement(_Model):
     name: str
     party: str = Field(description="the internal team or supplier that signs it")
     availability_target: float | None = Field(default=None, ge=0, le=100)
-    response_minutes: dict[Priority, int] = Field(default_factory=dict)
-    resolution_minutes: dict[Priority, int] = Field(default_factory=dict)
+    response_minutes: dict[Priority, StoredInt] = Field(default_factory=dict)
+    resolution_minutes: dict[Priority, StoredInt] = Field(default_factory=dict)
 
 
 class Blackout(_Model):

@@ -195,6 +195,16 @@ def test_create_refuses_server_owned_and_unknown_fields(api_embedded: Api) -> No
         ({"class": "Server", "name": "x", "attributes": {"n": huge}}, "attributes"),
         ({"class": "Server", "name": "x", "attributes": {"a": [1, {"b": -huge}]}}, "a[1].b"),
         ({"class": "Cluster", "name": "x", "redundancy": {"min_up": huge}}, "min_up"),
+        (
+            {
+                "class": "Server",
+                "name": "x",
+                "agreements": [
+                    {"kind": "ola", "name": "o", "party": "p", "response_minutes": {"P1": huge}}
+                ],
+            },
+            "response_minutes",
+        ),
     ):
         r = api.client.post(f"{V1}/cis", json=body, headers=h)
         assert r.status_code == 422, r.text
