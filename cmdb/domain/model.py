@@ -143,6 +143,14 @@ CI_FIELDS: tuple[str, ...] = (
 )
 
 
+def identifier_set(given: list[Identifier]) -> list[Identifier]:
+    """Each (kind, value) once, sorted by kind then value: the order a CI keeps."""
+    unique: dict[tuple[str, str], Identifier] = {}
+    for ident in given:
+        unique.setdefault((ident.kind._value_, ident.value), ident)
+    return [unique[k] for k in sorted(unique)]
+
+
 class CI(BaseModel):
     """A configuration item as the CMDB holds it."""
 
@@ -186,14 +194,7 @@ class CI(BaseModel):
             raise ValueError("service details belong to Service CIs only")
         if is_a(self.ci_class, "Service") and self.service is None:
             self.service = ServiceDetails()
-        seen: set[tuple[str, str]] = set()
-        unique: list[Identifier] = []
-        for ident in self.identifiers:
-            key = (ident.kind.value, ident.value)
-            if key not in seen:
-                seen.add(key)
-                unique.append(ident)
-        self.identifiers = sorted(unique, key=lambda i: (i.kind.value, i.value))
+        self.identifiers = identifier_set(self.identifiers)
         return self
 
     def identifier(self, kind: str) -> str | None:

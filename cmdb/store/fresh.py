@@ -19,8 +19,7 @@ from typing import Any
 from cmdb.domain.built import built
 from cmdb.domain.classes import check_class, is_a
 from cmdb.domain.errors import InvalidInput
-from cmdb.domain.identifiers import Identifier
-from cmdb.domain.model import CI, LifecycleStatus, Relationship
+from cmdb.domain.model import CI, LifecycleStatus, Relationship, identifier_set
 from cmdb.domain.service import ServiceDetails
 
 # Fields an upsert may give as null where the CI model refuses null: full validation says so.
@@ -35,14 +34,6 @@ def _class_kind(name: str) -> tuple[bool, bool, bool]:
     except InvalidInput:
         return False, False, False
     return True, is_a(name, "Cluster"), is_a(name, "Service")
-
-
-def _identifiers(given: list[Identifier]) -> list[Identifier]:
-    """Each (kind, value) once, sorted by kind then value: the order the model keeps."""
-    unique: dict[tuple[str, str], Identifier] = {}
-    for ident in given:
-        unique.setdefault((ident.kind._value_, ident.value), ident)
-    return [unique[k] for k in sorted(unique)]
 
 
 def new_ci(values: dict[str, Any]) -> CI | None:
@@ -72,7 +63,7 @@ def new_ci(values: dict[str, Any]) -> CI | None:
         version=values.get("version"),
         environment=values.get("environment"),
         criticality=values.get("criticality"),
-        identifiers=_identifiers(values["identifiers"]),
+        identifiers=identifier_set(values["identifiers"]),
         attributes=values["attributes"],
         redundancy=redundancy,
         service=service,
