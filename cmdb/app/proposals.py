@@ -25,11 +25,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from cmdb.app.caller import Caller
 from cmdb.app.changes import visible_change
 from cmdb.app.inputs import validated
-from cmdb.app.proposal_check import EditCheck, check_edits, identity_holders
+from cmdb.app.proposal_check import EditCheck, check_edits, identities, identity_holders
 from cmdb.app.scope import Visibility, check_writable, readable
 from cmdb.domain.classes import is_a
 from cmdb.domain.errors import CmdbError, InvalidInput, NotFound
-from cmdb.domain.model import CI, RETIRED_STATUSES, Redundancy, new_ci_id, relationship_id
+from cmdb.domain.identifiers import Identifier
+from cmdb.domain.model import (
+    CI,
+    RETIRED_STATUSES,
+    Redundancy,
+    Relationship,
+    new_ci_id,
+    relationship_id,
+)
 from cmdb.domain.proposals import Edit, EditOp, Proposal, ProposalState
 from cmdb.domain.records import ChangeState, ChangeType
 from cmdb.domain.relationships import check_allowed, get_type
@@ -49,7 +57,10 @@ def now() -> datetime:
 
 @dataclass
 class _Staged:
-    """The live graph as the edits so far leave it, read lazily (one CI at a time)."""
+    """The live graph as the edits so far leave it. What the edits name is read up front
+    (:meth:`prefetch`: one batch read per kind, whatever the number of edits, as on Neo4j
+    each call is a round trip); a reference by name, which no batch read answers, is
+    resolved as anywhere else (:func:`resolve_ci`)."""
 
     store: GraphStore
     vis: Visibility
@@ -58,6 +69,42 @@ class _Staged:
     retired: set[str] = field(default_factory=set)
     rels_added: set[str] = field(default_factory=set)
     rels_retired: set[str] = field(default_factory=set)
+    # Read up front: the live CIs by id (whatever the caller's view), the relationships
+    # between them (None: absent), who holds the new CIs' identities, and what is around
+    # each CI to retire.
+    known: dict[str, CI] = field(default_factory=dict)
+    links: dict[str, Relationship | None] = field(default_factory=dict)
+    held: dict[Identifier, list[CI]] | None = None
+    around: dict[str, list[Neighbour]] = field(default_factory=dict)
+    asked: set[str] = field(default_factory=set)  # the ids ``known`` answers for
+
+    def prefetch(self, edits: Sequence[Edit]) -> None:
+        """Read what ``edits`` name in one batch call per kind of read."""
+        refs = {r for e in edits for r in (e.ci_id, e.source_id, e.target_id) if r}
+        refs |= {e.ci.id for e in edits if e.ci is not None}
+        self.known = self.store.get_cis(refs) if refs else {}
+        self.asked = refs
+        rids: set[str] = set()
+        for e in edits:
+            if e.op not in (EditOp.ADD_REL, EditOp.RETIRE_REL) or not e.type:
+                continue
+            src, dst = self.known.get(e.source_id or ""), self.known.get(e.target_id or "")
+            if src is None or dst is None:
+                continue  # a new end or a name: read when checked, if at all
+            try:
+                rids.add(relationship_id(get_type(e.type).name, src.id, dst.id))
+            except InvalidInput:
+                continue  # an unknown type: refused when checked
+        got = self.store.get_relationships(rids) if rids else {}
+        self.links = {rid: got.get(rid) for rid in rids}
+        wanted = {x for e in edits if e.ci is not None for x in identities(e.ci)}
+        self.held = self.store.find_by_identifiers(wanted) if wanted else {}
+        retiring = {
+            ci.id
+            for e in edits
+            if e.op is EditOp.RETIRE_CI and (ci := self.known.get(e.ci_id or "")) is not None
+        }
+        self.around = self.store.neighbours_of(retiring) if retiring else {}
 
     def ci(self, ref: str) -> CI:
         """The CI ``ref`` names as staged: a new CI (by id or unique name among the new
@@ -69,6 +116,10 @@ class _Staged:
             return named[0]
         if ref in self.live:
             return self.live[ref]
+        read = self.known.get(ref)
+        if read is not None and (self.vis.unrestricted or self.vis.allows(read.id)):
+            self.live[read.id] = read
+            return read
         visible = None if self.vis.unrestricted else self.vis.allows
         found = resolve_ci(self.store, ref, where="ci", visible=visible)
         self.live[found.id] = found
@@ -80,22 +131,40 @@ class _Staged:
             raise InvalidInput(f"{what} {ci.label()} is retired")
         return ci
 
+    def exists(self, ci_id: str) -> bool:
+        """Whether a live CI has the id (any caller's view: ids are the server's)."""
+        if ci_id in self.asked:
+            return ci_id in self.known
+        try:
+            self.store.get_ci(ci_id)
+        except NotFound:
+            return False
+        return True
+
     def rel_active(self, rid: str) -> bool:
         if rid in self.rels_added:
             return True
         if rid in self.rels_retired:
             return False
+        if rid in self.links:
+            rel = self.links[rid]
+            return rel is not None and rel.active
         try:
             return self.store.get_relationship(rid).active
         except NotFound:
             return False
+
+    def neighbours(self, ci_id: str) -> list[Neighbour]:
+        if ci_id in self.around:
+            return self.around[ci_id]
+        return self.store.neighbours(ci_id)
 
 
 def _base(ci: CI, staged: _Staged, op: EditOp) -> datetime | None:
     if ci.id in staged.added:
         return None
     if op is EditOp.RETIRE_CI:
-        return touched_at(ci, staged.store.neighbours(ci.id))
+        return touched_at(ci, staged.neighbours(ci.id))
     return ci.updated_at
 
 
@@ -113,7 +182,7 @@ def touched_at(ci: CI, around: Iterable[Neighbour]) -> datetime | None:
 
 def _identity_free(staged: _Staged, ci: CI) -> None:
     """InvalidInput unless the merge could create ``ci`` (:func:`identity_holders`)."""
-    for ident, who in identity_holders(staged.store, ci):
+    for ident, who in identity_holders(staged.store, ci, staged.held):
         named = who.label() if staged.vis.allows(who.id) else "a CI outside this token's view"
         raise InvalidInput(f"{named} holds {ident} already: name it instead of adding {ci.name}")
 
@@ -126,11 +195,7 @@ def _check(staged: _Staged, edit: Edit) -> Edit:
         ci = edit.ci
         if ci.id in staged.added:
             raise InvalidInput(f"the proposal already adds a CI with id {ci.id}")
-        try:
-            staged.store.get_ci(ci.id)
-        except NotFound:
-            pass
-        else:
+        if staged.exists(ci.id):
             raise InvalidInput(f"a live CI already has id {ci.id}: update it instead")
         _identity_free(staged, ci)
         staged.added[ci.id] = ci
@@ -243,6 +308,13 @@ def checked(
     """``edits`` checked after ``before`` (already staged): each resolved, or one
     InvalidInput naming every bad edit (``edits[i]``, numbered from ``first``) and why."""
     staged = _Staged(store, vis)
+    parsed: list[Edit | ValidationError] = []
+    for raw in edits:
+        try:
+            parsed.append(_parse(raw))
+        except ValidationError as exc:
+            parsed.append(exc)
+    staged.prefetch([*before, *(e for e in parsed if isinstance(e, Edit))])
     for i, e in enumerate(before):
         try:
             _check(staged, e)
@@ -254,10 +326,11 @@ def checked(
             ) from exc
     out: list[Edit] = []
     problems: list[tuple[str, str]] = []
-    for i, raw in enumerate(edits, start=first):
+    for i, (raw, edit) in enumerate(zip(edits, parsed, strict=True), start=first):
         where = f"edits[{i}]"
         try:
-            edit = _parse(raw)
+            if isinstance(edit, ValidationError):
+                raise edit
             out.append(_check(staged, edit))
         except ValidationError as exc:
             err = exc.errors()[0]
@@ -557,12 +630,13 @@ def edits_from_document(store: GraphStore, vis: Visibility, doc: object) -> list
         raise InvalidInput(str(err["msg"]).removeprefix("Value error, "), where=loc) from exc
     out: list[dict[str, Any]] = []
     ids: dict[str, str] = {}
+    keys = [ci.key for ci in parsed.cis if vis.allows(ci.key)]
+    live_keys = store.get_cis(keys).keys() if keys else set()  # one read, not one per CI
     for ci in parsed.cis:
         fields: dict[str, Any] = {"name": ci.name, **ci.standard_fields()}
         if ci.attributes:
             fields["attributes"] = ci.attributes
-        live = vis.allows(ci.key) and _exists(store, ci.key)
-        if live:
+        if ci.key in live_keys:
             fields.pop("class", None)
             fields.pop("ci_class", None)
             out.append({"op": "update_ci", "ci_id": ci.key, "fields": fields})
@@ -592,11 +666,3 @@ def edits_from_document(store: GraphStore, vis: Visibility, doc: object) -> list
             }
         )
     return out
-
-
-def _exists(store: GraphStore, ci_id: str) -> bool:
-    try:
-        store.get_ci(ci_id)
-    except NotFound:
-        return False
-    return True
