@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from cmdb.domain.identifiers import Identifier
 from cmdb.domain.model import Criticality, LifecycleStatus, Redundancy, storable_attributes
 from cmdb.domain.proposals import Proposal
-from cmdb.domain.records import Change, DiscoveryRun, Incident, Problem
+from cmdb.domain.records import Change, ChangeState, DiscoveryRun, Incident, Problem
 from cmdb.domain.service import Agreement, ServiceDetails
 
 
@@ -239,6 +239,10 @@ class ChangeSet(BaseModel):
     # active (a missing one is not). What a merge decided on cannot move under it.
     expect_cis: dict[str, datetime] = Field(default_factory=dict)
     expect_rels: list[ExpectRel] = Field(default_factory=list)
+    # ... and while each change record (by id) is in the state the writer read: a merge
+    # decided on its RFC being implemented, and a transition landing in between must not
+    # slip past it.
+    expect_changes: dict[str, ChangeState] = Field(default_factory=dict)
     # Proposal versions added in the same transaction (each the latest stored plus one,
     # else WriteConflict and nothing written): a merge's graph edits and its "merged" mark
     # are one write, so a crash leaves neither or both.

@@ -117,7 +117,7 @@ class Loader:
         return {ci_id: ci.sources.get(source) for ci_id, ci in self.load_cis(ids).items()}
 
 
-@dataclass
+@dataclass(slots=True)  # one per history row: tens of thousands in a bulk batch
 class PendingHistory:
     entity_kind: EntityKind
     entity_id: str
@@ -271,6 +271,23 @@ class _Planner:
         self.seen = cs.observed_at or now
         self.plan = Plan()
         self.loaded = Loaded()
+        self._first: Sighting | None = None
+
+    def _sighted(
+        self, sources: dict[str, Sighting], content_hash: str | None = None
+    ) -> dict[str, Sighting]:
+        """``sources`` with this batch's sighting by its source. Every entity this source
+        sees for the first time, with no content hash (each relationship, most created
+        CIs), gets the same Sighting: they are equal, and no code changes a Sighting in
+        place (a change is a new one or a ``model_copy``), as one CI's fields already
+        share one Provenance. Validating one per entity was ~4 % of a bulk ingest."""
+        old = sources.get(self.cs.source)
+        if old is None and content_hash is None:
+            if self._first is None:
+                self._first = _seen(None, self.seen, self.cs.run_id, self.cs.scope, None)
+            return {**sources, self.cs.source: self._first}
+        new = _seen(old, self.seen, self.cs.run_id, self.cs.scope, content_hash)
+        return {**sources, self.cs.source: new}
 
     # -- loading -----------------------------------------------------------------------
     def _prefetch(self) -> None:
@@ -384,9 +401,7 @@ class _Planner:
         values["provenance"] = prov
         idents = [*(values.get("identifiers") or []), *up.identifiers]
         values["identifiers"] = idents
-        values["sources"] = _sight(
-            sources, self.cs.source, self.seen, self.cs.run_id, self.cs.scope, up.content_hash
-        )
+        values["sources"] = self._sighted(sources, up.content_hash)
         try:
             # A new CI from a validated upsert is built directly (see cmdb.store.fresh).
             made = new_ci(values) if existing is None else None
@@ -613,7 +628,7 @@ class _Planner:
                 status=status,
                 confidence=1.0 if confidence is None else confidence,
                 attributes=merged_attrs,
-                sources=_sight({}, self.cs.source, self.seen, self.cs.run_id, self.cs.scope),
+                sources=self._sighted({}),
                 created_at=self.now,
                 updated_at=self.now,
             )
@@ -744,7 +759,8 @@ class _Planner:
 
     def _expected(self) -> None:
         """WriteConflict unless what the writer read is still so (``expect_cis``,
-        ``expect_rels``): read under the write lock, so no write lands in between."""
+        ``expect_rels``, ``expect_changes``): read under the write lock, so no write
+        lands in between."""
         moved: list[str] = []
         if self.cs.expect_cis:
             found = self.loader.load_cis(set(self.cs.expect_cis))
@@ -763,6 +779,16 @@ class _Planner:
                 ):
                     state = "no longer" if x.active else "now"
                     moved.append(f"{x.source_id} -[{x.type}]-> {x.target_id} is {state} active")
+        if self.cs.expect_changes:
+            changes = self.loader.load_changes(set(self.cs.expect_changes))
+            for change_id, expected in sorted(self.cs.expect_changes.items()):
+                change = changes.get(change_id)
+                if change is None:
+                    moved.append(f"there is no change {change_id}")
+                elif change.state is not expected:
+                    moved.append(
+                        f"change {change_id} is {change.state.value}, not {expected.value}"
+                    )
         if moved:
             raise WriteConflict(
                 f"changed since read: {'; '.join(moved)}; read again", where="expect"
