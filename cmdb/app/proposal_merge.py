@@ -28,6 +28,7 @@ takes no more edits and is not merged again.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field, PrivateAttr
@@ -59,10 +60,27 @@ from cmdb.store.contract import Direction, GraphStore, Neighbour
 from cmdb.store.planner import diff_fields, may_write
 
 
+class ConflictKind(StrEnum):
+    """What kind of thing moved under an edit, which says what resolves it: code decides
+    by this, never by a conflict's words (``why``), which are for people."""
+
+    CHANGED = "changed"  # a field of a live CI changed since staged: rebase accepts it
+    RETIRED = "retired"  # the CI was retired since: only removing the edit resolves it
+    GONE = "gone"  # the CI is no longer in the live graph
+    NO_BASE = "no_base"  # the edit records no base (not staged here): rebase it
+    RELATIONSHIP = "relationship"  # a relationship it adds or retires was added or retired
+    RELATIONSHIP_ADDED = "relationship_added"  # added to a CI it retires: rebase accepts it
+    ID_TAKEN = "id_taken"  # a live CI has the id of a CI it adds
+    IDENTIFIER_HELD = "identifier_held"  # a live CI holds an identity of a CI it adds
+    PRECEDENCE = "precedence"  # a source outranking the merge owns the field: rebase never
+    # clears it (remove the edit; the source reports the field)
+
+
 class MergeConflict(BaseModel):
     """One thing the live graph changed under an edit since it was staged."""
 
     edit: int = Field(description="the edit's index in the proposal")
+    kind: ConflictKind = Field(description="what moved, which says what resolves it")
     ci_id: str | None = None
     ci_name: str | None = None
     field: str = Field(description="a CI field, attributes.<key>, status, or relationship")
@@ -233,6 +251,7 @@ def _moved(store: GraphStore, i: int, ci: CI, base: datetime) -> list[MergeConfl
                 field="updated_at",
                 proposed_on=base.isoformat(),
                 now=ci.updated_at.isoformat() if ci.updated_at else None,
+                kind=ConflictKind.CHANGED,
                 why="changed since the edit was staged",
             )
         ]
@@ -247,6 +266,7 @@ def _moved(store: GraphStore, i: int, ci: CI, base: datetime) -> list[MergeConfl
                 field=name,
                 proposed_on=first[name].before,
                 now=_value(ci, name),
+                kind=ConflictKind.RETIRED if retired else ConflictKind.CHANGED,
                 why="retired since the edit was staged" if retired else "changed since staged",
                 **_who(last[name]),
             )
@@ -269,6 +289,7 @@ def _rel_moved(
         field="relationship",
         proposed_on="active" if assumed_active else "absent",
         now="absent" if assumed_active else "active",
+        kind=ConflictKind.RELATIONSHIP,
         why="retired since the edit was staged" if assumed_active else "added since staged",
         **(_who(rows[-1]) if rows else {}),
     )
@@ -317,6 +338,7 @@ def _rels_since(
             field="relationship",
             proposed_on="absent",
             now=f"{src.name} -[{r.type}]-> {dst.name}",
+            kind=ConflictKind.RELATIONSHIP_ADDED,
             why="added to the CI to retire since the edit was staged: rebase to accept it,"
             " or remove the edit",
             **(_who(rows[-1]) if rows else {}),
@@ -360,6 +382,7 @@ def find_conflicts(
                         proposed_on="absent",
                         now="present",
                         **(_who(made[0]) if made else {}),
+                        kind=ConflictKind.ID_TAKEN,
                         why="a live CI has this id now",
                     )
                 )
@@ -371,6 +394,7 @@ def find_conflicts(
                     field=f"identifiers.{ident.kind.value}",
                     proposed_on=None,
                     now=f"{ident} of {holder.label()}",
+                    kind=ConflictKind.IDENTIFIER_HELD,
                     why="a live CI holds this identifier now (found by discovery?):"
                     " remove the edit, or update that CI instead",
                 )
@@ -388,6 +412,7 @@ def find_conflicts(
                         field="*",
                         proposed_on="present",
                         now="deleted",
+                        kind=ConflictKind.GONE,
                         why="the CI is gone",
                     )
                 )
@@ -403,6 +428,7 @@ def find_conflicts(
                         field="base",
                         proposed_on=None,
                         now=ci.updated_at.isoformat() if ci.updated_at else None,
+                        kind=ConflictKind.NO_BASE,
                         why="the edit records no base (when its CI was read): rebase it",
                     )
                 )
@@ -418,6 +444,7 @@ def find_conflicts(
                         ci_name=ci.name,
                         field="status",
                         now=ci.status.value,
+                        kind=ConflictKind.RETIRED,
                         why="retired since the edit was staged",
                     )
                 )
@@ -454,6 +481,7 @@ def find_conflicts(
                             now=_value(ci, key),
                             changed_by=owner,
                             source=owner,
+                            kind=ConflictKind.PRECEDENCE,
                             why=f"source {owner} owns this field (source precedence) and"
                             f" outranks {source}: remove the edit; {owner} reports it",
                         )
@@ -646,13 +674,7 @@ def merge(
     """Merge the latest version of an implemented RFC's proposal as one change set, then
     mark it merged; MergeConflicts (nothing written) when the live graph moved under it."""
     p = _mergeable(store, vis, change_id, "merge its proposal")
-    change = store.get_change(change_id)
-    if change.state is not ChangeState.IMPLEMENTED:
-        raise InvalidInput(
-            f"{change_id} is {change.state.value}: a proposal merges once its change is"
-            " implemented",
-            where="change_id",
-        )
+    _implemented(store, change_id)
     if not p.edits:
         raise InvalidInput(f"the proposal of {change_id} has no edits", where="proposal")
     reason = reason_of(p)
@@ -664,14 +686,15 @@ def merge(
         # module) can hold this version's edits without its mark: a process that died
         # between the two writes. What moved is the merge itself: mark it, write nothing.
         made = _marked(p, caller, f"merged ({reason}): written before, marked now")
-        store.save_proposal(made)
+        mark = ChangeSet(actor=caller.name, source=caller.source, proposals=[made])
+        _write(store, change_id, mark)
     elif found:
         raise MergeConflicts(change_id, p.version, in_view(vis, p, found, hide=False))
     else:
         cs = changeset_of(store, p, caller, live, precedence)
         made = _marked(p, caller, _merge_note(reason, cs))
         try:
-            result = store.apply(cs.model_copy(update={"proposals": [made]}))
+            result = _write(store, change_id, cs.model_copy(update={"proposals": [made]}))
         except WriteConflict:
             # Something wrote between the check and the write (the graph, or another
             # version of the proposal): say what it changed; nothing of this was written.
@@ -693,6 +716,28 @@ def merge(
     )
 
 
+def _implemented(store: GraphStore, change_id: str) -> None:
+    change = store.get_change(change_id)
+    if change.state is not ChangeState.IMPLEMENTED:
+        raise InvalidInput(
+            f"{change_id} is {change.state.value}: a proposal merges once its change is"
+            " implemented",
+            where="change_id",
+        )
+
+
+def _write(store: GraphStore, change_id: str, cs: ChangeSet) -> ApplyResult:
+    """Apply ``cs`` only while the RFC is still implemented, checked inside the store's
+    write transaction (``expect_changes``): a transition landing after the check above
+    (the RFC reviewed or closed meanwhile) stops the merge, and nothing is written."""
+    expecting = cs.model_copy(update={"expect_changes": {change_id: ChangeState.IMPLEMENTED}})
+    try:
+        return store.apply(expecting)
+    except WriteConflict:
+        _implemented(store, change_id)  # the RFC moved: say so, as the check does
+        raise
+
+
 def _marked(p: Proposal, caller: Caller, note: str) -> Proposal:
     """``p``'s next version, merged, with the merged edits."""
     made = _next(p, caller, state=ProposalState.MERGED, note=note)
@@ -709,6 +754,12 @@ def _merge_note(reason: str, cs: ChangeSet) -> str:
         f" {len(cs.ci_retires)} retired, {len(cs.rel_upserts)} relationships added,"
         f" {len(cs.rel_retires)} retired"
     )
+
+
+def uncleared(found: list[MergeConflict]) -> list[MergeConflict]:
+    """The conflicts a rebase does not clear (by kind): a field a source outranking the
+    merge owns, which only removing the edit resolves."""
+    return [c for c in found if c.kind is ConflictKind.PRECEDENCE]
 
 
 def rebase(
@@ -729,7 +780,7 @@ def rebase(
     p = _open(store, change_id)
     live = _Live(store)
     before = find_conflicts(store, p, source=caller.source, precedence=precedence, live=live)
-    owned = [c for c in before if "source precedence" in c.why]
+    owned = uncleared(before)
     if owned:
         raise InvalidInput(
             "rebasing does not clear a field another source owns: "

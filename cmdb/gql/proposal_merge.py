@@ -23,6 +23,8 @@ from cmdb.gql.proposals import ProposalType, _proposal
 
 PInfo = Info[GqlContext, None]
 
+strawberry.enum(proposal_merge.ConflictKind, name="ProposalConflictKind")
+
 
 @strawberry.type(
     name="ProposalConflict",
@@ -30,6 +32,9 @@ PInfo = Info[GqlContext, None]
 )
 class ProposalConflictType:
     edit: int = strawberry.field(description="the edit's index in the proposal")
+    kind: proposal_merge.ConflictKind = strawberry.field(
+        description="what moved, which says what resolves it (decide by this, not by why)"
+    )
     ci_id: str | None
     ci_name: str | None
     field: str = strawberry.field(description="a CI field, attributes.<key>, or relationship")

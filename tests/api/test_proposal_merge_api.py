@@ -39,8 +39,9 @@ def test_conflicts_rebase_and_merge_over_rest(api: Api) -> None:
     )
     listed = ok(call(api, "GET", f"{BASE}/conflicts", role=Role.VIEWER))["items"]
     assert [
-        (c["edit"], c["field"], c["proposed_on"], c["now"], c["changed_by"]) for c in listed
-    ] == [(8, "relationship", "active", "absent", "bob")]
+        (c["edit"], c["kind"], c["field"], c["proposed_on"], c["now"], c["changed_by"])
+        for c in listed
+    ] == [(8, "relationship", "relationship", "active", "absent", "bob")]
     r = call(api, "POST", f"{BASE}/merge")
     assert r.status_code == 409 and r.json()["error"]["type"] == "write_conflict"
     assert "edits[8]" in r.json()["error"]["message"]
@@ -76,7 +77,7 @@ def test_merge_over_graphql(api: Api) -> None:
         "mutation($c: ID!) { mergeProposal(change: $c) { reason created relsCreated"
         " proposal { state version } } }"
     )
-    conflicts = "query($c: ID!) { proposalConflicts(change: $c) { edit field why } }"
+    conflicts = "query($c: ID!) { proposalConflicts(change: $c) { edit kind field why } }"
     err = error_of(gql(api, merge, {"c": RFC}))
     assert "implemented" in err["message"]
     _implemented(api)
