@@ -19,12 +19,14 @@ document per line::
 Sections come in that order (a relationship's ends are known before it is read).
 
 Import is validate-then-write: the whole file is read and checked first (every line, the
-cross references, the header's counts, so a truncated file is refused), and nothing is
-written unless all of it is good. The rows are then handed to ``store.restore``. Up to
-``max_batch_rows`` rows that is one call, hence one transaction. A bigger snapshot is
-restored in consecutive calls of at most that many rows, to bound memory: only a store
-failure (disk full, a lost connection) can then stop it part-way, the error says so, and
-the partly filled store must be emptied (delete the embedded file) before importing again.
+cross references, among them each CI a proposal's edit names, which is in the snapshot or
+added by an earlier edit of the same version, and the header's counts, so a truncated file
+is refused), and nothing is written unless all of it is good. The rows are then handed to
+``store.restore``. Up to ``max_batch_rows`` rows that is one call, hence one transaction.
+A bigger snapshot is restored in consecutive calls of at most that many rows, to bound
+memory: only a store failure (disk full, a lost connection) can then stop it part-way, the
+error says so, and the partly filled store must be emptied (delete the embedded file)
+before importing again.
 Proposal versions are added after each batch's rows (``save_proposal``, which only appends
 the next version), so a store failure can stop an import between the two as well.
 
@@ -191,6 +193,26 @@ class _Checker:
                 n, f"version {p.version} of {p.id}'s proposal; expected {expected}", "data.version"
             )
         self.proposal_versions[p.id] = p.version
+        self._proposal_cis(n, p)
+
+    def _proposal_cis(self, n: int, p: Proposal) -> None:
+        """Each CI an edit names is in the snapshot or added by an earlier edit of the
+        same version: a merge or a check of the imported proposal would find it nowhere."""
+        added: set[str] = set()
+        for i, e in enumerate(p.edits):
+            if e.ci is not None:
+                added.add(e.ci.id)
+                continue
+            for name in ("ci_id", "source_id", "target_id"):
+                ci_id = getattr(e, name)
+                if ci_id is not None and ci_id not in self.ci_ids and ci_id not in added:
+                    raise _bad(
+                        n,
+                        f"proposal {p.id} version {p.version}, edits[{i}] ({e.op.value}) names"
+                        f" CI {ci_id}, which is neither in the snapshot nor added by an earlier"
+                        " edit",
+                        f"data.edits.{i}.{name}",
+                    )
 
     def _ci(self, n: int, ci: CI) -> None:
         if ci.id in self.ci_ids:
