@@ -142,6 +142,13 @@ def _lower(text: str | None) -> str | None:
     return None if text is None else text.lower()
 
 
+def _trigrams(text: str) -> str | None:
+    """An FTS5 query for the names of ``cis_names`` holding every trigram of ``text``
+    (each quoted as an FTS5 string); None when the text is shorter than a trigram."""
+    grams = sorted({text[i : i + 3] for i in range(len(text) - 2)})
+    return " AND ".join('"' + g.replace('"', '""') + '"' for g in grams) or None
+
+
 def _rollback(conn: sqlite3.Connection) -> None:
     # A failed COMMIT or a disk error may already have ended the transaction.
     with contextlib.suppress(sqlite3.Error):
@@ -259,9 +266,15 @@ class EmbeddedStore(OutboxRows, ProposalRows):
             cols = {r[1] for r in conn.execute("PRAGMA table_info(history)")}
             if "reason" not in cols:
                 conn.execute("ALTER TABLE history ADD COLUMN reason TEXT")
+            if conn.execute("SELECT 1 FROM meta WHERE key = 'names_indexed'").fetchone() is None:
+                # A file made before cis_names: index the names it holds, once.
+                conn.execute("DELETE FROM cis_names")
+                conn.execute(
+                    "INSERT INTO cis_names (rowid, ln) SELECT rowid, cmdb_lower(name) FROM cis"
+                )
             conn.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?), ('generation', '0'),"
-                " ('last_at', '')",
+                " ('last_at', ''), ('names_indexed', '1')",
                 (str(SCHEMA_VERSION),),
             )
             conn.execute("COMMIT")
@@ -373,6 +386,19 @@ class EmbeddedStore(OutboxRows, ProposalRows):
     def apply(self, changeset: ChangeSet) -> ApplyResult:
         if changeset.is_empty():
             return ApplyResult()
+        # The collector stays off until the plan is freed, not only while it is made and
+        # written: re-enabled with the plan alive, its first pass walked every model of
+        # the batch (a young generation of ~10^5 objects), 5 % of a 10k ingest's CPU.
+        # Freed by reference counting first, they are gone before it looks.
+        with gc_paused():
+            p, gen = self._apply(changeset)
+            self._after_write(p, gen)
+            result = p.result
+            del p
+        return result
+
+    def _apply(self, changeset: ChangeSet) -> tuple[Plan, int]:
+        """Plan and write one change set in one transaction: committed whole or not at all."""
         conn = self._conn()
         self._begin_write(conn)
         try:
@@ -383,9 +409,8 @@ class EmbeddedStore(OutboxRows, ProposalRows):
             now = aware(self._clock())
             if last and from_text(last) > now:
                 now = from_text(last)  # keep history ordered if the clock steps back
-            with gc_paused():
-                p = plan(changeset, _SqlLoader(conn), now)
-                self._write(conn, p, changeset, now, gen)
+            p = plan(changeset, _SqlLoader(conn), now)
+            self._write(conn, p, changeset, now, gen)
             for proposal in changeset.proposals:  # in this transaction: see ChangeSet
                 add_version(conn, proposal)
             conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(gen),))
@@ -400,8 +425,7 @@ class EmbeddedStore(OutboxRows, ProposalRows):
         except BaseException:
             _rollback(conn)
             raise
-        self._after_write(p, gen)
-        return p.result
+        return p, gen
 
     def _write(
         self, conn: sqlite3.Connection, p: Plan, cs: ChangeSet, now: datetime, gen: int
@@ -639,6 +663,10 @@ class EmbeddedStore(OutboxRows, ProposalRows):
                 where.append(f"{col} = ?")
                 params.append(value)
         if flt.name_contains:
+            grams = _trigrams(flt.name_contains.lower())
+            if grams:  # the names holding every trigram of the text (see schema.py)
+                where.append("rowid IN (SELECT rowid FROM cis_names WHERE cis_names MATCH ?)")
+                params.append(grams)
             where.append(f"instr({_LOWER_NAME}, ?) > 0")
             params.append(flt.name_contains.lower())
         if flt.source:
