@@ -383,7 +383,8 @@ window.cmdbProposal = (() => {
     const gone = new Set(); // edits whose CI or edge is retired: a rebase cannot keep them
     for (const c of conflicts || []) {
       byEdit.set(c.edit, [...(byEdit.get(c.edit) || []), `${c.ci_name || c.ci_id || ""} ${c.field}: ${c.why}`.trim()]);
-      if (c.why.startsWith("retired")) gone.add(c.edit);
+      // By kind, never by the words: a retired CI, or an edge to retire that is gone.
+      if (c.kind === "retired" || (c.kind === "relationship" && c.proposed_on === "active")) gone.add(c.edit);
     }
     const merged = p.state === "merged"; // the live graph holds its edits: nothing to check
     let bad = 0;
