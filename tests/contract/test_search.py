@@ -80,6 +80,48 @@ def test_the_order_is_the_reference_definition(store: GraphStore) -> None:
         assert [c.id for c in got] == [c.id for c in want], text
 
 
+def test_a_search_finds_exactly_the_names_holding_the_text_after_renames(
+    store: GraphStore,
+) -> None:
+    # Texts sharing every trigram with names that do not hold them (the embedded store
+    # looks names up by trigram first), quotes and FTS syntax, letters past ASCII, and
+    # names changed after they were first written.
+    names = [
+        ("Server", "abcab"),
+        ("Server", "abcabc"),
+        ("Server", "aaaa"),
+        ("Server", "aaa"),
+        ("Application", 'say "hi" AND bye'),
+        ("Application", "x*y OR z"),
+        ("Location", "BÜRO Straße"),
+        ("Service", "old-name"),
+    ]
+    store.apply(cs(*(up(cls, f"k{i}", name=n) for i, (cls, n) in enumerate(names))))
+    store.apply(cs(up("Service", "k7", name="new-name"), up("Server", "k3", name="zzz")))
+
+    def check(text: str) -> list[str]:
+        q = text.lower()
+        got = [c.name for c in all_cis(store, CIFilter(name_contains=text), page=3)]
+        want = sorted(
+            (c for c in all_cis(store) if q in c.name.lower()),
+            key=lambda c: search.sort_key(c.name, c.ci_class, c.id, q),
+        )
+        assert got == [c.name for c in want], text
+        return got
+
+    assert check("abcabc") == ["abcabc"]  # "abcab" holds its trigrams, not the text
+    assert check("aaaa") == ["aaaa"]  # the renamed "aaa" is "zzz" now
+    assert check("aaa") == ["aaaa"]
+    assert check('"hi" and') == ['say "hi" AND bye']
+    assert check("y or") == ["x*y OR z"]
+    assert check("büro") == ["BÜRO Straße"]
+    assert check("straße") == ["BÜRO Straße"]
+    assert check("old-name") == []
+    assert check("new-name") == ["new-name"]
+    assert check("name") == ["new-name"]
+    assert check("zz") == ["zzz"]  # shorter than a trigram
+
+
 def test_class_ranks_put_services_first_and_ports_last() -> None:
     order = ["Service", "Application", "Server", "Pod", "Database", "Team", "SoftwarePackage"]
     ranks = [search_rank(c) for c in order]

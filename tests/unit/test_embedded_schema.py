@@ -9,6 +9,7 @@ import pytest
 
 from cmdb.domain.errors import StoreUnavailable
 from cmdb.sample.load import load_sample
+from cmdb.store.contract import CIFilter
 from cmdb.store.embedded.schema import SCHEMA_VERSION
 from cmdb.store.embedded.store import EmbeddedStore
 
@@ -38,7 +39,8 @@ def _v1_copy(src: Path, dst: Path) -> None:
     conn.execute("ATTACH DATABASE ? AS src", (str(src),))
     schema = conn.execute(
         "SELECT type, name, sql FROM src.sqlite_master WHERE sql IS NOT NULL"
-        " AND tbl_name NOT IN ('cis', 'rels') AND name NOT LIKE 'sqlite_%'"
+        " AND tbl_name NOT IN ('cis', 'rels', 'cis_names') AND name NOT LIKE 'sqlite_%'"
+        " AND name NOT LIKE 'cis_names%'"
         " ORDER BY type = 'table' DESC, type = 'trigger'"
     ).fetchall()
     for kind, _name, sql in schema:
@@ -52,6 +54,8 @@ def _v1_copy(src: Path, dst: Path) -> None:
             conn.execute(sql)
     conn.execute("INSERT INTO main.sqlite_sequence SELECT * FROM src.sqlite_sequence")
     conn.execute("UPDATE main.meta SET value = '1' WHERE key = 'schema_version'")
+    # Version 1 had no name index (cis_names) nor its marker.
+    conn.execute("DELETE FROM main.meta WHERE key = 'names_indexed'")
     conn.execute("DETACH DATABASE src")
     conn.close()
 
@@ -97,6 +101,11 @@ def test_a_version_1_file_is_upgraded_with_every_row_kept(
         conn.execute(
             "INSERT INTO rels VALUES ('x', 'DEPENDS_ON', 'nope', 'nope', 'active', '{}', 1)"
         )
+    # Its names were indexed on opening: a search finds what it found before.
+    for text in ("booking", "srv-0", "db", "ferry b"):
+        found = upgraded.list_cis(CIFilter(name_contains=text), limit=500).items
+        assert found == v2_store.list_cis(CIFilter(name_contains=text), limit=500).items
+        assert found, text
     # The upgraded file takes writes like a new one, and reopening it changes nothing.
     assert load_sample(upgraded, actor="test").created == 0
     assert _snapshot(EmbeddedStore(v1)) == _snapshot(upgraded)

@@ -33,6 +33,23 @@ CREATE INDEX IF NOT EXISTS cis_class ON cis(class, id);
 CREATE INDEX IF NOT EXISTS cis_name ON cis(name);
 CREATE INDEX IF NOT EXISTS cis_status ON cis(status);
 
+-- A name search (CIFilter.name_contains) finds names containing its text anywhere: without
+-- an index that is a scan of every name, lower-cased, per search (5-8 ms at 10k CIs, a
+-- quarter of the API's CPU under a mixed read load). cis_names holds each CI's name
+-- lower-cased as the search compares it (cmdb_lower: Python's folding past ASCII), split
+-- into trigrams: a text of three or more characters looks up the rows holding all its
+-- trigrams, and the search's own instr() test keeps exactly the names containing it.
+-- Kept by triggers, so every write of a name (upsert, restore, migration) keeps it.
+CREATE VIRTUAL TABLE IF NOT EXISTS cis_names
+    USING fts5(ln, tokenize = 'trigram case_sensitive 1', detail = none);
+CREATE TRIGGER IF NOT EXISTS cis_names_insert AFTER INSERT ON cis
+BEGIN INSERT INTO cis_names (rowid, ln) VALUES (NEW.rowid, cmdb_lower(NEW.name)); END;
+CREATE TRIGGER IF NOT EXISTS cis_names_rename AFTER UPDATE OF name ON cis
+WHEN NEW.name IS NOT OLD.name
+BEGIN UPDATE cis_names SET ln = cmdb_lower(NEW.name) WHERE rowid = NEW.rowid; END;
+CREATE TRIGGER IF NOT EXISTS cis_names_delete AFTER DELETE ON cis
+BEGIN DELETE FROM cis_names WHERE rowid = OLD.rowid; END;
+
 -- Unique identifier kinds (serial, fqdn, mac, ...) belong to one CI: the partial unique
 -- index is what makes concurrent writers unable to create the same identity twice.
 CREATE TABLE IF NOT EXISTS identifiers (
