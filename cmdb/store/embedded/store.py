@@ -142,6 +142,13 @@ def _lower(text: str | None) -> str | None:
     return None if text is None else text.lower()
 
 
+def _trigrams(text: str) -> str | None:
+    """An FTS5 query for the names of ``cis_names`` holding every trigram of ``text``
+    (each quoted as an FTS5 string); None when the text is shorter than a trigram."""
+    grams = sorted({text[i : i + 3] for i in range(len(text) - 2)})
+    return " AND ".join('"' + g.replace('"', '""') + '"' for g in grams) or None
+
+
 def _rollback(conn: sqlite3.Connection) -> None:
     # A failed COMMIT or a disk error may already have ended the transaction.
     with contextlib.suppress(sqlite3.Error):
@@ -259,9 +266,15 @@ class EmbeddedStore(OutboxRows, ProposalRows):
             cols = {r[1] for r in conn.execute("PRAGMA table_info(history)")}
             if "reason" not in cols:
                 conn.execute("ALTER TABLE history ADD COLUMN reason TEXT")
+            if conn.execute("SELECT 1 FROM meta WHERE key = 'names_indexed'").fetchone() is None:
+                # A file made before cis_names: index the names it holds, once.
+                conn.execute("DELETE FROM cis_names")
+                conn.execute(
+                    "INSERT INTO cis_names (rowid, ln) SELECT rowid, cmdb_lower(name) FROM cis"
+                )
             conn.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?), ('generation', '0'),"
-                " ('last_at', '')",
+                " ('last_at', ''), ('names_indexed', '1')",
                 (str(SCHEMA_VERSION),),
             )
             conn.execute("COMMIT")
@@ -650,6 +663,10 @@ class EmbeddedStore(OutboxRows, ProposalRows):
                 where.append(f"{col} = ?")
                 params.append(value)
         if flt.name_contains:
+            grams = _trigrams(flt.name_contains.lower())
+            if grams:  # the names holding every trigram of the text (see schema.py)
+                where.append("rowid IN (SELECT rowid FROM cis_names WHERE cis_names MATCH ?)")
+                params.append(grams)
             where.append(f"instr({_LOWER_NAME}, ?) > 0")
             params.append(flt.name_contains.lower())
         if flt.source:
