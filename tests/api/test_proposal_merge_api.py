@@ -42,6 +42,12 @@ def test_conflicts_rebase_and_merge_over_rest(api: Api) -> None:
         (c["edit"], c["kind"], c["field"], c["proposed_on"], c["now"], c["changed_by"])
         for c in listed
     ] == [(8, "relationship", "relationship", "active", "absent", "bob")]
+    from tests.api.test_graphql import gql
+
+    query = "query($c: ID!) { proposalConflicts(change: $c) { edit kind field } }"
+    assert gql(api, query, {"c": RFC})["data"]["proposalConflicts"] == [
+        {"edit": 8, "kind": "RELATIONSHIP", "field": "relationship"}
+    ]
     r = call(api, "POST", f"{BASE}/merge")
     assert r.status_code == 409 and r.json()["error"]["type"] == "write_conflict"
     assert "edits[8]" in r.json()["error"]["message"]
