@@ -31,10 +31,11 @@ from pydantic import BaseModel
 
 from cmdb.domain.built import built
 from impact._arrays import BoolArray, IntArray, bfs
-from impact.graph import TYPE_NAMES, ImpactGraph
+from impact.graph import TYPE_NAMES, GroupKind, ImpactGraph
 from impact.propagate import GroupNote, Propagation, type_phrase
 
 MAX_CAUSE_SEARCHES = 16
+_HARD = int(GroupKind.HARD)  # a plain int: compared once per step
 
 
 class ImpactPath(BaseModel):
@@ -48,50 +49,41 @@ class ImpactPath(BaseModel):
     groups: list[GroupNote] = []  # the quorums and groupings its steps go through
 
 
-@dataclass(frozen=True)
 class _Parts:
     """A path being built one step at a time: what :func:`path_of` gives for the same
     nodes and edges, kept so that a longer path extends it instead of starting again.
-    Never mutated: the lists are shared by the paths that extend it."""
+    Its lists are never changed: a longer path copies them, and the first
+    :class:`ImpactPath` made of it takes them as they are (later ones copy)."""
 
-    ids: list[str]
-    names: list[str]
-    types: list[str]
-    body: str  # the chain of the text, before the groups' notes
-    notes: list[GroupNote]
+    __slots__ = ("body", "given", "ids", "names", "notes", "types")
 
-    @staticmethod
-    def start(g: ImpactGraph, v: int) -> _Parts:
-        name = g.name(v)
-        return _Parts([g.ids[v]], [name], [], name, [])
-
-    def then(self, prop: Propagation, e: int, v: int) -> _Parts:
-        """One more impact edge ``e``, into CI ``v``."""
-        g = prop.graph
-        code = g.type_codes[0][e]
-        name = g.name(v)
-        note = prop.edge_note(e)
-        return _Parts(
-            [*self.ids, g.ids[v]],
-            [*self.names, name],
-            [*self.types, TYPE_NAMES[code]],
-            f"{self.body} -> {name} ({type_phrase(code)} it)",
-            self.notes if note is None else [*self.notes, note],
-        )
+    def __init__(
+        self, ids: list[str], names: list[str], types: list[str], body: str, notes: list[GroupNote]
+    ) -> None:
+        self.ids = ids
+        self.names = names
+        self.types = types
+        self.body = body  # the chain of the text, before the groups' notes
+        self.notes = notes
+        self.given = False  # an ImpactPath holds these lists
 
     def path(self) -> ImpactPath:
-        text = self.body + "".join(f"; {note.text}" for note in self.notes)
-        # Built without validation (strings and notes the engine made), in new lists: the
-        # parts' own lists are shared by the paths that extend them.
+        notes = self.notes
+        text = self.body + "".join(f"; {note.text}" for note in notes) if notes else self.body
+        ids, names, types = self.ids, self.names, self.types
+        if self.given:  # one path's lists are never another's
+            ids, names, types, notes = [*ids], [*names], [*types], [*notes]
+        else:
+            self.given = True
+            notes = [*notes]  # shared by the parts that extend these (without a note)
+        # Built without validation (strings and notes the engine made).
         return built(
-            ImpactPath,
-            cause=self.ids[0],
-            ci_ids=[*self.ids],
-            names=[*self.names],
-            types=[*self.types],
-            text=text,
-            groups=[*self.notes],
+            ImpactPath, cause=ids[0], ci_ids=ids, names=names, types=types, text=text, groups=notes
         )
+
+
+# The words of each type code's step into the CI it impacts, as the path's text shows it.
+_STEPS: tuple[str, ...] = tuple(f" ({type_phrase(c)} it)" for c in range(len(TYPE_NAMES)))
 
 
 @dataclass(frozen=True)
@@ -119,6 +111,9 @@ class Explainer:
             self.searches.append(self._search((c,)))
         if len(causes) > MAX_CAUSE_SEARCHES:
             self.searches.append(self._search(tuple(causes[MAX_CAUSE_SEARCHES:])))
+        # Each search's tree paths, by CI, made once (paths of neighbouring CIs share all
+        # but their last steps).
+        self._memo: list[dict[int, _Parts]] = [{} for _ in self.searches]
 
     def _search(self, causes: tuple[int, ...]) -> _Search:
         g = self.prop.graph
@@ -134,6 +129,13 @@ class Explainer:
             nodes.append(src[e])
         return nodes[::-1], edges[::-1]
 
+    def _cause(self, si: int, v: int) -> str:
+        """The id of the cause search ``si``'s tree path to ``v`` starts from."""
+        s = self.searches[si]
+        if len(s.causes) == 1:
+            return self.prop.graph.ids[s.causes[0]]
+        return self._tree(si, v).ids[0]
+
     def paths(self, v: int, k: int = 3, *, alternates: bool = True) -> list[ImpactPath]:
         """Up to ``k`` carrying paths from causes to CI ``v`` (none for a cause itself);
         without ``alternates`` only the shortest path per cause."""
@@ -141,68 +143,83 @@ class Explainer:
             return []
         if self.prop.is_grouped(v):
             return [self._out(*p) for p in self._grouping_paths(v, k)]
-        g = self.prop.graph
-        # (length, cause id, edges, the search and CI whose tree path it is, and the last
-        # edge when it is an alternate that leaves the tree there)
-        found: list[tuple[int, str, list[int], int, int, int]] = []
-        seen: set[tuple[int, ...]] = set()
-        for si, s in enumerate(self.searches):
-            if s.dists[v] > 0:
-                nodes, edges = self._walk_back(s, v)
-                key = tuple(edges)
-                if key not in seen:
-                    seen.add(key)
-                    found.append((len(edges), g.ids[nodes[0]], edges, si, v, -1))
-        found.sort(key=lambda p: (p[0], p[1]))
+        # (length, cause id, search) of each search's tree path to v: the searches' causes
+        # differ, so no two are the same path and (length, cause) orders them all.
+        found = [
+            (d, self._cause(si, v), si)
+            for si, s in enumerate(self.searches)
+            if (d := s.dists[v]) > 0
+        ]
+        found.sort()
         chosen = found[:k]
+        out = [self._tree(si, v).path() for _d, _c, si in chosen]
         if alternates and len(chosen) < k:
-            firsts = {p[2][-1] for p in chosen}
-            extra: list[tuple[int, str, list[int], int, int, int]] = []
+            # Paths arriving through another last step (the other arm of a diamond): each
+            # is a tree path to the step's source, the first search that reaches it.
+            g = self.prop.graph
+            carry, src = self._carry, g.src_list
+            firsts = {self.searches[si].parents[v] for _d, _c, si in chosen}
+            extra: list[tuple[int, str, int, int, int]] = []
             for e in g.inc.of(v).tolist():
-                if not self.carry[e] or e in firsts:
+                if not carry[e] or e in firsts:
                     continue
-                u = g.src_list[e]
+                u = src[e]
                 for si, s in enumerate(self.searches):
                     if s.dists[u] >= 0:
-                        nodes, edges = self._walk_back(s, u)
-                        key = (*edges, e)
-                        if key not in seen:
-                            seen.add(key)
-                            extra.append((len(edges) + 1, g.ids[nodes[0]], [*edges, e], si, u, e))
+                        extra.append((s.dists[u] + 1, self._cause(si, u), si, u, e))
                         break
-            extra.sort(key=lambda p: (p[0], p[1]))
-            chosen += extra[: k - len(chosen)]
-        out: list[ImpactPath] = []
-        for *_, si, x, last in chosen:
-            parts = self._tree(si, x)
-            if last >= 0:
-                parts = parts.then(self.prop, last, v)
-            out.append(parts.path())
+            extra.sort(key=lambda p: (p[0], p[1]))  # stable: ties stay in edge order
+            for _d, _c, si, u, e in extra[: k - len(chosen)]:
+                out.append(self._then(self._tree(si, u), e, v).path())
         return out
+
+    @cached_property
+    def _carry(self) -> list[bool]:
+        out: list[bool] = self.carry.tolist()
+        return out
+
+    @cached_property
+    def _steps(self) -> tuple[list[str], list[int], list[int], list[int], list[str]]:
+        """What a step reads, as lists: CI ids and names, edge types, edge groups, group
+        kinds (numpy scalars one at a time are slow)."""
+        g = self.prop.graph
+        return g.ids, g.type_codes[0], g.egroup.tolist(), g.gkind.tolist(), g.names
+
+    def _then(self, parts: _Parts, e: int, v: int) -> _Parts:
+        """``parts`` and one more impact edge ``e``, into CI ``v``."""
+        ids, etype, egroup, kinds, names = self._steps
+        code, grp, name = etype[e], egroup[e], names[v]
+        notes = parts.notes
+        if kinds[grp] != _HARD:  # a quorum behind the step: its note
+            notes = [*notes, self.prop.group_note(grp)]
+        return _Parts(
+            [*parts.ids, ids[v]],
+            [*parts.names, name],
+            [*parts.types, TYPE_NAMES[code]],
+            f"{parts.body} -> {name}{_STEPS[code]}",
+            notes,
+        )
 
     def _tree(self, si: int, v: int) -> _Parts:
         """The path of search ``si``'s tree from its cause to ``v``, built once per CI from
-        its parent's (paths of neighbouring CIs share all but their last steps)."""
-        memo = self._memo
-        got = memo.get((si, v))
+        its parent's."""
+        memo = self._memo[si]
+        got = memo.get(v)
         if got is not None:
             return got
-        s, src = self.searches[si], self.prop.graph.src_list
+        parents, src = self.searches[si].parents, self.prop.graph.src_list
         chain: list[int] = []
         x = v
-        while (si, x) not in memo and (e := s.parents[x]) >= 0:
+        while x not in memo and (e := parents[x]) >= 0:
             chain.append(x)
             x = src[e]
-        base = memo.get((si, x))
+        base = memo.get(x)
         if base is None:  # x is the cause
-            base = memo[si, x] = _Parts.start(self.prop.graph, x)
+            name = self.prop.graph.names[x]
+            base = memo[x] = _Parts([self.prop.graph.ids[x]], [name], [], name, [])
         for y in reversed(chain):
-            base = memo[si, y] = base.then(self.prop, s.parents[y], y)
+            base = memo[y] = self._then(base, parents[y], y)
         return base
-
-    @cached_property
-    def _memo(self) -> dict[tuple[int, int], _Parts]:
-        return {}
 
     @cached_property
     def _near(self) -> IntArray:

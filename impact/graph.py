@@ -174,6 +174,11 @@ class ImpactGraph:
         return TYPE_NAMES[int(self.etype[e])]
 
     @cached_property
+    def names(self) -> list[str]:
+        """Each node's name: an answer reads one per CI and per path step."""
+        return [c.name for c in self.cis]
+
+    @cached_property
     def src_list(self) -> list[int]:
         """``src`` as a list, for walks back along paths one edge at a time."""
         out: list[int] = self.src.tolist()

@@ -107,7 +107,12 @@ class Propagation:
 
     def is_grouped(self, v: int) -> bool:
         """Is CI v graded by what it groups (worse than what it passes on)?"""
-        return v not in self.causes and int(self.sev[v]) > int(self.spread[v])
+        return v not in self.causes and self._sevs[v] > self._lists[5][v]
+
+    @cached_property
+    def _sevs(self) -> list[int]:
+        out: list[int] = self.sev.tolist()
+        return out
 
     def _states(self, members: list[int], sev: IntArray) -> tuple[list[list[int]], str]:
         """Members by state (down, degraded, at risk) and the words naming them."""
@@ -235,31 +240,31 @@ class Propagation:
 
     def note(self, v: int) -> GroupNote | None:
         """The group behind CI v's grade, when that is a quorum or what v groups."""
-        if v in self.causes:
-            return None
-        if self.is_grouped(v):
-            return self.grouping_note(v)
-        g, _e = self.worst_group(v)
-        if g < 0 or self._lists[4][g] == _HARD:
-            return None
-        return self.group_note(g)
+        return self.explain(v)[1]
 
     def reason(self, v: int) -> str:
         """The worst group of CI v explained, or what failed it directly."""
+        return self.explain(v)[0]
+
+    def explain(self, v: int) -> tuple[str, GroupNote | None]:
+        """:meth:`reason` and :meth:`note` of CI v at once (an answer gives both per CI)."""
         if v in self.causes:
-            return "failed" if self.graph.ids[v] in self.failed else "down in an open incident"
+            failed = self.graph.ids[v] in self.failed
+            return ("failed" if failed else "down in an open incident"), None
         if self.is_grouped(v):
-            return self.grouping_note(v).text
-        gr = self.graph
+            note = self.grouping_note(v)
+            return note.text, note
         _ptr, _items, _egroup, _grades, kinds, sev = self._lists
         g, best_edge = self.worst_group(v)
         if best_edge < 0:
-            return ""
+            return "", None
         if kinds[g] != _HARD:
-            return self.group_note(g).text
-        member = int(gr.src[best_edge])
-        label = Severity(sev[member]).label
-        return f"{phrase(gr, best_edge)} {gr.name(member)} ({label})"
+            note = self.group_note(g)
+            return note.text, note
+        gr = self.graph
+        member = gr.src_list[best_edge]
+        step = _PHRASES[gr.type_codes[0][best_edge]]
+        return f"{step} {gr.names[member]} ({_LABELS[sev[member]]})", None
 
 
 # How the CI an impact edge points at relates to its cause, per type code: "runs on"
@@ -268,6 +273,9 @@ _PHRASES: tuple[str, ...] = tuple(
     t.forward if t.impact is ImpactFlow.TARGET_TO_SOURCE else t.reverse
     for t in (REGISTRY[name] for name in TYPE_NAMES)
 )
+
+
+_LABELS: dict[int, str] = {int(s): s.label for s in Severity}
 
 
 def phrase(graph: ImpactGraph, edge: int) -> str:

@@ -158,8 +158,10 @@ def assess(
     services: list[ServiceImpact] = []
     # Plain lists: read once per CI, numpy scalars one at a time are slow.
     now_sev, base_sev = prop.sev.tolist(), base.sev.tolist()
-    for v in sorted(listed, key=lambda i: (-now_sev[i], graph.cis[i].ci_class, graph.name(i))):
-        ci = graph.cis[v]
+    all_cis, names = graph.cis, graph.names
+    for v in sorted(listed, key=lambda i: (-now_sev[i], all_cis[i].ci_class, names[i])):
+        ci = all_cis[v]
+        reason, note = prop.explain(v)
         item = built(  # of the engine's own values: see cmdb.domain.built
             ImpactedCI,
             id=ci.id,
@@ -167,9 +169,9 @@ def assess(
             ci_class=ci.ci_class,
             severity=_SEVERITY_NAMES[now_sev[v]],
             new=now_sev[v] > base_sev[v],
-            reason=prop.reason(v),
+            reason=reason,
             paths=explainer.paths(v, paths, alternates=ci.service is not None),
-            group=prop.note(v),
+            group=note,
         )
         cis.append(item)
         if ci.service is not None:
@@ -260,8 +262,11 @@ def _service(
                 incident_exp = incident_exposure(sla, opened_at or now, now, outages)
         else:
             minutes = horizon
-    return ServiceImpact(
-        **item.model_dump(),
+    # Built as ``item`` is (its paths and notes shared, not validated again: of the
+    # engine's own making), and the rest of plain values the engine took from valid models.
+    return built(
+        ServiceImpact,
+        **item.__dict__,
         kind=details.kind.value,
         criticality=ci.criticality.value if ci.criticality else None,
         customers=customers,

@@ -28,6 +28,7 @@ import math
 
 from pydantic import BaseModel
 
+from cmdb.domain.built import built
 from cmdb.domain.model import Criticality
 from impact.severity import Severity
 
@@ -63,6 +64,10 @@ class Score(BaseModel):
     formula: str = "100*S*(0.3+0.7*(0.35C+0.25U+0.20T+0.20H))"
 
 
+FORMULA: str = Score.model_fields["formula"].default
+_GIVEN = frozenset(Score.model_fields) - {"formula"}  # the fields a caller gives
+
+
 def tightness(target_percent: float | None) -> float:
     if target_percent is None:
         return 0.0
@@ -92,7 +97,11 @@ def score(
         + WEIGHTS["hours"] * h
     )
     value = round(100.0 * s * (FLOOR + (1.0 - FLOOR) * mix), 1)
-    return Score(
+    # Built without validation (one per impacted service): every part above is a float,
+    # and the inputs are what validating them would keep (the union keeps an int an int).
+    return built(
+        Score,
+        _GIVEN,
         value=value,
         severity=s,
         criticality=c,
@@ -106,4 +115,5 @@ def score(
             "availability_target": target_percent,
             "minutes_in_hours": round(minutes_in_hours, 1),
         },
+        formula=FORMULA,
     )

@@ -198,11 +198,17 @@ def wall_to_utc(local: datetime, tz: tzinfo) -> datetime:
 
 def month_of(cal: ServiceCalendar, at: datetime) -> Interval:
     """The calendar month holding ``at``, in the calendar's zone, as UTC instants."""
-    tz = _zone(cal.timezone)
-    local = _utc(at).astimezone(tz)
-    first = datetime(local.year, local.month, 1)
-    nxt = datetime(local.year + (local.month == 12), local.month % 12 + 1, 1)
-    return wall_to_utc(first, tz), wall_to_utc(nxt, tz)
+    local = _utc(at).astimezone(_zone(cal.timezone))
+    return _month(cal.timezone, local.year, local.month)
+
+
+@lru_cache(maxsize=256)
+def _month(zone: str, year: int, month: int) -> Interval:
+    # Every service of an answer asks for the same month (its calendar's zone is mostly
+    # the same too): its bounds are found once.
+    tz = _zone(zone)
+    nxt = datetime(year + (month == 12), month % 12 + 1, 1)
+    return wall_to_utc(datetime(year, month, 1), tz), wall_to_utc(nxt, tz)
 
 
 class Budget(BaseModel):
