@@ -271,7 +271,7 @@ def main() -> None:
         "-m",
         "uvicorn",
         "--factory",
-        "cmdb.server.app:create_app",
+        "cmdb.server.app:serving_app",
         "--host",
         "127.0.0.1",
         "--port",

@@ -130,7 +130,7 @@ def serve(
             )
         with _shared_metrics(settings, 1 if reload else workers):
             uvicorn.run(
-                "cmdb.server.app:create_app",
+                "cmdb.server.app:serving_app",
                 factory=True,
                 host=host,
                 port=port,
@@ -139,4 +139,4 @@ def serve(
                 **log_options,
             )
         return
-    uvicorn.run(create_app(settings), host=host, port=port, **log_options)
+    uvicorn.run(create_app(settings, serving=True), host=host, port=port, **log_options)

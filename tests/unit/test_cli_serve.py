@@ -69,7 +69,7 @@ def test_workers_start_that_many_processes_from_the_environment(
     assert result.exit_code == 0, result.output
     (call,) = started
     # An import string and a factory: each worker process builds its own app and store.
-    assert call["app"] == "cmdb.server.app:create_app" and call["factory"] is True
+    assert call["app"] == "cmdb.server.app:serving_app" and call["factory"] is True
     assert (call["workers"], call["port"], call["reload"]) == (4, 8124, False)
 
 
