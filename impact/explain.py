@@ -49,37 +49,24 @@ class ImpactPath(BaseModel):
     groups: list[GroupNote] = []  # the quorums and groupings its steps go through
 
 
-class _Parts:
-    """A path being built one step at a time: what :func:`path_of` gives for the same
-    nodes and edges, kept so that a longer path extends it instead of starting again.
-    Its lists are never changed: a longer path copies them, and the first
-    :class:`ImpactPath` made of it takes them as they are (later ones copy)."""
+# A search tree's path to a CI, kept so that a longer path extends it instead of starting
+# again: the ImpactPath (what :func:`path_of` gives for the same nodes and edges), the
+# chain of its text before the groups' notes, and those notes. Its lists are never
+# changed: a longer path copies them.
+_Tree = tuple[ImpactPath, str, list[GroupNote]]
 
-    __slots__ = ("body", "given", "ids", "names", "notes", "types")
 
-    def __init__(
-        self, ids: list[str], names: list[str], types: list[str], body: str, notes: list[GroupNote]
-    ) -> None:
-        self.ids = ids
-        self.names = names
-        self.types = types
-        self.body = body  # the chain of the text, before the groups' notes
-        self.notes = notes
-        self.given = False  # an ImpactPath holds these lists
-
-    def path(self) -> ImpactPath:
-        notes = self.notes
-        text = self.body + "".join(f"; {note.text}" for note in notes) if notes else self.body
-        ids, names, types = self.ids, self.names, self.types
-        if self.given:  # one path's lists are never another's
-            ids, names, types, notes = [*ids], [*names], [*types], [*notes]
-        else:
-            self.given = True
-            notes = [*notes]  # shared by the parts that extend these (without a note)
-        # Built without validation (strings and notes the engine made).
-        return built(
-            ImpactPath, cause=ids[0], ci_ids=ids, names=names, types=types, text=text, groups=notes
-        )
+def _copy(path: ImpactPath) -> ImpactPath:
+    """The same path in lists of its own (no two answers share a list)."""
+    return built(
+        ImpactPath,
+        cause=path.cause,
+        ci_ids=[*path.ci_ids],
+        names=[*path.names],
+        types=[*path.types],
+        text=path.text,
+        groups=[*path.groups],
+    )
 
 
 # The words of each type code's step into the CI it impacts, as the path's text shows it.
@@ -113,7 +100,8 @@ class Explainer:
             self.searches.append(self._search(tuple(causes[MAX_CAUSE_SEARCHES:])))
         # Each search's tree paths, by CI, made once (paths of neighbouring CIs share all
         # but their last steps).
-        self._memo: list[dict[int, _Parts]] = [{} for _ in self.searches]
+        self._memo: list[dict[int, _Tree]] = [{} for _ in self.searches]
+        self._given: list[set[int]] = [set() for _ in self.searches]  # tree paths handed out
 
     def _search(self, causes: tuple[int, ...]) -> _Search:
         g = self.prop.graph
@@ -134,7 +122,7 @@ class Explainer:
         s = self.searches[si]
         if len(s.causes) == 1:
             return self.prop.graph.ids[s.causes[0]]
-        return self._tree(si, v).ids[0]
+        return self._tree(si, v)[0].cause
 
     def paths(self, v: int, k: int = 3, *, alternates: bool = True) -> list[ImpactPath]:
         """Up to ``k`` carrying paths from causes to CI ``v`` (none for a cause itself);
@@ -152,7 +140,7 @@ class Explainer:
         ]
         found.sort()
         chosen = found[:k]
-        out = [self._tree(si, v).path() for _d, _c, si in chosen]
+        out = [self._hand(si, v) for _d, _c, si in chosen]
         if alternates and len(chosen) < k:
             # Paths arriving through another last step (the other arm of a diamond): each
             # is a tree path to the step's source, the first search that reaches it.
@@ -170,7 +158,7 @@ class Explainer:
                         break
             extra.sort(key=lambda p: (p[0], p[1]))  # stable: ties stay in edge order
             for _d, _c, si, u, e in extra[: k - len(chosen)]:
-                out.append(self._then(self._tree(si, u), e, v).path())
+                out.append(self._then(self._tree(si, u), e, v)[0])
         return out
 
     @cached_property
@@ -185,22 +173,37 @@ class Explainer:
         g = self.prop.graph
         return g.ids, g.type_codes[0], g.egroup.tolist(), g.gkind.tolist(), g.names
 
-    def _then(self, parts: _Parts, e: int, v: int) -> _Parts:
-        """``parts`` and one more impact edge ``e``, into CI ``v``."""
+    def _hand(self, si: int, v: int) -> ImpactPath:
+        """Search ``si``'s tree path to ``v``, for an answer: a copy if one was given."""
+        path = self._tree(si, v)[0]
+        given = self._given[si]
+        if v in given:
+            return _copy(path)
+        given.add(v)
+        return path
+
+    def _then(self, at: _Tree, e: int, v: int) -> _Tree:
+        """The path ``at`` and one more impact edge ``e``, into CI ``v``."""
         ids, etype, egroup, kinds, names = self._steps
+        path, body, notes = at
         code, grp, name = etype[e], egroup[e], names[v]
-        notes = parts.notes
         if kinds[grp] != _HARD:  # a quorum behind the step: its note
             notes = [*notes, self.prop.group_note(grp)]
-        return _Parts(
-            [*parts.ids, ids[v]],
-            [*parts.names, name],
-            [*parts.types, TYPE_NAMES[code]],
-            f"{parts.body} -> {name}{_STEPS[code]}",
-            notes,
+        body = f"{body} -> {name}{_STEPS[code]}"
+        text = body + "".join(f"; {note.text}" for note in notes) if notes else body
+        # Built without validation (strings and notes the engine made), in new lists.
+        made = built(
+            ImpactPath,
+            cause=path.cause,
+            ci_ids=[*path.ci_ids, ids[v]],
+            names=[*path.names, name],
+            types=[*path.types, TYPE_NAMES[code]],
+            text=text,
+            groups=[*notes],
         )
+        return made, body, notes
 
-    def _tree(self, si: int, v: int) -> _Parts:
+    def _tree(self, si: int, v: int) -> _Tree:
         """The path of search ``si``'s tree from its cause to ``v``, built once per CI from
         its parent's."""
         memo = self._memo[si]
@@ -215,8 +218,17 @@ class Explainer:
             x = src[e]
         base = memo.get(x)
         if base is None:  # x is the cause
-            name = self.prop.graph.names[x]
-            base = memo[x] = _Parts([self.prop.graph.ids[x]], [name], [], name, [])
+            ci_id, name = self.prop.graph.ids[x], self.prop.graph.names[x]
+            start = built(
+                ImpactPath,
+                cause=ci_id,
+                ci_ids=[ci_id],
+                names=[name],
+                types=[],
+                text=name,
+                groups=[],
+            )
+            base = memo[x] = (start, name, [])
         for y in reversed(chain):
             base = memo[y] = self._then(base, parents[y], y)
         return base

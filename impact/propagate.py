@@ -51,6 +51,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel
 
+from cmdb.domain.built import built
 from cmdb.domain.relationships import REGISTRY, ImpactFlow
 from impact._arrays import IntArray, unique
 from impact.graph import TYPE_NAMES, GroupKind, ImpactGraph
@@ -62,6 +63,7 @@ _WHAT = {GroupKind.CLUSTER: "members", GroupKind.REPLICAS: "replicas"}
 # A plain int: comparing a numpy or list element with the IntEnum member goes through the
 # enum machinery (~1 us a time, ~13k times in a 100k-CI change impact).
 _HARD = int(GroupKind.HARD)
+_DOWN = int(Severity.DOWN)
 
 
 class GroupNote(BaseModel):
@@ -114,13 +116,13 @@ class Propagation:
         out: list[int] = self.sev.tolist()
         return out
 
-    def _states(self, members: list[int], sev: IntArray) -> tuple[list[list[int]], str]:
+    def _states(self, members: list[int], sev: list[int]) -> tuple[list[list[int]], str]:
         """Members by state (down, degraded, at risk) and the words naming them."""
         by: list[list[int]] = [[], [], []]
         for u in members:
-            s = int(sev[u])
+            s = sev[u]
             if s:
-                by[int(Severity.DOWN) - s].append(u)
+                by[_DOWN - s].append(u)
         parts: list[str] = []
         for state, us in zip(("down", "degraded", "at risk"), by, strict=True):
             if not us:
@@ -134,16 +136,16 @@ class Propagation:
 
     def _names(self, members: list[int]) -> list[str]:
         """Distinct names (a Deployment and its Service share one), what failed first."""
-        gr = self.graph
-        first = sorted({gr.name(u) for u in members if u in self.causes})
-        return first + sorted({gr.name(u) for u in members} - set(first))
+        names = self.graph.names
+        first = sorted({names[u] for u in members if u in self.causes})
+        return first + sorted({names[u] for u in members} - set(first))
 
     def _named(self, by: list[list[int]]) -> list[str]:
-        gr = self.graph
+        ids, all_names = self.graph.ids, self.graph.names
         out: list[str] = []
         for us in by:
             names = self._names(us)[:NAMED]
-            out += sorted(gr.ids[u] for u in us if gr.name(u) in names)
+            out += sorted(ids[u] for u in us if all_names[u] in names)
         return out
 
     @cached_property
@@ -169,7 +171,8 @@ class Propagation:
         gr = self.graph
         v = int(gr.gnode[g])
         n, k = int(gr.gsize[g]), int(gr.gk[g])
-        by, states = self._states(gr.members(g), self.spread)
+        src = gr.src_list
+        by, states = self._states([src[e] for e in gr.gmem.of(g).tolist()], self._lists[5])
         d, dg, ar = (len(us) for us in by)
         kind = GroupKind(int(gr.gkind[g]))
         text = f"{gr.name(v)}: {k} of {n} {_WHAT.get(kind, 'members')} needed, {n - d} left"
@@ -183,7 +186,8 @@ class Propagation:
             text += ": redundancy reduced"
         elif dg or ar:
             text += ": members at risk"
-        return GroupNote(
+        return built(  # plain ints and strings, made here
+            GroupNote,
             ci_id=gr.ids[v], name=gr.name(v),
             kind="cluster" if kind == GroupKind.CLUSTER else "replicas",
             members=n, needed=k, left=n - d, down=d, degraded=dg, at_risk=ar, hit=d + dg + ar,
@@ -193,13 +197,14 @@ class Propagation:
     def _grouping_note(self, v: int) -> GroupNote:
         gr = self.graph
         members = gr.grp_src[gr.grouped(v)].tolist()
-        by, states = self._states(members, self.sev)
+        by, states = self._states(members, self._sevs)
         d, dg, ar = (len(us) for us in by)
         n = len(members)
         text = f"{gr.name(v)}: {d + dg + ar} of {n} members hit"
         if states:
             text += f" ({states})"
-        return GroupNote(
+        return built(  # as _group_note
+            GroupNote,
             ci_id=gr.ids[v], name=gr.name(v), kind="grouping",
             members=n, needed=0, left=n - d, down=d, degraded=dg, at_risk=ar, hit=d + dg + ar,
             named=self._named(by), text=text,

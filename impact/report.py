@@ -146,7 +146,12 @@ def assess(
     """Propagate, explain, score and expose: the whole answer for one question."""
     down_before = [d for d in dict.fromkeys(already_down) if d not in failures]
     prop = propagate(graph, failures, already_down=down_before)
-    base = propagate(graph, {}, already_down=down_before)
+    # What the open incidents alone do (nothing at all without them).
+    base_sev = (
+        propagate(graph, {}, already_down=down_before).sev.tolist()
+        if down_before
+        else [0] * graph.n
+    )
     explainer = Explainer(prop)
     asked = [graph.pos[c] for c in prop.failed]
     from_asked = reach(graph.out, np.array(asked, dtype=np.int64), graph.n)
@@ -157,7 +162,7 @@ def assess(
     cis: list[ImpactedCI] = []
     services: list[ServiceImpact] = []
     # Plain lists: read once per CI, numpy scalars one at a time are slow.
-    now_sev, base_sev = prop.sev.tolist(), base.sev.tolist()
+    now_sev = prop.sev.tolist()
     all_cis, names = graph.cis, graph.names
     for v in sorted(listed, key=lambda i: (-now_sev[i], all_cis[i].ci_class, names[i])):
         ci = all_cis[v]

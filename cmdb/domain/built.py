@@ -14,7 +14,12 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 M = TypeVar("M", bound=BaseModel)
-_set = object.__setattr__
+# The four slots every model has, set through BaseModel's own descriptors: about a third of
+# the cost of object.__setattr__, which first looks each name up along the class's MRO.
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 _REQUIRED = object()
@@ -43,6 +48,9 @@ _NAMES: dict[type[BaseModel], tuple[str, ...]] = {}
 # adds to a model's own set only on assignment, which a frozen model refuses, and copies
 # it before changing it (``model_copy``), so no record's set changes under another's.
 _SHARED: dict[tuple[type[BaseModel], frozenset[str] | None], set[str]] = {}
+# The same for a model that is not frozen, as a template each instance gets a copy of (a
+# copy of a set is cheaper than a set of the keywords).
+_TEMPLATES: dict[tuple[type[BaseModel], frozenset[str] | None], set[str]] = {}
 
 
 def _fields_set(
@@ -51,6 +59,8 @@ def _fields_set(
     made = set(values if given is None else given)
     if cls.model_config.get("frozen"):
         _SHARED[(cls, given)] = made
+    else:
+        _TEMPLATES[(cls, given)] = set(made)
     return made
 
 
@@ -69,13 +79,17 @@ def built(cls: type[M], given: frozenset[str] | None = None, /, **values: Any) -
         # Every field, in the model's order (which a dump follows): the keywords, a fresh
         # dict per call, are the fields as they stand; no loop over the spec, no call more.
         model = cls.__new__(cls)
-        _set(model, "__dict__", values)
+        _set_dict(model, values)
         fields_set = _SHARED.get((cls, given))
         if fields_set is None:
-            fields_set = _fields_set(cls, given, values)
-        _set(model, "__pydantic_fields_set__", fields_set)
-        _set(model, "__pydantic_extra__", None)
-        _set(model, "__pydantic_private__", None)
+            template = _TEMPLATES.get((cls, given))
+            if template is None:
+                fields_set = _fields_set(cls, given, values)
+            else:
+                fields_set = template.copy()
+        _set_fields_set(model, fields_set)
+        _set_extra(model, None)
+        _set_private(model, None)
         return model
     fields: dict[str, Any] = {}
     for name, default, factory in _spec(cls):
@@ -94,8 +108,8 @@ def built(cls: type[M], given: frozenset[str] | None = None, /, **values: Any) -
 
 def _made(cls: type[M], fields: dict[str, Any], fields_set: set[str]) -> M:
     model = cls.__new__(cls)
-    _set(model, "__dict__", fields)
-    _set(model, "__pydantic_fields_set__", fields_set)
-    _set(model, "__pydantic_extra__", None)
-    _set(model, "__pydantic_private__", None)
+    _set_dict(model, fields)
+    _set_fields_set(model, fields_set)
+    _set_extra(model, None)
+    _set_private(model, None)
     return model
