@@ -60,8 +60,9 @@ sys.path.append(str(BENCH))
 import httpx  # noqa: E402
 import psutil  # type: ignore[import-untyped]  # noqa: E402
 
+from cmdb.auth.backends import tokens_for  # noqa: E402
 from cmdb.auth.roles import Role  # noqa: E402
-from cmdb.auth.tokens import TokenStore  # noqa: E402
+from cmdb.config import Settings  # noqa: E402
 from cmdb.store.contract import CIFilter, GraphStore  # noqa: E402
 
 # isort: split
@@ -508,11 +509,6 @@ def main() -> None:
     rng = random.Random(7)
     tmp = Path(tempfile.mkdtemp(prefix="cmdb-bench-api-load-"))
     tokens_path = tmp / "tokens.db"
-    tokens_db = TokenStore(tokens_path)
-    tokens = {
-        "reader": tokens_db.create("load-reader", Role.VIEWER)[0],
-        "discovery": tokens_db.create("load-discovery", Role.DISCOVERY)[0],
-    }
     common = {"CMDB_TOKENS_PATH": str(tokens_path), "CMDB_TOKEN_RATE_PER_MIN": "1000000"}
     results: list[dict[str, Any]] = []
     workers = [int(w) for w in args.workers.split(",")]
@@ -523,6 +519,13 @@ def main() -> None:
         opener = embedded(est, tmp) if store_name == "embedded" else neo4j(est)
         with opener as opened:
             targets = sample_targets(opened.store, rng)
+            # Where the server looks tokens up: a file beside an embedded store, the
+            # database itself for Neo4j (shared by every worker and server).
+            issuer = tokens_for(opened.store, Settings(tokens_path=tokens_path))
+            tokens = {
+                "reader": issuer.create("load-reader", Role.VIEWER)[0],
+                "discovery": issuer.create("load-discovery", Role.DISCOVERY)[0],
+            }
             env = {**common, **opened.env}
             for w in workers:
                 # The server before, then this one, config by config: a change in the
