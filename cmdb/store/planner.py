@@ -272,6 +272,9 @@ class _Planner:
         self.plan = Plan()
         self.loaded = Loaded()
         self._first: Sighting | None = None
+        # One Provenance for every field this batch writes: they are all equal, and, as
+        # Sightings, never changed in place.
+        self._mark = Provenance(source=cs.source, observed_at=self.seen)
 
     def _sighted(
         self, sources: dict[str, Sighting], content_hash: str | None = None
@@ -295,23 +298,29 @@ class _Planner:
         keys: set[IdentKey] = set()
         refs: list[CIRef] = [r.ref for r in self.cs.ci_retires]
         light = [t.ref for t in self.cs.touches] + [m.ref for m in self.cs.misses]
-        ends: list[CIRef] = []
-        for rel_up in self.cs.rel_upserts:
-            ends += [rel_up.source, rel_up.target]
-        for rel_ret in self.cs.rel_retires:
-            ends += [rel_ret.source, rel_ret.target]
+        # Each reference object once: a batch names a CI in several edges, often through
+        # the same CIRef.
+        by_ref: dict[int, CIRef] = {}
+        pairs = [(r.source, r.target) for r in self.cs.rel_upserts]
+        pairs += [(r.source, r.target) for r in self.cs.rel_retires]
+        for source, target in pairs:
+            by_ref[id(source)] = source
+            by_ref[id(target)] = target
+        ends = list(by_ref.values())
         keys.update(_key(r.identifier) for r in ends if r.identifier is not None)
+        full_keys: set[IdentKey] = set()  # what an upsert or a retirement reads in full
         for up in self.cs.ci_upserts:
             if up.id:
                 ids.add(up.id)
-            keys.update(_key(i) for i in up.identifiers if i.unique)
+            for ident in up.identifiers:
+                if ident.unique:
+                    full_keys.add(_key(ident))
         for ref in refs:
             if ref.id:
                 ids.add(ref.id)
             elif ref.identifier is not None:
-                keys.add(_key(ref.identifier))
-        full_keys = {_key(r.identifier) for r in refs if r.identifier is not None}
-        full_keys.update(_key(i) for up in self.cs.ci_upserts for i in up.identifiers if i.unique)
+                full_keys.add(_key(ref.identifier))
+        keys.update(full_keys)
         keys.update(_key(r.identifier) for r in light if r.identifier is not None)
         linked: list[Record] = [*self.cs.changes, *self.cs.incidents, *self.cs.problems]
         for rec in linked:
@@ -366,7 +375,13 @@ class _Planner:
             raise InvalidInput(f"{ci_id!r} is not a valid CI id", where=f"{where}.id")
         given = up.model_fields_set
         if existing is None:
-            values: dict[str, Any] = {"id": ci_id, "class": up.ci_class, "created_at": self.now}
+            # updated_at given, not assigned after: an assignment is pydantic's __setattr__.
+            values: dict[str, Any] = {
+                "id": ci_id,
+                "class": up.ci_class,
+                "created_at": self.now,
+                "updated_at": self.now,
+            }
             before_fields: dict[str, Any] = {}
             sources: dict[str, Sighting] = {}
             prov: dict[str, Provenance] = {}
@@ -381,16 +396,17 @@ class _Planner:
             before_fields = existing.field_values()
             sources = existing.sources
             prov = dict(existing.provenance)
-        mark = Provenance(source=self.cs.source, observed_at=self.seen)
+        mark = self._mark
+        # A new CI has no field's last writer: every source may write it (may_write).
         for name in _UPSERT_SCALARS:
-            if (name in given or (existing is None and name == "name")) and self._may(
-                existing, name
+            if (name in given or (existing is None and name == "name")) and (
+                existing is None or self._may(existing, name)
             ):
                 values[name] = getattr(up, name)
                 prov[name] = mark
         attrs = dict(values.get("attributes") or {})
         for k, v in up.attributes.items():
-            if not self._may(existing, f"attributes.{k}"):
+            if existing is not None and not self._may(existing, f"attributes.{k}"):
                 continue
             if v is None:
                 attrs.pop(k, None)
@@ -415,7 +431,6 @@ class _Planner:
         if existing is not None and self._unstaled(existing, ci):
             ci.updated_at = self.now
         if existing is None:
-            ci.updated_at = self.now
             self.plan.created_cis.add(ci_id)
             self.plan.result.created += 1
             self.plan.history.append(
@@ -555,16 +570,20 @@ class _Planner:
 
     # -- relationships -----------------------------------------------------------------
     def _rels(self) -> None:
+        # Each reference object looked up once: a batch names a CI in several edges, often
+        # through the same CIRef, and nothing the lookup reads changes in these loops.
+        seen: dict[int, CI | CIHead] = {}
+
+        def end(ref: CIRef, where: str, side: str) -> CI | CIHead:
+            found = seen.get(id(ref))
+            if found is None:
+                found = seen[id(ref)] = self._end(ref, f"{where}.{side}")
+            return found
+
         ends: list[tuple[str, CI | CIHead, CI | CIHead]] = []
         for idx, r in enumerate(self.cs.rel_upserts):
             where = f"rel_upserts[{idx}]"
-            ends.append(
-                (
-                    where,
-                    self._end(r.source, f"{where}.source"),
-                    self._end(r.target, f"{where}.target"),
-                )
-            )
+            ends.append((where, end(r.source, where, "source"), end(r.target, where, "target")))
         retire_ends: list[tuple[str, CI | CIHead, CI | CIHead]] = []
         for idx, rr in enumerate(self.cs.rel_retires):
             where = f"rel_retires[{idx}]"
