@@ -149,6 +149,30 @@ def _trigrams(text: str) -> str | None:
     return " AND ".join('"' + g.replace('"', '""') + '"' for g in grams) or None
 
 
+_ROWID_MAX = 2**63 - 1
+
+
+@contextlib.contextmanager
+def _names_in_bulk(conn: sqlite3.Connection) -> Iterator[None]:
+    """Inside (and inside a write transaction), the CIs inserted into ``cis`` get their
+    names into the ``cis_names`` index in one statement at the end, not one trigger
+    statement each (schema.py says why). New rows are those past the largest rowid before:
+    SQLite gives a new row the largest plus one, unless that is 2^63-1 (never written by
+    the store), when the trigger is left to do it. The mark is set and removed inside the
+    transaction, so a failure rolls it back with the rows."""
+    top = conn.execute("SELECT max(rowid) FROM cis").fetchone()[0] or 0
+    if top >= _ROWID_MAX:
+        yield
+        return
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('names_by_store', '1')")
+    yield
+    conn.execute(
+        "INSERT INTO cis_names (rowid, ln) SELECT rowid, cmdb_lower(name) FROM cis WHERE rowid > ?",
+        (top,),
+    )
+    conn.execute("DELETE FROM meta WHERE key = 'names_by_store'")
+
+
 def _rollback(conn: sqlite3.Connection) -> None:
     # A failed COMMIT or a disk error may already have ended the transaction.
     with contextlib.suppress(sqlite3.Error):
@@ -430,27 +454,29 @@ class EmbeddedStore(OutboxRows, ProposalRows):
     def _write(
         self, conn: sqlite3.Connection, p: Plan, cs: ChangeSet, now: datetime, gen: int
     ) -> None:
-        conn.executemany(
-            "INSERT INTO cis (id, class, name, status, environment, owner, location, doc, gen)"
-            " VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET name=excluded.name,"
-            " status=excluded.status, environment=excluded.environment, owner=excluded.owner,"
-            " location=excluded.location, doc=excluded.doc, gen=excluded.gen",
-            [
-                (
-                    c.id,
-                    c.ci_class,
-                    c.name,
-                    c.status._value_,  # not .value: see planner._key
-                    c.environment,
-                    c.owner,
-                    c.location,
-                    _dump(c),
-                    gen,
-                )
-                # In key order: B-tree inserts in order fill pages instead of splitting them.
-                for c in sorted(p.cis.values(), key=_by_id)
-            ],
-        )
+        with _names_in_bulk(conn) if p.created_cis else contextlib.nullcontext():
+            conn.executemany(
+                "INSERT INTO cis (id, class, name, status, environment, owner, location, doc,"
+                " gen) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(id) DO UPDATE SET"
+                " name=excluded.name, status=excluded.status, environment=excluded.environment,"
+                " owner=excluded.owner, location=excluded.location, doc=excluded.doc,"
+                " gen=excluded.gen",
+                [
+                    (
+                        c.id,
+                        c.ci_class,
+                        c.name,
+                        c.status._value_,  # not .value: see planner._key
+                        c.environment,
+                        c.owner,
+                        c.location,
+                        _dump(c),
+                        gen,
+                    )
+                    # In key order: B-tree inserts in order fill pages instead of splitting.
+                    for c in sorted(p.cis.values(), key=_by_id)
+                ],
+            )
         # A sighting alone changed: patched into the document, which stays unparsed.
         for with_time in (False, True):
             extra = ", '$.updated_at', ?" if with_time else ""
@@ -1105,24 +1131,25 @@ class EmbeddedStore(OutboxRows, ProposalRows):
         self._begin_write(conn)
         try:
             gen = int(self._meta(conn, "generation")) + 1
-            conn.executemany(
-                "INSERT INTO cis (id, class, name, status, environment, owner, location, doc,"
-                " gen) VALUES (?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        c.id,
-                        c.ci_class,
-                        c.name,
-                        c.status.value,
-                        c.environment,
-                        c.owner,
-                        c.location,
-                        _dump(c),
-                        gen,
-                    )
-                    for c in batch.cis
-                ],
-            )
+            with _names_in_bulk(conn):
+                conn.executemany(
+                    "INSERT INTO cis (id, class, name, status, environment, owner, location,"
+                    " doc, gen) VALUES (?,?,?,?,?,?,?,?,?)",
+                    [
+                        (
+                            c.id,
+                            c.ci_class,
+                            c.name,
+                            c.status.value,
+                            c.environment,
+                            c.owner,
+                            c.location,
+                            _dump(c),
+                            gen,
+                        )
+                        for c in batch.cis
+                    ],
+                )
             conn.executemany(
                 "INSERT INTO identifiers (kind, value, ci_id, is_unique) VALUES (?,?,?,?)",
                 [
