@@ -39,6 +39,9 @@ class Buckets(Protocol):
     def wait(self, key: str) -> float: ...
     def take(self, key: str) -> float: ...
     def spend(self, key: str) -> None: ...
+    def known_clear(self, key: str) -> bool:
+        """Whether ``wait(key)`` is 0, known without I/O (False: ask ``wait``)."""
+        ...
 
 
 @dataclass
@@ -86,6 +89,9 @@ class TokenBuckets:
             del self._buckets[k]
         while len(self._buckets) >= self.max_keys:
             del self._buckets[next(iter(self._buckets))]
+
+    def known_clear(self, key: str) -> bool:
+        return False  # wait() itself is a dictionary look-up
 
     def wait(self, key: str) -> float:
         """Seconds until ``key`` may act again (0: now), without taking anything."""
@@ -136,7 +142,7 @@ class RateLimitMiddleware:
             return
         addr = client_address(scope)
         failures, credentials = self.limits.failures, self.limits.credentials
-        wait = await _call(failures, failures.wait, addr)
+        wait = 0.0 if failures.known_clear(addr) else await _call(failures, failures.wait, addr)
         if not wait and self._is_credential(str(scope.get("path", ""))):
             wait = await _call(credentials, credentials.take, addr)
         if wait:

@@ -11,18 +11,27 @@ processes on different hosts within their skew.
 
 A bucket records when it will be full again (``full_at``); a full bucket holds no state,
 so such buckets are deleted, at most once a minute per process.
+
+Every request asks the failures bucket of its address whether it must wait (a read on
+the database, about a third of the database's work for reading one CI). A process keeps
+an answer "no wait" for ``CLEAR_FOR_S`` and forgets it as soon as it takes or spends on
+that key itself: failures another process records reach this one within that time, the
+ones it records at once. A blocked answer is never kept.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from neo4j import Driver, RoutingControl
 
 CLEAN_EVERY_S = 60.0
+CLEAR_FOR_S = 1.0  # how long a "no wait" answer is trusted in this process
+MAX_CLEAR_KEYS = 100_000
 CLEAN_BATCH = 1000
 
 _TAKE = """
@@ -61,7 +70,12 @@ class Neo4jBuckets:
     per: float = 60.0
     database: str = "neo4j"
     clock: Callable[[], float] = time.time
+    ticks: Callable[[], float] = time.monotonic  # for CLEAR_FOR_S, apart from the clock
     _cleaned_at: float = field(default=float("-inf"), repr=False)
+    _clear_until: dict[str, float] = field(default_factory=dict, repr=False)
+    # Takes and spends made by this process, numbered (next() on a count is atomic).
+    _numbers: Iterator[int] = field(default_factory=itertools.count, repr=False)
+    _takes: int = field(default=0, repr=False)
 
     @property
     def _refill(self) -> float:
@@ -77,6 +91,8 @@ class Neo4jBuckets:
         return list(records)
 
     def _take(self, key: str, *, spend: bool) -> float:
+        self._takes = next(self._numbers) + 1
+        self._clear_until.pop(key, None)
         now = float(self.clock())
         records = self._run(
             _TAKE,
@@ -97,14 +113,26 @@ class Neo4jBuckets:
         self._cleaned_at = now
         self._run(_CLEAN, write=True, now=now, batch=CLEAN_BATCH)
 
+    def known_clear(self, key: str) -> bool:
+        until = self._clear_until.get(key)
+        return until is not None and self.ticks() < until
+
     def wait(self, key: str) -> float:
         """Seconds until ``key`` may act again (0: now), without taking anything."""
+        asked, takes = self.ticks(), self._takes
         records = self._run(_LEVEL, write=False, key=f"{self.name}:{key}")
-        if not records:
-            return 0.0
-        elapsed = max(0.0, float(self.clock()) - float(records[0]["at"]))
-        have = min(float(self.rate), float(records[0]["tokens"]) + elapsed * self._refill)
-        return 0.0 if have >= 1.0 else (1.0 - have) / self._refill
+        wait = 0.0
+        if records:
+            elapsed = max(0.0, float(self.clock()) - float(records[0]["at"]))
+            have = min(float(self.rate), float(records[0]["tokens"]) + elapsed * self._refill)
+            wait = 0.0 if have >= 1.0 else (1.0 - have) / self._refill
+        if wait or takes != self._takes:  # blocked, or a take here may not be in the answer
+            self._clear_until.pop(key, None)
+        else:
+            if len(self._clear_until) >= MAX_CLEAR_KEYS:
+                self._clear_until.clear()  # a bound on memory; answers are only re-asked
+            self._clear_until[key] = asked + CLEAR_FOR_S
+        return wait
 
     def take(self, key: str) -> float:
         """Take one if there is one and return 0; else the seconds to wait."""

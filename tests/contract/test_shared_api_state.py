@@ -142,11 +142,19 @@ class Seconds:
         return self.now
 
 
-def _buckets(store: GraphStore, rate: int, clock: Seconds, name: str = "credentials") -> Buckets:
+def _buckets(
+    store: GraphStore,
+    rate: int,
+    clock: Seconds,
+    name: str = "credentials",
+    ticks: Callable[[], float] | None = None,
+) -> Buckets:
     if store.kind == "neo4j":
         from cmdb.web.shared_limits import Neo4jBuckets
 
         driver = getattr(store, "driver")  # noqa: B009
+        if ticks is not None:
+            return Neo4jBuckets(driver, name, rate, clock=clock, ticks=ticks)
         return Neo4jBuckets(driver, name, rate, clock=clock)
     return TokenBuckets(rate, clock=clock)
 
@@ -220,3 +228,30 @@ def test_full_buckets_are_forgotten(store: GraphStore) -> None:
         driver = getattr(store, "driver")  # noqa: B009
         records, _, _ = driver.execute_query("MATCH (b:RateBucket) RETURN b.key AS key")
         assert [r["key"] for r in records] == ["credentials:new"]
+
+
+def test_a_clear_answer_is_kept_a_moment_and_never_a_blocked_one(store: GraphStore) -> None:
+    """Every request asks its address's failures bucket; a process keeps "no wait" for up
+    to CLEAR_FOR_S (no I/O), forgets it when it spends on the key itself, and keeps no
+    blocked answer: another process's failures reach it within CLEAR_FOR_S."""
+    t, tick = Seconds(), Seconds()
+    here = _buckets(store, 2, t, "failures", ticks=tick)
+    there = _buckets(store, 2, t, "failures", ticks=tick)
+    assert not here.known_clear("a")
+    assert here.wait("a") == 0.0
+    if store.kind != "neo4j":
+        assert not here.known_clear("a")  # in memory, wait() is the answer, every time
+        return
+    from cmdb.web.shared_limits import CLEAR_FOR_S
+
+    assert here.known_clear("a")
+    there.spend("a")
+    there.spend("a")  # another process empties it
+    assert here.known_clear("a")  # within the moment: still clear here
+    tick.now += CLEAR_FOR_S
+    assert not here.known_clear("a")
+    assert here.wait("a") > 0 and not here.known_clear("a")  # blocked: asked every time
+    t.now += 3600
+    assert here.wait("a") == 0.0 and here.known_clear("a")
+    here.spend("a")  # its own failure: forgotten at once
+    assert not here.known_clear("a")
