@@ -102,6 +102,10 @@ class Explainer:
         # but their last steps).
         self._memo: list[dict[int, _Tree]] = [{} for _ in self.searches]
         self._given: list[set[int]] = [set() for _ in self.searches]  # tree paths handed out
+        self._one = len(self.searches) == 1
+        # What a step reads, as lists: CI ids and names, edge types, edge groups, group
+        # kinds (numpy scalars one at a time are slow).
+        self._steps = (g.ids, g.type_codes[0], g.egroup.tolist(), g.gkind.tolist(), g.names)
 
     def _search(self, causes: tuple[int, ...]) -> _Search:
         g = self.prop.graph
@@ -131,6 +135,8 @@ class Explainer:
             return []
         if self.prop.is_grouped(v):
             return [self._out(*p) for p in self._grouping_paths(v, k)]
+        if self._one and not alternates and k > 0:  # one cause: its tree path, if any
+            return [self._hand(0, v)] if self.searches[0].dists[v] > 0 else []
         # (length, cause id, search) of each search's tree path to v: the searches' causes
         # differ, so no two are the same path and (length, cause) orders them all.
         found = [
@@ -165,13 +171,6 @@ class Explainer:
     def _carry(self) -> list[bool]:
         out: list[bool] = self.carry.tolist()
         return out
-
-    @cached_property
-    def _steps(self) -> tuple[list[str], list[int], list[int], list[int], list[str]]:
-        """What a step reads, as lists: CI ids and names, edge types, edge groups, group
-        kinds (numpy scalars one at a time are slow)."""
-        g = self.prop.graph
-        return g.ids, g.type_codes[0], g.egroup.tolist(), g.gkind.tolist(), g.names
 
     def _hand(self, si: int, v: int) -> ImpactPath:
         """Search ``si``'s tree path to ``v``, for an answer: a copy if one was given."""

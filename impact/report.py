@@ -10,18 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel
 
 from cmdb.domain.built import built
+from cmdb.domain.model import Criticality
 from cmdb.domain.records import Incident
-from cmdb.domain.service import SLA, Priority
+from cmdb.domain.service import SLA, Priority, ServiceKind
 from impact._arrays import reach
 from impact.explain import Explainer, ImpactPath, customers_of
 from impact.graph import ImpactGraph
-from impact.propagate import GroupNote, Propagation, propagate
+from impact.propagate import GroupNote, propagate
 from impact.score import Score, score
 from impact.severity import FailureMode, Severity
 from impact.sla import (
@@ -122,6 +124,53 @@ def service_outages(
     return out
 
 
+_SEVERITY = {int(s): s for s in Severity}
+# Enum values by member: reading ``.value`` goes through the enum machinery each time.
+_VALUES: dict[Enum, str] = {m: m.value for e in (ServiceKind, Criticality) for m in e}
+
+
+def _window(
+    sla: SLA,
+    start: datetime,
+    end: datetime,
+    outages: list[Interval],
+    counts: bool,
+    now: datetime,
+    seen: dict[tuple[object, ...], WindowExposure],
+) -> WindowExposure:
+    """:func:`window_exposure` of a planned window, worked out once per distinct input:
+    the services of one answer mostly share their service hours, target and allowances,
+    and differ only by the SLA's name."""
+    allowed = sla.scheduled_interruptions
+    key = (
+        sla.service_hours.model_dump_json(),
+        sla.availability_target,
+        allowed.per_month,
+        allowed.max_minutes,
+        allowed.notice_hours,
+        tuple(outages),
+        counts,
+    )
+    got = seen.get(key)
+    if got is None:
+        got = seen[key] = window_exposure(
+            sla, start, end, outages, counts=counts, planned=True, announced=now
+        )
+        return got
+    # The same figures under this SLA's name (built: each value is one validation made).
+    return built(
+        WindowExposure,
+        sla=sla.name,
+        start=got.start,
+        end=got.end,
+        minutes_in_hours=got.minutes_in_hours,
+        scheduled_interruption=got.scheduled_interruption,
+        counts_against_budget=got.counts_against_budget,
+        periods=[*got.periods],
+        breach=got.breach,
+    )
+
+
 def _horizon(sla: SLA | None, priority: Priority) -> float:
     if sla is not None and priority in sla.resolution_minutes:
         return float(sla.resolution_minutes[priority])
@@ -161,6 +210,7 @@ def assess(
 
     cis: list[ImpactedCI] = []
     services: list[ServiceImpact] = []
+    seen: dict[tuple[object, ...], WindowExposure] = {}  # window exposures by their inputs
     # Plain lists: read once per CI, numpy scalars one at a time are slow.
     now_sev = prop.sev.tolist()
     all_cis, names = graph.cis, graph.names
@@ -181,7 +231,9 @@ def assess(
         cis.append(item)
         if ci.service is not None:
             services.append(
-                _service(graph, prop, v, item, now, window, incidents, opened_at, priority)
+                _service(
+                    graph, v, now_sev[v], item, now, window, incidents, opened_at, priority, seen
+                )
             )
     services.sort(key=lambda s: (-s.score.value, s.name, s.id))
 
@@ -225,20 +277,21 @@ def assess(
 
 def _service(
     graph: ImpactGraph,
-    prop: Propagation,
     v: int,
+    now_sev: int,
     item: ImpactedCI,
     now: datetime,
     window: tuple[datetime, datetime] | None,
     incidents: Sequence[Incident],
     opened_at: datetime | None,
     priority: Priority,
+    seen: dict[tuple[object, ...], WindowExposure],
 ) -> ServiceImpact:
     ci = graph.cis[v]
     details = ci.service
     assert details is not None
     sla = details.sla
-    sev = Severity(int(prop.sev[v]))
+    sev = _SEVERITY[now_sev]
     customers = customers_of(graph, v)
     outages = service_outages(incidents, ci.id, now)
     window_exp: WindowExposure | None = None
@@ -246,15 +299,7 @@ def _service(
     if window is not None:
         start, end = window
         if sla is not None:
-            window_exp = window_exposure(
-                sla,
-                start,
-                end,
-                outages,
-                counts=sev is Severity.DOWN,
-                planned=True,
-                announced=now,
-            )
+            window_exp = _window(sla, start, end, outages, sev is Severity.DOWN, now, seen)
             minutes = window_exp.minutes_in_hours
         else:
             minutes = (end - start).total_seconds() / 60.0
@@ -272,8 +317,8 @@ def _service(
     return built(
         ServiceImpact,
         **item.__dict__,
-        kind=details.kind.value,
-        criticality=ci.criticality.value if ci.criticality else None,
+        kind=_VALUES[details.kind],
+        criticality=_VALUES[ci.criticality] if ci.criticality else None,
         customers=customers,
         sla=sla.name if sla else None,
         availability_target=sla.availability_target if sla else None,

@@ -65,6 +65,9 @@ class Score(BaseModel):
 
 
 FORMULA: str = Score.model_fields["formula"].default
+# An enum's ``name`` and ``value`` go through the enum machinery at every read.
+_SEVERITY_NAMES = {s: s.name.lower() for s in Severity}
+_CRITICALITY_VALUES = {c: c.value for c in Criticality}
 _GIVEN = frozenset(Score.model_fields) - {"formula"}  # the fields a caller gives
 
 
@@ -109,8 +112,8 @@ def score(
         sla_tightness=round(t, 4),
         service_hours=round(h, 4),
         inputs={
-            "severity": severity.name.lower(),
-            "criticality": criticality.value if criticality else None,
+            "severity": _SEVERITY_NAMES[severity],
+            "criticality": _CRITICALITY_VALUES[criticality] if criticality else None,
             "customers": customers,
             "availability_target": target_percent,
             "minutes_in_hours": round(minutes_in_hours, 1),
