@@ -4,15 +4,18 @@ An optimisation of the impact engine must not change a single field of an answer
 script builds a generated estate once (``bench/estate.py``, ingested into an embedded store
 under ``--workdir`` and kept there), then:
 
-* ``dump OUT``: writes the JSON of the answers for a few typical cases (a median server,
-  the busiest server, a VM, the most used database; an incident on the median server; the
-  median server again on a copy of the store with an open incident on a database node,
-  which dents a quorum) to ``OUT``. Run it with ``--root`` set to a checkout of the older
-  commit and to this one, then ``compare A B`` says which answers differ and where.
-* ``--root OLD cpu``: CPU time (user + sys: ``time.process_time`` in each worker) per change
-  impact of the median server, the code of ``--root OLD`` and of this checkout in
-  alternating blocks (each in its own worker process, so both have the same warm store
-  and the machine's load falls on both alike), with the load average.
+* ``dump OUT``: writes the JSON of the answers for a few typical cases, and the fields
+  each model of them marks set, to ``OUT``: change impact of a median server, the busiest
+  server, a VM, the most used database and 24 VMs at once (more causes than the explainer
+  searches one by one); incident impact of the median server; and, on a copy of the store
+  with an open incident on a cluster member VM, the median server's change impact and the
+  member's incident impact. Run it with ``--root`` set to a checkout of the older commit
+  and to this one, then ``compare A B`` says which answers differ and where.
+* ``--root OLD cpu``: CPU time (user + sys: ``time.process_time`` in each worker) per
+  change impact of the median server (``--question incident``: per incident impact), the
+  code of ``--root OLD`` and of this checkout in alternating blocks (each in its own
+  worker process, so both have the same warm store and the machine's load falls on both
+  alike), with the load average.
 
     python bench/impact_answers.py --workdir build/impact-answers dump /tmp/new.json
     python bench/impact_answers.py --workdir build/impact-answers --root /tmp/wt dump /tmp/old.json
@@ -198,35 +201,42 @@ def compare(old_file: Path, new_file: Path) -> int:
     return 1 if bad else 0
 
 
-def worker(workdir: Path, size: str) -> None:
-    """Answer ``N`` lines on stdin with the CPU seconds of N change impacts, as JSON."""
+def worker(workdir: Path, size: str, question: str) -> None:
+    """Answer ``N`` lines on stdin with the CPU seconds of N change (or incident) impacts
+    of the median server, as JSON."""
     import gc
 
     from cmdb.store.embedded.store import EmbeddedStore
-    from impact.queries import change_impact
+    from impact.queries import change_impact, incident_impact
 
     db, _db_inc, cases_file = _paths(workdir, size)
     store = EmbeddedStore(db)
     ci = store.get_ci(json.loads(cases_file.read_text())["median server"])
+
+    def ask() -> object:
+        if question == "incident":
+            return incident_impact(store, [ci], now=NOW)
+        return change_impact(store, [ci], *WINDOW, now=NOW)
+
     for _ in range(3):  # warm: the index, the statement cache, the imports
-        change_impact(store, [ci], *WINDOW, now=NOW)
+        ask()
     print("ready", flush=True)
     for line in sys.stdin:
         times: list[float] = []
         for _ in range(int(line)):
             gc.collect()
             t0 = time.process_time()
-            change_impact(store, [ci], *WINDOW, now=NOW)
+            ask()
             times.append(time.process_time() - t0)
         print(json.dumps(times), flush=True)
     store.close()
 
 
-def cpu(workdir: Path, size: str, old_root: Path, rounds: int, block: int) -> None:
+def cpu(workdir: Path, size: str, old_root: Path, rounds: int, block: int, question: str) -> None:
     def start(root: Path) -> subprocess.Popen[str]:
         args = [sys.executable, __file__, "--workdir", str(workdir), "--size", size]
         p = subprocess.Popen(
-            [*args, "--root", str(root), "worker"],
+            [*args, "--root", str(root), "worker", "--question", question],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -255,7 +265,7 @@ def cpu(workdir: Path, size: str, old_root: Path, rounds: int, block: int) -> No
     after = os.getloadavg()
     old_ms, new_ms = (statistics.median(times[k]) * 1e3 for k in ("old", "new"))
     print(
-        f"change impact, median server, {size}: CPU per call, median of {len(times['new'])}:"
+        f"{question} impact, median server, {size}: CPU per call, median of {len(times['new'])}:"
         f" old ({old_root}) {old_ms:.2f} ms, new {new_ms:.2f} ms, new/old {new_ms / old_ms:.3f};"
         f" load average before {load[0]:.2f} {load[1]:.2f}, after {after[0]:.2f} {after[1]:.2f}"
     )
@@ -277,7 +287,9 @@ def main() -> int:
     p = sub.add_parser("cpu", help="CPU time per call, --root's code vs this checkout's")
     p.add_argument("--rounds", type=int, default=10)
     p.add_argument("--block", type=int, default=5)
-    sub.add_parser("worker", help=argparse.SUPPRESS)
+    p.add_argument("--question", choices=("change", "incident"), default="change")
+    w = sub.add_parser("worker", help=argparse.SUPPRESS)
+    w.add_argument("--question", choices=("change", "incident"), default="change")
     args = ap.parse_args()
     if args.command == "compare":
         return compare(Path(args.old), Path(args.new))
@@ -285,11 +297,11 @@ def main() -> int:
     if args.command == "cpu":
         _code_from(ROOT)
         build(workdir, args.size, args.seed)
-        cpu(workdir, args.size, Path(args.root).resolve(), args.rounds, args.block)
+        cpu(workdir, args.size, Path(args.root).resolve(), args.rounds, args.block, args.question)
         return 0
     _code_from(Path(args.root).resolve())
     if args.command == "worker":
-        worker(workdir, args.size)
+        worker(workdir, args.size, args.question)
         return 0
     build(workdir, args.size, args.seed)
     if args.command == "dump":

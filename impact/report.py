@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel
@@ -136,13 +136,14 @@ def _window(
     outages: list[Interval],
     counts: bool,
     now: datetime,
-    seen: dict[tuple[object, ...], WindowExposure],
+    seen: dict[tuple[object, ...], Any],
 ) -> WindowExposure:
     """:func:`window_exposure` of a planned window, worked out once per distinct input:
     the services of one answer mostly share their service hours, target and allowances,
     and differ only by the SLA's name."""
     allowed = sla.scheduled_interruptions
     key = (
+        "window",
         sla.service_hours.model_dump_json(),
         sla.availability_target,
         allowed.per_month,
@@ -168,6 +169,44 @@ def _window(
         counts_against_budget=got.counts_against_budget,
         periods=[*got.periods],
         breach=got.breach,
+    )
+
+
+def _incident(
+    sla: SLA,
+    ahead: tuple[datetime, datetime],
+    opened_at: datetime,
+    now: datetime,
+    outages: list[Interval],
+    down: bool,
+    seen: dict[tuple[object, ...], Any],
+) -> tuple[float, IncidentExposure | None]:
+    """Service-hour minutes ``ahead`` and, for a service down, the exposure of the ongoing
+    outage (a walk through the rest of the month's service hours): each worked out once
+    per distinct input in an answer, as :func:`_window`."""
+    hours = sla.service_hours.model_dump_json()
+    key: tuple[object, ...] = ("ahead", hours, ahead)
+    minutes = seen.get(key)
+    if minutes is None:
+        minutes = seen[key] = hours_minutes(sla.service_hours, *ahead)
+    if not down:
+        return minutes, None
+    key = ("incident", hours, sla.availability_target, opened_at, now, tuple(outages))
+    got = seen.get(key)
+    if got is None:
+        got = seen[key] = incident_exposure(sla, opened_at, now, outages)
+        return minutes, got
+    return minutes, built(
+        IncidentExposure,
+        sla=sla.name,
+        opened_at=got.opened_at,
+        now=got.now,
+        minutes_so_far=got.minutes_so_far,
+        budget=got.budget,
+        breached=got.breached,
+        breach_at=got.breach_at,
+        minutes_left=got.minutes_left,
+        service_minutes_left=got.service_minutes_left,
     )
 
 
@@ -210,7 +249,7 @@ def assess(
 
     cis: list[ImpactedCI] = []
     services: list[ServiceImpact] = []
-    seen: dict[tuple[object, ...], WindowExposure] = {}  # window exposures by their inputs
+    seen: dict[tuple[object, ...], Any] = {}  # SLA figures by their inputs (_window)
     # Plain lists: read once per CI, numpy scalars one at a time are slow.
     now_sev = prop.sev.tolist()
     all_cis, names = graph.cis, graph.names
@@ -285,7 +324,7 @@ def _service(
     incidents: Sequence[Incident],
     opened_at: datetime | None,
     priority: Priority,
-    seen: dict[tuple[object, ...], WindowExposure],
+    seen: dict[tuple[object, ...], Any],
 ) -> ServiceImpact:
     ci = graph.cis[v]
     details = ci.service
@@ -307,9 +346,9 @@ def _service(
         horizon = _horizon(sla, priority)
         ahead = (now, now + timedelta(minutes=horizon))
         if sla is not None:
-            minutes = hours_minutes(sla.service_hours, *ahead)
-            if sev is Severity.DOWN:
-                incident_exp = incident_exposure(sla, opened_at or now, now, outages)
+            minutes, incident_exp = _incident(
+                sla, ahead, opened_at or now, now, outages, sev is Severity.DOWN, seen
+            )
         else:
             minutes = horizon
     # Built as ``item`` is (its paths and notes shared, not validated again: of the
