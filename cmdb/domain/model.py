@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import uuid
+import os
+import time
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -46,7 +47,14 @@ def utcnow() -> datetime:
 
 
 def new_ci_id() -> str:
-    return f"ci_{uuid.uuid4().hex}"
+    """A new CI's id: 12 hex digits of the time in milliseconds, then 80 random bits.
+
+    Time first (as UUIDv7 does), so ids made later sort later: each index keyed by a CI id
+    (the id itself, its history, its identifiers, the edges from and to it) takes a new
+    batch's CIs at its end instead of at random places all over it, where each insert
+    dirtied a page of its own that the commit wrote and checkpointed. The random part keeps
+    ids as hard to guess, and as unlikely to meet, as a uuid4's."""
+    return f"ci_{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
 
 
 def relationship_id(type_name: str, source_id: str, target_id: str) -> str:
