@@ -29,7 +29,7 @@ from functools import cached_property
 import numpy as np
 from pydantic import BaseModel
 
-from cmdb.domain.built import built
+from cmdb.domain.built import builder
 from impact._arrays import BoolArray, IntArray, bfs
 from impact.graph import TYPE_NAMES, GroupKind, ImpactGraph
 from impact.propagate import GroupNote, Propagation, type_phrase
@@ -49,6 +49,9 @@ class ImpactPath(BaseModel):
     groups: list[GroupNote] = []  # the quorums and groupings its steps go through
 
 
+# Built without validation (strings and notes the engine made): see cmdb.domain.built.
+_path = builder(ImpactPath)
+
 # A search tree's path to a CI, kept so that a longer path extends it instead of starting
 # again: the ImpactPath (what :func:`path_of` gives for the same nodes and edges), the
 # chain of its text before the groups' notes, and those notes. Its lists are never
@@ -58,8 +61,7 @@ _Tree = tuple[ImpactPath, str, list[GroupNote]]
 
 def _copy(path: ImpactPath) -> ImpactPath:
     """The same path in lists of its own (no two answers share a list)."""
-    return built(
-        ImpactPath,
+    return _path(
         cause=path.cause,
         ci_ids=[*path.ci_ids],
         names=[*path.names],
@@ -190,9 +192,7 @@ class Explainer:
             notes = [*notes, self.prop.group_note(grp)]
         body = f"{body} -> {name}{_STEPS[code]}"
         text = body + "".join(f"; {note.text}" for note in notes) if notes else body
-        # Built without validation (strings and notes the engine made), in new lists.
-        made = built(
-            ImpactPath,
+        made = _path(  # in new lists
             cause=path.cause,
             ci_ids=[*path.ci_ids, ids[v]],
             names=[*path.names, name],
@@ -218,8 +218,7 @@ class Explainer:
         base = memo.get(x)
         if base is None:  # x is the cause
             ci_id, name = self.prop.graph.ids[x], self.prop.graph.names[x]
-            start = built(
-                ImpactPath,
+            start = _path(
                 cause=ci_id,
                 ci_ids=[ci_id],
                 names=[name],

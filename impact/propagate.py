@@ -51,7 +51,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel
 
-from cmdb.domain.built import built
+from cmdb.domain.built import builder
 from cmdb.domain.relationships import REGISTRY, ImpactFlow
 from impact._arrays import IntArray, unique
 from impact.graph import TYPE_NAMES, GroupKind, ImpactGraph
@@ -82,6 +82,9 @@ class GroupNote(BaseModel):
     hit: int  # members not up: down, degraded or at risk
     named: list[str]  # ids of the members the text names
     text: str
+
+
+_note = builder(GroupNote)  # see cmdb.domain.built
 
 
 @dataclass(frozen=True)
@@ -186,8 +189,7 @@ class Propagation:
             text += ": redundancy reduced"
         elif dg or ar:
             text += ": members at risk"
-        return built(  # plain ints and strings, made here
-            GroupNote,
+        return _note(  # plain ints and strings, made here
             ci_id=gr.ids[v], name=gr.name(v),
             kind="cluster" if kind == GroupKind.CLUSTER else "replicas",
             members=n, needed=k, left=n - d, down=d, degraded=dg, at_risk=ar, hit=d + dg + ar,
@@ -203,8 +205,7 @@ class Propagation:
         text = f"{gr.name(v)}: {d + dg + ar} of {n} members hit"
         if states:
             text += f" ({states})"
-        return built(  # as _group_note
-            GroupNote,
+        return _note(  # as _group_note
             ci_id=gr.ids[v], name=gr.name(v), kind="grouping",
             members=n, needed=0, left=n - d, down=d, degraded=dg, at_risk=ar, hit=d + dg + ar,
             named=self._named(by), text=text,

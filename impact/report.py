@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel
 
-from cmdb.domain.built import built
+from cmdb.domain.built import builder
 from cmdb.domain.model import Criticality
 from cmdb.domain.records import Incident
 from cmdb.domain.service import SLA, Priority, ServiceKind
@@ -107,6 +107,14 @@ class ImpactReport(BaseModel):
     warnings: list[str]
 
 
+# Makers of the models an answer has many of, from values the engine made or took from
+# valid models (see cmdb.domain.built).
+_item = builder(ImpactedCI)
+_service_item = builder(ServiceImpact)
+_window_exposure = builder(WindowExposure)
+_incident_exposure = builder(IncidentExposure)
+
+
 def service_outages(
     incidents: Iterable[Incident], service_id: str, until: datetime
 ) -> list[Interval]:
@@ -159,8 +167,7 @@ def _window(
         )
         return got
     # The same figures under this SLA's name (built: each value is one validation made).
-    return built(
-        WindowExposure,
+    return _window_exposure(
         sla=sla.name,
         start=got.start,
         end=got.end,
@@ -196,8 +203,7 @@ def _incident(
     if got is None:
         got = seen[key] = incident_exposure(sla, opened_at, now, outages)
         return minutes, got
-    return minutes, built(
-        IncidentExposure,
+    return minutes, _incident_exposure(
         sla=sla.name,
         opened_at=got.opened_at,
         now=got.now,
@@ -256,8 +262,7 @@ def assess(
     for v in sorted(listed, key=lambda i: (-now_sev[i], all_cis[i].ci_class, names[i])):
         ci = all_cis[v]
         reason, note = prop.explain(v)
-        item = built(  # of the engine's own values: see cmdb.domain.built
-            ImpactedCI,
+        item = _item(  # of the engine's own values: see cmdb.domain.built
             id=ci.id,
             name=ci.name,
             ci_class=ci.ci_class,
@@ -353,8 +358,7 @@ def _service(
             minutes = horizon
     # Built as ``item`` is (its paths and notes shared, not validated again: of the
     # engine's own making), and the rest of plain values the engine took from valid models.
-    return built(
-        ServiceImpact,
+    return _service_item(
         **item.__dict__,
         kind=_VALUES[details.kind],
         criticality=_VALUES[ci.criticality] if ci.criticality else None,
