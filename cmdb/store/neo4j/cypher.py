@@ -409,21 +409,33 @@ def _search_key(node: str, ln: str) -> str:
     )
 
 
-def search_cis(label: str, where: list[str]) -> str:
+def search_cis(label: str, where: list[str], *, indexed: bool = False) -> str:
     """CIs of ``label`` passing ``where`` whose name contains ``$contains``, best match
     first, up to ``$limit``, after the CI ``$after`` (by its sort key: no such CI, no rows).
 
     The key of ``$after`` is read first, once; the filters pick the rows and only those
     are ranked. Ends in ``WITH c, ... LIMIT``: for ``chunked(..., by="c")``.
+
+    ``indexed``: every CI holds ``lname`` (migration 0010: its name lower-cased, as the
+    store writes it, under a text index), and ``$contains`` comes lower-cased the same
+    way: the names containing it are found through the index rather than by lower-casing
+    every CI's name. Otherwise ``toLower`` of each name, as before that migration.
     """
-    conditions = " AND ".join([*where, "toLower(c.name) CONTAINS q"])
+    if indexed:
+        q, ln_a, ln_c = "$contains", "a.lname", "c.lname"
+        head = f"MATCH (c:CI) WHERE c.lname CONTAINS q AND c:{label}"
+        if where:
+            head += " AND " + " AND ".join(where)
+    else:
+        q, ln_a, ln_c = "toLower($contains)", "toLower(a.name)", "toLower(c.name)"
+        head = f"MATCH (c:{label}) WHERE " + " AND ".join([*where, "toLower(c.name) CONTAINS q"])
     return (
         "OPTIONAL MATCH (a:CI {id: $after}) "
-        "WITH toLower($contains) AS q, a "
+        f"WITH {q} AS q, a "
         "WITH q, CASE WHEN a IS NULL THEN null ELSE "
-        f"[{_search_key('a', 'toLower(a.name)')}, toLower(a.name), a.id] END AS k "
-        f"MATCH (c:{label}) WHERE {conditions} "
-        "WITH c, k, q, toLower(c.name) AS ln "
+        f"[{_search_key('a', ln_a)}, {ln_a}, a.id] END AS k "
+        f"{head} "
+        f"WITH c, k, q, {ln_c} AS ln "
         f"WITH c, k, ln, [{_search_key('c', 'ln')}] AS tw "
         "WITH c, k, ln, tw[0] AS t, tw[1] AS w "
         "WHERE $after IS NULL OR (k IS NOT NULL AND (t > k[0] OR (t = k[0] AND (w > k[1]"

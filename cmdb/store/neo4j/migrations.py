@@ -56,8 +56,11 @@ def migrate(driver: Driver, database: str) -> list[str]:
     applied: list[str] = []
     for mig in load_migrations():
         for stmt in mig.statements:
-            # Schema commands run in their own transaction: Neo4j refuses them mixed with data.
-            driver.execute_query(stmt, database_=database)
+            # Schema commands run in their own transaction: Neo4j refuses them mixed with
+            # data. Auto-commit, so a backfill may commit in batches (CALL ... IN
+            # TRANSACTIONS) rather than hold every node of a big graph in one.
+            with driver.session(database=database) as session:
+                session.run(stmt).consume()
         driver.execute_query(
             "MERGE (m:CmdbMigration {version: $v}) SET m.name = $n",
             v=mig.version,

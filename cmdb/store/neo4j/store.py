@@ -23,6 +23,7 @@ from neo4j import (
     Driver,
     GraphDatabase,
     ManagedTransaction,
+    RoutingControl,
     unit_of_work,
 )
 from neo4j.exceptions import (
@@ -118,6 +119,7 @@ class _Quiet(list[Any]):
 
 
 SEND = 1000  # rows per write statement: see _send
+NAMES_MIGRATION = 10  # 0010_name_search.cypher: every CI's lname, under a text index
 
 
 def _send(tx: ManagedTransaction, query: str, rows: Iterable[dict[str, Any]]) -> None:
@@ -237,6 +239,9 @@ def _ci_props(ci: CI, gen: int) -> dict[str, Any]:
         "id": ci.id,
         "class": ci.ci_class,
         "name": ci.name,
+        # The name as a search compares it (cmdb.store.search: Python's lower-casing),
+        # under a text index (migration 0010).
+        "lname": ci.name.lower(),
         "status": ci.status.value,
         "environment": ci.environment,
         "owner": ci.owner,
@@ -276,6 +281,7 @@ class Neo4jStore(OutboxNodes, ProposalNodes):
         self._timeout = tx_timeout_s
         self._owns_driver = owns_driver
         self._schema_ok = False
+        self._lname_ready = False  # see _names_indexed
         if check_schema:
             self.check_schema()
 
@@ -311,6 +317,19 @@ class Neo4jStore(OutboxNodes, ProposalNodes):
         applied = migrate(self.driver, self.database)
         self.check_schema()
         return applied
+
+    def _names_indexed(self) -> bool:
+        """Whether every CI holds ``lname`` under its text index (migration 0010 applied):
+        asked of the database until it says so, then known for the store's life."""
+        if not self._lname_ready:
+            records, _, _ = self.driver.execute_query(
+                "MATCH (m:CmdbMigration) WHERE m.version >= $v RETURN count(m) AS n",
+                v=NAMES_MIGRATION,
+                database_=self.database,
+                routing_=RoutingControl.READ,
+            )
+            self._lname_ready = bool(records and records[0]["n"])
+        return self._lname_ready
 
     def check_schema(self) -> set[str]:
         missing = missing_constraints(self.driver, self.database)
@@ -609,8 +628,10 @@ class Neo4jStore(OutboxNodes, ProposalNodes):
             params["source"] = flt.source
         if flt.name_contains:
             # Ranked best match first (cmdb/store/search.py), in the one query.
-            params.update(contains=flt.name_contains, **cypher.SEARCH_PARAMS)
-            match = cypher.search_cis(label, where)
+            indexed = self._names_indexed()
+            text = flt.name_contains.lower() if indexed else flt.name_contains
+            params.update(contains=text, **cypher.SEARCH_PARAMS)
+            match = cypher.search_cis(label, where, indexed=indexed)
         else:
             where.insert(0, "($after IS NULL OR c.id > $after)")
             match = (
