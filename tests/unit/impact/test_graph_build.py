@@ -1,4 +1,5 @@
-"""The impact view's build (vectorised with numpy) against the rules written out plainly.
+"""The impact view's build (vectorised with numpy) against the rules written out plainly;
+and each CI's worst group (found for all CIs at once) against the loop per CI.
 
 ``reference`` below reads the links one by one into dicts, as the module docstring of
 impact/graph.py states the rules: hard edges, cluster memberships, replica groups by
@@ -26,7 +27,10 @@ from impact.graph import (
     GroupKind,
     build_impact_graph,
 )
+from impact.propagate import _grade, propagate
+from impact.severity import FailureMode
 from tests.unit.impact.builders import ci
+from tests.unit.impact.strategies import Topology, topologies
 
 CLASSES = (
     "Server",
@@ -224,3 +228,21 @@ def test_the_built_view_follows_the_rules(sub: Subgraph, replica_groups: bool) -
     for grp in range(g.n_groups):
         members = [want["src"][e] for e, x in enumerate(want["egroup"]) if x == grp]
         assert g.members(grp) == members
+
+
+@settings(max_examples=150, deadline=None)
+@given(t=topologies(), data=st.data())
+def test_the_worst_group_of_each_ci_is_its_first_worst_edge(t: Topology, data: Any) -> None:
+    # Propagation finds each CI's worst group for all CIs at once; the rule, CI by CI: of
+    # the edges into it (by edge number), the first whose group grades it worst.
+    g = build_impact_graph(t.subgraph())
+    failed = data.draw(st.sets(st.integers(0, g.n - 1), min_size=1, max_size=3))
+    prop = propagate(g, {g.ids[i]: FailureMode.DOWN for i in failed})
+    grades = _grade(g.gsize, g.gk, prop.down_count, prop.degraded_count, prop.any_count)
+    for v in range(g.n):
+        worst, best = 0, -1
+        for e in g.inc.of(v).tolist():
+            if grades[g.egroup[e]] > worst:
+                worst, best = int(grades[g.egroup[e]]), e
+        want = (int(g.egroup[best]), best) if best >= 0 else (-1, -1)
+        assert prop.worst_group(v) == want
