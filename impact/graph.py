@@ -251,8 +251,8 @@ def build_impact_graph(
     code, contains = _PLAN_CODE[row], _PLAN_CONTAINS[row]
     kinds = np.fromiter(map(_class_kind, map(_CLASS, cis)), dtype=np.int64, count=n)
     v_kind = kinds[v]
-    # In the order the loop this replaces tested them: a cluster's membership, a
-    # grouping's, a replica's, else a hard edge.
+    # Each link is the first of these that applies: a membership of a cluster, of a
+    # grouping, of a replica set; else a hard edge.
     in_cluster = _PLAN_MEMBERSHIP[row] & ((v_kind & _CLUSTER) > 0)
     in_grouping = ~in_cluster & contains & ((v_kind & _GROUPING) > 0)
     replica = ~in_cluster & ~in_grouping & contains & ((v_kind & _REPLICA_PARENT) > 0)
@@ -309,12 +309,15 @@ def build_impact_graph(
         ]
     )
     gnode = np.concatenate([hv, cv[c_first], rv[r_first]])
-    hard_kind = int(GroupKind.HARD)
-    gk = np.array([*([1] * n_hard), *c_k, *r_k], dtype=np.int64)
-    gsize = np.concatenate([np.ones(n_hard, dtype=np.int64), c_size, r_size])
-    gkind = np.array(
-        [*([hard_kind] * n_hard), *([int(GroupKind.CLUSTER)] * n_clusters), *r_kind],
-        dtype=np.int64,
+    ones = np.ones(n_hard, dtype=np.int64)
+    gk = np.concatenate([ones, np.array(c_k, dtype=np.int64), np.array(r_k, dtype=np.int64)])
+    gsize = np.concatenate([ones, c_size, r_size])
+    gkind = np.concatenate(
+        [
+            np.full(n_hard, int(GroupKind.HARD), dtype=np.int64),
+            np.full(n_clusters, int(GroupKind.CLUSTER), dtype=np.int64),
+            np.array(r_kind, dtype=np.int64),
+        ]
     )
     # Grouping memberships by grouping, then member.
     grp_dst, grp_src, grp_type = _first_by_pair(
