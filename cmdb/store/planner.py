@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import orjson
 from pydantic import ValidationError
+from pydantic_core import to_jsonable_python
 
 from cmdb.domain.changeset import ApplyResult, ChangeSet, CIRef, CIUpsert, Miss, Precedence, Touch
 from cmdb.domain.errors import IdentityConflict, InvalidInput, NotFound, WriteConflict
@@ -639,13 +640,14 @@ class _Planner:
         )
         if existing is None:
             merged_attrs = {k: v for k, v in attrs.items() if v is not None}
+            conf = 1.0 if confidence is None else confidence
             rel = new_rel(
                 id=rid,
                 type=rtype.name,
                 source_id=s.id,
                 target_id=t.id,
                 status=status,
-                confidence=1.0 if confidence is None else confidence,
+                confidence=conf,
                 attributes=merged_attrs,
                 sources=self._sighted({}),
                 created_at=self.now,
@@ -653,8 +655,17 @@ class _Planner:
             )
             self.plan.created_rels.add(rid)
             self.plan.result.rels_created += 1
+            # Relationship.field_values of the new edge, from the values it was made of.
+            after = {
+                "type": rtype.name,
+                "source_id": s.id,
+                "target_id": t.id,
+                "status": status._value_,
+                "confidence": conf,
+                "attributes": to_jsonable_python(merged_attrs) if merged_attrs else {},
+            }
             self.plan.history.append(
-                PendingHistory(EntityKind.REL, rid, HistoryOp.CREATE, "*", None, rel.field_values())
+                PendingHistory(EntityKind.REL, rid, HistoryOp.CREATE, "*", None, after)
             )
         else:
             merged = dict(existing.attributes)

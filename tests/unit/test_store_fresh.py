@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,6 +15,7 @@ import cmdb.store.planner as planner
 from cmdb.domain.changeset import ChangeSet, CIRef, CIUpsert, RelUpsert
 from cmdb.domain.classes import concrete_classes
 from cmdb.domain.errors import CmdbError
+from cmdb.domain.history import HistoryOp
 from cmdb.domain.identifiers import Identifier, IdentifierKind
 from cmdb.domain.model import CI, Redundancy, Relationship
 from cmdb.domain.service import ServiceDetails
@@ -65,6 +67,14 @@ def _same(fast: Any, slow: Any) -> None:
         r.model_dump_json() for r in slow.rels.values()
     ]
     assert fast.history == slow.history
+    # A creation's row holds the new entity's field values, as the model gives them.
+    made: dict[str, CI | Relationship] = {**fast.cis, **fast.rels}
+    creations = [h for h in fast.history if h.op is HistoryOp.CREATE]
+    assert creations
+    for h in creations:
+        values = made[h.entity_id].field_values()
+        assert h.after == values
+        assert orjson.dumps(h.after) == orjson.dumps(values)
     assert fast.new_idents == slow.new_idents
     assert fast.result == slow.result
 

@@ -86,7 +86,9 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]
 def _dump(model: Any) -> str:
     # pydantic-core writes the JSON itself (the same text as orjson over model_dump, at
     # about half the cost: no intermediate dict).
-    return str(model.model_dump_json(by_alias=True))
+    # The serializer itself, as model_dump_json calls it with these same defaults: the
+    # wrapper's dozen keywords were a fifth of dumping a relationship.
+    return str(model.__pydantic_serializer__.to_json(model, by_alias=True).decode())
 
 
 def _by_id(model: CI | Relationship) -> str:
@@ -531,7 +533,9 @@ class EmbeddedStore(OutboxRows, ProposalRows):
             " ON CONFLICT(kind, id) DO UPDATE SET doc=excluded.doc",
             [(run.id, _dump(run)) for run in p.runs.values()],
         )
-        at = to_text(now)
+        # Who, where and when are the batch's: one tuple, appended to each row's own part.
+        tail = (cs.actor, cs.source, cs.run_id, cs.request_id, to_text(now), cs.reason)
+        dumps = orjson.dumps
         conn.executemany(
             "INSERT INTO history (entity_kind, entity_id, op, field, before, after, actor,"
             " source, run_id, request_id, at, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -541,14 +545,9 @@ class EmbeddedStore(OutboxRows, ProposalRows):
                     h.entity_id,
                     h.op._value_,
                     h.field,
-                    _json(h.before),
-                    _json(h.after),
-                    cs.actor,
-                    cs.source,
-                    cs.run_id,
-                    cs.request_id,
-                    at,
-                    cs.reason,
+                    None if h.before is None else dumps(h.before).decode(),
+                    None if h.after is None else dumps(h.after).decode(),
+                    *tail,
                 )
                 for h in p.history
             ],
