@@ -166,7 +166,7 @@ def _window(
             sla, start, end, outages, counts=counts, planned=True, announced=now
         )
         return got
-    # The same figures under this SLA's name (built: each value is one validation made).
+    # The same figures under this SLA's name (each value validated when the first was made).
     return _window_exposure(
         sla=sla.name,
         start=got.start,
