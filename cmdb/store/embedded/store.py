@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import backoff
 import orjson
 from pydantic import TypeAdapter
 
@@ -173,6 +174,28 @@ def _names_in_bulk(conn: sqlite3.Connection) -> Iterator[None]:
         (top,),
     )
     conn.execute("DELETE FROM meta WHERE key = 'names_by_store'")
+
+
+def _locked(exc: Exception) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "database is locked" in str(exc)
+
+
+def _wal(conn: sqlite3.Connection, timeout_s: float) -> None:
+    """WAL mode for ``conn``. Switching a new file's journal writes its header in a
+    rollback-journal transaction, and a second process opening the file meanwhile is told
+    "database is locked" at once: SQLite does not call the busy handler (the connection's
+    timeout) for a journal-mode change. Two servers started together on a new file, one
+    failed to start. Asked again with backoff, within the connection's timeout."""
+    ask = backoff.on_exception(
+        backoff.expo,
+        sqlite3.OperationalError,
+        max_time=timeout_s,
+        giveup=lambda exc: not _locked(exc),
+        factor=0.01,
+        max_value=0.5,
+        logger=None,
+    )(conn.execute)
+    ask("PRAGMA journal_mode=WAL")
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
@@ -365,7 +388,7 @@ class EmbeddedStore(OutboxRows, ProposalRows):
                 )
             except sqlite3.Error as exc:
                 raise StoreUnavailable(f"cannot open {self.path}: {exc}") from exc
-            conn.execute("PRAGMA journal_mode=WAL")
+            _wal(conn, self._timeout)
             # NORMAL in WAL mode survives a killed process (the case that matters for a
             # writer killed mid-batch); only an OS crash may lose the last commits.
             conn.execute("PRAGMA synchronous=NORMAL")
