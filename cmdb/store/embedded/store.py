@@ -57,6 +57,7 @@ from cmdb.store.contract import (
 from cmdb.store.embedded.outbox import OutboxRows, write_events
 from cmdb.store.embedded.proposals import ProposalRows, add_version
 from cmdb.store.embedded.schema import DDL, MIGRATIONS, SCHEMA_VERSION
+from cmdb.store.embedded.tx import read_snapshot
 from cmdb.store.gcpause import gc_paused
 from cmdb.store.outbox import events_for
 from cmdb.store.planner import (
@@ -637,12 +638,8 @@ class EmbeddedStore(OutboxRows, ProposalRows):
         return decode.ci(row[0])
 
     def get_cis(self, ids: Iterable[str]) -> dict[str, CI]:
-        conn = self._conn()
-        conn.execute("BEGIN")  # one snapshot across the chunks
-        try:
+        with read_snapshot(self._conn()) as conn:  # one snapshot across the chunks
             return _SqlLoader(conn).load_cis(set(ids))
-        finally:
-            conn.execute("COMMIT")
 
     def find_by_identifier(self, identifier: Identifier) -> list[CI]:
         rows = self._conn().execute(
@@ -654,10 +651,9 @@ class EmbeddedStore(OutboxRows, ProposalRows):
 
     def find_by_identifiers(self, identifiers: Iterable[Identifier]) -> dict[Identifier, list[CI]]:
         wanted = {(i.kind.value, i.value): i for i in identifiers}
-        conn = self._conn()
         hits: dict[IdentKey, list[str]] = defaultdict(list)
-        conn.execute("BEGIN")  # one snapshot for the identifiers and the documents
-        try:
+        # One snapshot for the identifiers and the documents.
+        with read_snapshot(self._conn()) as conn:
             for part in _chunks(sorted(wanted), _CHUNK // 2):
                 values = ",".join("(?,?)" for _ in part)
                 q = (
@@ -667,8 +663,6 @@ class EmbeddedStore(OutboxRows, ProposalRows):
                 for kind, value, ci_id in conn.execute(q, [x for k in part for x in k]):
                     hits[(kind, value)].append(ci_id)
             docs = _SqlLoader(conn).load_cis({c for ids in hits.values() for c in ids})
-        finally:
-            conn.execute("COMMIT")
         return {wanted[k]: [docs[c] for c in sorted(ids) if c in docs] for k, ids in hits.items()}
 
     def list_sightings(self, source: str) -> dict[str, SightingHit]:
@@ -783,12 +777,8 @@ class EmbeddedStore(OutboxRows, ProposalRows):
         return decode.rel(row[0])
 
     def get_relationships(self, ids: Iterable[str]) -> dict[str, Relationship]:
-        conn = self._conn()
-        conn.execute("BEGIN")  # one snapshot across the chunks
-        try:
+        with read_snapshot(self._conn()) as conn:  # one snapshot across the chunks
             return _SqlLoader(conn).load_rels(set(ids))
-        finally:
-            conn.execute("COMMIT")
 
     def list_relationships(
         self,
@@ -844,15 +834,12 @@ class EmbeddedStore(OutboxRows, ProposalRows):
 
     def neighbours_of(self, ci_ids: Iterable[str]) -> dict[str, list[Neighbour]]:
         wanted = list(dict.fromkeys(ci_ids))
-        conn = self._conn()
-        conn.execute("BEGIN")  # one snapshot for the relationships and the CIs
-        try:
+        # One snapshot for the relationships and the CIs.
+        with read_snapshot(self._conn()) as conn:
             touching = _SqlLoader(conn).load_rels_touching(set(wanted)).values()
             return neighbours.assemble_many(
                 wanted, touching, lambda ids: _SqlLoader(conn).load_cis(set(ids))
             )
-        finally:
-            conn.execute("COMMIT")
 
     def subgraph(
         self,

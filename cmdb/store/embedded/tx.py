@@ -1,4 +1,5 @@
-"""One small write transaction on the embedded store, committed or rolled back whole."""
+"""Transactions on the embedded store: one small write, committed or rolled back whole;
+one read snapshot across several statements."""
 
 from __future__ import annotations
 
@@ -26,3 +27,14 @@ def write_transaction(
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+@contextmanager
+def read_snapshot(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """A deferred transaction around a read of several statements (chunks of ids, then
+    the documents they name): every statement sees the same committed state."""
+    conn.execute("BEGIN")
+    try:
+        yield conn
+    finally:
+        conn.execute("COMMIT")
