@@ -28,6 +28,13 @@ class Direction(StrEnum):
     BOTH = "both"
 
 
+class DocumentKind(StrEnum):
+    """What ``iter_documents`` reads."""
+
+    CI = "ci"
+    REL = "rel"  # relationships, retired ones too
+
+
 class CIFilter(BaseModel):
     model_config = ConfigDict(extra="forbid")
     ci_class: str | None = Field(default=None, description="includes subclasses")
@@ -173,6 +180,13 @@ class GraphStore(Protocol):
     ) -> Page:
         """CIs passing ``flt``, a page at a time, ordered by id; with ``name_contains``,
         best match first (cmdb/store/search.py). The cursor is the last id given."""
+        ...
+
+    def iter_documents(self, kind: DocumentKind, *, batch: int = 10_000) -> Iterator[str]:
+        """Every stored CI, or every relationship (retired ones too), as the JSON text of
+        its document (the model's by-alias dump the store wrote), in id order, read a
+        batch at a time: for copying a store out (a snapshot) without decoding and
+        encoding every model again."""
         ...
 
     def get_relationship(self, rel_id: str, *, as_of: datetime | None = None) -> Relationship: ...

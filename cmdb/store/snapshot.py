@@ -50,7 +50,7 @@ from cmdb.domain.history import EntityKind, HistoryEntry
 from cmdb.domain.model import CI, Relationship, relationship_id, utcnow
 from cmdb.domain.proposals import Proposal
 from cmdb.domain.records import Change, Incident, Problem, Record
-from cmdb.store.contract import GraphStore, SnapshotBatch
+from cmdb.store.contract import DocumentKind, GraphStore, SnapshotBatch
 from cmdb.store.gcpause import gc_paused
 
 FORMAT = "graph-cmdb-snapshot"
@@ -73,28 +73,14 @@ _ORDER = {k: i for i, k in enumerate(_KINDS)}
 
 
 def _line(kind: str, model: BaseModel) -> bytes:
-    doc = {"kind": kind, "data": model.model_dump(mode="json", by_alias=True)}
-    return orjson.dumps(doc) + b"\n"
+    # pydantic-core writes the model's JSON itself: the same document as orjson over
+    # model_dump(mode="json"), without building the dict in between.
+    return _wrap(kind, model.__pydantic_serializer__.to_json(model, by_alias=True))
 
 
-def _iter_cis(store: GraphStore) -> Iterator[CI]:
-    cursor: str | None = None
-    while True:
-        page = store.list_cis(limit=_PAGE, cursor=cursor)
-        yield from page.items
-        if page.next_cursor is None:
-            return
-        cursor = page.next_cursor
-
-
-def _iter_rels(store: GraphStore) -> Iterator[Relationship]:
-    cursor: str | None = None
-    while True:
-        page = store.list_relationships(include_retired=True, limit=_PAGE, cursor=cursor)
-        yield from page.items
-        if page.next_cursor is None:
-            return
-        cursor = page.next_cursor
+def _wrap(kind: str, data: bytes | str) -> bytes:
+    body = data.encode() if isinstance(data, str) else data
+    return b'{"kind":"' + kind.encode() + b'","data":' + body + b"}\n"
 
 
 def _iter_proposals(store: GraphStore) -> Iterator[Proposal]:
@@ -111,9 +97,18 @@ def export(store: GraphStore, fh: IO[bytes]) -> dict[str, int]:
     counts = dict.fromkeys((name for _, name in _KINDS.values()), 0)
     # The header comes first but its counts are known only at the end: spool the body.
     with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as body:
+        # CIs and relationships are copied as the store wrote their documents (the same
+        # dump of the same models): decoding and encoding 100k CIs and their edges was
+        # most of an export's time.
+        for kind, docs in (
+            ("ci", store.iter_documents(DocumentKind.CI)),
+            ("rel", store.iter_documents(DocumentKind.REL)),
+        ):
+            name = _KINDS[kind][1]
+            for doc in docs:
+                body.write(_wrap(kind, doc))
+                counts[name] += 1
         sections: list[tuple[str, Any]] = [
-            ("ci", _iter_cis(store)),
-            ("rel", _iter_rels(store)),
             ("change", store.list_changes()),
             ("incident", store.list_incidents()),
             ("problem", store.list_problems()),

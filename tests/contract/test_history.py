@@ -14,7 +14,7 @@ from cmdb.domain.history import EntityKind, HistoryOp
 from cmdb.domain.model import CI_FIELDS, REL_FIELDS, LifecycleStatus
 from cmdb.domain.proposals import Proposal
 from cmdb.domain.records import Change, Incident, IncidentState
-from cmdb.store.contract import CIFilter, Direction, GraphStore, SnapshotBatch
+from cmdb.store.contract import CIFilter, Direction, DocumentKind, GraphStore, SnapshotBatch
 from tests.contract.builders import cs, ident, rel, rel_retire, retire, up
 from tests.fakes import FakeClock
 
@@ -146,6 +146,8 @@ def _exercise_every_method(store: GraphStore) -> set[str]:
     store.list_cis(CIFilter(ci_class="Service"))
     store.get_relationship(res.rel_ids[0])
     store.list_relationships(include_retired=True)
+    list(store.iter_documents(DocumentKind.CI))
+    list(store.iter_documents(DocumentKind.REL))
     store.neighbours(svc, direction=Direction.BOTH)
     store.subgraph([svc], direction=Direction.BOTH)
     store.history(svc)
@@ -168,7 +170,7 @@ def _exercise_every_method(store: GraphStore) -> set[str]:
     store.get_relationships(res.rel_ids)
     store.neighbours_of([svc, app])
     called |= {"find_by_identifiers", "get_run", "list_runs", "list_sightings"}
-    called |= {"get_cis", "get_relationships", "neighbours_of"}
+    called |= {"get_cis", "get_relationships", "neighbours_of", "iter_documents"}
     called |= {
         "get_ci",
         "find_by_identifier",

@@ -45,6 +45,7 @@ from cmdb.store.contract import (
     CIFilter,
     Counts,
     Direction,
+    DocumentKind,
     Link,
     Neighbour,
     Page,
@@ -807,6 +808,15 @@ class EmbeddedStore(OutboxRows, ProposalRows):
         items = decode.rels(r[1] for r in rows[:limit])
         nxt = cursors.encode(rows[limit - 1][0]) if len(rows) > limit else None
         return RelPage.model_construct(items=items, next_cursor=nxt)  # see list_cis
+
+    def iter_documents(self, kind: DocumentKind, *, batch: int = 10_000) -> Iterator[str]:
+        table = "cis" if kind is DocumentKind.CI else "rels"
+        sql = f"SELECT id, doc FROM {table} WHERE id > ? ORDER BY id LIMIT ?"
+        last = ""  # ids are never empty: every one sorts after ''
+        while rows := self._conn().execute(sql, (last, batch)).fetchall():
+            for _, doc in rows:
+                yield doc
+            last = rows[-1][0]
 
     def neighbours(
         self,

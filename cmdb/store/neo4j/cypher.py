@@ -72,6 +72,10 @@ def chunked(match: str, item: str, *, by: str | None = None) -> str:
 LOAD_CIS = "MATCH (c:CI) WHERE c.id IN $ids RETURN c.doc AS doc"
 LOAD_CI_ID_DOCS = chunked("MATCH (c:CI) WHERE c.id IN $ids", "[c.id, c.doc]", by="c")
 LOAD_CI_DOCS = chunked("MATCH (c:CI) WHERE c.id IN $ids", "c.doc", by="c")
+# Every CI, a page at a time in id order (iter_documents): [id, doc] pairs.
+ALL_CI_DOCS = chunked(
+    "MATCH (c:CI) WHERE c.id > $after WITH c ORDER BY c.id LIMIT $limit", "[c.id, c.doc]", by="c"
+)
 LOAD_CI_HEADS = chunked("MATCH (c:CI) WHERE c.id IN $ids", "[c.id, c.class, c.status]")
 
 # Unique identifiers live either as a CI's primary key (the first it was created with,
@@ -442,3 +446,7 @@ def search_cis(label: str, where: list[str], *, indexed: bool = False) -> str:
         " OR (w = k[1] AND (ln > k[2] OR (ln = k[2] AND c.id > k[3]))))))) "
         "WITH c, t, w, ln ORDER BY t, w, ln, c.id LIMIT $limit"
     )
+
+
+# Every relationship, retired ones too, a page at a time in id order (iter_documents).
+ALL_REL_DOCS = list_rels((*REL_TYPES, RETIRED))

@@ -56,6 +56,7 @@ from cmdb.store.contract import (
     CIFilter,
     Counts,
     Direction,
+    DocumentKind,
     Link,
     Neighbour,
     Page,
@@ -688,6 +689,23 @@ class Neo4jStore(OutboxNodes, ProposalNodes):
         items = [decode.rel(r["doc"]) for r in rows[:limit]]
         nxt = cursors.encode(rows[limit - 1]["id"]) if len(rows) > limit else None
         return RelPage.model_construct(items=items, next_cursor=nxt)
+
+    def iter_documents(self, kind: DocumentKind, *, batch: int = 10_000) -> Iterator[str]:
+        def ci_page(after: str) -> list[tuple[str, str]]:
+            return [
+                (i, doc) for i, doc in self._chunked(cypher.ALL_CI_DOCS, after=after, limit=batch)
+            ]
+
+        def rel_page(after: str) -> list[tuple[str, str]]:
+            rows = self._rows(cypher.ALL_REL_DOCS, after=after, type=None, limit=batch)
+            return [(r["id"], r["doc"]) for r in rows]
+
+        page = ci_page if kind is DocumentKind.CI else rel_page
+        last = ""  # ids are never empty: every one sorts after ''
+        while rows := page(last):
+            for _, doc in rows:
+                yield doc
+            last = rows[-1][0]
 
     def neighbours(
         self,
