@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from impact.cone import cone_of
 from impact.graph import build_impact_graph
-from impact.spof import _spofs, funnels, single_points_of_failure, spof_indices
+from impact.spof import SpofResult, _spofs, funnels, single_points_of_failure, spof_indices
 from tests.unit.impact.builders import topo
 from tests.unit.impact.strategies import Topology, clustered, topologies
 from tests.unit.impact.test_spof import brute_force
@@ -80,3 +80,19 @@ def test_a_cycle_anywhere_takes_the_general_path() -> None:
     assert g.needs.rank is None
     r = single_points_of_failure(g, "s")
     assert {x.name: x.funnel for x in r.spofs} == {"a": None, "b": "a", "c": "a"}
+
+
+@settings(max_examples=100, deadline=None)
+@given(topologies(max_n=12, acyclic=True), st.data())
+def test_the_built_answer_equals_the_validated_model(t: Topology, data: st.DataObject) -> None:
+    """The answer is built without validation (cmdb.domain.built): it must be what
+    validating the same values gives, field for field, lists not shared between SPOFs."""
+    g = build_impact_graph(t.subgraph())
+    s = data.draw(st.integers(0, g.n - 1))
+    r = single_points_of_failure(g, g.ids[s])
+    again = SpofResult.model_validate(r.model_dump())
+    assert r == again
+    assert [x.__dict__ for x in r.spofs] == [x.__dict__ for x in again.spofs]
+    assert list(r.__dict__) == list(again.__dict__)
+    lists = [id(x.services_lost) for x in r.spofs] + [id(x.customers_lost) for x in r.spofs]
+    assert len(set(lists)) == len(lists)
