@@ -1221,7 +1221,7 @@ class EmbeddedStore(OutboxRows, ProposalRows):
                 ],
             )
             if batch.history:
-                last = max(to_text(h.at) for h in batch.history)
+                last = to_text(max(h.at for h in batch.history))
                 conn.execute("UPDATE meta SET value = max(value, ?) WHERE key = 'last_at'", (last,))
             conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(gen),))
             conn.execute("COMMIT")
