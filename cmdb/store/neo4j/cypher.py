@@ -450,3 +450,12 @@ def search_cis(label: str, where: list[str], *, indexed: bool = False) -> str:
 
 # Every relationship, retired ones too, a page at a time in id order (iter_documents).
 ALL_REL_DOCS = list_rels((*REL_TYPES, RETIRED))
+
+# A CI's active relationships and the CI at the other end of each, in one answer: one row
+# with nulls when it has none, no row when there is no such CI. A relationship from the CI
+# to itself comes twice (once each way).
+NEIGHBOURS_NOW = (
+    "MATCH (c:CI {id: $id}) "
+    f"OPTIONAL MATCH (c)-[r:{type_union(None)}]-(o:CI) "
+    "RETURN r.doc AS rel, o.id AS other, o.doc AS doc"
+)

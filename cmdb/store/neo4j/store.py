@@ -715,24 +715,32 @@ class Neo4jStore(OutboxNodes, ProposalNodes):
         types: Iterable[str] | None = None,
         as_of: datetime | None = None,
     ) -> list[Neighbour]:
-        self.get_ci(ci_id, as_of=as_of)
         wanted = {get_type(t).name for t in types} if types is not None else None
         if as_of is None:
-            rows = self._rows(
-                f"MATCH (c:CI {{id: $id}})-[r:{cypher.type_union(None)}]-(:CI) "
-                "RETURN DISTINCT r.doc AS doc",
-                id=ci_id,
-            )
-            rels = [decode.rel(r["doc"]) for r in rows]
-        else:
-            ids = self._rows(
-                "MATCH (c:CI {id: $id})-[r]-(:CI) RETURN DISTINCT r.id AS id", id=ci_id
-            )
-            rels = list(self._rels_as_of(as_of, ids=[r["id"] for r in ids]).values())
+            return self._neighbours_now(ci_id, direction, wanted)
+        self.get_ci(ci_id, as_of=as_of)
+        ids = self._rows("MATCH (c:CI {id: $id})-[r]-(:CI) RETURN DISTINCT r.id AS id", id=ci_id)
+        rels = list(self._rels_as_of(as_of, ids=[r["id"] for r in ids]).values())
         picked = neighbours.pick(ci_id, rels, direction, wanted)
-        if as_of is None:
-            return neighbours.assemble(picked, self._cis_by_id)
         return neighbours.assemble(picked, lambda ids: self._cis_as_of(ids, as_of))
+
+    def _neighbours_now(
+        self, ci_id: str, direction: Direction, wanted: set[str] | None
+    ) -> list[Neighbour]:
+        """The CI's relationships and the CIs at their other ends in one round trip (the
+        CI itself, the edges and then the CIs were three); only the neighbours picked are
+        decoded."""
+        rows = self._rows(cypher.NEIGHBOURS_NOW, id=ci_id)
+        if not rows:
+            raise NotFound(f"no CI {ci_id}", where="id")  # as get_ci says it
+        rel_docs = dict.fromkeys(r["rel"] for r in rows if r["rel"] is not None)
+        docs = {r["other"]: r["doc"] for r in rows if r["rel"] is not None}
+        picked = neighbours.pick(ci_id, map(decode.rel, rel_docs), direction, wanted)
+
+        def read(ids: Sequence[str]) -> dict[str, CI]:
+            return {c.id: c for c in decode.cis(docs[i] for i in dict.fromkeys(ids))}
+
+        return neighbours.assemble(picked, read)
 
     @gc_paused()  # many small objects, no cycles: see decode.cis
     def neighbours_of(self, ci_ids: Iterable[str]) -> dict[str, list[Neighbour]]:
