@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from cmdb.domain.changeset import ChangeSet, CIRef, CIRetire, CIUpsert, RelRetire, RelUpsert
+from cmdb.domain.changeset import (
+    ChangeSet,
+    CIRef,
+    CIRetire,
+    CIUpsert,
+    RelRetire,
+    RelUpsert,
+    Touch,
+)
 from cmdb.domain.identifiers import Identifier, IdentifierKind
 from cmdb.domain.model import CI, LifecycleStatus, Relationship
 from cmdb.store.contract import CIFilter, GraphStore
@@ -54,6 +62,17 @@ def rel_retire(type_name: str, source: str | CIRef, target: str | CIRef) -> RelR
 
 def retire(k: str | CIRef, status: LifecycleStatus = LifecycleStatus.WITHDRAWN) -> CIRetire:
     return CIRetire(ref=ref(k) if isinstance(k, str) else k, status=status)
+
+
+def touch(key_value: str, *, source: str, run_id: str, scope: str) -> ChangeSet:
+    """A discovery run that saw the CI keyed ``key_value`` unchanged: its sighting only."""
+    return ChangeSet(
+        actor="d",
+        source=source,
+        run_id=run_id,
+        scope=scope,
+        touches=[Touch(ref=CIRef(identifier=ident("key", key_value)))],
+    )
 
 
 def cs(

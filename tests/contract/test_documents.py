@@ -5,10 +5,20 @@ from __future__ import annotations
 
 import orjson
 
-from cmdb.domain.changeset import ChangeSet, CIRef, Touch
+from cmdb.domain.changeset import ChangeSet
 from cmdb.domain.model import LifecycleStatus
 from cmdb.store.contract import DocumentKind, GraphStore
-from tests.contract.builders import all_cis, all_rels, cs, ident, rel, rel_retire, retire, up
+from tests.contract.builders import (
+    all_cis,
+    all_rels,
+    cs,
+    ident,
+    rel,
+    rel_retire,
+    retire,
+    touch,
+    up,
+)
 from tests.fakes import FakeClock
 
 
@@ -38,15 +48,7 @@ def _fill(store: GraphStore, clock: FakeClock) -> None:
     feed = up("Server", "web", attributes={"os": "linux"})
     store.apply(ChangeSet(actor="d", source="nmap", run_id="r1", scope="lan", ci_upserts=[feed]))
     clock.advance(60)
-    store.apply(
-        ChangeSet(
-            actor="d",
-            source="nmap",
-            run_id="r2",
-            scope="lan",
-            touches=[Touch(ref=CIRef(identifier=ident("key", "web")))],
-        )
-    )
+    store.apply(touch("web", source="nmap", run_id="r2", scope="lan"))
 
 
 def test_ci_documents_are_the_models_dumps_in_id_order(store: GraphStore, clock: FakeClock) -> None:

@@ -13,7 +13,7 @@ from cmdb.domain.errors import InvalidInput, NotFound
 from cmdb.domain.history import HistoryOp
 from cmdb.domain.records import DiscoveryRun, RunStatus
 from cmdb.store.contract import GraphStore
-from tests.contract.builders import ident, up
+from tests.contract.builders import ident, touch, up
 from tests.fakes import FakeClock
 
 POLICY = Precedence(owners={"attributes.os": ["ansible", "nmap"]}, default=["terraform"])
@@ -86,15 +86,7 @@ def test_touch_moves_the_sighting_only(store: GraphStore, clock: FakeClock) -> N
     before = store.get_ci(ci_id)
     rows = len(store.history(ci_id))
     clock.advance(60)
-    res = store.apply(
-        ChangeSet(
-            actor="d",
-            source="nmap",
-            run_id="r2",
-            scope="lan",
-            touches=[Touch(ref=CIRef(identifier=ident("key", "web")))],
-        )
-    )
+    res = store.apply(touch("web", source="nmap", run_id="r2", scope="lan"))
     assert (res.touched, res.history_rows, res.updated) == (1, 0, 0)
     after = store.get_ci(ci_id)
     s = after.sources["nmap"]
