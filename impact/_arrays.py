@@ -7,6 +7,7 @@ a handful of vectorised steps per level rather than a Python loop per edge.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,13 @@ class Csr:
         np.cumsum(counts, out=ptr[1:])
         nbr = far[order] if far is not None else np.empty(0, dtype=np.int64)
         return cls(ptr=ptr, items=order, nbr=nbr)
+
+    @cached_property
+    def views(self) -> tuple[memoryview, memoryview]:
+        """``ptr`` and ``nbr`` as memoryviews, for loops that read them an item at a time:
+        contiguous memory read in place. Made once per CSR: numpy's buffer export costs
+        several microseconds when its code is out of the CPU caches."""
+        return self.ptr.data, self.nbr.data
 
     def of(self, key: int) -> IntArray:
         return self.items[self.ptr[key] : self.ptr[key + 1]]
@@ -120,7 +128,25 @@ def bfs(
     return dist, parent
 
 
-SMALL_LEVEL = 64  # frontier nodes a level expands one by one rather than with numpy calls
+def first_unseen(found: IntArray, seen: BoolArray, last: IntArray) -> IntArray:
+    """The nodes of ``found`` not yet ``seen``, each once (in no set order), now marked seen.
+
+    ``last`` is scratch as long as ``seen``. No sort: of a node's copies in ``found``, the
+    last one written into ``last`` is the only one that reads its own index back.
+    """
+    idx = np.arange(len(found))
+    last[found] = idx
+    found = found[(last[found] == idx) > seen[found]]
+    seen[found] = True
+    return found
+
+
+# Thresholds of reach(). A level's first numpy call costs tens of microseconds when numpy's
+# code is out of the CPU caches (it is, for a closure asked between other work), and then a
+# few microseconds a call; a node walked in Python costs a fraction of a microsecond.
+SMALL_LEVEL = 64  # levels this small are walked in Python until numpy has been used ...
+WARM_LEVEL = 32  # ... and from then on, only levels this small
+HUB = 64  # a node with more edges than this has its run expanded with numpy
 
 
 def reach(csr: Csr, sources: IntArray, n: int) -> BoolArray:
@@ -129,12 +155,15 @@ def reach(csr: Csr, sources: IntArray, n: int) -> BoolArray:
     Level by level; a small level (most closures an operator asks for are a server and the
     few dozen CIs on it) is expanded node by node in Python, which costs well under a
     microsecond a node, where a vectorised level is a dozen numpy calls whatever its size.
-    Both kinds mark the same buffer: a bytearray for the Python loop, seen through numpy.
+    Once a hub or a big level has paid for numpy's first calls, the next levels go to numpy
+    sooner (``WARM_LEVEL``). Both kinds mark the same buffer: a bytearray for the Python
+    loop, seen through numpy.
     """
     marks = bytearray(n)
     seen = np.frombuffer(marks, dtype=np.bool_)
-    # memoryviews read the CSR in place: contiguous memory, no per-graph copy to make.
-    ptr, nbr = csr.ptr.data, csr.nbr.data
+    ptr, nbr = csr.views
+    last: IntArray | None = None  # first_unseen's scratch, made at the first numpy level
+    small = SMALL_LEVEL
     start: list[int] = []
     for v in sources.tolist():
         if not marks[v]:
@@ -142,30 +171,50 @@ def reach(csr: Csr, sources: IntArray, n: int) -> BoolArray:
             start.append(v)
     frontier: list[int] | IntArray = start
     while len(frontier):
-        if len(frontier) <= SMALL_LEVEL:
-            nxt: list[int] = []
+        nxt: list[int] = []  # what the Python walk reached and marked
+        if len(frontier) <= small:
             push = nxt.append
+            hubs: list[IntArray] = []
             for v in frontier:
                 a, b = ptr[v], ptr[v + 1]
-                if b - a > SMALL_LEVEL:  # a hub (a database many apps use): its run at once
-                    run = csr.nbr[a:b]
-                    run = run[~seen[run]]
-                    seen[run] = True
-                    nxt += unique(run).tolist()
+                if b - a == 1:  # the usual CI (an app on one host): no slice to make
+                    u = nbr[a]
+                    if not marks[u]:
+                        marks[u] = 1
+                        push(u)
+                    continue
+                if b - a > HUB:  # a hub (a database many apps use): its run with numpy below
+                    hubs.append(csr.nbr[a:b])
                     continue
                 for u in nbr[a:b]:
                     if not marks[u]:
                         marks[u] = 1
                         push(u)
+            if not hubs:
+                frontier = nxt
+                continue
+            found = np.concatenate(hubs) if len(hubs) > 1 else hubs[0]
+        else:
+            keys = frontier if isinstance(frontier, np.ndarray) else np.array(frontier, np.int64)
+            # The keys' runs laid end to end: the i-th item, in run k, is at i - (cs[k] - ends[k]).
+            # (Subtractions only, and ptr[1:] rather than keys + 1: each kind of numpy call
+            # costs several microseconds the first time in a closure, the CPU caches cold.)
+            starts = csr.ptr[keys]
+            ends = csr.ptr[1:][keys]
+            counts = ends - starts
+            cs = np.cumsum(counts)
+            found = csr.nbr[np.arange(cs[-1]) - np.repeat(cs - ends, counts)]
+        if last is None:
+            last = np.empty(n, dtype=np.int64)
+            small = WARM_LEVEL
+        found = first_unseen(found, seen, last)
+        if len(found) + len(nxt) <= small:
+            nxt += found.tolist()
             frontier = nxt
-            continue
-        keys = frontier if isinstance(frontier, np.ndarray) else np.array(frontier, np.int64)
-        found = csr.nbr[csr.positions(keys)]
-        found = found[~seen[found]]
-        seen[found] = True
-        frontier = unique(found)
-        if len(frontier) <= SMALL_LEVEL:
-            frontier = frontier.tolist()
+        elif nxt:
+            frontier = np.concatenate((found, np.array(nxt, dtype=np.int64)))
+        else:
+            frontier = found
     return seen
 
 
