@@ -26,9 +26,7 @@ def test_round_trip(at: datetime) -> None:
 @given(instants)
 def test_same_as_the_strptime_format(at: datetime) -> None:
     text = to_text(at)
-    assert from_text(text) == datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
-        tzinfo=UTC
-    )
+    assert from_text(text) == datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 def test_other_offsets_written_as_utc() -> None:
