@@ -22,11 +22,11 @@ Import is validate-then-write: the whole file is read and checked first (every l
 cross references, among them each CI a proposal's edit names, which is in the snapshot or
 added by an earlier edit of the same version, and the header's counts, so a truncated file
 is refused), and nothing is written unless all of it is good. The rows are then handed to
-``store.restore``. Up to ``max_batch_rows`` rows that is one call, hence one transaction.
-A bigger snapshot is restored in consecutive calls of at most that many rows, to bound
-memory: only a store failure (disk full, a lost connection) can then stop it part-way, the
-error says so, and the partly filled store must be emptied (delete the embedded file)
-before importing again.
+``store.restore``. Up to ``max_batch_rows`` rows that is one call, hence one transaction,
+of the rows the check parsed. A bigger snapshot is read again and restored in consecutive
+calls of at most that many rows, to bound memory: only a store failure (disk full, a lost
+connection) can then stop it part-way, the error says so, and the partly filled store must
+be emptied (delete the embedded file) before importing again.
 Proposal versions are added after each batch's rows (``save_proposal``, which only appends
 the next version), so a store failure can stop an import between the two as well.
 
@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -315,15 +315,28 @@ def _rows(fh: IO[bytes]) -> Iterator[tuple[int, bytes]]:
 
 def validate(fh: IO[bytes]) -> dict[str, int]:
     """Check a whole snapshot without writing anything; return its counts."""
+    return _check(fh, keep=0)[0]
+
+
+def _check(
+    fh: IO[bytes], *, keep: int
+) -> tuple[dict[str, int], list[tuple[str, BaseModel]] | None]:
+    """``validate``, also handing back the parsed rows when the file holds at most ``keep``
+    of them (None otherwise): what one restore call takes is then parsed only once."""
     fh.seek(0)
     first = fh.readline()
     header = _header(first if first.strip() else None)
     fh.seek(0)
     checker = _Checker()
+    kept: list[tuple[str, BaseModel]] | None = [] if keep > 0 else None
     last = 1
     for n, raw in _rows(fh):
         kind, row = _parse(n, raw)
         checker.check(n, kind, row)
+        if kept is not None:
+            kept.append((kind, row))
+            if len(kept) > keep:
+                kept = None  # too many to hold: the rows are read again, a batch at a time
         last = n
     for name, expected in header["counts"].items():
         got = checker.counts.get(name)
@@ -334,7 +347,7 @@ def validate(fh: IO[bytes]) -> dict[str, int]:
                 " (truncated or edited?)",
                 f"counts.{name}",
             )
-    return checker.counts
+    return checker.counts, kept
 
 
 def _seekable(fh: IO[bytes]) -> IO[bytes]:
@@ -358,12 +371,15 @@ def import_(
             where="store",
         )
     src = _seekable(fh)
-    counts = validate(src)
-    src.seek(0)
+    counts, parsed = _check(src, keep=max_batch_rows)
+    if parsed is None:
+        src.seek(0)
+        rows: Iterable[tuple[str, BaseModel]] = (_parse(n, raw) for n, raw in _rows(src))
+    else:
+        rows = parsed
     batch = SnapshotBatch()
     size = done = 0
-    for n, raw in _rows(src):
-        kind, row = _parse(n, raw)
+    for kind, row in rows:
         getattr(batch, _KINDS[kind][1]).append(row)
         size += 1
         if size >= max_batch_rows:

@@ -170,6 +170,31 @@ def test_chunked_import_and_unseekable_input(full: EmbeddedStore, new_store: New
     assert _export(copy)[1:] == lines[1:]
 
 
+@pytest.mark.parametrize(("max_rows", "reads"), [(snapshot.MAX_BATCH_ROWS, 1), (7, 2)])
+def test_a_snapshot_that_fits_one_batch_is_parsed_once(
+    full: EmbeddedStore,
+    new_store: NewStore,
+    monkeypatch: pytest.MonkeyPatch,
+    max_rows: int,
+    reads: int,
+) -> None:
+    """Checked whole, then written: one that fits one restore call is written from the rows
+    the check parsed; a bigger one is read again, a batch at a time, to bound memory."""
+    lines = _export(full)
+    parsed: list[int] = []
+    real = snapshot._parse
+
+    def counting(n: int, raw: bytes) -> Any:
+        parsed.append(n)
+        return real(n, raw)
+
+    monkeypatch.setattr(snapshot, "_parse", counting)
+    copy = new_store("copy")
+    snapshot.import_(copy, io.BytesIO(b"\n".join(lines)), max_batch_rows=max_rows)
+    assert len(parsed) == reads * (len(lines) - 1)
+    assert _export(copy)[1:] == lines[1:]
+
+
 def _broken(lines: list[bytes], n: int, new: bytes) -> io.BytesIO:
     out = list(lines)
     out[n - 1] = new
