@@ -119,8 +119,8 @@ class SpofResult(BaseModel):
 _RANKING_DEFAULTS: dict[str, object] = {
     name: info.default
     for name, info in Spof.model_fields.items()
-    if name not in ("id", "name", "ci_class", "funnel", "funnel_id")
-    and name not in ("services_lost", "customers_lost")
+    if name
+    not in ("id", "name", "ci_class", "funnel", "funnel_id", "services_lost", "customers_lost")
 }
 _spof = builder(Spof)
 _result = builder(SpofResult)

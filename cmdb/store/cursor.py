@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable, Iterator, Sequence
 
 from cmdb.domain.errors import InvalidInput
 
@@ -22,3 +23,14 @@ def decode(cursor: str | None) -> str | None:
     if not text:
         raise InvalidInput("malformed cursor", where="cursor")
     return text
+
+
+def by_id(page: Callable[[str], Sequence[Sequence[str]]]) -> Iterator[str]:
+    """The second item of every row of the pages ``page(after)`` reads, each page the
+    rows after the last id of the one before, in id order (rows are ``(id, value)``);
+    ids are never empty, so the first page is the rows after ''."""
+    last = ""
+    while rows := page(last):
+        for row in rows:
+            yield row[1]
+        last = rows[-1][0]

@@ -56,7 +56,6 @@ from cmdb.store.gcpause import gc_paused
 FORMAT = "graph-cmdb-snapshot"
 VERSION = 1
 MAX_BATCH_ROWS = 100_000
-_PAGE = 1000
 _SPOOL_BYTES = 64 * 1024 * 1024
 
 # line kind -> (model, SnapshotBatch field, header count name); dict order = section order

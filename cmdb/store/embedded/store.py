@@ -812,11 +812,7 @@ class EmbeddedStore(OutboxRows, ProposalRows):
     def iter_documents(self, kind: DocumentKind, *, batch: int = 10_000) -> Iterator[str]:
         table = "cis" if kind is DocumentKind.CI else "rels"
         sql = f"SELECT id, doc FROM {table} WHERE id > ? ORDER BY id LIMIT ?"
-        last = ""  # ids are never empty: every one sorts after ''
-        while rows := self._conn().execute(sql, (last, batch)).fetchall():
-            for _, doc in rows:
-                yield doc
-            last = rows[-1][0]
+        return cursors.by_id(lambda after: self._conn().execute(sql, (after, batch)).fetchall())
 
     def neighbours(
         self,

@@ -691,21 +691,14 @@ class Neo4jStore(OutboxNodes, ProposalNodes):
         return RelPage.model_construct(items=items, next_cursor=nxt)
 
     def iter_documents(self, kind: DocumentKind, *, batch: int = 10_000) -> Iterator[str]:
-        def ci_page(after: str) -> list[tuple[str, str]]:
-            return [
-                (i, doc) for i, doc in self._chunked(cypher.ALL_CI_DOCS, after=after, limit=batch)
-            ]
+        def ci_page(after: str) -> list[list[str]]:
+            return self._chunked(cypher.ALL_CI_DOCS, after=after, limit=batch)
 
         def rel_page(after: str) -> list[tuple[str, str]]:
             rows = self._rows(cypher.ALL_REL_DOCS, after=after, type=None, limit=batch)
             return [(r["id"], r["doc"]) for r in rows]
 
-        page = ci_page if kind is DocumentKind.CI else rel_page
-        last = ""  # ids are never empty: every one sorts after ''
-        while rows := page(last):
-            for _, doc in rows:
-                yield doc
-            last = rows[-1][0]
+        return cursors.by_id(ci_page if kind is DocumentKind.CI else rel_page)
 
     def neighbours(
         self,
