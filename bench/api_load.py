@@ -439,6 +439,9 @@ def run_config(
                     "--pid",
                     str(proc.pid),
                     "--subprocesses",
+                    # Only the thread holding the GIL: the others, waiting for it after a
+                    # socket call, would otherwise show as time in that call.
+                    "--gil",
                     "-f",
                     "raw",
                     "-r",

@@ -322,6 +322,18 @@ def test_a_scoped_token_sees_only_its_service_closure(api: Api) -> None:
     assert api.client.get(f"{V1}/cis/{hidden}/history", headers=h).status_code == 404
     r = api.client.get(f"{V1}/cis/Card Payments/neighbours", headers=h)
     assert sorted(n["ci"]["name"] for n in r.json()) == ["Harbourpay Ltd", "Payments Adapter"]
+    # By id (the store asked directly) the same answer; a hidden id as a missing one.
+    assert api.client.get(f"{V1}/cis/{service}/neighbours", headers=h).json() == r.json()
+    gone = api.client.get(f"{V1}/cis/no-such-ci/neighbours", headers=h)
+    assert gone.status_code == 404
+    for ref in (hidden, f" {hidden} ", "Online Ferry Booking"):
+        r = api.client.get(f"{V1}/cis/{ref}/neighbours", headers=h)
+        assert r.status_code == 404, ref
+        assert r.json()["error"]["type"] == gone.json()["error"]["type"]
+    everyone = api.as_role("viewer")
+    by_name = api.client.get(f"{V1}/cis/Online Ferry Booking/neighbours", headers=everyone)
+    by_id = api.client.get(f"{V1}/cis/ {hidden} /neighbours", headers=everyone)
+    assert by_name.status_code == 200 and by_id.json() == by_name.json() != []
 
 
 def test_a_scoped_editor_cannot_write_outside_its_scope(api: Api) -> None:

@@ -1,7 +1,8 @@
 """The Neo4j store: the production adapter of the store contract.
 
-One driver per process; every read and write is a managed transaction function (retried
-by the driver on transient errors, so each function re-reads and re-plans from scratch).
+One driver per process; every write is a managed transaction function (retried by the
+driver on transient errors, so each function re-reads and re-plans from scratch), every
+read one auto-commit query, retried likewise (see ``reads``).
 Writers serialise on one meta node, which also hands out history sequence numbers: the
 same one-writer model as the embedded store, so both give identical answers.
 
@@ -73,6 +74,7 @@ from cmdb.store.neo4j import cypher
 from cmdb.store.neo4j.migrations import migrate, missing_constraints
 from cmdb.store.neo4j.outbox import OutboxNodes, write_events
 from cmdb.store.neo4j.proposals import ProposalNodes, add_version, version_race
+from cmdb.store.neo4j.reads import Reader, chunks_of, rows_of
 from cmdb.store.outbox import events_for
 from cmdb.store.planner import (
     CIHead,
@@ -136,11 +138,7 @@ def _send(tx: ManagedTransaction, query: str, rows: Iterable[dict[str, Any]]) ->
 
 
 def _chunks(tx: ManagedTransaction, query: str, **params: Any) -> list[Any]:
-    """The rows of a ``cypher.chunked`` query, from its few records."""
-    out: list[Any] = []
-    for rec in tx.run(query, **params):
-        out += rec[0]
-    return out
+    return chunks_of(tx.run(query, **params))
 
 
 class _TxLoader(Loader):
@@ -283,6 +281,7 @@ class Neo4jStore(OutboxNodes, ProposalNodes):
         self._owns_driver = owns_driver
         self._schema_ok = False
         self._lname_ready = False  # see _names_indexed
+        self._reader = Reader(driver, database, timeout_s=tx_timeout_s)
         if check_schema:
             self.check_schema()
 
@@ -338,14 +337,6 @@ class Neo4jStore(OutboxNodes, ProposalNodes):
         return missing
 
     # -- transactions ------------------------------------------------------------------
-    def _read(self, fn: Callable[[ManagedTransaction], T]) -> T:
-        work = unit_of_work(timeout=self._timeout)(fn)
-        try:
-            with self.driver.session(database=self.database, default_access_mode="READ") as s:
-                return s.execute_read(work)
-        except (ServiceUnavailable, SessionExpired) as exc:
-            raise StoreUnavailable(f"Neo4j is unavailable: {exc}") from exc
-
     def _write(self, fn: Callable[[ManagedTransaction], T]) -> T:
         if not self._schema_ok and self.check_schema():
             raise SchemaNotReady(
@@ -366,16 +357,11 @@ class Neo4jStore(OutboxNodes, ProposalNodes):
             raise IdentityConflict(f"the batch breaks a uniqueness rule: {exc.message}") from exc
 
     def _rows(self, query: str, **params: Any) -> list[dict[str, Any]]:
-        def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
-            # dict(zip(...)), not Record.data(): data() walks every value recursively
-            # looking for graph types, which these flat answers never hold.
-            return [dict(zip(r.keys(), r.values(), strict=True)) for r in tx.run(query, **params)]
-
-        return self._read(work)
+        return self._reader.read(query, params, rows_of)
 
     def _chunked(self, query: str, **params: Any) -> list[Any]:
         with gc_paused():  # a big answer is many lists: see decode.cis
-            return self._read(lambda tx: _chunks(tx, query, **params))
+            return self._reader.read(query, params, chunks_of)
 
     def guard_value(self, name: str) -> int:
         rows = self._rows("MATCH (g:CmdbGuard {name: $name}) RETURN g.value AS v", name=name)
