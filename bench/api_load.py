@@ -359,7 +359,9 @@ async def discovery_job(
             if started >= warm or round_no == 0:
                 tally.add("discovery push", time.perf_counter() - t0, error)
             round_no += 1
-            await asyncio.sleep(max(0.0, every - (time.monotonic() - started)))
+            # Never past the end of the load: a long --push-every must not hold the run.
+            rest = min(every - (time.monotonic() - started), until - time.monotonic())
+            await asyncio.sleep(max(0.0, rest))
 
 
 async def drive(
@@ -530,10 +532,11 @@ def main() -> None:
                 "discovery": issuer.create("load-discovery", Role.DISCOVERY)[0],
             }
             env = {**common, **opened.env}
-            for w in workers:
-                # The server before, then this one, config by config: a change in the
-                # machine's load between them falls on both alike.
-                for variant, tree in variants:
+            for i, w in enumerate(workers):
+                # The server before, then this one, then the other way round (ABBA): the
+                # database's JVM warms up over the first minutes, favouring whichever goes
+                # second, and a change in the machine's load falls on both alike.
+                for variant, tree in variants if i % 2 == 0 else variants[::-1]:
                     results.append(
                         run_config(
                             store_name,
