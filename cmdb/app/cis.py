@@ -192,15 +192,16 @@ def neighbours(
     as_of: datetime | None = None,
 ) -> list[Neighbour]:
     """The CIs one relationship away that the caller sees (``types``: names already)."""
+    near: list[Neighbour] | None = None
     ci_id = ref.strip()
     if ci_id and vis.allows(ci_id):
         # Most references are ids: asked for directly, the store's answer is one read
         # (on Neo4j one round trip) instead of a look-up and then the neighbours.
         with suppress(NotFound):
             near = store.neighbours(ci_id, direction=direction, types=types, as_of=as_of)
-            return [n for n in near if vis.allows(n.ci.id)]
-    ci = resolve_visible(store, vis, ref)  # a name, kind=value...; or NotFound's own words
-    near = store.neighbours(ci.id, direction=direction, types=types, as_of=as_of)
+    if near is None:  # a name, kind=value...; or NotFound in the resolver's own words
+        ci = resolve_visible(store, vis, ref)
+        near = store.neighbours(ci.id, direction=direction, types=types, as_of=as_of)
     return [n for n in near if vis.allows(n.ci.id)]
 
 
