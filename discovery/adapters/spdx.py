@@ -358,12 +358,12 @@ def _read_3(raw: Mapping[str, Any], path: Path) -> _Doc:
             doc.problems.append(problem(Severity.ERROR, f"{path}:@graph[{i}]", "not an element"))
             continue
         etype = el.get("type")
-        if etype == "software_Package":
+        if not isinstance(etype, str):  # first: a list or an object is no set's member
+            unknown[repr(etype)] += 1
+        elif etype == "software_Package":
             packages.append((i, el))
         elif etype in _RELATIONSHIPS_3:
             rels.append((i, el))
-        elif not isinstance(etype, str):
-            unknown[repr(etype)] += 1
         elif etype.startswith(("simplelicensing_", "expandedlicensing_")):
             doc.stats["licenses"] += 1
             ref = _element_id(el)

@@ -304,6 +304,19 @@ def test_3_0_fixture() -> None:
     _allowed(inv)
 
 
+@pytest.mark.parametrize("etype", [["software_Package"], {"x": 1}, 7, None])
+def test_a_3_0_element_whose_type_is_not_text_is_not_read(tmp_path: Path, etype: object) -> None:
+    # Found by the fuzzer: a list as "type" once escaped as a TypeError.
+    doc = json.loads((FIXTURES / "spdx3_edges.json").read_text())
+    doc["@graph"].append({"type": etype, "spdxId": "urn:example:odd", "name": "odd"})
+    path = tmp_path / "odd.spdx.json"
+    path.write_text(json.dumps(doc))
+    inv = collect("spdx", read([path]))
+    assert "odd" not in _by_name(inv)
+    assert f"1 {etype!r} element(s) not read" in {p.message for p in inv.problems}
+    assert _edges(inv) == _edges(_fixture("spdx3_edges.json"))
+
+
 def test_a_package_depending_on_itself_is_a_warning(tmp_path: Path) -> None:
     doc = {
         "spdxVersion": "SPDX-2.3",
