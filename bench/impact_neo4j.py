@@ -90,10 +90,12 @@ CALL (frontier, seen) {
 WITH next AS frontier, seen + next AS seen
 """
 HAND_BFS_IDS = _BFS_HEAD + _BFS_LEVEL * MAX_DEPTH + "UNWIND seen AS n RETURN n.id AS id"
-# The same, with what the engine needs: each CI's document, the members of reached
+# The same, with what the engine reads: each CI's document, the members of reached
 # clusters and what reached CIs contain (the other replicas of an application, which its
 # quorum counts; the engine's walk reads them since issue 14's groupings), and the impact
-# edges at each CI.
+# edges between two CIs of the answer, each once from its source, as (target, type, id).
+# This is the best form found: listing each CI's edges from both ends, to CIs outside the
+# answer too, and with their documents, took 2-3x as long (2026-12-07).
 HAND_BFS_DOCS = (
     _BFS_HEAD
     + _BFS_LEVEL * MAX_DEPTH
@@ -106,13 +108,11 @@ CALL (seen) {
   }
   RETURN collect(DISTINCT m) AS members
 }
-UNWIND seen + members AS n
-CALL (n) {
-  OPTIONAL MATCH (n)<-[e:%(t2s)s|MEMBER_OF]-(:CI) RETURN e.doc AS e
-  UNION ALL
-  OPTIONAL MATCH (n)-[e:%(s2t)s]->(:CI) RETURN e.doc AS e
-}
-RETURN n.id AS id, n.doc AS doc, n IN seen AS walked, collect(e) AS edges
+WITH seen, seen + members AS answer
+UNWIND answer AS n
+RETURN n.id AS id, n.doc AS doc, n IN seen AS walked,
+  COLLECT { MATCH (n)-[e:%(edge_types)s]->(m:CI) WHERE m IN answer RETURN [m.id, type(e), e.id] }
+  AS edges
 """
 )
 
@@ -131,6 +131,8 @@ def hand_queries() -> dict[str, str]:
     t2s, s2t = impact_types()
     fill = {
         "types": _types(t2s + s2t),
+        # The edges of the docs query: every impact type and the groupings' (as the walk).
+        "edge_types": _types(list(dict.fromkeys([*t2s, *s2t, "MEMBER_OF", "CONTAINS"]))),
         "t2s": _types(t2s),
         "s2t": _types(s2t),
         "depth": MAX_DEPTH,

@@ -332,11 +332,11 @@ def walk(
     plans as a path enumeration, far slower). A level stops expanding once more than
     ``$limit`` CIs are seen (the caller cuts by depth). The inner step imports only the
     frontier: importing ``seen`` into a UNION subquery made Neo4j account the list per
-    row (2-4x slower, and out of transaction memory at 100k CIs). Then one step to the leaves, and
-    for every CI its edges along the walk's and the leaves' ways, from which the caller
-    keeps those between two CIs of the answer and tells whether the depth cap cut.
-    ``d`` is the walk depth of a CI, -1 for a leaf; an edge comes as [leaves the CI, far
-    end's id, type, document] (``brief``: the relationship's id instead of its document).
+    row (2-4x slower, and out of transaction memory at 100k CIs). Then one step to the
+    leaves. A row is a CI: its document; ``d``, its walk depth (-1 for a leaf); ``edges``,
+    the edges of the walk's and the leaves' types from it to CIs of the answer, as [target
+    id, type, document] (``brief``: the relationship's id instead of its document); and
+    ``cut``, whether it is at the depth cap with a walkable edge to a CI not walked.
     """
     if not (along or against):  # nothing to walk: the roots (and their leaves) alone
         depth = 0
@@ -366,32 +366,32 @@ def walk(
             "}",
         ]
     else:
-        lines.append("WITH levels, [] AS leaves")
+        lines.append("WITH levels, seen, [] AS leaves")
     lines += [
+        "WITH levels, seen, leaves, seen + leaves AS answer",
         "UNWIND [d IN range(0, size(levels) - 1) | [d, levels[d]]] + [[-1, leaves]] AS level",
         "UNWIND level[1] AS n",
-        "WITH n, level[0] AS d",
+        "WITH n, level[0] AS d, seen, answer",
     ]
-    out_types = tuple(t for t in REL_TYPES if t in {*along, *leaf_along})
-    in_types = tuple(t for t in REL_TYPES if t in {*against, *leaf_against})
+    # Every edge between two CIs of the answer leaves one of them: each comes once, from
+    # its source, and only if its target is in the answer (edges to CIs outside were most
+    # of the rows, and each edge between two CIs came twice).
+    types = tuple(t for t in REL_TYPES if t in {*along, *against, *leaf_along, *leaf_against})
     what = "e.id" if brief else "e.doc"
-    edges = []
-    if out_types:
-        edges.append(
-            f"OPTIONAL MATCH (n)-[e:{type_union(out_types)}]->(m:CI) "
-            f"RETURN CASE WHEN e IS NULL THEN null ELSE [true, m.id, type(e), {what}] END AS e"
+    edges = "[] AS edges"
+    if types:
+        edges = (
+            f"COLLECT {{ MATCH (n)-[e:{type_union(types)}]->(m:CI) WHERE m IN answer "
+            f"RETURN [m.id, type(e), {what}] }} AS edges"
         )
-    if in_types:
-        edges.append(
-            f"OPTIONAL MATCH (n)<-[e:{type_union(in_types)}]-(m:CI) "
-            f"RETURN CASE WHEN e IS NULL THEN null ELSE [false, m.id, type(e), {what}] END AS e"
-        )
-    if not edges:
-        return "\n".join([*lines, "RETURN n.doc AS doc, d, [] AS edges"])
-    lines += [
-        "CALL (n) { " + " UNION ALL ".join(edges) + " }",
-        "RETURN n.doc AS doc, d, collect(e) AS edges",
-    ]
+    # Whether the depth cap cut the walk: a CI at the cap with a walkable edge out of it.
+    ways = []
+    if along:
+        ways.append(f"EXISTS {{ MATCH (n)-[:{type_union(along)}]->(m:CI) WHERE NOT m IN seen }}")
+    if against:
+        ways.append(f"EXISTS {{ MATCH (n)<-[:{type_union(against)}]-(m:CI) WHERE NOT m IN seen }}")
+    cut = f"CASE WHEN d = {depth} THEN {' OR '.join(ways)} ELSE false END" if ways else "false"
+    lines.append(f"RETURN n.doc AS doc, d, {edges}, {cut} AS cut")
     return "\n".join(lines)
 
 

@@ -807,10 +807,9 @@ class Neo4jStore(OutboxNodes, ProposalNodes):
         along, against = ways
         cap = max(max_nodes, len(roots))
         query = cypher.walk(along, against, max_depth, *(leaf_ways or ((), ())), brief=brief)
-        # Rows are [CI document, walk depth (-1: a leaf), edges as (leaves the CI, far
-        # end's id, type, document or, brief, id)]; only edges between two CIs of the
-        # answer are decoded.
-        rows = self._chunked(cypher.rows_of(query, "doc, d, edges"), roots=roots, limit=cap)
+        # Rows are [CI document, walk depth (-1: a leaf), edges to CIs of the answer as
+        # (target's id, type, document or, brief, id), cut by the depth cap]: see cypher.walk.
+        rows = self._chunked(cypher.rows_of(query, "doc, d, edges, cut"), roots=roots, limit=cap)
         walked = sorted((r for r in rows if r[1] >= 0), key=lambda r: int(r[1]))
         by_nodes = len(walked) > cap
         walked = walked[:cap]
@@ -821,13 +820,10 @@ class Neo4jStore(OutboxNodes, ProposalNodes):
         missing = [r for r in roots if r not in nodes]
         if missing:
             raise NotFound(f"no CI {', '.join(missing)}", where="roots")
-        # The depth cap cut something if a CI at the cap has a walkable edge out of the walk.
-        by_depth = not by_nodes and any(
-            far not in nodes and (rtype in along if leaving else rtype in against)
-            for _doc_, d, out in walked
-            if d == max_depth
-            for leaving, far, rtype, _edoc in out
-        )
+        # The depth cap cut something if a CI at the cap has a walkable edge out of the walk
+        # (the query tells: only when nothing was cut by the count are the walked CIs all
+        # of the answer's).
+        by_depth = not by_nodes and any(r[3] for r in walked)
         kept = [(c.id, r) for c, r in zip(walked_cis, walked, strict=True)]
         if not by_nodes and leaf_ways is not None:
             found = sorted(
@@ -841,15 +837,12 @@ class Neo4jStore(OutboxNodes, ProposalNodes):
                 kept.append((c.id, r))
         edges: dict[str, Relationship] = {}
         links: dict[str, Link] = {}
-        seen_docs: set[str] = set()
-        for ci_id, (*_, out) in kept:
-            for leaving, far, rtype, doc in out:
-                if far not in nodes or doc in seen_docs:  # an edge is met from both ends
+        for ci_id, (_doc, _d, out, _cut) in kept:
+            for far, rtype, doc in out:
+                if far not in nodes:  # to a CI the count cut
                     continue
-                seen_docs.add(doc)
                 if brief:  # ``doc`` is the relationship's id
-                    ends = (ci_id, far) if leaving else (far, ci_id)
-                    links[doc] = Link(rtype, *ends)
+                    links[doc] = Link(rtype, ci_id, far)
                 else:
                     rel = decode.rel(doc)
                     edges[rel.id] = rel
