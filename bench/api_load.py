@@ -14,8 +14,9 @@ What one run does, per store (embedded, Neo4j):
    SQLite file, or a private local Neo4j (``find_or_start``; stopped at the end);
 2. starts ``cmdb serve --port P [--workers N]`` on 127.0.0.1 only, configured by
    ``CMDB_*`` variables, and waits for ``/api/v1/health``;
-3. for ``--duration`` seconds (after ``--warmup``), 50 readers (each its own
-   ``httpx.AsyncClient``, one keep-alive connection, no think time) pick a request from
+3. for ``--duration`` seconds (after ``--warmup``), 50 readers (each its own client
+   session of ``--clients``, aiohttp by default, httpx in the runs before 2026-12-07; one
+   keep-alive connection, no think time) pick a request from
    a fixed mix: one CI, a filtered page, a name search, a CI's neighbours, a change's
    impact, a small GraphQL query; one discovery job pushes a JSON inventory of
    ``--push-cis`` CIs (some with a changed attribute) every ``--push-every`` seconds;
@@ -57,6 +58,7 @@ BENCH = ROOT / "bench"
 sys.path[:] = [str(ROOT), *(p for p in sys.path if Path(p or ".").resolve() != BENCH)]
 sys.path.append(str(BENCH))
 
+import aiohttp  # noqa: E402
 import httpx  # noqa: E402
 import psutil  # type: ignore[import-untyped]  # noqa: E402
 
@@ -278,25 +280,80 @@ def request_for(kind: str, t: Targets, rng: random.Random) -> tuple[str, str, di
     raise ValueError(kind)
 
 
+class Conn:
+    """One reader's keep-alive connection, through the load's HTTP client library:
+    ``aiohttp`` (C-accelerated parsing; the default) or ``httpx`` (pure-Python h11, the
+    client of the runs before 2026-12-07). The client shares the machine's 2 cores with the
+    server and the database, and a heavy answer (an impact of up to 1.8 MB) costs the
+    client its parsing before the request's time is taken."""
+
+    def __init__(self, client: str, base: str, headers: dict[str, str], timeout: float) -> None:
+        self.client, self.base, self.headers, self.timeout = client, base, headers, timeout
+
+    async def __aenter__(self) -> Conn:
+        if self.client == "httpx":
+            self._httpx = httpx.AsyncClient(
+                base_url=self.base, headers=self.headers, timeout=self.timeout
+            )
+        else:
+            self._aio = aiohttp.ClientSession(
+                base_url=self.base,
+                headers=self.headers,
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                connector=aiohttp.TCPConnector(limit=1),
+            )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.client == "httpx":
+            await self._httpx.aclose()
+        else:
+            await self._aio.close()
+
+    async def request(self, method: str, path: str, **kw: Any) -> tuple[int, bytes]:
+        """(status, body); an error of the connection raises ConnError."""
+        try:
+            if self.client == "httpx":
+                r = await self._httpx.request(method, path, **kw)
+                return r.status_code, r.content
+            if "content" in kw:
+                kw["data"] = kw.pop("content")
+            async with self._aio.request(method, path, **kw) as got:
+                return got.status, await got.read()
+        except (httpx.HTTPError, aiohttp.ClientError, TimeoutError) as exc:
+            raise ConnError(f"{type(exc).__name__}: {exc}") from exc
+
+
+class ConnError(Exception):
+    pass
+
+
 async def reader(
-    n: int, base: str, headers: dict[str, str], t: Targets, until: float, warm: float, tally: Tally
+    n: int,
+    base: str,
+    headers: dict[str, str],
+    t: Targets,
+    until: float,
+    warm: float,
+    tally: Tally,
+    client: str,
 ) -> None:
     rng = random.Random(n)
     kinds, weights = list(MIX), list(MIX.values())
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as client:
+    async with Conn(client, base, headers, 60) as conn:
         while (now := time.monotonic()) < until:
             kind = rng.choices(kinds, weights)[0]
             method, path, kw = request_for(kind, t, rng)
             t0 = time.perf_counter()
             error: str | None = None
             try:
-                r = await client.request(method, path, **kw)
-                if r.status_code >= 400:
-                    error = f"HTTP {r.status_code} {r.text[:200]}"
-                elif kind == "graphql" and b'"errors"' in r.content:
-                    error = r.text[:200]
-            except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}: {exc}"
+                status, body = await conn.request(method, path, **kw)
+                if status >= 400:
+                    error = f"HTTP {status} {body[:200]!r}"
+                elif kind == "graphql" and b'"errors"' in body:
+                    error = repr(body[:200])
+            except ConnError as exc:
+                error = str(exc)
             tally.every += 1
             if now >= warm:
                 tally.add(kind, time.perf_counter() - t0, error)
@@ -337,11 +394,12 @@ async def discovery_job(
     until: float,
     warm: float,
     tally: Tally,
+    client: str,
 ) -> None:
     lo = est.n_cis // 2
     hi = min(est.n_cis, lo + push_cis)
     params = {"format": "json", "source": "api-load-job", "scope": "api-load"}
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=120) as client:
+    async with Conn(client, base, headers, 120) as conn:
         round_no = 0
         while time.monotonic() < until:
             started = time.monotonic()
@@ -349,13 +407,15 @@ async def discovery_job(
             t0 = time.perf_counter()
             error: str | None = None
             try:
-                r = await client.post("/api/v1/discovery/runs", params=params, content=body)
-                if r.status_code >= 400:
-                    error = f"HTTP {r.status_code} {r.text[:200]}"
-                elif (status := r.json()["run"]["status"]) != "succeeded":
-                    error = f"run {status}: {r.text[:200]}"
-            except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}: {exc}"
+                code, answer = await conn.request(
+                    "POST", "/api/v1/discovery/runs", params=params, content=body
+                )
+                if code >= 400:
+                    error = f"HTTP {code} {answer[:200]!r}"
+                elif (status := json.loads(answer)["run"]["status"]) != "succeeded":
+                    error = f"run {status}: {answer[:200]!r}"
+            except ConnError as exc:
+                error = str(exc)
             if started >= warm or round_no == 0:
                 tally.add("discovery push", time.perf_counter() - t0, error)
             round_no += 1
@@ -365,16 +425,22 @@ async def discovery_job(
 
 
 async def drive(
-    base: str, tokens: dict[str, str], t: Targets, est: Estate, args: argparse.Namespace
+    base: str,
+    tokens: dict[str, str],
+    t: Targets,
+    est: Estate,
+    args: argparse.Namespace,
+    client: str,
+    warmup: float,
 ) -> Tally:
     tally = Tally()
-    warm = time.monotonic() + args.warmup
+    warm = time.monotonic() + warmup
     until = warm + args.duration
     read = {"Authorization": f"Bearer {tokens['reader']}"}
     push = {"Authorization": f"Bearer {tokens['discovery']}"}
     await asyncio.gather(
-        *(reader(n, base, read, t, until, warm, tally) for n in range(args.readers)),
-        discovery_job(base, push, est, args.push_cis, args.push_every, until, warm, tally),
+        *(reader(n, base, read, t, until, warm, tally, client) for n in range(args.readers)),
+        discovery_job(base, push, est, args.push_cis, args.push_every, until, warm, tally, client),
     )
     return tally
 
@@ -424,10 +490,18 @@ def run_config(
     tmp: Path,
     variant: str = "",
     tree: Path | None = None,
+    client: str = "aiohttp",
+    first: bool = False,
 ) -> dict[str, Any]:
     label = f"{store_name}, {workers} worker{'s' if workers > 1 else ''}"
     label += f", {variant}" if variant else ""
     name = f"{store_name}-w{workers}{'-' + variant.split()[0] if variant else ''}"
+    if len(args.clients.split(",")) > 1:
+        label += f", {client} client"
+        name += f"-{client}"
+    # The store's first config also warms the database (its JVM compiles the queries' hot
+    # paths over the first minute): that config would otherwise measure it cold.
+    warmup = args.warmup + (args.db_warmup if first and database is not None else 0.0)
     print(f"{label}: {args.duration:.0f} s of load ...", file=sys.stderr)
     with serve(env, workers, tmp / f"serve-{name}.log", tree) as (base, proc):
         spy = None
@@ -449,7 +523,7 @@ def run_config(
                     "-r",
                     "100",
                     "-d",
-                    str(int(args.warmup + args.duration)),
+                    str(int(warmup + args.duration)),
                     "-o",
                     str(out),
                 ],
@@ -459,7 +533,7 @@ def run_config(
         cpu0, client0, load0 = cpu_seconds(proc), time.process_time(), os.getloadavg()
         db0 = cpu_seconds(database) if database is not None else 0.0
         t0 = time.monotonic()
-        tally = asyncio.run(drive(base, tokens, t, est, args))
+        tally = asyncio.run(drive(base, tokens, t, est, args, client, warmup))
         wall = time.monotonic() - t0
         server_cpu = cpu_seconds(proc) - cpu0
         db_cpu = cpu_seconds(database) - db0 if database is not None else None
@@ -472,6 +546,7 @@ def run_config(
             "store": store_name,
             "workers": workers,
             "variant": variant,
+            "client": client,
             "label": label,
             "wall_s": wall,
             "server_cpu_s": server_cpu,
@@ -496,6 +571,12 @@ def main() -> None:
     ap.add_argument("--workers", default="1,2", help="server processes to compare")
     ap.add_argument("--duration", type=float, default=60.0, help="seconds of measured load")
     ap.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring")
+    ap.add_argument(
+        "--db-warmup",
+        type=float,
+        default=30.0,
+        help="more seconds before the first config measures, to warm a database server",
+    )
     ap.add_argument("--readers", type=int, default=50)
     ap.add_argument("--push-cis", type=int, default=300, help="CIs per discovery push")
     ap.add_argument("--push-every", type=float, default=10.0, help="seconds between pushes")
@@ -506,6 +587,11 @@ def main() -> None:
         help="a copy of the packages (cmdb, discovery, impact) to serve as the baseline too",
     )
     ap.add_argument("--baseline-name", default="before", help="its label in the table")
+    ap.add_argument(
+        "--clients",
+        default="aiohttp",
+        help="the load's HTTP client library, or several to compare: aiohttp, httpx",
+    )
     ap.add_argument("--out", default=str(BENCH / "results" / "api_load.json"))
     args = ap.parse_args()
 
@@ -536,7 +622,8 @@ def main() -> None:
                 # The server before, then this one, then the other way round (ABBA): the
                 # database's JVM warms up over the first minutes, favouring whichever goes
                 # second, and a change in the machine's load falls on both alike.
-                for variant, tree in variants if i % 2 == 0 else variants[::-1]:
+                combos = [(v, tr, c) for v, tr in variants for c in args.clients.split(",")]
+                for variant, tree, client in combos if i % 2 == 0 else combos[::-1]:
                     results.append(
                         run_config(
                             store_name,
@@ -550,6 +637,8 @@ def main() -> None:
                             tmp,
                             variant,
                             tree,
+                            client,
+                            first=i == 0 and (variant, tree, client) == combos[0],
                         )
                     )
 
@@ -586,7 +675,7 @@ def print_table(results: list[dict[str, Any]], size: int, args: argparse.Namespa
     console = Console(width=220)
     summary = Table(
         title=f"API under {args.readers} readers + 1 discovery job, {size_label(size)} estate, "
-        f"{args.duration:.0f} s each, {os.cpu_count()} cores "
+        f"{args.duration:.0f} s each, {os.cpu_count()} cores, {args.clients} client "
         f"(load average now {os.getloadavg()[0]:.1f})"
     )
     for col in (
