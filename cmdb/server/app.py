@@ -35,7 +35,7 @@ log = logging.getLogger("cmdb.api")
 
 API_PREFIX = "/api/v1"
 # Worker threads for store calls, per store kind (see the lifespan).
-STORE_THREADS = {"embedded": 4, "neo4j": 16}
+STORE_THREADS = {"embedded": 4, "neo4j": 8}
 DEFAULT_STORE_THREADS = 8
 # Allocations between two collections of the first generation (CPython's default: 700).
 GC_FIRST_GENERATION = 20_000
@@ -98,7 +98,10 @@ def create_app(
         # Store calls run in the thread pool, and the embedded store's are Python holding
         # the GIL: 40 threads (anyio's default) only queue for it, starve the event loop
         # and pay a context switch each. A few threads keep the cores busy; Neo4j calls
-        # mostly wait on the server, so more of them overlap usefully.
+        # wait on the server too, so more of them overlap usefully. Not too many: a heavy
+        # request shares the GIL with every runnable thread, and under 50 readers 16 threads
+        # a worker gave an impact p99 of 436-594 ms where 8 gave 373-480 ms, at the same
+        # throughput (bench/api_load.py, ABBA, 2026-12-07).
         to_thread.current_default_thread_limiter().total_tokens = STORE_THREADS.get(
             app.state.store.kind, DEFAULT_STORE_THREADS
         )
