@@ -209,7 +209,11 @@ def serve(
         deadline = time.monotonic() + 90
         while True:
             try:
-                if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
+                # Every worker up (uvicorn logs its startup once per worker), not only the
+                # first to answer: the readers connect once, at the start, and the
+                # connections made before a worker listens all go to the others.
+                up = log.read_bytes().count(b"Application startup complete") >= workers
+                if up and httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass

@@ -93,6 +93,7 @@ def serve(
     # list the command and should not pay a second for FastAPI, Strawberry and uvicorn.
     import uvicorn
 
+    from cmdb.server import listen
     from cmdb.server.app import LOCAL_DEV_WARNING, create_app
     from cmdb.web.logs import uvicorn_log_config
 
@@ -129,7 +130,7 @@ def serve(
                 where=option,
             )
         with _shared_metrics(settings, 1 if reload else workers):
-            uvicorn.run(
+            listen.run(
                 "cmdb.server.app:serving_app",
                 factory=True,
                 host=host,

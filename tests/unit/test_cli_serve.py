@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from typer.testing import CliRunner
 
 from cmdb.cli import app
+from cmdb.server import listen
 from cmdb.server.serve import urls
 
 
@@ -19,6 +20,11 @@ from cmdb.server.serve import urls
 def started(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(uvicorn, "run", lambda target, **kw: calls.append({"app": target, **kw}))
+    # Several workers on Linux: each its own socket (cmdb.server.listen), under uvicorn's
+    # supervisor.
+    monkeypatch.setattr(
+        listen, "balanced", lambda target, **kw: calls.append({"app": target, **kw})
+    )
     return calls
 
 

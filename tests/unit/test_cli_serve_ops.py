@@ -13,6 +13,7 @@ import uvicorn
 from typer.testing import CliRunner
 
 from cmdb.cli import app
+from cmdb.server import listen
 
 
 @pytest.fixture
@@ -26,6 +27,7 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         )
 
     monkeypatch.setattr(uvicorn, "run", record)
+    monkeypatch.setattr(listen, "balanced", record)  # several workers on Linux
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     return calls
 
