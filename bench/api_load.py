@@ -13,7 +13,9 @@ What one run does, per store (embedded, Neo4j):
 1. loads a generated estate (bench/estate.py, as bench/api.py does) into the store: a
    SQLite file, or a private local Neo4j (``find_or_start``; stopped at the end);
 2. starts ``cmdb serve --port P [--workers N]`` on 127.0.0.1 only, configured by
-   ``CMDB_*`` variables, and waits for ``/api/v1/health``;
+   ``CMDB_*`` variables, and waits until every worker has started and
+   ``/api/v1/health`` answers (readers connect once: a worker still starting would get
+   none of them);
 3. for ``--duration`` seconds (after ``--warmup``), 50 readers (each its own client
    session of ``--clients``, aiohttp by default, httpx in the runs before 2026-12-07; one
    keep-alive connection, no think time) pick a request from
