@@ -34,6 +34,7 @@ from impact.graph import ImpactGraph, build_impact_graph
 from impact.recovery import RecoveryPlan, recovery_plan
 from impact.report import Caps, ImpactReport, assess
 from impact.severity import FailureMode
+from impact.sla import budget_since
 from impact.spof import SpofResult, single_points_of_failure
 
 # Change records that say something was done to a CI: evidence for a cause (a scheduled
@@ -66,9 +67,14 @@ def _now(now: datetime | None, as_of: datetime | None) -> datetime:
     return now if now is not None else datetime.now(UTC)
 
 
-def incidents_as_of(store: GraphStore, as_of: datetime | None) -> list[Incident]:
-    """Every incident as it stood at ``as_of``: opened by then, resolved only if by then."""
-    found = store.list_incidents()
+def incidents_as_of(
+    store: GraphStore, as_of: datetime | None, *, since: datetime | None = None
+) -> list[Incident]:
+    """Every incident as it stood at ``as_of``: opened by then, resolved only if by then;
+    with ``since`` (at or before ``as_of``), those resolved before it left out unread."""
+    if since is not None and as_of is not None:
+        since = min(_aware(since), _aware(as_of))  # one resolved after as_of was open then
+    found = store.list_incidents(resolved_since=since)
     if as_of is None:
         return found
     out: list[Incident] = []
@@ -166,7 +172,10 @@ def change_impact(
     """A planned change takes ``cis`` down (or degrades them) from ``start`` to ``end``."""
     if end <= start:
         raise InvalidInput("the window must end after it starts", where="--end")
-    incidents = incidents_as_of(store, as_of)
+    # What the answer reads of them: the open ones and the outages of the SLA months from
+    # the window's (or now's, if earlier) on.
+    since = budget_since(min(_aware(start), _aware(_now(now, as_of))))
+    incidents = incidents_as_of(store, as_of, since=since)
     roots, down = (
         _failed_and_roots(store, cis, incidents, as_of) if with_open_incidents else (list(cis), [])
     )
@@ -198,7 +207,8 @@ def incident_impact(
 ) -> ImpactReport:
     """``cis`` are failing now: what is hit, and how long each SLA has before breach."""
     at = _now(now, as_of)
-    incidents = incidents_as_of(store, as_of)
+    # The open ones, and the outages of this SLA month (the budget left).
+    incidents = incidents_as_of(store, as_of, since=budget_since(at))
     roots, down = _failed_and_roots(store, cis, incidents, as_of)
     asked = {c.id for c in cis}
     mine = [i for i in incidents if i.resolved_at is None and asked & set(i.ci_ids)]

@@ -202,6 +202,18 @@ def month_of(cal: ServiceCalendar, at: datetime) -> Interval:
     return _month(cal.timezone, local.year, local.month)
 
 
+# A calendar month begins at most 31 days and a zone's offset (under a day) before any
+# instant in it.
+_MONTH_REACH = timedelta(days=33)
+
+
+def budget_since(at: datetime) -> datetime:
+    """An instant before the start of the month holding ``at`` in any zone: an outage
+    resolved before it spends nothing of that month's budget, or of any later month's
+    (what ``list_incidents(resolved_since=...)`` may leave unread)."""
+    return _utc(at) - _MONTH_REACH
+
+
 @lru_cache(maxsize=256)
 def _month(zone: str, year: int, month: int) -> Interval:
     # Every service of an answer asks for the same month (its calendar's zone is mostly

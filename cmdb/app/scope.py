@@ -169,9 +169,15 @@ class _InView:
         )
 
     def list_incidents(
-        self, *, ci_id: str | None = None, open_only: bool = False
+        self,
+        *,
+        ci_id: str | None = None,
+        open_only: bool = False,
+        resolved_since: datetime | None = None,
     ) -> list[Incident]:
-        found = self._store.list_incidents(ci_id=ci_id, open_only=open_only)
+        found = self._store.list_incidents(
+            ci_id=ci_id, open_only=open_only, resolved_since=resolved_since
+        )
         return [seen(self._vis.ids, i) for i in found if readable(self._vis, i)]
 
     def list_problems(self, *, ci_id: str | None = None) -> list[Problem]:

@@ -17,6 +17,7 @@ from cmdb.app.inputs import every_ci, instant
 from cmdb.app.scope import Visibility, readable
 from cmdb.practice.service_status import ServiceStatus, board
 from cmdb.store.contract import CIFilter, GraphStore
+from impact.sla import budget_since
 
 SERVICES = CIFilter(ci_class="Service")
 
@@ -28,7 +29,9 @@ def services_status(
     worst first."""
     when = instant(at, where="at") or clock()
     services = [s for s in every_ci(store, SERVICES) if vis.allows(s.id)]
-    incidents = [i for i in store.list_incidents() if readable(vis, i)]
+    # The open ones, and this month's outages (the budget): not years of resolved ones.
+    recent = store.list_incidents(resolved_since=budget_since(when))
+    incidents = [i for i in recent if readable(vis, i)]
     rows = board(services, incidents, when)
     if not vis.unrestricted:
         rows = [

@@ -22,7 +22,7 @@ from enum import StrEnum
 from cmdb.domain.model import CI
 from cmdb.domain.records import Incident, IncidentState
 from cmdb.domain.service import ServiceKind
-from impact.report import service_outages
+from impact.report import naming, service_outages
 from impact.sla import Budget, budget
 
 
@@ -82,4 +82,5 @@ def board(
         )
         return (_STATE_RANK[s.state], 0 if facing else 1, share, s.service.name.casefold())
 
-    return sorted((status_of(s, incidents, now) for s in services), key=key)
+    named = naming(incidents)  # each service's own, found once
+    return sorted((status_of(s, named.get(s.id, []), now) for s in services), key=key)

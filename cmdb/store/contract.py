@@ -272,8 +272,16 @@ class GraphStore(Protocol):
     def get_incident(self, incident_id: str) -> Incident: ...
 
     def list_incidents(
-        self, *, ci_id: str | None = None, open_only: bool = False
-    ) -> list[Incident]: ...
+        self,
+        *,
+        ci_id: str | None = None,
+        open_only: bool = False,
+        resolved_since: datetime | None = None,
+    ) -> list[Incident]:
+        """Incidents by id; with ``ci_id``, those naming it; ``open_only``: in state open;
+        ``resolved_since``: without those resolved before it (``cmdb.store.recent``), which
+        are not read at all, so a question about this month does not read every year."""
+        ...
 
     def get_problem(self, problem_id: str) -> Problem: ...
 

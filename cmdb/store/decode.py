@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from pydantic_core import SchemaValidator
 
 from cmdb.domain.model import CI, Relationship, Sighting
+from cmdb.domain.records import Incident
 from cmdb.store.gcpause import gc_paused
 
 M = TypeVar("M", bound=BaseModel)
@@ -131,6 +132,7 @@ BRIEF_LEFT_OUT = frozenset({"sources", "provenance", "identifiers", "agreements"
 _CI_BRIEF = TrustedDecoder(CI, without=BRIEF_LEFT_OUT)
 _REL = TrustedDecoder(Relationship)
 _SIGHTING = TrustedDecoder(Sighting)
+_INCIDENT = TrustedDecoder(Incident)
 
 
 def ci(doc: str | bytes) -> CI:
@@ -148,6 +150,13 @@ def ci_brief(doc: str | bytes) -> CI:
 def rel(doc: str | bytes) -> Relationship:
     out: Relationship = _REL.json(doc)
     return out
+
+
+def incidents(docs: Iterable[str]) -> list[Incident]:
+    """Incidents as the store wrote them: a month of a busy service desk's is thousands,
+    read by every impact question (the instants' checks were a fifth of decoding one)."""
+    with gc_paused():
+        return [_INCIDENT.json(d) for d in docs]
 
 
 def sighting(data: Any) -> Sighting:

@@ -5,6 +5,7 @@ same for Neo4j)."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,12 @@ from pydantic import BaseModel
 from cmdb.domain.changeset import ChangeSet, CIUpsert
 from cmdb.domain.identifiers import Identifier, IdentifierKind
 from cmdb.domain.model import CI, Redundancy, Relationship, Sighting
+from cmdb.domain.records import Incident, IncidentAlert, IncidentNote, IncidentState, Level
+from cmdb.domain.service import Priority
+from cmdb.sample.load import load_sample
 from cmdb.sample.via_discovery import load_via_discovery
 from cmdb.store import decode
-from cmdb.store.contract import Direction
+from cmdb.store.contract import CIFilter, Direction
 from cmdb.store.embedded.store import EmbeddedStore
 from tests.fakes import FakeClock
 from tests.integration.test_neo4j_decode import _full_service
@@ -98,3 +102,48 @@ def test_cis_with_every_optional_part_read_as_validated(store: EmbeddedStore) ->
         )
     )
     assert _every_document_decodes_alike(store) == (3, 0)
+
+
+def test_incidents_read_as_validated(store: EmbeddedStore) -> None:
+    load_sample(store, actor="test", history=True)
+    a, b = (c.id for c in store.list_cis(limit=2).items)
+    svc = store.list_cis(CIFilter(ci_class="Service"), limit=1).items[0].id
+    zone = timezone(timedelta(hours=-3, minutes=-30))
+    at = datetime(2026, 5, 4, 22, 15, 7, 123456, tzinfo=zone)
+    full = Incident(
+        id="INC-FULL",
+        title="every part",
+        state=IncidentState.RESOLVED,
+        priority=Priority.P1,
+        ci_ids=[a, b],
+        service_ids=[svc],
+        opened_at=at,
+        resolved_at=at + timedelta(hours=3),
+        major=True,
+        impact=Level.HIGH,
+        urgency=Level.MEDIUM,
+        responded_at=datetime(2026, 5, 5, 2, 0),  # written without a zone: UTC
+        outage=False,
+        change_ids=["RFC-1"],
+        cause_id=a,
+        alerts=[
+            IncidentAlert(
+                fingerprint="f1",
+                name="HostDown",
+                status="resolved",
+                ci_ids=[a],
+                labels={"instance": "a:9100"},
+                starts_at=at,
+                ends_at=at + timedelta(minutes=5),
+            )
+        ],
+        notes=[IncidentNote(at=at, actor="alice", text="opened from alerts")],
+    )
+    store.apply(ChangeSet(actor="test", source="manual", incidents=[full]))
+    docs = [r[0] for r in store._conn().execute("SELECT doc FROM records WHERE kind = 'incident'")]
+    assert len(docs) > 20 and any("INC-FULL" in d for d in docs)
+    for fast, doc in zip(decode.incidents(docs), docs, strict=True):
+        _same(fast, Incident.model_validate_json(doc))
+    assert store.list_incidents() == [Incident.model_validate_json(d) for d in sorted(
+        docs, key=lambda d: Incident.model_validate_json(d).id
+    )]  # fmt: skip

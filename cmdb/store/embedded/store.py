@@ -13,7 +13,7 @@ import sqlite3
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,7 +57,7 @@ from cmdb.store.contract import (
 )
 from cmdb.store.embedded.outbox import OutboxRows, write_events
 from cmdb.store.embedded.proposals import ProposalRows, add_version
-from cmdb.store.embedded.schema import DDL, MIGRATIONS, SCHEMA_VERSION
+from cmdb.store.embedded.schema import DDL, MIGRATIONS, SCHEMA_VERSION, incident_live_until
 from cmdb.store.embedded.tx import read_snapshot
 from cmdb.store.gcpause import gc_paused
 from cmdb.store.outbox import events_for
@@ -69,6 +69,7 @@ from cmdb.store.planner import (
     Plan,
     plan,
 )
+from cmdb.store.recent import still_live
 from cmdb.store.timefmt import aware, from_text, to_text
 
 if TYPE_CHECKING:
@@ -1066,17 +1067,25 @@ class EmbeddedStore(OutboxRows, ProposalRows):
             ),
         )
 
-    def _record_docs(self, kind: str, ci_id: str | None) -> list[str]:
-        conn = self._conn()
+    def _record_docs(
+        self,
+        kind: str,
+        ci_id: str | None,
+        where: Sequence[str] = (),
+        params: Sequence[Any] = (),
+    ) -> list[str]:
+        """The documents of ``kind`` (naming ``ci_id``), with further conditions on ``r``."""
+        more = "".join(f" AND {w}" for w in where)
         if ci_id is None:
-            rows = conn.execute("SELECT doc FROM records WHERE kind = ? ORDER BY id", (kind,))
+            q = f"SELECT r.doc FROM records r WHERE r.kind = ?{more} ORDER BY r.id"
+            args: tuple[Any, ...] = (kind, *params)
         else:
-            rows = conn.execute(
+            q = (
                 "SELECT r.doc FROM record_links l JOIN records r ON r.kind = l.kind"
-                " AND r.id = l.record_id WHERE l.kind = ? AND l.ci_id = ? ORDER BY r.id",
-                (kind, ci_id),
+                f" AND r.id = l.record_id WHERE l.kind = ? AND l.ci_id = ?{more} ORDER BY r.id"
             )
-        return [r[0] for r in rows]
+            args = (kind, ci_id, *params)
+        return [r[0] for r in self._conn().execute(q, args)]
 
     def get_change(self, change_id: str) -> Change:
         found = _SqlLoader(self._conn()).load_changes({change_id})
@@ -1094,10 +1103,38 @@ class EmbeddedStore(OutboxRows, ProposalRows):
         return found[incident_id]
 
     def list_incidents(
-        self, *, ci_id: str | None = None, open_only: bool = False
+        self,
+        *,
+        ci_id: str | None = None,
+        open_only: bool = False,
+        resolved_since: datetime | None = None,
     ) -> list[Incident]:
-        out = [Incident.model_validate_json(d) for d in self._record_docs("incident", ci_id)]
-        return [i for i in out if not open_only or i.state is IncidentState.OPEN]
+        bound: str | None = None
+        if open_only:
+            bound = "~"  # open or unresolved, each one in state open kept below
+        elif resolved_since is not None:
+            # A stored instant keeps its zone, and these are compared as text: the bound is
+            # two days early (no zone is a day from UTC), the exact cut made once decoded.
+            early = aware(resolved_since).astimezone(UTC) - timedelta(days=2)
+            bound = early.strftime("%Y-%m-%dT%H:%M:%S")
+        if bound is None:
+            docs = self._record_docs("incident", ci_id)
+        elif ci_id is None:
+            # The index's own terms (its WHERE and expression, kind as a literal), and named:
+            # without statistics SQLite prefers the primary key's order, a scan of them all.
+            q = (
+                "SELECT doc FROM records INDEXED BY records_incident_live"
+                f" WHERE kind = 'incident' AND {incident_live_until()} >= ? ORDER BY id"
+            )
+            docs = [r[0] for r in self._conn().execute(q, (bound,))]
+        else:  # the CI's few incidents, through its links
+            docs = self._record_docs(
+                "incident", ci_id, [f"{incident_live_until('r.doc')} >= ?"], [bound]
+            )
+        out = decode.incidents(docs)
+        if open_only:
+            out = [i for i in out if i.state is IncidentState.OPEN]
+        return still_live(out, resolved_since)
 
     def get_problem(self, problem_id: str) -> Problem:
         found = _SqlLoader(self._conn()).load_problems({problem_id})

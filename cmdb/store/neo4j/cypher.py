@@ -218,10 +218,12 @@ RECORD_LABELS = ("Change", "Incident", "Problem")
 
 def record_upsert(label: str) -> str:
     assert label in RECORD_LABELS
+    # An incident's live_until (cmdb.store.recent), under its index (migration 0011).
+    live = ", x.live_until = row.live_until" if label == "Incident" else ""
     return f"""
 UNWIND $rows AS row
 MERGE (x:{label} {{id: row.id}})
-SET x.doc = row.doc, x.state = row.state
+SET x.doc = row.doc, x.state = row.state{live}
 WITH x, row
 OPTIONAL MATCH (x)-[old:CONCERNS]->()
 DELETE old

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -85,6 +85,7 @@ from cmdb.store.planner import (
     Plan,
     plan,
 )
+from cmdb.store.recent import OPEN_ENDED, live_until, still_live
 from cmdb.store.timefmt import aware, from_text, to_text
 
 T = TypeVar("T")
@@ -123,6 +124,7 @@ class _Quiet(list[Any]):
 
 SEND = 1000  # rows per write statement: see _send
 NAMES_MIGRATION = 10  # 0010_name_search.cypher: every CI's lname, under a text index
+LIVE_MIGRATION = 11  # 0011_incident_live_until.cypher: every incident's live_until, indexed
 
 
 def _send(tx: ManagedTransaction, query: str, rows: Iterable[dict[str, Any]]) -> None:
@@ -219,14 +221,16 @@ class _TxLoader(Loader):
 
 def _upsert_records(
     tx: ManagedTransaction,
-    changes: Iterable[Change],
-    incidents: Iterable[Incident],
-    problems: Iterable[Problem],
+    changes: Collection[Change],
+    incidents: Collection[Incident],
+    problems: Collection[Problem],
 ) -> None:
     """Each record node with its document and state, linked to the CIs it names."""
+    live = {i.id: live_until(i) for i in incidents}
     for label, recs in (("Change", changes), ("Incident", incidents), ("Problem", problems)):
         rows = [
             {"id": r.id, "doc": _doc(r), "state": r.state.value, "cis": [*r.ci_ids, *r.service_ids]}
+            | ({"live_until": live[r.id]} if label == "Incident" else {})
             for r in recs
         ]
         if rows:
@@ -280,7 +284,7 @@ class Neo4jStore(OutboxNodes, ProposalNodes):
         self._timeout = tx_timeout_s
         self._owns_driver = owns_driver
         self._schema_ok = False
-        self._lname_ready = False  # see _names_indexed
+        self._migrated: set[int] = set()  # migrations seen applied: see _applied
         self._reader = Reader(driver, database, timeout_s=tx_timeout_s)
         if check_schema:
             self.check_schema()
@@ -315,21 +319,45 @@ class Neo4jStore(OutboxNodes, ProposalNodes):
     # -- schema ------------------------------------------------------------------------
     def migrate(self) -> list[str]:
         applied = migrate(self.driver, self.database)
+        self._bound_old_incidents()
         self.check_schema()
         return applied
 
-    def _names_indexed(self) -> bool:
-        """Whether every CI holds ``lname`` under its text index (migration 0010 applied):
-        asked of the database until it says so, then known for the store's life."""
-        if not self._lname_ready:
+    def _bound_old_incidents(self) -> None:
+        """Incidents resolved before migration 0011 were given the open-ended live_until
+        (read by every question): give them their resolution, read from their documents."""
+        rows = self._rows(
+            "MATCH (x:Incident) WHERE x.live_until = $open_ended AND x.state <> 'open'"
+            " RETURN x.doc AS doc",
+            open_ended=OPEN_ENDED,
+        )
+        found = [Incident.model_validate_json(r["doc"]) for r in rows]
+        bounded = [{"id": i.id, "until": live_until(i)} for i in found]
+        bounded = [b for b in bounded if b["until"] != OPEN_ENDED]
+        for start in range(0, len(bounded), SEND):
+            self.driver.execute_query(
+                "UNWIND $rows AS row MATCH (x:Incident {id: row.id}) SET x.live_until = row.until",
+                rows=bounded[start : start + SEND],
+                database_=self.database,
+            )
+
+    def _applied(self, version: int) -> bool:
+        """Whether migration ``version`` is applied: asked of the database until it says
+        so, then known for the store's life (migrations are never taken back)."""
+        if version not in self._migrated:
             records, _, _ = self.driver.execute_query(
-                "MATCH (m:CmdbMigration) WHERE m.version >= $v RETURN count(m) AS n",
-                v=NAMES_MIGRATION,
+                "MATCH (m:CmdbMigration {version: $v}) RETURN count(m) AS n",
+                v=version,
                 database_=self.database,
                 routing_=RoutingControl.READ,
             )
-            self._lname_ready = bool(records and records[0]["n"])
-        return self._lname_ready
+            if records and records[0]["n"]:
+                self._migrated.add(version)
+        return version in self._migrated
+
+    def _names_indexed(self) -> bool:
+        """Whether every CI holds ``lname`` under its text index (migration 0010)."""
+        return self._applied(NAMES_MIGRATION)
 
     def check_schema(self) -> set[str]:
         missing = missing_constraints(self.driver, self.database)
@@ -1033,16 +1061,23 @@ class Neo4jStore(OutboxNodes, ProposalNodes):
             relationships_by_type={r["k"]: r["n"] for r in by_type},
         )
 
-    def _record_docs(self, label: str, ci_id: str | None) -> list[str]:
+    def _record_docs(
+        self, label: str, ci_id: str | None, *conditions: str, **params: Any
+    ) -> list[str]:
+        """The documents of ``label`` (naming ``ci_id``) meeting any of ``conditions``."""
         assert label in cypher.RECORD_LABELS
-        if ci_id is None:
-            q = f"MATCH (x:{label}) RETURN x.doc AS doc ORDER BY x.id"
+        match = f"MATCH (x:{label})"
+        if ci_id is not None:
+            match += "-[:CONCERNS]->(:CI {id: $ci})"
+        if len(conditions) > 1:
+            # One branch a condition: each may use its own index, where an OR of them would
+            # make the planner read every node of the label.
+            branches = " UNION ".join(f"{match} WHERE {c} RETURN x" for c in conditions)
+            q = f"CALL () {{ {branches} }} RETURN x.doc AS doc ORDER BY x.id"
         else:
-            q = (
-                f"MATCH (x:{label})-[:CONCERNS]->(:CI {{id: $ci}}) "
-                "RETURN x.doc AS doc ORDER BY x.id"
-            )
-        return [r["doc"] for r in self._rows(q, ci=ci_id)]
+            where = f" WHERE {conditions[0]}" if conditions else ""
+            q = f"{match}{where} RETURN x.doc AS doc ORDER BY x.id"
+        return [r["doc"] for r in self._rows(q, ci=ci_id, **params)]
 
     def get_change(self, change_id: str) -> Change:
         rows = self._rows("MATCH (x:Change {id: $id}) RETURN x.doc AS doc", id=change_id)
@@ -1060,10 +1095,30 @@ class Neo4jStore(OutboxNodes, ProposalNodes):
         return Incident.model_validate_json(rows[0]["doc"])
 
     def list_incidents(
-        self, *, ci_id: str | None = None, open_only: bool = False
+        self,
+        *,
+        ci_id: str | None = None,
+        open_only: bool = False,
+        resolved_since: datetime | None = None,
     ) -> list[Incident]:
-        out = [Incident.model_validate_json(d) for d in self._record_docs("Incident", ci_id)]
-        return [i for i in out if not open_only or i.state is IncidentState.OPEN]
+        if open_only:
+            docs = self._record_docs("Incident", ci_id, "x.state = 'open'")
+        elif resolved_since is not None and self._applied(LIVE_MIGRATION):
+            # Through the live_until index; an incident without one (written by a graph-cmdb
+            # older than the migration, since) is read as before.
+            docs = self._record_docs(
+                "Incident",
+                ci_id,
+                "x.live_until >= $since",
+                "x.live_until IS NULL",
+                since=resolved_since,
+            )
+        else:
+            docs = self._record_docs("Incident", ci_id)
+        out = decode.incidents(docs)
+        if open_only:
+            out = [i for i in out if i.state is IncidentState.OPEN]
+        return still_live(out, resolved_since)
 
     def get_problem(self, problem_id: str) -> Problem:
         rows = self._rows("MATCH (x:Problem {id: $id}) RETURN x.doc AS doc", id=problem_id)
