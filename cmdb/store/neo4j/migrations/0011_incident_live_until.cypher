@@ -3,6 +3,8 @@
 // through this index instead of every incident. An incident written before this migration
 // gets the open-ended value here (read by every question, as before); the store's migrate
 // then sets the resolved ones' from their documents. Until this file is recorded as
-// applied, the store reads every incident as before.
+// applied, the store reads every incident as before. An incident written afterwards by a
+// graph-cmdb older than this has none (and is left out of bounded reads) until
+// `cmdb db migrate` runs again: run it once every writer is upgraded.
 CREATE RANGE INDEX incident_live_until IF NOT EXISTS FOR (x:Incident) ON (x.live_until);
 MATCH (x:Incident) WHERE x.live_until IS NULL CALL (x) { SET x.live_until = datetime('9000-01-01T00:00:00Z') } IN TRANSACTIONS OF 10000 ROWS
