@@ -39,6 +39,10 @@ def _incidents(ci: str) -> list[Incident]:
     ]
 
 
+# Each incident's live_until: its resolution, or none while open.
+LIVE = {"INC-1": T - 300 * DAY, "INC-2": T + DAY, "INC-3": OPEN_ENDED, "INC-4": T - 2 * DAY}
+
+
 def _live(driver: Driver) -> dict[str, Any]:
     records, _, _ = driver.execute_query(
         "MATCH (x:Incident) RETURN x.id AS id, x.live_until AS at ORDER BY id"
@@ -56,12 +60,7 @@ def test_an_upgraded_database_reads_the_same_incidents_before_and_after_the_migr
     store = fresh_store(neo4j_driver, FakeClock())
     ci = store.apply(cs(up("Server", "s1"))).ci_ids[0]
     store.apply(cs(incidents=_incidents(ci)))
-    assert _live(neo4j_driver) == {
-        "INC-1": T - 300 * DAY,
-        "INC-2": T + DAY,
-        "INC-3": OPEN_ENDED,
-        "INC-4": T - 2 * DAY,
-    }
+    assert _live(neo4j_driver) == LIVE
     assert _recent(store) == ["INC-2", "INC-3"]
 
     # As a database from before migration 0011 holds its incidents: no live_until, no mark.
@@ -74,12 +73,7 @@ def test_an_upgraded_database_reads_the_same_incidents_before_and_after_the_migr
     assert "0011_incident_live_until.cypher" in old.migrate()
     assert old._applied(LIVE_MIGRATION)
     # Each resolved one has its resolution back (from its document), the open one none.
-    assert _live(neo4j_driver) == {
-        "INC-1": T - 300 * DAY,
-        "INC-2": T + DAY,
-        "INC-3": OPEN_ENDED,
-        "INC-4": T - 2 * DAY,
-    }
+    assert _live(neo4j_driver) == LIVE
     assert _recent(old) == ["INC-2", "INC-3"]
 
     # Written by a graph-cmdb from before the migration, after it ran: migrating again
