@@ -85,7 +85,7 @@ def test_an_upgraded_database_reads_the_same_incidents_before_and_after_the_migr
     assert _recent(old) == ["INC-2", "INC-3"]
 
 
-def test_the_read_uses_the_index(neo4j_driver: Driver) -> None:
+def test_the_reads_use_the_indexes(neo4j_driver: Driver) -> None:
     store = fresh_store(neo4j_driver, FakeClock())
     ci = store.apply(cs(up("Server", "s1"))).ci_ids[0]
     store.apply(cs(incidents=_incidents(ci)))
@@ -97,16 +97,17 @@ def test_the_read_uses_the_index(neo4j_driver: Driver) -> None:
         return read(query, params, take)
 
     store._reader.read = spy  # type: ignore[method-assign]
-    store.list_incidents(resolved_since=T)
-    (query,) = [q for q in seen if "live_until" in q]
-    summary = neo4j_driver.execute_query("EXPLAIN " + query, since=T, ci=None).summary
-    assert summary.plan is not None
+    assert [i.id for i in store.list_incidents(resolved_since=T)] == ["INC-2", "INC-3"]
+    assert [i.id for i in store.list_incidents(open_only=True)] == ["INC-3"]
+    bounded, open_only = seen
 
     def ops(plan: dict[str, Any]) -> list[str]:
         here = f"{plan['operatorType']} {plan.get('args', {}).get('Details', '')}"
         return [here] + [o for c in plan.get("children", []) for o in ops(c)]
 
-    found = ops(summary.plan)
-    assert any(o.startswith("NodeIndexSeekByRange") and "live_until" in o for o in found), (
-        "\n".join(found)
-    )
+    for query, seek, prop in ((bounded, "NodeIndexSeekByRange", "live_until"),
+                              (open_only, "NodeIndexSeek", "state")):  # fmt: skip
+        summary = neo4j_driver.execute_query("EXPLAIN " + query, since=T, ci=None).summary
+        assert summary.plan is not None
+        found = ops(summary.plan)
+        assert any(o.startswith(seek) and prop in o for o in found), "\n".join(found)
