@@ -123,6 +123,9 @@ def list_incidents(
     (references), major or not, open only."""
     ci_id = resolve_visible(store, vis, ci, where=words.ci).id if ci else None
     svc_id = resolve_visible(store, vis, service, where=words.service).id if service else None
+    # Only open ones asked for: the store finds them by their state (an index on both
+    # stores), rather than reading years of closed ones to drop them here.
+    open_only = open_only or set(states or ()) == {IncidentState.OPEN}
     found = [
         i
         for i in store.list_incidents(ci_id=ci_id, open_only=open_only)
