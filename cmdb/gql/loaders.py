@@ -103,6 +103,11 @@ class Loaders:
         self.ci: DataLoader[tuple[str, datetime | None], CI | None] = DataLoader(
             load_fn=self._load_cis
         )
+        # A CI's incidents, by (CI id, open only): through the store's links, where every
+        # incident ever recorded (years of a service desk's) was read to find them.
+        self.incidents_naming: DataLoader[tuple[str, bool], list[Incident]] = DataLoader(
+            load_fn=self._load_incidents_naming
+        )
         self._changes: list[Change] | None = None
         self._incidents: list[Incident] | None = None
         self._problems: list[Problem] | None = None
@@ -131,6 +136,14 @@ class Loaders:
         vis = await self.ctx.visibility()
         found = await self.ctx.call(_fetch_cis, self.ctx.store, by_time)
         return [found[as_of].get(ci_id) if vis.allows(ci_id) else None for ci_id, as_of in keys]
+
+    async def _load_incidents_naming(
+        self, keys: Sequence[tuple[str, bool]]
+    ) -> list[list[Incident]]:
+        store = self.ctx.store
+        return await self.ctx.call(
+            lambda: [store.list_incidents(ci_id=c, open_only=o) for c, o in keys]
+        )
 
     async def _load_history(self, keys: Sequence[str]) -> list[list[HistoryEntry]]:
         store = self.ctx.store

@@ -270,12 +270,13 @@ class Query(
         ctx = info.context
         ci_id = (await resolve_ref(ctx, ci, where="ci")).id if ci else None
         vis = await ctx.visibility()
-        found = [
-            scoped_record(i, vis)
-            for i in await ctx.loaders.incidents()
-            if (ci_id is None or ci_id in i.ci_ids or ci_id in i.service_ids)
-            and (not open_only or i.state.value == "open")
-        ]
+        if ci_id is not None or open_only:  # the store finds those by their links or state
+            listed = await ctx.call(
+                lambda: ctx.store.list_incidents(ci_id=ci_id, open_only=open_only)
+            )
+        else:
+            listed = await ctx.loaders.incidents()
+        found = [scoped_record(i, vis) for i in listed]
         return [i for i in found if i is not None]
 
     @strawberry.field

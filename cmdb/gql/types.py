@@ -448,12 +448,8 @@ class CIType:
     @strawberry.field(description="Incident records naming this CI.")
     async def incidents(self, info: GInfo, open_only: bool = False) -> list[IncidentType]:
         vis = await info.context.visibility()
-        found = [
-            scoped_record(i, vis)
-            for i in await info.context.loaders.incidents()
-            if (self.ci.id in i.ci_ids or self.ci.id in i.service_ids)
-            and (not open_only or i.state is IncidentState.OPEN)
-        ]
+        naming = await info.context.loaders.incidents_naming.load((self.ci.id, open_only))
+        found = [scoped_record(i, vis) for i in naming]
         return [i for i in found if i is not None]
 
     @strawberry.field(description="Problem records naming this CI (at fault, or affected).")

@@ -340,3 +340,35 @@ def test_the_suggested_window_as_rest_answers_it(api: Api) -> None:
     viewer = api.token_for(Role.VIEWER, services=(cid(api, APP_API),), name="scoped-viewer")
     err = error_of(gql(api, SUGGEST, {"id": "RFC-OUT", "minutes": 60}, headers=viewer))
     assert err["message"] == "no change 'RFC-OUT'"
+
+
+def test_incident_lists_by_ci_and_open_equal_the_stores(api: Api) -> None:
+    """A CI's incidents (open ones or all) and the root's incidents(ci:, openOnly:) are read
+    through the store's links and state, and give what the store lists, in view."""
+    rest(api, "/incidents", {"id": "INC-A", "title": "app down", "cis": ["vm-app-01"]})
+    rest(api, "/incidents", {"id": "INC-B", "title": "web down", "cis": ["booking-web-1"]})
+    rest(api, "/incidents", {"id": "INC-C", "title": "app slow", "cis": ["vm-app-01"]})
+    rest(api, "/incidents/INC-C/resolve", {})
+    vm = resolve_ci(api.store, "vm-app-01").id
+    query = """{ ci(ref: "vm-app-01") {
+        all: incidents { id } open: incidents(openOnly: true) { id } }
+      byCi: incidents(ci: "vm-app-01") { id }
+      openByCi: incidents(ci: "vm-app-01", openOnly: true) { id }
+      open: incidents(openOnly: true) { id }
+      every: incidents { id } }"""
+
+    def ids(found: list[Any]) -> list[dict[str, str]]:
+        return [{"id": i.id} for i in found]
+
+    got = data(api, query)
+    assert got["ci"]["all"] == got["byCi"] == ids(api.store.list_incidents(ci_id=vm))
+    assert got["ci"]["open"] == got["openByCi"] == [{"id": "INC-A"}]
+    assert got["open"] == ids(api.store.list_incidents(open_only=True))
+    assert got["every"] == ids(api.store.list_incidents())
+    assert {"id": "INC-B"} in got["open"] and {"id": "INC-C"} not in got["open"]
+    # A reader scoped to the app's service sees the app's incidents, not the web's.
+    scope = resolve_ci(api.store, "Boarding Pass App API").id
+    viewer = api.token_for(Role.VIEWER, services=(scope,), name="scoped-incidents")
+    mine = data(api, query, headers=viewer)
+    assert mine["ci"]["open"] == mine["openByCi"] == [{"id": "INC-A"}]
+    assert {"id": "INC-B"} not in mine["open"] and {"id": "INC-B"} not in mine["every"]
